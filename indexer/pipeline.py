@@ -1,0 +1,140 @@
+"""The indexing run: read sources → validate → chunk → store → embed what is new → publish a version."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+from tqdm import tqdm
+
+from indexer.article import Article
+from indexer.chunking import Chunk, chunk_article
+from indexer.errors import BadRecord
+from indexer.publish import STORE_FILE, current_version, current_version_dir, publish, read_manifest
+from indexer.sources import read_path
+from indexer.store import Store
+
+UPSERT_BATCH = 256
+EMBED_COMMIT_BATCH = 512
+
+
+class TextEncoder(Protocol):
+    """What the indexer needs from a model (models.Embedder satisfies it)."""
+
+    model_id: str
+    dim: int
+
+    def encode(self, texts: Sequence[str], *, progress=None) -> np.ndarray: ...
+
+
+@dataclass
+class IndexReport:
+    read: int = 0
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    skipped: int = 0
+    embedded: int = 0
+    cached: int = 0
+    version: str | None = None
+    published: bool = False
+    seconds: float = 0.0
+    errors: list[BadRecord] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, object]:
+        data = asdict(self)
+        data["errors"] = [str(e) for e in self.errors]
+        return data
+
+
+@dataclass(frozen=True)
+class ChunkingParams:
+    max_words: int = 120
+    overlap_words: int = 30
+
+
+def _needs_publish(index_dir: Path, model_id: str, changed: bool) -> bool:
+    if changed or current_version(index_dir) is None:
+        return True
+    try:
+        return read_manifest(current_version_dir(index_dir))["model_id"] != model_id
+    except Exception:  # a missing or unreadable live version is repaired by publishing a fresh one
+        return True
+
+
+def index_sources(
+    sources: Iterable[str | Path],
+    index_dir: str | Path,
+    embedder: TextEncoder,
+    *,
+    chunking: ChunkingParams = ChunkingParams(),
+    progress: bool = True,
+    keep_versions: int = 3,
+) -> IndexReport:
+    """Index every source into `index_dir`. Bad records are skipped and reported; good ones are never lost."""
+    started = time.perf_counter()
+    index_dir = Path(index_dir)
+    index_dir.mkdir(parents=True, exist_ok=True)
+    report = IndexReport()
+    seen: dict[str, str] = {}
+
+    with Store(index_dir / STORE_FILE) as store:
+        batch: list[tuple[Article, list[Chunk], str]] = []
+
+        def flush() -> None:
+            for change in store.upsert_many(batch):
+                setattr(report, change, getattr(report, change) + 1)
+            batch.clear()
+
+        bar = tqdm(desc="reading", unit=" articles", disable=not progress, leave=False)
+        for source in sources:
+            for item in read_path(source):
+                if isinstance(item, BadRecord):
+                    report.errors.append(item)
+                    continue
+                report.read += 1
+                bar.update(1)
+                if item.id in seen:
+                    report.errors.append(
+                        BadRecord(str(source), "", f"duplicate id {item.id!r} (first read from {seen[item.id]}); skipped")
+                    )
+                    continue
+                seen[item.id] = str(source)
+                chunks = chunk_article(item, max_words=chunking.max_words, overlap_words=chunking.overlap_words)
+                batch.append((item, chunks, str(source)))
+                if len(batch) >= UPSERT_BATCH:
+                    flush()
+        flush()
+        bar.close()
+        report.skipped = len(report.errors)
+
+        todo = store.chunks_missing_embeddings(embedder.model_id)
+        total_chunks = store.count_chunks()
+        report.cached = total_chunks - len(todo)
+        with tqdm(total=len(todo), desc="embedding", unit=" chunks", disable=not progress or not todo) as ebar:
+            for start in range(0, len(todo), EMBED_COMMIT_BATCH):
+                part = todo[start : start + EMBED_COMMIT_BATCH]
+                vectors = embedder.encode([text for _, text in part], progress=ebar.update)
+                store.put_embeddings(embedder.model_id, [h for h, _ in part], vectors)
+                report.embedded += len(part)
+
+        changed = bool(report.added or report.updated or report.embedded)
+        if _needs_publish(index_dir, embedder.model_id, changed):
+            version = publish(
+                index_dir,
+                store,
+                model_id=embedder.model_id,
+                dim=embedder.dim,
+                build={"max_words": chunking.max_words, "overlap_words": chunking.overlap_words},
+                keep_versions=keep_versions,
+            )
+            report.version, report.published = version.name, True
+        else:
+            report.version = current_version(index_dir)
+        report.seconds = round(time.perf_counter() - started, 3)
+        store.log_ingest({k: v for k, v in report.to_dict().items() if k != "errors"} | {"skipped": report.skipped})
+    return report

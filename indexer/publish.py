@@ -1,0 +1,193 @@
+"""The version publisher: builds an immutable `versions/<v>/` from the store, then swaps `CURRENT` atomically."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import faiss
+import numpy as np
+import pandas as pd
+
+from indexer.errors import IndexNotFound
+from indexer.store import Store
+
+FORMAT_VERSION = 1
+STORE_FILE = "store.sqlite"
+CURRENT_FILE = "CURRENT"
+VERSIONS_DIR = "versions"
+# The first passage carries the title and lead; it says most about what the article is about.
+LEAD_WEIGHT = 2.0
+
+
+@dataclass(frozen=True)
+class PublishedVersion:
+    name: str
+    path: Path
+    articles: int
+    chunks: int
+
+
+def _fsync_file(path: Path) -> None:
+    with open(path, "rb+") as handle:
+        os.fsync(handle.fileno())
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def current_version(index_dir: Path) -> str | None:
+    """Name of the live version, or None if nothing was published yet."""
+    try:
+        name = (index_dir / CURRENT_FILE).read_text().strip()
+    except FileNotFoundError:
+        return None
+    return name or None
+
+
+def current_version_dir(index_dir: Path) -> Path:
+    name = current_version(index_dir)
+    if name is None:
+        raise IndexNotFound(f"no index at {index_dir}: run `sift index SOURCE --index {index_dir}` first")
+    path = index_dir / VERSIONS_DIR / name
+    if not (path / "manifest.json").is_file():
+        raise IndexNotFound(f"{index_dir}/CURRENT names version {name!r}, which is missing or incomplete")
+    return path
+
+
+def read_manifest(version_dir: Path) -> dict:
+    return json.loads((version_dir / "manifest.json").read_text())
+
+
+def _next_version_name(versions: Path) -> str:
+    numbers = [int(p.name) for p in versions.iterdir() if p.is_dir() and p.name.isdigit()]
+    return f"{max(numbers, default=0) + 1:06d}"
+
+
+def article_vectors(chunk_vectors: np.ndarray, chunk_article: np.ndarray, chunk_ordinal: np.ndarray, n: int) -> np.ndarray:
+    """One unit vector per article: the weighted mean of its chunk vectors (lead passage weighted LEAD_WEIGHT)."""
+    weights = np.where(chunk_ordinal == 0, LEAD_WEIGHT, 1.0).astype(np.float32)
+    sums = np.zeros((n, chunk_vectors.shape[1]), dtype=np.float32)
+    np.add.at(sums, chunk_article, chunk_vectors * weights[:, None])
+    norms = np.linalg.norm(sums, axis=1, keepdims=True)
+    return sums / np.maximum(norms, 1e-12)
+
+
+def _flat_index(vectors: np.ndarray) -> faiss.Index:
+    index = faiss.IndexFlatIP(vectors.shape[1])
+    if len(vectors):
+        index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+    return index
+
+
+def publish(index_dir: Path, store: Store, *, model_id: str, dim: int, build: dict, keep_versions: int = 3) -> PublishedVersion:
+    """Write a complete new version from the store and make it CURRENT. Raises if any chunk lacks a vector."""
+    versions = index_dir / VERSIONS_DIR
+    versions.mkdir(parents=True, exist_ok=True)
+    name = _next_version_name(versions)
+    staging = versions / f".building-{name}-{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir()
+    try:
+        articles = list(store.iter_articles())
+        position = {a.id: i for i, a in enumerate(articles)}
+        chunks = list(store.iter_chunks())
+        cached = store.get_embeddings(model_id, (c.hash for c in chunks), dim)
+        missing = {c.hash for c in chunks} - cached.keys()
+        if missing:
+            raise RuntimeError(f"{len(missing)} chunks have no embedding for {model_id}; embed before publishing")
+        chunk_vectors = (
+            np.stack([cached[c.hash] for c in chunks]) if chunks else np.zeros((0, dim), dtype=np.float32)
+        )
+        chunk_article = np.array([position[c.article_id] for c in chunks], dtype=np.int32)
+        chunk_ordinal = np.array([c.ordinal for c in chunks], dtype=np.int32)
+        art_vectors = article_vectors(chunk_vectors, chunk_article, chunk_ordinal, len(articles))
+
+        faiss.write_index(_flat_index(chunk_vectors), str(staging / "dense.faiss"))
+        faiss.write_index(_flat_index(art_vectors), str(staging / "articles.faiss"))
+        pd.DataFrame(
+            {
+                "id": [a.id for a in articles],
+                "url": [a.url for a in articles],
+                "title": [a.title for a in articles],
+                "summary": [a.body[:280] for a in articles],
+                "published_at": [a.published_at.isoformat() if a.published_at else None for a in articles],
+                "categories": [list(a.categories) for a in articles],
+                "tags": [list(a.tags) for a in articles],
+                "countries": [list(a.countries) for a in articles],
+                "author": [a.author for a in articles],
+                "language": [a.language for a in articles],
+                "image_url": [a.image_url for a in articles],
+            }
+        ).to_parquet(staging / "articles.parquet", index=False)
+        pd.DataFrame(
+            {"article": chunk_article, "ordinal": chunk_ordinal, "text": [c.text for c in chunks]}
+        ).to_parquet(staging / "chunks.parquet", index=False)
+
+        files = sorted(p.name for p in staging.iterdir())
+        for file in files:
+            _fsync_file(staging / file)
+        manifest = {
+            "format_version": FORMAT_VERSION,
+            "version": name,
+            "model_id": model_id,
+            "dim": dim,
+            "normalised": True,
+            "metric": "inner_product",
+            "created_at": datetime.now(timezone.utc).replace(microsecond=0).isoformat(),
+            "counts": {"articles": len(articles), "chunks": len(chunks)},
+            "build": {**build, "lead_weight": LEAD_WEIGHT},
+            "files": {file: sha256_file(staging / file) for file in files},
+        }
+        (staging / "manifest.json").write_text(json.dumps(manifest, indent=2))
+        _fsync_file(staging / "manifest.json")
+        _fsync_dir(staging)
+        final = versions / name
+        os.rename(staging, final)
+        _fsync_dir(versions)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+    tmp = index_dir / f"{CURRENT_FILE}.tmp-{os.getpid()}"
+    tmp.write_text(name + "\n")
+    _fsync_file(tmp)
+    os.replace(tmp, index_dir / CURRENT_FILE)
+    _fsync_dir(index_dir)
+    prune_versions(index_dir, keep=keep_versions)
+    return PublishedVersion(name=name, path=final, articles=len(articles), chunks=len(chunks))
+
+
+def prune_versions(index_dir: Path, *, keep: int) -> list[str]:
+    """Delete all but the newest `keep` complete versions (never CURRENT) and stale staging folders."""
+    versions = index_dir / VERSIONS_DIR
+    live = current_version(index_dir)
+    complete = sorted((p for p in versions.iterdir() if p.is_dir() and p.name.isdigit()), key=lambda p: p.name)
+    removed = []
+    for path in complete[: max(0, len(complete) - keep)]:
+        if path.name != live:
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path.name)
+    for path in versions.glob(".building-*"):
+        pid = path.name.rsplit("-", 1)[-1]
+        if pid.isdigit() and int(pid) != os.getpid() and not Path(f"/proc/{pid}").exists():
+            shutil.rmtree(path, ignore_errors=True)
+    return removed

@@ -1,0 +1,228 @@
+"""The SQLite store: articles, their chunks and the embedding cache. The source of truth every index derives from."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from indexer.article import Article
+from indexer.chunking import Chunk
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS articles (
+    id TEXT PRIMARY KEY,
+    url TEXT,
+    title TEXT NOT NULL,
+    body TEXT NOT NULL,
+    published_at TEXT,
+    categories TEXT NOT NULL DEFAULT '[]',
+    tags TEXT NOT NULL DEFAULT '[]',
+    countries TEXT NOT NULL DEFAULT '[]',
+    author TEXT,
+    language TEXT,
+    image_url TEXT,
+    content_hash TEXT NOT NULL,
+    source TEXT,
+    updated_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS chunks (
+    article_id TEXT NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
+    ordinal INTEGER NOT NULL,
+    text TEXT NOT NULL,
+    embed_text TEXT NOT NULL,
+    hash TEXT NOT NULL,
+    PRIMARY KEY (article_id, ordinal)
+);
+CREATE INDEX IF NOT EXISTS chunks_hash ON chunks(hash);
+CREATE TABLE IF NOT EXISTS embeddings (
+    hash TEXT NOT NULL,
+    model_id TEXT NOT NULL,
+    vector BLOB NOT NULL,
+    PRIMARY KEY (hash, model_id)
+);
+CREATE TABLE IF NOT EXISTS ingest_log (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    finished_at TEXT NOT NULL,
+    summary TEXT NOT NULL
+);
+"""
+
+Change = Literal["added", "updated", "unchanged"]
+
+_ARTICLE_COLUMNS = (
+    "id, url, title, body, published_at, categories, tags, countries, author, language, image_url"
+)
+
+
+@dataclass(frozen=True)
+class StoredChunk:
+    article_id: str
+    ordinal: int
+    text: str
+    hash: str
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+
+
+def _row_to_article(row: sqlite3.Row) -> Article:
+    return Article(
+        id=row["id"],
+        url=row["url"],
+        title=row["title"],
+        body=row["body"],
+        published_at=row["published_at"],
+        categories=tuple(json.loads(row["categories"])),
+        tags=tuple(json.loads(row["tags"])),
+        countries=tuple(json.loads(row["countries"])),
+        author=row["author"],
+        language=row["language"],
+        image_url=row["image_url"],
+    )
+
+
+class Store:
+    """One SQLite file. Writers commit in batches, so a crash loses at most the batch in flight."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # timeout: wait for another writer (a second `sift index`) rather than fail at once
+        self._conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+        self._conn.row_factory = sqlite3.Row
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("PRAGMA synchronous=FULL")
+        self._conn.execute("PRAGMA foreign_keys=ON")
+        self._conn.executescript(_SCHEMA)
+        row = self._conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        if row is None:
+            self._conn.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+        elif int(row["value"]) != SCHEMA_VERSION:
+            raise RuntimeError(
+                f"{self.path} has store schema {row['value']}, this Sift reads {SCHEMA_VERSION}; re-index into a new folder"
+            )
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- articles -------------------------------------------------------------------------------------------
+    def upsert_many(self, items: Sequence[tuple[Article, list[Chunk], str]]) -> list[Change]:
+        """Insert or replace (article, chunks, source) triples in one transaction; say what happened to each."""
+        changes: list[Change] = []
+        cur = self._conn.cursor()
+        cur.execute("BEGIN IMMEDIATE")
+        try:
+            for article, chunks, source in items:
+                digest = article.content_hash()
+                row = cur.execute("SELECT content_hash FROM articles WHERE id=?", (article.id,)).fetchone()
+                if row is not None and row["content_hash"] == digest:
+                    changes.append("unchanged")
+                    continue
+                data = article.model_dump(mode="json")
+                cur.execute(
+                    f"INSERT OR REPLACE INTO articles ({_ARTICLE_COLUMNS}, content_hash, source, updated_at) "
+                    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    (
+                        data["id"], data["url"], data["title"], data["body"], data["published_at"],
+                        json.dumps(data["categories"]), json.dumps(data["tags"]), json.dumps(data["countries"]),
+                        data["author"], data["language"], data["image_url"], digest, source, _now(),
+                    ),
+                )
+                cur.execute("DELETE FROM chunks WHERE article_id=?", (article.id,))
+                cur.executemany(
+                    "INSERT INTO chunks (article_id, ordinal, text, embed_text, hash) VALUES (?,?,?,?,?)",
+                    [(article.id, c.ordinal, c.text, c.embed_text, c.hash) for c in chunks],
+                )
+                changes.append("added" if row is None else "updated")
+            cur.execute("COMMIT")
+        except BaseException:
+            cur.execute("ROLLBACK")
+            raise
+        return changes
+
+    def get_article(self, article_id: str) -> Article | None:
+        row = self._conn.execute(f"SELECT {_ARTICLE_COLUMNS} FROM articles WHERE id=?", (article_id,)).fetchone()
+        return _row_to_article(row) if row else None
+
+    def iter_articles(self) -> Iterator[Article]:
+        for row in self._conn.execute(f"SELECT {_ARTICLE_COLUMNS} FROM articles ORDER BY id"):
+            yield _row_to_article(row)
+
+    def count_articles(self) -> int:
+        return int(self._conn.execute("SELECT COUNT(*) FROM articles").fetchone()[0])
+
+    def count_chunks(self) -> int:
+        return int(self._conn.execute("SELECT COUNT(*) FROM chunks").fetchone()[0])
+
+    def iter_chunks(self) -> Iterator[StoredChunk]:
+        """All chunks ordered by article id then ordinal: the order a version lays its vectors out in."""
+        for row in self._conn.execute("SELECT article_id, ordinal, text, hash FROM chunks ORDER BY article_id, ordinal"):
+            yield StoredChunk(row["article_id"], row["ordinal"], row["text"], row["hash"])
+
+    # -- embedding cache ------------------------------------------------------------------------------------
+    def chunks_missing_embeddings(self, model_id: str) -> list[tuple[str, str]]:
+        """(hash, embed_text) of every distinct chunk with no cached vector for `model_id`."""
+        rows = self._conn.execute(
+            "SELECT c.hash, MIN(c.embed_text) AS embed_text FROM chunks c "
+            "LEFT JOIN embeddings e ON e.hash = c.hash AND e.model_id = ? "
+            "WHERE e.hash IS NULL GROUP BY c.hash ORDER BY c.hash",
+            (model_id,),
+        ).fetchall()
+        return [(r["hash"], r["embed_text"]) for r in rows]
+
+    def put_embeddings(self, model_id: str, hashes: Sequence[str], vectors: np.ndarray) -> None:
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        cur = self._conn.cursor()
+        cur.execute("BEGIN IMMEDIATE")
+        try:
+            cur.executemany(
+                "INSERT OR REPLACE INTO embeddings (hash, model_id, vector) VALUES (?,?,?)",
+                [(h, model_id, vectors[i].tobytes()) for i, h in enumerate(hashes)],
+            )
+            cur.execute("COMMIT")
+        except BaseException:
+            cur.execute("ROLLBACK")
+            raise
+
+    def get_embeddings(self, model_id: str, hashes: Iterable[str], dim: int) -> dict[str, np.ndarray]:
+        wanted = list(dict.fromkeys(hashes))
+        out: dict[str, np.ndarray] = {}
+        for start in range(0, len(wanted), 900):  # SQLite's bound-parameter limit
+            part = wanted[start : start + 900]
+            marks = ",".join("?" * len(part))
+            for row in self._conn.execute(
+                f"SELECT hash, vector FROM embeddings WHERE model_id=? AND hash IN ({marks})", (model_id, *part)
+            ):
+                vec = np.frombuffer(row["vector"], dtype=np.float32)
+                if vec.shape[0] == dim:
+                    out[row["hash"]] = vec
+        return out
+
+    # -- log ------------------------------------------------------------------------------------------------
+    def log_ingest(self, summary: dict[str, object]) -> None:
+        self._conn.execute(
+            "INSERT INTO ingest_log (finished_at, summary) VALUES (?, ?)", (_now(), json.dumps(summary))
+        )
+
+    def last_ingest(self) -> dict[str, object] | None:
+        row = self._conn.execute("SELECT finished_at, summary FROM ingest_log ORDER BY id DESC LIMIT 1").fetchone()
+        if row is None:
+            return None
+        return {"finished_at": row["finished_at"], **json.loads(row["summary"])}
