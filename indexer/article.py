@@ -51,15 +51,13 @@ def _as_list(value: Any) -> list[str]:
 def _parse_date(value: Any) -> datetime | None:
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
+    if not isinstance(value, (str, list, dict)) and value != value:  # NaN, pandas NaT
+        return None
     if isinstance(value, datetime):
         parsed = value
     elif hasattr(value, "to_pydatetime"):  # pandas Timestamp
-        if value != value:  # NaT
-            return None
         parsed = value.to_pydatetime()
     elif isinstance(value, (int, float)) and not isinstance(value, bool):
-        if value != value:  # NaN
-            return None
         parsed = datetime.fromtimestamp(float(value), tz=timezone.utc)
     elif isinstance(value, str):
         try:

@@ -13,7 +13,7 @@ from tqdm import tqdm
 
 from indexer.article import Article
 from indexer.chunking import Chunk, chunk_article
-from indexer.errors import BadRecord
+from indexer.errors import BadRecord, IndexNotFound
 from indexer.publish import STORE_FILE, current_version, current_version_dir, publish, read_manifest
 from indexer.sources import read_path
 from indexer.store import Store
@@ -57,13 +57,15 @@ class ChunkingParams:
     overlap_words: int = 30
 
 
-def _needs_publish(index_dir: Path, model_id: str, changed: bool) -> bool:
-    if changed or current_version(index_dir) is None:
+def _needs_publish(index_dir: Path, model_id: str, generation: int) -> bool:
+    """True unless the live version was built from exactly this store state with this model."""
+    if current_version(index_dir) is None:
         return True
     try:
-        return read_manifest(current_version_dir(index_dir))["model_id"] != model_id
-    except Exception:  # a missing or unreadable live version is repaired by publishing a fresh one
+        manifest = read_manifest(current_version_dir(index_dir))
+    except (OSError, ValueError, KeyError, IndexNotFound):  # a broken live version is repaired by publishing
         return True
+    return manifest.get("model_id") != model_id or manifest.get("store_generation") != generation
 
 
 def index_sources(
@@ -122,8 +124,7 @@ def index_sources(
                 store.put_embeddings(embedder.model_id, [h for h, _ in part], vectors)
                 report.embedded += len(part)
 
-        changed = bool(report.added or report.updated or report.embedded)
-        if _needs_publish(index_dir, embedder.model_id, changed):
+        if _needs_publish(index_dir, embedder.model_id, store.generation()):
             version = publish(
                 index_dir,
                 store,

@@ -107,6 +107,7 @@ def publish(index_dir: Path, store: Store, *, model_id: str, dim: int, build: di
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir()
     try:
+        generation = store.generation()
         articles = list(store.iter_articles())
         position = {a.id: i for i, a in enumerate(articles)}
         chunks = list(store.iter_chunks())
@@ -154,6 +155,7 @@ def publish(index_dir: Path, store: Store, *, model_id: str, dim: int, build: di
             "metric": "inner_product",
             "created_at": datetime.now(timezone.utc).replace(microsecond=0).isoformat(),
             "counts": {"articles": len(articles), "chunks": len(chunks)},
+            "store_generation": generation,
             "build": {**build, "lead_weight": LEAD_WEIGHT},
             "files": {file: sha256_file(staging / file) for file in files},
         }

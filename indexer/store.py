@@ -151,11 +151,21 @@ class Store:
                     [(article.id, c.ordinal, c.text, c.embed_text, c.hash) for c in chunks],
                 )
                 changes.append("added" if row is None else "updated")
+            if any(c != "unchanged" for c in changes):
+                cur.execute(
+                    "INSERT INTO meta VALUES ('generation', '1') "
+                    "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1"
+                )
             cur.execute("COMMIT")
         except BaseException:
             cur.execute("ROLLBACK")
             raise
         return changes
+
+    def generation(self) -> int:
+        """Grows with every committed change to articles; a version records the generation it was built from."""
+        row = self._conn.execute("SELECT value FROM meta WHERE key='generation'").fetchone()
+        return int(row["value"]) if row else 0
 
     def get_article(self, article_id: str) -> Article | None:
         row = self._conn.execute(f"SELECT {_ARTICLE_COLUMNS} FROM articles WHERE id=?", (article_id,)).fetchone()

@@ -1,0 +1,52 @@
+from datetime import datetime, timezone
+
+import pytest
+
+from indexer.article import ArticleInvalid, parse_article
+
+GOOD = {"id": "a-1", "title": "Title", "body": "Body text."}
+
+
+def test_minimal_record_and_normalisation():
+    a = parse_article({**GOOD, "title": "  Spaced  ", "published_at": "2025-03-01T10:00:00+02:00",
+                       "categories": "Health; WASH;Health", "tags": ["x", " y ", ""]})
+    assert a.title == "Spaced"
+    assert a.published_at == datetime(2025, 3, 1, 8, 0, tzinfo=timezone.utc)
+    assert a.categories == ("Health", "WASH")
+    assert a.tags == ("x", "y")
+
+
+def test_json_list_strings_and_text_alias_are_accepted():
+    a = parse_article({"id": "b", "title": "T", "text": "from text", "countries": '["Ghana", "Kenya"]'})
+    assert a.body == "from text" and a.countries == ("Ghana", "Kenya")
+
+
+def test_id_is_derived_from_url_when_missing():
+    a = parse_article({"url": "https://x.example.org/p/1", "title": "T", "body": "B"})
+    assert a.id.startswith("u-") and a.id == parse_article({"url": "https://x.example.org/p/1", "title": "T", "body": "B"}).id
+
+
+@pytest.mark.parametrize(
+    ("record", "message"),
+    [
+        ({"id": "x", "body": "b"}, "field 'title' is missing"),
+        ({"id": "x", "title": "  ", "body": "b"}, "field 'title' is empty"),
+        ({"id": "x", "title": "t"}, "field 'body' is missing"),
+        ({"title": "t", "body": "b"}, "field 'id' is missing"),
+        ({"id": "has space", "title": "t", "body": "b"}, "field 'id': must be"),
+        ({**GOOD, "published_at": "next tuesday-ish"}, "field 'published_at': unparseable date"),
+        ({**GOOD, "published_at": ["2025"]}, "field 'published_at': expected a date"),
+        ({**GOOD, "url": "ftp://nope"}, "field 'url': must be an http(s) URL"),
+        ({**GOOD, "categories": "[broken"}, "field 'categories': looks like a JSON list"),
+        ({**GOOD, "tags": [{"a": 1}]}, "field 'tags': list items must be strings"),
+    ],
+)
+def test_bad_records_name_the_field(record, message):
+    with pytest.raises(ArticleInvalid, match=message.replace("(", r"\(").replace(")", r"\)")):
+        parse_article(record)
+
+
+def test_content_hash_changes_with_content_only():
+    a = parse_article(GOOD)
+    assert a.content_hash() == parse_article(dict(GOOD)).content_hash()
+    assert a.content_hash() != parse_article({**GOOD, "body": "Other."}).content_hash()

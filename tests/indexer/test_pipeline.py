@@ -1,0 +1,141 @@
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from indexer import publish as publish_mod
+from indexer.errors import IndexMismatch
+from indexer.pipeline import index_sources
+from indexer.publish import current_version, read_manifest, sha256_file
+from indexer.store import Store
+from search_api.engine import Engine
+
+TINY = Path(__file__).resolve().parent.parent / "fixtures" / "tiny_corpus.jsonl"
+
+
+def _copy_corpus(tmp_path: Path) -> Path:
+    target = tmp_path / "src" / "corpus.jsonl"
+    target.parent.mkdir()
+    shutil.copy(TINY, target)
+    return target
+
+
+def _edit(path: Path, article_id: str, **changes) -> None:
+    rows = [json.loads(line) for line in path.read_text().splitlines()]
+    for row in rows:
+        if row["id"] == article_id:
+            row.update(changes)
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+
+def test_first_run_publishes_a_complete_version(tmp_path, embedder):
+    idx = tmp_path / "idx"
+    report = index_sources([TINY], idx, embedder, progress=False)
+    assert (report.read, report.added, report.skipped, report.published) == (12, 12, 0, True)
+    assert report.embedded + report.cached == 12  # every tiny article is one passage
+    assert current_version(idx) == report.version == "000001"
+    version_dir = idx / "versions" / "000001"
+    manifest = read_manifest(version_dir)
+    assert manifest["model_id"] == embedder.model_id and manifest["dim"] == 384
+    assert manifest["counts"] == {"articles": 12, "chunks": 12}
+    for name, digest in manifest["files"].items():
+        assert sha256_file(version_dir / name) == digest
+    with Store(idx / "store.sqlite") as store:
+        assert store.count_articles() == 12
+        assert store.last_ingest()["added"] == 12
+
+
+def test_unchanged_input_embeds_nothing_and_keeps_the_version(tmp_path, embedder):
+    idx = tmp_path / "idx"
+    index_sources([TINY], idx, embedder, progress=False)
+    again = index_sources([TINY], idx, embedder, progress=False)
+    assert (again.unchanged, again.embedded, again.cached, again.published) == (12, 0, 12, False)
+    assert again.version == "000001"
+
+
+def test_an_edit_embeds_only_that_article_and_publishes(tmp_path, embedder):
+    corpus = _copy_corpus(tmp_path)
+    idx = tmp_path / "idx"
+    index_sources([corpus], idx, embedder, progress=False)
+    _edit(corpus, "t05", body="Teacher training now reaches fifteen districts of Nepal, the foundation says.")
+    report = index_sources([corpus], idx, embedder, progress=False)
+    assert (report.updated, report.unchanged, report.embedded, report.version) == (1, 11, 1, "000002")
+    engine = Engine.open(idx, embedder)
+    assert "fifteen districts" in engine.search("teacher training Nepal", k=1).hits[0].snippet
+
+
+def test_bad_and_duplicate_records_are_skipped_and_counted(tmp_path, embedder):
+    src = tmp_path / "mixed.jsonl"
+    src.write_text(TINY.read_text() + '{"id": "t01", "title": "dup", "body": "again"}\nnot json\n')
+    report = index_sources([src], tmp_path / "idx", embedder, progress=False)
+    assert (report.added, report.skipped) == (12, 2)
+    reasons = [str(e) for e in report.errors]
+    assert "duplicate id 't01'" in reasons[0]
+    assert reasons[1].startswith(f"{src}:line 14: invalid JSON")
+
+
+def test_a_crash_while_publishing_leaves_the_previous_version_serving(tmp_path, embedder, monkeypatch):
+    corpus = _copy_corpus(tmp_path)
+    idx = tmp_path / "idx"
+    index_sources([corpus], idx, embedder, progress=False)
+    _edit(corpus, "t02", title="Lottery winner funds a maternity ward")
+
+    def boom(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(publish_mod.faiss, "write_index", boom)
+    with pytest.raises(OSError):
+        index_sources([corpus], idx, embedder, progress=False)
+    monkeypatch.undo()
+    assert current_version(idx) == "000001"
+    assert sorted(p.name for p in (idx / "versions").iterdir()) == ["000001"]  # no half-built folder left
+    assert Engine.open(idx, embedder).article("t02").title.startswith("Lottery winner donates")
+    # the edit is safe in the store; the next run publishes it without embedding it again
+    report = index_sources([corpus], idx, embedder, progress=False)
+    assert (report.unchanged, report.embedded, report.published) == (12, 0, True)
+    assert Engine.open(idx, embedder).article("t02").title == "Lottery winner funds a maternity ward"
+
+
+def test_a_crash_while_embedding_resumes_where_it_stopped(tmp_path, embedder):
+    class Flaky:
+        model_id, dim = embedder.model_id, embedder.dim
+
+        def encode(self, texts, progress=None):
+            raise RuntimeError("killed")
+
+    idx = tmp_path / "idx"
+    with pytest.raises(RuntimeError):
+        index_sources([TINY], idx, Flaky(), progress=False)
+    assert current_version(idx) is None
+    report = index_sources([TINY], idx, embedder, progress=False)
+    assert (report.unchanged, report.embedded, report.published) == (12, 12, True)
+
+
+def test_old_versions_are_pruned(tmp_path, embedder):
+    corpus = _copy_corpus(tmp_path)
+    idx = tmp_path / "idx"
+    for n in range(5):
+        _edit(corpus, "t03", body=f"Revision {n} of the call for proposals in Bangladesh.")
+        index_sources([corpus], idx, embedder, progress=False, keep_versions=2)
+    assert sorted(p.name for p in (idx / "versions").iterdir()) == ["000004", "000005"]
+
+
+def test_engine_refuses_another_model_and_corrupt_files(tmp_path, embedder):
+    idx = tmp_path / "idx"
+    index_sources([TINY], idx, embedder, progress=False)
+
+    class Other:
+        model_id, dim = "someone/else@123", 384
+
+        def encode(self, texts, progress=None):
+            return np.zeros((len(texts), 384), dtype=np.float32)
+
+    with pytest.raises(IndexMismatch, match="built with sentence-transformers/all-MiniLM-L6-v2.*configured model is someone/else"):
+        Engine.open(idx, Other())
+    with open(idx / "versions" / "000001" / "dense.faiss", "r+b") as fh:
+        fh.seek(100)
+        fh.write(b"\x00garbage\x00")
+    with pytest.raises(IndexMismatch, match="does not match its checksum"):
+        Engine.open(idx, embedder)

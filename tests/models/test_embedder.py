@@ -1,0 +1,43 @@
+import numpy as np
+import pytest
+
+from models import DEFAULT_MODEL_NAME, Embedder, ModelLoadError
+
+
+def test_vectors_are_unit_float32_with_declared_dim(embedder):
+    vecs = embedder.encode(["Floods in Pakistan", "Grants for girls' schooling in Nepal", "x"])
+    assert vecs.dtype == np.float32
+    assert vecs.shape == (3, embedder.dim) == (3, 384)
+    np.testing.assert_allclose(np.linalg.norm(vecs, axis=1), 1.0, atol=1e-5)
+
+
+def test_batching_and_length_sorting_do_not_change_vectors(embedder):
+    texts = [f"article {i} " + "word " * (i * 7) for i in range(11)]
+    one_by_one = np.stack([embedder.encode([t])[0] for t in texts])
+    small = Embedder(batch_size=3)
+    np.testing.assert_allclose(small.encode(texts), one_by_one, atol=1e-5)
+
+
+def test_progress_counts_every_text(embedder):
+    seen = []
+    embedder.encode(["a", "b", "c"], progress=seen.append)
+    assert sum(seen) == 3
+
+
+def test_empty_input_gives_empty_matrix(embedder):
+    assert embedder.encode([]).shape == (0, 384)
+
+
+def test_meaning_is_captured(embedder):
+    q, near, far = embedder.encode(["children forced to work on farms", "child labour in agriculture", "stock market rally"])
+    assert float(q @ near) > float(q @ far) + 0.2
+
+
+def test_model_id_names_the_model_and_is_stable(embedder):
+    assert embedder.model_id.startswith(DEFAULT_MODEL_NAME + "@")
+    assert Embedder().model_id == embedder.model_id
+
+
+def test_missing_model_path_is_a_clear_error(tmp_path):
+    with pytest.raises(ModelLoadError, match="not a sentence-transformers model"):
+        Embedder(tmp_path / "nowhere")
