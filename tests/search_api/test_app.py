@@ -1,0 +1,107 @@
+import pytest
+from fastapi.testclient import TestClient
+
+from search_api.app import create_app
+from search_api.settings import Settings
+
+
+@pytest.fixture(scope="module")
+def client(tiny_engine, tiny_index):
+    with TestClient(create_app(Settings(index_dir=tiny_index), engine=tiny_engine)) as c:
+        yield c
+
+
+def test_search_returns_typed_hits(client):
+    r = client.get("/search", params={"q": "mangrove restoration grant", "k": 2})
+    assert r.status_code == 200
+    body = r.json()
+    assert body["hits"][0]["id"] == "t11"
+    assert set(body["hits"][0]) == {"id", "title", "url", "score", "snippet", "published_at", "categories", "countries"}
+    assert (body["k"], body["offset"], body["eligible"]) == (2, 0, 12)
+
+
+def test_search_filters_over_http(client):
+    r = client.get("/search", params=[("q", "grant"), ("category", "Health"), ("category", "WASH"),
+                                      ("date_from", "2025-01-01")])
+    assert sorted(h["id"] for h in r.json()["hits"]) == ["t04", "t08"]
+
+
+@pytest.mark.parametrize(
+    ("params", "status", "message"),
+    [
+        ({}, 422, "q: Field required"),
+        ({"q": ""}, 422, "q: String should have at least 1 character"),
+        ({"q": "   "}, 422, "the query is empty"),
+        ({"q": "x" * 513}, 422, "q: String should have at most 512 characters"),
+        ({"q": "water", "k": 0}, 422, "k: Input should be greater than or equal to 1"),
+        ({"q": "water", "k": 101}, 422, "k: Input should be less than or equal to 100"),
+        ({"q": "water", "k": "ten"}, 422, "k: Input should be a valid integer"),
+        ({"q": "water", "offset": -1}, 422, "offset: Input should be greater than or equal to 0"),
+        ({"q": "water", "date_from": "2025-13-01"}, 422, "date_from: Input should be a valid date"),
+        ({"q": "water", "date_from": "2025-05-01", "date_to": "2025-01-01"}, 422, "is after date_to"),
+    ],
+)
+def test_bad_search_requests_are_4xx_json(client, params, status, message):
+    r = client.get("/search", params=params)
+    assert r.status_code == status
+    assert message in r.json()["error"]
+
+
+def test_article_and_related(client):
+    assert client.get("/articles/t04").json()["title"] == "New boreholes bring safe water to schools in Malawi"
+    related = client.get("/articles/t04/related", params={"k": 4}).json()
+    assert related["article_id"] == "t04" and len(related["items"]) == 4
+    assert "t04" not in [i["id"] for i in related["items"]]
+
+
+@pytest.mark.parametrize(
+    ("path", "status", "message"),
+    [
+        ("/articles/nope", 404, "article 'nope' is not in the index"),
+        ("/articles/nope/related", 404, "article 'nope' is not in the index"),
+        ("/articles/t04/related?k=0", 422, "k: Input should be greater than or equal to 1"),
+        ("/articles/t04/related?k=51", 422, "k: Input should be less than or equal to 50"),
+        ("/articles/" + "a" * 201, 422, "article_id: String should have at most 200 characters"),
+        ("/no/such/route", 404, "no such route"),
+    ],
+)
+def test_bad_article_requests(client, path, status, message):
+    r = client.get(path)
+    assert r.status_code == status and message in r.json()["error"]
+
+
+def test_related_for_a_draft(client):
+    r = client.post("/related", json={"title": "Minors freed from cocoa plantations", "body": "Police in Ghana.", "k": 3})
+    assert r.status_code == 200 and r.json()["items"][0]["id"] == "t01"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"json": {"title": "", "body": ""}}, "give a title or a body"),
+        ({"json": {"title": "x", "k": 99}}, "k: Input should be less than or equal to 50"),
+        ({"json": {"title": "x" * 1001}}, "title: String should have at most 1000 characters"),
+        ({"json": ["not", "an", "object"]}, "Input should be a valid dictionary"),
+        ({"content": b"{broken", "headers": {"content-type": "application/json"}}, "JSON decode error"),
+    ],
+)
+def test_bad_drafts(client, kwargs, message):
+    r = client.post("/related", **kwargs)
+    assert r.status_code == 422 and message in r.json()["error"]
+
+
+def test_health_stats_page_and_openapi(client):
+    assert client.get("/health").json() == {"status": "ok", "version": "000001", "articles": 12, "error": None}
+    assert client.get("/stats").json()["chunks"] == 12
+    page = client.get("/")
+    assert page.status_code == 200 and "<form" in page.text and "/search?" in page.text
+    spec = client.get("/openapi.json").json()
+    assert {"/search", "/articles/{article_id}", "/articles/{article_id}/related", "/related", "/health", "/stats"} <= set(spec["paths"])
+
+
+def test_missing_index_gives_503_with_the_reason(tmp_path):
+    with TestClient(create_app(Settings(index_dir=tmp_path / "empty"))) as c:
+        assert c.get("/health").json()["status"] == "no index"
+        r = c.get("/search", params={"q": "water"})
+        assert r.status_code == 503
+        assert "run `sift index SOURCE" in r.json()["error"]

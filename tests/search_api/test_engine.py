@@ -1,0 +1,112 @@
+from datetime import date
+
+import pytest
+
+from indexer.errors import ArticleNotFound, InvalidQuery
+from search_api.schemas import Filters
+
+
+def ids(results):
+    return [h.id for h in results.hits]
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("mangrove restoration grant", "t11"),
+        ("boreholes for schools", "t04"),
+        ("debt bondage on trawlers", "t10"),
+        ("feel good story about a generous prize winner", "t02"),  # meaning, not shared words
+        ("people escaping detention in North Africa", "t09"),
+    ],
+)
+def test_top_hit(tiny_engine, query, expected):
+    assert ids(tiny_engine.search(query, k=3))[0] == expected
+
+
+def test_each_article_appears_once_with_its_best_passage(sample_engine):
+    results = sample_engine.search("grants for community groups", k=30)
+    assert len(ids(results)) == len(set(ids(results))) == 30
+    scores = [h.score for h in results.hits]
+    assert scores == sorted(scores, reverse=True)
+    assert all(h.snippet for h in results.hits)
+
+
+def test_paging_is_consistent(tiny_engine):
+    full = ids(tiny_engine.search("funding", k=12))
+    assert ids(tiny_engine.search("funding", k=5, offset=5)) == full[5:10]
+    assert ids(tiny_engine.search("funding", k=5, offset=10)) == full[10:]
+    assert tiny_engine.search("funding", k=5, offset=50).hits == []
+
+
+def test_category_filter_returns_every_member_however_far_down(tiny_engine):
+    results = tiny_engine.search("stock market rally", k=10, filters=Filters(categories=["funding opportunities"]))
+    assert sorted(ids(results)) == ["t03", "t11"]
+    assert results.eligible == 2
+
+
+def test_narrow_filter_on_a_large_index_is_not_starved(sample_engine):
+    # a rare category with an off-topic query: its articles rank low overall, yet all must come back
+    members = [i for i, cats in enumerate(sample_engine.articles["categories"]) if "WASH" in list(cats)]
+    results = sample_engine.search("football transfer news", k=100, filters=Filters(categories=["WASH"]))
+    assert len(results.hits) == len(members) == results.eligible >= 5
+
+
+def test_date_filter_is_inclusive(tiny_engine):
+    got = ids(tiny_engine.search("news", k=20, filters=Filters(date_from=date(2025, 3, 3), date_to=date(2025, 10, 5))))
+    assert sorted(got) == ["t04", "t08", "t12"]
+
+
+def test_filters_combine(tiny_engine):
+    f = Filters(categories=["Health"], date_from=date(2025, 1, 1))
+    assert ids(tiny_engine.search("clinic", k=10, filters=f)) == ["t08"]
+
+
+@pytest.mark.parametrize(
+    ("query", "filters", "message"),
+    [
+        ("   ", None, "the query is empty"),
+        ("x", Filters(date_from=date(2025, 2, 1), date_to=date(2025, 1, 1)), "date_from 2025-02-01 is after date_to"),
+    ],
+)
+def test_invalid_queries(tiny_engine, query, filters, message):
+    with pytest.raises(InvalidQuery, match=message):
+        tiny_engine.search(query, filters=filters)
+
+
+def test_unknown_category_matches_nothing(tiny_engine):
+    results = tiny_engine.search("water", filters=Filters(categories=["Sport"]))
+    assert (results.eligible, results.hits) == (0, [])
+
+
+def test_related_never_returns_the_article_itself(tiny_engine):
+    for article_id in tiny_engine.articles["id"]:
+        items = tiny_engine.related(article_id, k=11).items
+        assert article_id not in [i.id for i in items]
+        assert len(items) == 11
+
+
+def test_related_finds_the_topical_neighbour(tiny_engine):
+    # Two grant calls on climate / coasts belong together
+    assert tiny_engine.related("t11", k=1).items[0].id == "t03"
+
+
+def test_related_for_unknown_id(tiny_engine):
+    with pytest.raises(ArticleNotFound, match="'nope' is not in the index"):
+        tiny_engine.related("nope")
+
+
+def test_related_for_a_draft(tiny_engine):
+    results = tiny_engine.related_to_text("Rescued from cocoa plantations", "Boys and girls were freed in Ghana.", k=2)
+    assert results.article_id is None and results.items[0].id == "t01"
+    with pytest.raises(InvalidQuery):
+        tiny_engine.related_to_text(" ", "")
+
+
+def test_article_and_stats(tiny_engine):
+    info = tiny_engine.article("t08")
+    assert info.categories == ["Climate and Environment", "Health"] and info.countries == ["Kenya"]
+    stats = tiny_engine.stats()
+    assert (stats.articles, stats.chunks, stats.dim) == (12, 12, 384)
+    assert stats.categories["Funding Opportunities"] == 2
+    assert stats.oldest.date() == date(2024, 3, 30) and stats.newest.date() == date(2026, 2, 14)

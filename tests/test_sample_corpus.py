@@ -1,0 +1,64 @@
+"""The bundled sample corpus, indexed for real: the questions the project exists to answer."""
+
+import csv
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+SAMPLE = Path(__file__).resolve().parent.parent / "data" / "sample"
+AFRICAN = {"Nigeria", "Ghana", "Kenya", "Côte d'Ivoire", "Uganda", "Malawi", "Ethiopia", "Tanzania", "Benin",
+           "Mali", "Burkina Faso", "Guinea", "Niger", "Sierra Leone", "Zambia"}
+
+
+def test_sample_is_large_and_clean(sample_engine):
+    stats = sample_engine.stats()
+    assert stats.articles >= 150
+    assert stats.oldest.year == 2024 and stats.newest.year == 2026
+    assert {"Human Trafficking", "Child Labour", "Funding Opportunities", "WASH", "Health"} <= set(stats.categories)
+
+
+def test_child_trafficking_funding_in_africa(sample_engine):
+    hits = sample_engine.search("child trafficking funding in Africa", k=3).hits
+    for hit in hits:
+        assert set(hit.countries) & AFRICAN, hit
+        assert {"Child Labour", "Human Trafficking"} & set(hit.categories), hit
+    # at least one of the top three is a funding call
+    assert any("Funding Opportunities" in h.categories for h in hits)
+
+
+@pytest.mark.parametrize(
+    ("query", "article_id"),
+    [
+        ("kids trafficked into cacao picking", "pr-012"),
+        ("keeping adolescent daughters enrolled via tuition", "dg-015"),
+    ],
+)
+def test_relevant_article_found_without_shared_words(sample_engine, query, article_id):
+    record = next(
+        json.loads(line) for f in SAMPLE.glob("*.jsonl") for line in f.open() if f'"id": "{article_id}"' in line
+    )
+    article_words = set(re.findall(r"\w+", (record["title"] + " " + record["body"]).lower()))
+    assert not set(re.findall(r"\w+", query.lower())) & article_words, "the query must share no word with the article"
+    assert article_id in [h.id for h in sample_engine.search(query, k=3).hits]
+
+
+def test_related_posts_have_no_self_link_and_stay_on_topic(sample_engine):
+    items = sample_engine.related("pr-049", k=5).items  # grant call against child labour in Ghana
+    assert "pr-049" not in [i.id for i in items]
+    assert sum("Child Labour" in i.categories or "Human Trafficking" in i.categories for i in items) >= 3
+
+
+def test_near_duplicate_pairs_are_each_others_nearest_neighbour(sample_engine):
+    with open(SAMPLE / "near_duplicates.tsv") as fh:
+        pairs = [(row["id_a"], row["id_b"]) for row in csv.DictReader(fh, delimiter="\t")]
+    assert len(pairs) == 6
+    for a, b in pairs:
+        assert sample_engine.related(a, k=1).items[0].id == b
+
+
+def test_html_pages_are_indexed_without_their_sidebars(sample_engine):
+    info = sample_engine.article("pr-page-4")
+    assert "Latest News" not in info.summary and info.published_at is not None
+    assert "pr-page-4" in [h.id for h in sample_engine.search("shelter for flood families in Sindh", k=3).hits]
