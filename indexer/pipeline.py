@@ -124,7 +124,9 @@ def index_sources(
                 store.put_embeddings(embedder.model_id, [h for h, _ in part], vectors)
                 report.embedded += len(part)
 
-        if _needs_publish(index_dir, embedder.model_id, store.generation()):
+        if store.count_articles() == 0:
+            pass  # nothing readable and nothing stored: an empty index would only hide the mistake
+        elif _needs_publish(index_dir, embedder.model_id, store.generation()):
             version = publish(
                 index_dir,
                 store,

@@ -101,12 +101,13 @@ def index(
         )
         if report.embedded:
             typer.echo(f"embedded {report.embedded} passages ({report.cached} reused from the cache)")
-        else:
+        elif report.cached:
             typer.echo(f"embedded nothing: all {report.cached} passages came from the cache")
-        state = "published" if report.published else "unchanged, still serving"
-        typer.echo(f"version {report.version} {state} at {settings.index_dir} in {report.seconds:.1f}s")
-    if report.read == 0 and report.version is None:
-        raise typer.Exit(EXIT_ERROR)
+        if report.version is not None:
+            state = "published" if report.published else "unchanged, still serving"
+            typer.echo(f"version {report.version} {state} at {settings.index_dir} in {report.seconds:.1f}s")
+    if report.version is None:
+        raise _fail("nothing was indexed: no readable article in the sources")
     if report.skipped:
         raise typer.Exit(EXIT_SKIPPED)
 

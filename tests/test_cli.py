@@ -1,0 +1,87 @@
+"""The `sift` command line, run in-process with the real model and a real index folder."""
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from search_api.cli import EXIT_SKIPPED, app
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+runner = CliRunner()
+
+
+def sift(*args: str):
+    return runner.invoke(app, list(args), catch_exceptions=False)
+
+
+@pytest.fixture(scope="module")
+def cli_index(tmp_path_factory) -> Path:
+    src = tmp_path_factory.mktemp("src")
+    shutil.copy(FIXTURES / "tiny_corpus.jsonl", src / "tiny.jsonl")
+    (src / "bad.jsonl").write_text('{"id": "b1", "title": "No body"}\n{oops\n')
+    idx = tmp_path_factory.mktemp("cli") / "idx"
+    result = sift("index", str(src), "--index", str(idx), "--quiet")
+    assert result.exit_code == EXIT_SKIPPED, result.output
+    assert "read 12 articles: 12 added, 0 updated, 0 unchanged; 2 skipped (bad records)" in result.output
+    assert "bad.jsonl:line 1: field 'body' is missing" in result.output
+    assert "bad.jsonl:line 2: invalid JSON" in result.output
+    return idx
+
+
+def test_reindexing_unchanged_input_says_nothing_was_embedded(cli_index):
+    result = sift("index", str(FIXTURES / "tiny_corpus.jsonl"), "--index", str(cli_index), "--json")
+    assert result.exit_code == 0
+    report = json.loads(result.stdout)
+    assert (report["unchanged"], report["embedded"], report["published"]) == (12, 0, False)
+    human = sift("index", str(FIXTURES / "tiny_corpus.jsonl"), "--index", str(cli_index), "-q")
+    assert "embedded nothing: all 12 passages came from the cache" in human.output
+
+
+def test_search_human_and_json(cli_index):
+    human = sift("search", "grants to replant mangroves", "--index", str(cli_index), "-k", "2")
+    assert human.exit_code == 0
+    assert human.output.startswith("1. Mangrove restoration grant for coastal communities in Indonesia")
+    data = json.loads(sift("search", "grants to replant mangroves", "-i", str(cli_index), "--json").stdout)
+    assert data["hits"][0]["id"] == "t11" and len(data["hits"]) == 10
+
+
+def test_search_filters(cli_index):
+    data = json.loads(
+        sift("search", "grant", "-i", str(cli_index), "-c", "Health", "--date-from", "2025-01-01", "--json").stdout
+    )
+    assert [h["id"] for h in data["hits"]] == ["t08"]
+
+
+def test_related_and_stats(cli_index):
+    data = json.loads(sift("related", "t11", "-i", str(cli_index), "-k", "3", "--json").stdout)
+    assert data["items"][0]["id"] == "t03" and "t11" not in [i["id"] for i in data["items"]]
+    stats = json.loads(sift("stats", "-i", str(cli_index), "--json").stdout)
+    assert (stats["articles"], stats["version"]) == (12, "000001")
+    assert "articles     12 in 12 passages" in sift("stats", "-i", str(cli_index)).output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["related", "nope"], "error: article 'nope' is not in the index"),
+        (["search", "   "], "error: the query is empty"),
+        (["search", "x", "--date-from", "2025-02-01", "--date-to", "2025-01-01"], "is after date_to"),
+    ],
+)
+def test_errors_are_one_line_and_exit_1(cli_index, args, message):
+    result = sift(*args, "-i", str(cli_index))
+    assert result.exit_code == 1
+    assert message in result.output and "Traceback" not in result.output
+
+
+def test_commands_on_a_missing_index(tmp_path):
+    result = sift("search", "water", "-i", str(tmp_path / "none"))
+    assert result.exit_code == 1 and "no index at" in result.output and "sift index" in result.output
+
+
+def test_index_of_nothing_readable_fails(tmp_path):
+    result = sift("index", str(tmp_path / "missing.jsonl"), "-i", str(tmp_path / "idx"), "-q")
+    assert result.exit_code == 1 and "no such file or directory" in result.output
