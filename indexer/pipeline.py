@@ -13,6 +13,7 @@ from tqdm import tqdm
 
 from indexer.article import Article
 from indexer.chunking import Chunk, chunk_article
+from indexer.duplicates import DEFAULT_THRESHOLD
 from indexer.errors import BadRecord, IndexNotFound
 from indexer.publish import STORE_FILE, current_version, current_version_dir, publish, read_manifest
 from indexer.sources import read_path
@@ -76,6 +77,7 @@ def index_sources(
     chunking: ChunkingParams = ChunkingParams(),
     progress: bool = True,
     keep_versions: int = 3,
+    duplicate_threshold: float = DEFAULT_THRESHOLD,
 ) -> IndexReport:
     """Index every source into `index_dir`. Bad records are skipped and reported; good ones are never lost."""
     started = time.perf_counter()
@@ -134,6 +136,7 @@ def index_sources(
                 dim=embedder.dim,
                 build={"max_words": chunking.max_words, "overlap_words": chunking.overlap_words},
                 keep_versions=keep_versions,
+                duplicate_threshold=duplicate_threshold,
             )
             report.version, report.published = version.name, True
         else:

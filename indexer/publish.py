@@ -14,15 +14,19 @@ import faiss
 import numpy as np
 import pandas as pd
 
+from indexer.duplicates import DEFAULT_THRESHOLD, group_near_duplicates
 from indexer.errors import IndexNotFound
+from indexer.keyword import KeywordIndex
 from indexer.store import Store
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 STORE_FILE = "store.sqlite"
 CURRENT_FILE = "CURRENT"
 VERSIONS_DIR = "versions"
 # The first passage carries the title and lead; it says most about what the article is about.
 LEAD_WEIGHT = 2.0
+# Nearest neighbours precomputed per article: enough for a related list of 10 after dropping duplicates.
+NEIGHBOURS = 32
 
 
 @dataclass(frozen=True)
@@ -91,6 +95,24 @@ def article_vectors(chunk_vectors: np.ndarray, chunk_article: np.ndarray, chunk_
     return sums / np.maximum(norms, 1e-12)
 
 
+def nearest_neighbours(index: faiss.Index, vectors: np.ndarray, k: int, batch: int = 4096) -> tuple[np.ndarray, np.ndarray]:
+    """Top-`k` neighbours of every vector, itself excluded: (ids, scores), -1 / -inf where fewer exist."""
+    n = len(vectors)
+    ids = np.full((n, k), -1, dtype=np.int64)
+    scores = np.full((n, k), -np.inf, dtype=np.float32)
+    fetch = min(n, k + 1)
+    for start in range(0, n, batch):
+        block = np.ascontiguousarray(vectors[start : start + batch], dtype=np.float32)
+        d, i = index.search(block, fetch)
+        for row in range(len(block)):
+            me = start + row
+            keep = [(j, s) for j, s in zip(i[row], d[row]) if j >= 0 and j != me][:k]
+            if keep:
+                ids[me, : len(keep)] = [j for j, _ in keep]
+                scores[me, : len(keep)] = [s for _, s in keep]
+    return ids, scores
+
+
 def _flat_index(vectors: np.ndarray) -> faiss.Index:
     index = faiss.IndexFlatIP(vectors.shape[1])
     if len(vectors):
@@ -98,7 +120,16 @@ def _flat_index(vectors: np.ndarray) -> faiss.Index:
     return index
 
 
-def publish(index_dir: Path, store: Store, *, model_id: str, dim: int, build: dict, keep_versions: int = 3) -> PublishedVersion:
+def publish(
+    index_dir: Path,
+    store: Store,
+    *,
+    model_id: str,
+    dim: int,
+    build: dict,
+    keep_versions: int = 3,
+    duplicate_threshold: float = DEFAULT_THRESHOLD,
+) -> PublishedVersion:
     """Write a complete new version from the store and make it CURRENT. Raises if any chunk lacks a vector."""
     versions = index_dir / VERSIONS_DIR
     versions.mkdir(parents=True, exist_ok=True)
@@ -123,7 +154,14 @@ def publish(index_dir: Path, store: Store, *, model_id: str, dim: int, build: di
         art_vectors = article_vectors(chunk_vectors, chunk_article, chunk_ordinal, len(articles))
 
         faiss.write_index(_flat_index(chunk_vectors), str(staging / "dense.faiss"))
-        faiss.write_index(_flat_index(art_vectors), str(staging / "articles.faiss"))
+        article_index = _flat_index(art_vectors)
+        faiss.write_index(article_index, str(staging / "articles.faiss"))
+        # One batched pass gives every article its related candidates and its near-duplicate group.
+        neighbour_ids, neighbour_scores = nearest_neighbours(article_index, art_vectors, NEIGHBOURS)
+        groups = group_near_duplicates(neighbour_ids, neighbour_scores, duplicate_threshold)
+        np.save(staging / "neighbours.npy", neighbour_ids.astype(np.int32))
+        np.save(staging / "neighbour_scores.npy", neighbour_scores)
+        KeywordIndex.build([f"{a.title}\n{a.body}" for a in articles]).save(staging / "keyword")
         pd.DataFrame(
             {
                 "id": [a.id for a in articles],
@@ -137,13 +175,14 @@ def publish(index_dir: Path, store: Store, *, model_id: str, dim: int, build: di
                 "author": [a.author for a in articles],
                 "language": [a.language for a in articles],
                 "image_url": [a.image_url for a in articles],
+                "group": groups,
             }
         ).to_parquet(staging / "articles.parquet", index=False)
         pd.DataFrame(
             {"article": chunk_article, "ordinal": chunk_ordinal, "text": [c.text for c in chunks]}
         ).to_parquet(staging / "chunks.parquet", index=False)
 
-        files = sorted(p.name for p in staging.iterdir())
+        files = sorted(str(p.relative_to(staging)) for p in staging.rglob("*") if p.is_file())
         for file in files:
             _fsync_file(staging / file)
         manifest = {
@@ -156,11 +195,17 @@ def publish(index_dir: Path, store: Store, *, model_id: str, dim: int, build: di
             "created_at": datetime.now(timezone.utc).replace(microsecond=0).isoformat(),
             "counts": {"articles": len(articles), "chunks": len(chunks)},
             "store_generation": generation,
-            "build": {**build, "lead_weight": LEAD_WEIGHT},
+            "build": {
+                **build,
+                "lead_weight": LEAD_WEIGHT,
+                "neighbours": NEIGHBOURS,
+                "duplicate_threshold": duplicate_threshold,
+            },
             "files": {file: sha256_file(staging / file) for file in files},
         }
         (staging / "manifest.json").write_text(json.dumps(manifest, indent=2))
         _fsync_file(staging / "manifest.json")
+        _fsync_dir(staging / "keyword")
         _fsync_dir(staging)
         final = versions / name
         os.rename(staging, final)

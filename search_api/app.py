@@ -18,7 +18,7 @@ from indexer.errors import ArticleNotFound, IndexMismatch, IndexNotFound, Invali
 from models import Embedder, ModelLoadError
 from search_api.deps import EngineDep
 from search_api.engine import Engine, QueryEncoder
-from search_api.schemas import ArticleInfo, Filters, IndexStats, RelatedResults, SearchResults
+from search_api.schemas import ArticleInfo, Filters, IndexStats, Mode, RelatedResults, SearchResults
 from search_api.settings import Settings
 
 log = logging.getLogger("sift.api")
@@ -120,9 +120,10 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         category: Annotated[list[str], Query(max_length=20, description="Repeat for several (any of)")] = [],
         date_from: Annotated[date | None, Query(description="YYYY-MM-DD, inclusive")] = None,
         date_to: Annotated[date | None, Query(description="YYYY-MM-DD, inclusive")] = None,
+        mode: Annotated[Mode, Query(description="hybrid (default), semantic or keyword")] = "hybrid",
     ) -> SearchResults:
         filters = Filters(categories=[c for c in category if c.strip()], date_from=date_from, date_to=date_to)
-        return engine.search(q, k=k, offset=offset, filters=filters)
+        return engine.search(q, k=k, offset=offset, filters=filters, mode=mode)
 
     @app.get("/articles/{article_id}", response_model=ArticleInfo, tags=["articles"])
     def article(engine: EngineDep, article_id: ArticleId) -> ArticleInfo:

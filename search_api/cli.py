@@ -121,6 +121,7 @@ def search(
     category: Annotated[Optional[list[str]], typer.Option("--category", "-c", help="Only these categories")] = None,
     date_from: Annotated[Optional[datetime], typer.Option(formats=["%Y-%m-%d"], help="Published on/after")] = None,
     date_to: Annotated[Optional[datetime], typer.Option(formats=["%Y-%m-%d"], help="Published on/before")] = None,
+    mode: Annotated[str, typer.Option("--mode", "-m", help="hybrid, semantic or keyword")] = "hybrid",
     as_json: JsonOpt = False,
 ) -> None:
     """Search the index with a natural-language question."""
@@ -133,7 +134,7 @@ def search(
         date_to=date_to.date() if date_to else None,
     )
     try:
-        results = engine.search(query, k=k, offset=offset, filters=filters)
+        results = engine.search(query, k=k, offset=offset, filters=filters, mode=mode)  # type: ignore[arg-type]
     except SiftError as exc:
         raise _fail(str(exc)) from None
     if as_json:
@@ -144,6 +145,8 @@ def search(
     for rank, hit in enumerate(results.hits, start=offset + 1):
         typer.secho(f"{rank}. {hit.title}", bold=True)
         facts = [_day(hit.published_at), *hit.categories, *hit.countries, f"score {hit.score:.3f}"]
+        if hit.similar:
+            facts.append(f"+{len(hit.similar)} similar")
         typer.echo(f"   {hit.id} · " + " · ".join(facts))
         if hit.url:
             typer.echo(f"   {hit.url}")

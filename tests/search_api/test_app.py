@@ -16,7 +16,10 @@ def test_search_returns_typed_hits(client):
     assert r.status_code == 200
     body = r.json()
     assert body["hits"][0]["id"] == "t11"
-    assert set(body["hits"][0]) == {"id", "title", "url", "score", "snippet", "published_at", "categories", "countries"}
+    assert set(body["hits"][0]) == {
+        "id", "title", "url", "score", "semantic_score", "keyword_score", "snippet", "snippet_html",
+        "published_at", "categories", "countries", "similar",
+    }
     assert (body["k"], body["offset"], body["eligible"]) == (2, 0, 12)
 
 

@@ -1,0 +1,96 @@
+"""The keyword leg: a BM25 index (bm25s, Snowball stemming, English stop words) over article title + body."""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import bm25s
+import numpy as np
+import Stemmer
+
+PARAMS = {"k1": 1.2, "b": 0.75, "method": "lucene", "stemmer": "english", "stopwords": "en"}
+
+
+@functools.lru_cache(maxsize=1)
+def _stemmer() -> Stemmer.Stemmer:
+    return Stemmer.Stemmer(PARAMS["stemmer"])
+
+
+def analyse(texts: Sequence[str]) -> list[list[str]]:
+    """Lower-cased, stop-word-free, stemmed tokens: the terms BM25 and highlighting both work with."""
+    return bm25s.tokenize(
+        list(texts), stopwords=PARAMS["stopwords"], stemmer=_stemmer(), return_ids=False, show_progress=False
+    )
+
+
+@functools.lru_cache(maxsize=65536)
+def stem_word(word: str) -> str | None:
+    """The term one word becomes under `analyse` (None for a stop word): for marking words in snippets."""
+    lower = word.lower()
+    if lower in _stopwords():
+        return None
+    return _stemmer().stemWord(lower)
+
+
+@functools.lru_cache(maxsize=1)
+def _stopwords() -> frozenset[str]:
+    from bm25s.stopwords import STOPWORDS_EN
+
+    return frozenset(STOPWORDS_EN)
+
+
+class KeywordIndex:
+    """BM25 over one document per article, rows aligned with the version's article order."""
+
+    def __init__(self, retriever: bm25s.BM25 | None, n_docs: int) -> None:
+        self._retriever = retriever
+        self.count = n_docs
+
+    @classmethod
+    def build(cls, documents: Sequence[str]) -> KeywordIndex:
+        if not documents:
+            return cls(None, 0)
+        tokens = bm25s.tokenize(
+            list(documents), stopwords=PARAMS["stopwords"], stemmer=_stemmer(), show_progress=False
+        )
+        retriever = bm25s.BM25(k1=PARAMS["k1"], b=PARAMS["b"], method=PARAMS["method"])
+        retriever.index(tokens, show_progress=False)
+        return cls(retriever, len(documents))
+
+    def save(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "sift.json").write_text(json.dumps({"count": self.count, "params": PARAMS}))
+        if self._retriever is not None:
+            self._retriever.save(str(folder), show_progress=False)
+
+    @classmethod
+    def load(cls, folder: Path, *, mmap: bool = False) -> KeywordIndex:
+        meta = json.loads((folder / "sift.json").read_text())
+        if meta["params"] != PARAMS:
+            raise ValueError(f"{folder} was built with BM25 parameters {meta['params']}, this Sift uses {PARAMS}")
+        if meta["count"] == 0:
+            return cls(None, 0)
+        return cls(bm25s.BM25.load(str(folder), mmap=mmap, show_progress=False), meta["count"])
+
+    def scores(self, query: str) -> np.ndarray:
+        """BM25 score of every document for `query` (zeros where no query term occurs)."""
+        if self._retriever is None:
+            return np.zeros(0, dtype=np.float32)
+        terms = analyse([query])[0]
+        if not terms:
+            return np.zeros(self.count, dtype=np.float32)
+        return np.asarray(self._retriever.get_scores(terms), dtype=np.float32)
+
+    def search(self, query: str, k: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Top-`k` (doc ids, scores), best first; only documents that contain a query term, within `allowed`."""
+        scores = self.scores(query)
+        if allowed is not None and len(scores):
+            scores = np.where(allowed, scores, 0.0)
+        hits = np.flatnonzero(scores > 0)
+        if len(hits) > k:
+            hits = hits[np.argpartition(-scores[hits], k - 1)[:k]]
+        hits = hits[np.lexsort((hits, -scores[hits]))]  # score desc, then id for a stable order
+        return hits.astype(np.int64), scores[hits]

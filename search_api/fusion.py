@@ -1,0 +1,35 @@
+"""Fusion of ranked lists: convex combination of min-max-normalised scores, and reciprocal rank fusion."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+
+def min_max(scores: Mapping[int, float]) -> dict[int, float]:
+    """Scale to [0, 1]; a list whose scores are all equal maps to 1.0 (every item matched equally well)."""
+    if not scores:
+        return {}
+    lo, hi = min(scores.values()), max(scores.values())
+    if hi - lo < 1e-12:
+        return {key: 1.0 for key in scores}
+    return {key: (value - lo) / (hi - lo) for key, value in scores.items()}
+
+
+def convex(dense: Mapping[int, float], keyword: Mapping[int, float], weight: float) -> dict[int, float]:
+    """weight · dense + (1 − weight) · keyword, each min-max normalised; an item absent from a list scores 0 there."""
+    if not 0.0 <= weight <= 1.0:
+        raise ValueError(f"fusion weight must be within [0, 1], got {weight}")
+    d, kw = min_max(dense), min_max(keyword)
+    return {key: weight * d.get(key, 0.0) + (1.0 - weight) * kw.get(key, 0.0) for key in d.keys() | kw.keys()}
+
+
+def rrf(dense: Mapping[int, float], keyword: Mapping[int, float], k: int = 60) -> dict[int, float]:
+    """Reciprocal rank fusion (Cormack et al. 2009): Σ 1 / (k + rank), ranks from 1, over the lists an item is in."""
+    if k < 1:
+        raise ValueError(f"RRF k must be at least 1, got {k}")
+    fused: dict[int, float] = {}
+    for ranked in (dense, keyword):
+        order = sorted(ranked, key=lambda key: (-ranked[key], key))
+        for rank, key in enumerate(order, start=1):
+            fused[key] = fused.get(key, 0.0) + 1.0 / (k + rank)
+    return fused

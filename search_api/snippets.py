@@ -1,0 +1,66 @@
+"""Snippets: pick the passage that best matches the query and mark the query's terms in it, HTML-escaped."""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Sequence
+
+from indexer.keyword import analyse, stem_word
+
+SNIPPET_CHARS = 300
+_WORD = re.compile(r"\w\w+", re.UNICODE)
+
+
+def query_terms(query: str) -> frozenset[str]:
+    """The query's stemmed, stop-word-free terms."""
+    return frozenset(analyse([query])[0])
+
+
+def term_overlap(text: str, terms: frozenset[str]) -> int:
+    """How many distinct query terms a passage contains."""
+    if not terms:
+        return 0
+    return len({stem_word(w) for w in _WORD.findall(text)} & terms)
+
+
+def _window(text: str, terms: frozenset[str], limit: int) -> str:
+    """At most `limit` characters of `text`, starting near the first query term when the passage is long."""
+    if len(text) <= limit:
+        return text
+    start = 0
+    if terms:
+        for match in _WORD.finditer(text):
+            if stem_word(match.group(0)) in terms:
+                start = match.start()
+                break
+        if start + limit > len(text):
+            start = max(0, len(text) - limit)
+        if start:  # begin at a word boundary, a little before the term
+            start = text.rfind(" ", 0, max(0, start - 40)) + 1
+    cut = text[start : start + limit]
+    if start + limit < len(text):
+        cut = cut.rsplit(" ", 1)[0].rstrip(" ,;:") + " …"
+    return ("… " if start else "") + cut
+
+
+def make_snippet(text: str, terms: frozenset[str], limit: int = SNIPPET_CHARS) -> tuple[str, str]:
+    """(plain snippet, HTML snippet with <mark> around words whose stem is a query term; all else escaped)."""
+    plain = _window(text, terms, limit)
+    out: list[str] = []
+    pos = 0
+    for match in _WORD.finditer(plain):
+        if terms and stem_word(match.group(0)) in terms:
+            out.append(html.escape(plain[pos : match.start()]))
+            out.append(f"<mark>{html.escape(match.group(0))}</mark>")
+            pos = match.end()
+    out.append(html.escape(plain[pos:]))
+    return plain, "".join(out)
+
+
+def best_passage(passages: Sequence[str], terms: frozenset[str]) -> int:
+    """Index of the passage sharing most query terms (the first one on a tie, usually the lead)."""
+    if not passages:
+        raise ValueError("no passages")
+    counts = [term_overlap(p, terms) for p in passages]
+    return max(range(len(passages)), key=lambda i: (counts[i], -i))
