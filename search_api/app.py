@@ -13,6 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.cors import CORSMiddleware
 
 from indexer.errors import ArticleNotFound, IndexMismatch, IndexNotFound, InvalidQuery, SiftError
 from models import Embedder, ModelLoadError
@@ -20,6 +21,7 @@ from search_api.deps import EngineDep
 from search_api.engine import Engine, QueryEncoder
 from search_api.schemas import ArticleInfo, Filters, IndexStats, Mode, RelatedResults, SearchResults
 from search_api.settings import Settings
+from search_api.widget import widget_router
 
 log = logging.getLogger("sift.api")
 
@@ -80,6 +82,8 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         lifespan=lifespan,
         responses={422: {"model": ErrorBody}, 404: {"model": ErrorBody}},
     )
+    # Browsers on the configured sites may read the API (the widget's fetch); no origins configured = none may.
+    app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET"])
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -154,4 +158,5 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     def home() -> HTMLResponse:
         return HTMLResponse(page)
 
+    app.include_router(widget_router())
     return app

@@ -188,6 +188,58 @@ def stats(index: IndexOpt = None, as_json: JsonOpt = False) -> None:
         typer.echo(f"  {count:6d}  {name}")
 
 
+@app.command(name="eval")
+def eval_(
+    dataset: Annotated[Path, typer.Argument(help="A BEIR folder: corpus.jsonl(.gz), queries.jsonl, qrels/test.tsv")],
+    split: Annotated[str, typer.Option(help="qrels split")] = "test",
+    queries: Annotated[Optional[int], typer.Option(min=1, help="Only the first N judged queries (a quick slice)")] = None,
+    extra_docs: Annotated[
+        Optional[int], typer.Option(min=0, help="With --queries: judged documents plus N distractors only")
+    ] = None,
+    runs: Annotated[Optional[Path], typer.Option(help="Write TREC run files and per_query.csv here")] = None,
+    cache: Annotated[
+        Optional[Path], typer.Option(help="Keep the index here; a re-run embeds nothing [default: a temporary folder]")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Score keyword, semantic and hybrid ranking on a BEIR collection: nDCG@10, Recall@100, MRR@10."""
+    from indexer.pipeline import ChunkingParams
+    from search_api.evaluation import evaluate, load_beir, slice_data
+
+    settings = Settings()
+    try:
+        data = load_beir(dataset, split=split)
+    except SiftError as exc:
+        raise _fail(str(exc)) from None
+    if queries or extra_docs is not None:
+        data = slice_data(data, queries=queries, extra_docs=extra_docs)
+    embedder = _embedder(settings)
+    try:
+        result = evaluate(
+            data,
+            embedder,
+            index_dir=cache,
+            run_dir=runs,
+            chunking=ChunkingParams(settings.chunk_words, settings.chunk_overlap),
+            progress=not as_json,
+        )
+    except SiftError as exc:
+        raise _fail(str(exc)) from None
+    if as_json:
+        _print_json(result.to_dict())
+        return
+    typer.echo(f"{result.dataset}: {result.documents} documents, {result.queries} queries "
+               f"(indexed in {result.index_seconds:.0f}s, searched in {result.search_seconds:.1f}s)")
+    typer.echo(f"{'run':22s} {'nDCG@10':>8s} {'R@100':>8s} {'MRR@10':>8s}")
+    for name, scores in result.metrics.items():
+        if name.startswith("hybrid-convex-") and name != "hybrid-convex-0.5":
+            continue
+        typer.echo(f"{name:22s} {scores['ndcg@10']:8.4f} {scores['recall@100']:8.4f} {scores['mrr@10']:8.4f}")
+    best = max(result.sweep, key=result.sweep.get)
+    typer.echo("convex weight sweep (nDCG@10): " + " ".join(f"{w}:{v:.3f}" for w, v in result.sweep.items()))
+    typer.echo(f"best convex weight: {best} (nDCG@10 {result.sweep[best]:.4f})")
+
+
 def _serve(settings: Settings, host: str | None, port: int | None) -> None:
     import uvicorn
 

@@ -93,7 +93,11 @@ class Engine:
         self.chunk_index = faiss.read_index(str(version_dir / "dense.faiss"))
         self.article_index = faiss.read_index(str(version_dir / "articles.faiss"))
         self.keyword = KeywordIndex.load(version_dir / "keyword")
-        self.articles = pd.read_parquet(version_dir / "articles.parquet")
+        articles = pd.read_parquet(version_dir / "articles.parquet")
+        for column in ("url", "published_at", "author", "language", "image_url"):
+            # pandas reads a missing string back as NaN; every consumer expects None
+            articles[column] = articles[column].astype(object).where(articles[column].notna(), None)
+        self.articles = articles
         chunks = pd.read_parquet(version_dir / "chunks.parquet")
         self.chunk_article = chunks["article"].to_numpy(dtype=np.int64)
         self.chunk_text: list[str] = chunks["text"].tolist()
@@ -181,14 +185,25 @@ class Engine:
         ids, scores = self.keyword.search(query, need, allowed)
         return {int(i): float(s) for i, s in zip(ids, scores)}
 
-    def _rank(self, query: str, mode: Mode, need: int, allowed: np.ndarray | None) -> list[_Candidate]:
+    def legs(
+        self, query: str, depth: int, *, mode: Mode = "hybrid", allowed: np.ndarray | None = None,
+        query_vec: np.ndarray | None = None,
+    ) -> tuple[dict[int, tuple[float, int]], dict[int, float]]:
+        """The two ranked lists before fusion: ({article: (cosine, chunk)}, {article: bm25}), `depth` each at most.
+
+        `query_vec` skips embedding (the evaluation harness embeds all queries in one batch).
+        """
         dense: dict[int, tuple[float, int]] = {}
         keyword: dict[int, float] = {}
         if mode in ("semantic", "hybrid"):
-            qvec = self.encoder.encode([query])[0]
-            dense = self._dense_articles(qvec, need, allowed)
+            qvec = self.encoder.encode([query])[0] if query_vec is None else query_vec
+            dense = self._dense_articles(qvec, depth, allowed)
         if mode in ("keyword", "hybrid"):
-            keyword = self._keyword_articles(query, need, allowed)
+            keyword = self._keyword_articles(query, depth, allowed)
+        return dense, keyword
+
+    def _rank(self, query: str, mode: Mode, need: int, allowed: np.ndarray | None) -> list[_Candidate]:
+        dense, keyword = self.legs(query, need, mode=mode, allowed=allowed)
         if mode == "semantic":
             scored = {a: s for a, (s, _) in dense.items()}
         elif mode == "keyword":
@@ -196,9 +211,7 @@ class Engine:
         else:
             semantic = {a: s for a, (s, _) in dense.items()}
             p = self.ranking
-            scored = (
-                fusion.convex(semantic, keyword, p.weight) if p.fusion == "convex" else fusion.rrf(semantic, keyword, p.rrf_k)
-            )
+            scored = fusion.fuse(semantic, keyword, method=p.fusion, weight=p.weight, rrf_k=p.rrf_k)
         order = sorted(scored, key=lambda a: (-scored[a], a))
         return [
             _Candidate(

@@ -33,3 +33,14 @@ def rrf(dense: Mapping[int, float], keyword: Mapping[int, float], k: int = 60) -
         for rank, key in enumerate(order, start=1):
             fused[key] = fused.get(key, 0.0) + 1.0 / (k + rank)
     return fused
+
+
+def fuse(
+    semantic: Mapping[int, float], keyword: Mapping[int, float], *, method: str, weight: float = 0.5, rrf_k: int = 60
+) -> dict[int, float]:
+    """Fuse two {item: score} lists with `method` "convex" or "rrf"."""
+    if method == "convex":
+        return convex(semantic, keyword, weight)
+    if method == "rrf":
+        return rrf(semantic, keyword, rrf_k)
+    raise ValueError(f"unknown fusion method {method!r}; use convex or rrf")

@@ -23,3 +23,8 @@ class Settings(BaseSettings):
     verify_checksums: bool = Field(True, description="Check file checksums when loading a version")
     host: str = Field("127.0.0.1", description="Address `sift serve` binds to")
     port: int = Field(8000, ge=1, le=65535, description="Port `sift serve` listens on")
+    cors_origins: list[str] = Field(
+        [],
+        description="Origins (e.g. https://news.example.org) whose pages may call the API from the browser, GET only; "
+        'a JSON list in SIFT_CORS_ORIGINS, ["*"] for any. Default: none, no cross-origin access',
+    )

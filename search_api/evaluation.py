@@ -1,0 +1,228 @@
+"""The evaluation harness: index a BEIR collection, run every query in each mode, score with ranx."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import json
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from indexer.errors import SiftError
+from indexer.pipeline import ChunkingParams, TextEncoder, index_sources
+from search_api import fusion
+from search_api.engine import Engine, RankingParams
+
+METRICS = ("ndcg@10", "recall@100", "mrr@10")
+DEPTH = 100  # each leg's list, and the run length scored
+SWEEP_WEIGHTS = tuple(round(w, 1) for w in np.linspace(0.0, 1.0, 11))
+
+
+class DatasetError(SiftError):
+    """A malformed BEIR file, located by path and line."""
+
+
+@dataclass
+class BeirData:
+    name: str
+    corpus: list[dict]  # {"_id", "title", "text"}
+    queries: dict[str, str]
+    qrels: dict[str, dict[str, int]]
+
+
+def _open_text(path: Path) -> Iterator[tuple[int, str]]:
+    opener = gzip.open if path.name.endswith(".gz") else open
+    try:
+        with opener(path, "rt", encoding="utf-8") as handle:
+            yield from enumerate(handle, start=1)
+    except (OSError, UnicodeDecodeError, EOFError) as exc:
+        raise DatasetError(f"{path}: cannot read ({exc})") from None
+
+
+def _find(folder: Path, stem: str) -> Path:
+    for name in (stem, stem + ".gz"):
+        if (folder / name).is_file():
+            return folder / name
+    raise DatasetError(f"{folder}: no {stem} or {stem}.gz (expected a BEIR folder: corpus.jsonl, queries.jsonl, qrels/)")
+
+
+def _jsonl(path: Path, required: tuple[str, ...]) -> Iterator[dict]:
+    for lineno, line in _open_text(path):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise DatasetError(f"{path}:line {lineno}: invalid JSON ({exc.msg})") from None
+        if not isinstance(record, dict):
+            raise DatasetError(f"{path}:line {lineno}: expected a JSON object")
+        for key in required:
+            if not isinstance(record.get(key), str):
+                raise DatasetError(f"{path}:line {lineno}: field {key!r} is missing or not a string")
+        yield record
+
+
+def load_beir(folder: str | Path, *, split: str = "test") -> BeirData:
+    """Read corpus.jsonl(.gz), queries.jsonl(.gz) and qrels/<split>.tsv; raise DatasetError at the first bad line."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DatasetError(f"{folder}: not a folder")
+    corpus = [
+        {"_id": r["_id"], "title": r.get("title") or "", "text": r["text"]}
+        for r in _jsonl(_find(folder, "corpus.jsonl"), ("_id", "text"))
+    ]
+    queries = {r["_id"]: r["text"] for r in _jsonl(_find(folder, "queries.jsonl"), ("_id", "text"))}
+    qrels_path = folder / "qrels" / f"{split}.tsv"
+    if not qrels_path.is_file():
+        raise DatasetError(f"{qrels_path}: missing (BEIR qrels for split {split!r})")
+    qrels: dict[str, dict[str, int]] = {}
+    for lineno, line in _open_text(qrels_path):
+        parts = line.rstrip("\n").split("\t")
+        if lineno == 1 and parts[0] in ("query-id", "query_id", "qid"):
+            continue
+        if not line.strip():
+            continue
+        if len(parts) != 3:
+            raise DatasetError(f"{qrels_path}:line {lineno}: expected 3 tab-separated columns, found {len(parts)}")
+        try:
+            score = int(parts[2])
+        except ValueError:
+            raise DatasetError(f"{qrels_path}:line {lineno}: relevance {parts[2]!r} is not an integer") from None
+        if parts[0] not in queries:
+            raise DatasetError(f"{qrels_path}:line {lineno}: query {parts[0]!r} is not in queries.jsonl")
+        if score > 0:
+            qrels.setdefault(parts[0], {})[parts[1]] = score
+    if not qrels:
+        raise DatasetError(f"{qrels_path}: no positive judgements")
+    return BeirData(folder.name, corpus, {q: queries[q] for q in qrels}, qrels)
+
+
+def slice_data(data: BeirData, *, queries: int | None, extra_docs: int | None) -> BeirData:
+    """A small, honest slice for quick runs: the first `queries` queries, their judged documents, plus the first
+    `extra_docs` other documents as distractors. Figures on a slice are not comparable with full-collection ones."""
+    qids = list(data.qrels)[:queries] if queries else list(data.qrels)
+    qrels = {q: data.qrels[q] for q in qids}
+    if extra_docs is None:
+        return BeirData(data.name, data.corpus, {q: data.queries[q] for q in qids}, qrels)
+    judged = {d for rel in qrels.values() for d in rel}
+    others = [doc for doc in data.corpus if doc["_id"] not in judged][:extra_docs]
+    corpus = [doc for doc in data.corpus if doc["_id"] in judged] + others
+    return BeirData(data.name, corpus, {q: data.queries[q] for q in qids}, qrels)
+
+
+@dataclass
+class EvalResult:
+    dataset: str
+    documents: int
+    queries: int
+    index_seconds: float
+    search_seconds: float
+    metrics: dict[str, dict[str, float]]  # run name → metric → value
+    sweep: dict[str, float]  # convex weight → nDCG@10
+    per_query: dict[str, dict[str, float]] = field(default_factory=dict)  # run name → query → nDCG@10
+
+    def to_dict(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if k != "per_query"}
+
+
+def _runs(engine: Engine, data: BeirData, encoder: TextEncoder, doc_ids: list[str]) -> dict[str, dict[str, dict[str, float]]]:
+    """Every run, from one pass over the queries: each leg once, fused many ways."""
+    qids = list(data.queries)
+    vectors = encoder.encode([data.queries[q] for q in qids])
+    runs: dict[str, dict[str, dict[str, float]]] = {}
+
+    def put(name: str, qid: str, scores: dict[int, float]) -> None:
+        top = sorted(scores.items(), key=lambda kv: -kv[1])[:DEPTH]
+        runs.setdefault(name, {})
+        if top:  # ranx rejects empty result lists; a query left out is scored 0
+            runs[name][qid] = {doc_ids[a]: float(s) for a, s in top}
+
+    for qid, vec in zip(qids, vectors):
+        dense, keyword = engine.legs(data.queries[qid], DEPTH, query_vec=vec)
+        semantic = {a: s for a, (s, _) in dense.items()}
+        put("keyword", qid, keyword)
+        put("semantic", qid, semantic)
+        put("hybrid-rrf", qid, fusion.rrf(semantic, keyword, 60))
+        for w in SWEEP_WEIGHTS:
+            put(f"hybrid-convex-{w:.1f}", qid, fusion.convex(semantic, keyword, w))
+    return runs
+
+
+def evaluate(
+    data: BeirData,
+    encoder: TextEncoder,
+    *,
+    index_dir: Path | None = None,
+    run_dir: Path | None = None,
+    chunking: ChunkingParams = ChunkingParams(),
+    progress: bool = True,
+) -> EvalResult:
+    """Index `data` (into `index_dir`, reusing its embedding cache, or a temporary folder) and score every run."""
+    from ranx import Qrels, Run
+    from ranx import evaluate as ranx_evaluate
+
+    with tempfile.TemporaryDirectory() as tmp:
+        idx = index_dir or Path(tmp) / "idx"
+        doc_ids = [doc["_id"] for doc in data.corpus]
+        source = Path(tmp) / "corpus.jsonl"
+        with open(source, "w", encoding="utf-8") as out:
+            for n, doc in enumerate(data.corpus):
+                # BEIR ids may hold characters Sift ids do not; rows are numbered instead and mapped back
+                title = doc["title"].strip() or " ".join(doc["text"].split()[:12]) or "untitled"
+                out.write(json.dumps({"id": f"d{n}", "title": title, "body": doc["text"] or title}) + "\n")
+        started = time.perf_counter()
+        report = index_sources([source], idx, encoder, chunking=chunking, progress=progress)
+        index_seconds = time.perf_counter() - started
+        if report.skipped:
+            raise DatasetError(f"{report.skipped} corpus records could not be indexed, first: {report.errors[0]}")
+        engine = Engine.open(idx, encoder, ranking=RankingParams(collapse_duplicates=False))
+        # articles are stored in id order (d0, d1, d10, …): map engine rows back to BEIR ids
+        row_to_doc = [doc_ids[int(aid[1:])] for aid in engine.articles["id"]]
+        started = time.perf_counter()
+        runs = _runs(engine, data, encoder, row_to_doc)
+        search_seconds = time.perf_counter() - started
+
+    qrels = Qrels(data.qrels)
+    metrics: dict[str, dict[str, float]] = {}
+    per_query: dict[str, dict[str, float]] = {}
+    for name, run_dict in runs.items():
+        run = Run(run_dict, name=name)
+        scores = ranx_evaluate(qrels, run, list(METRICS), make_comparable=True)
+        metrics[name] = {m: round(float(scores[m]), 4) for m in METRICS}
+        # queries without any hit are absent from the run; make_comparable scores them 0
+        per_query[name] = {q: float(run.scores["ndcg@10"].get(q, 0.0)) for q in data.qrels}
+    if run_dir is not None:
+        write_runs(run_dir, runs, per_query)
+    sweep = {name.rsplit("-", 1)[1]: metrics[name]["ndcg@10"] for name in metrics if name.startswith("hybrid-convex-")}
+    return EvalResult(
+        dataset=data.name,
+        documents=len(data.corpus),
+        queries=len(data.queries),
+        index_seconds=round(index_seconds, 1),
+        search_seconds=round(search_seconds, 2),
+        metrics=metrics,
+        sweep=sweep,
+        per_query=per_query,
+    )
+
+
+def write_runs(folder: Path, runs: dict[str, dict[str, dict[str, float]]], per_query: dict[str, dict[str, float]]) -> None:
+    """TREC run files (`<run>.trec`) and a per-query nDCG@10 table (`per_query.csv`) for the notebook."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, run in runs.items():
+        with open(folder / f"{name}.trec", "w") as out:
+            for qid, docs in run.items():
+                for rank, (doc, score) in enumerate(sorted(docs.items(), key=lambda kv: -kv[1]), start=1):
+                    out.write(f"{qid} Q0 {doc} {rank} {score:.6f} sift-{name}\n")
+    names = sorted(per_query)
+    qids = sorted({q for scores in per_query.values() for q in scores})
+    with open(folder / "per_query.csv", "w", newline="") as out:
+        writer = csv.writer(out)
+        writer.writerow(["query_id", *names])
+        for q in qids:
+            writer.writerow([q, *(f"{per_query[n].get(q, 0.0):.4f}" for n in names)])

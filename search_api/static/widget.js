@@ -1,0 +1,102 @@
+/* Sift related-posts widget. Embed with one tag where the box should appear:
+   <script src="https://sift.example.org/widget.js" data-article-id="pr-049" async></script>
+   data-url (instead of data-article-id; empty = this page's canonical URL), data-count (1-50, default 5),
+   data-layout ("list" or "cards"), data-title (heading; "" for none), data-target (CSS selector to render into).
+   Article text is only ever set with textContent, and only http(s) URLs become links. */
+(function () {
+  "use strict";
+  var SRC = /\/widget\.js(?:[?#].*)?$/;
+
+  function el(tag, cls, text) {
+    var node = document.createElement(tag);
+    node.className = cls;
+    if (text != null) node.textContent = String(text);
+    return node;
+  }
+
+  function warn(me, why) {
+    if (window.console) console.warn("Sift widget (" + me.src + "): " + why);
+  }
+
+  function whenReady(fn) {
+    if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", fn);
+    else fn();
+  }
+
+  // The stylesheet sits beside widget.js: one <link>, added once, allowed by a host CSP that allows our scripts.
+  function addStyles(base) {
+    if (document.getElementById("sift-css")) return;
+    var link = document.createElement("link");
+    link.id = "sift-css";
+    link.rel = "stylesheet";
+    link.href = base + "/widget.css";
+    (document.head || document.documentElement).appendChild(link);
+  }
+
+  function render(me, opts, items) {
+    var box = el("aside", "sift-box sift-" + opts.layout);
+    box.setAttribute("aria-label", opts.title || "Related posts");
+    if (opts.title) box.appendChild(el("h2", "sift-title", opts.title));
+    var list = box.appendChild(el("ul", "sift-items"));
+    items.forEach(function (item) {
+      var li = list.appendChild(el("li", "sift-item"));
+      var url = /^https?:\/\//i.test(item.url || "") ? item.url : null;  // a javascript: URL stays plain text
+      var title = li.appendChild(el(url ? "a" : "span", "sift-link", item.title));
+      if (url) title.href = url;
+      if (item.published_at) li.appendChild(el("span", "sift-date", String(item.published_at).slice(0, 10)));
+      if (opts.layout === "cards" && item.categories && item.categories.length) {
+        li.appendChild(el("span", "sift-meta", item.categories.join(" · ")));
+      }
+    });
+    if (opts.target) opts.target.appendChild(box);
+    else me.parentNode.insertBefore(box, me.nextSibling);
+  }
+
+  function start(me) {
+    me.siftDone = true;
+    var data = me.dataset || {};
+    var base = me.src.replace(SRC, "");
+    var count = Math.min(Math.max(parseInt(data.count, 10) || 5, 1), 50);
+    var opts = {
+      layout: data.layout === "cards" ? "cards" : "list",
+      title: data.title != null ? data.title : "Related posts"
+    };
+    var endpoint;
+    if (data.articleId) {
+      endpoint = base + "/articles/" + encodeURIComponent(data.articleId) + "/related?k=" + count;
+    } else {
+      var canonical = document.querySelector('link[rel="canonical"]');
+      var page = data.url || (canonical && canonical.href) || location.href.split("#")[0];
+      endpoint = base + "/widget/related?url=" + encodeURIComponent(page) + "&k=" + count;
+    }
+    if (!window.fetch) return warn(me, "this browser has no fetch(); no related posts shown");
+    fetch(endpoint, { credentials: "omit" })
+      .then(function (r) {
+        if (!r.ok) throw new Error("HTTP " + r.status + " from " + endpoint);
+        return r.json();
+      })
+      .then(function (body) {
+        var items = (body && body.items) || [];
+        if (!items.length) return warn(me, "no related posts for this article");
+        whenReady(function () {
+          if (data.target) {
+            try { opts.target = document.querySelector(data.target); } catch (e) { opts.target = null; }
+            if (!opts.target) return warn(me, "data-target " + data.target + " matches no element");
+          } else if (!me.parentNode || me.parentNode === document.head) {
+            return warn(me, "put the script tag in <body> where the box should go, or set data-target");
+          }
+          addStyles(base);
+          render(me, opts, items);
+        });
+      })
+      .catch(function (err) { warn(me, "no related posts shown: " + err.message); });
+  }
+
+  var me = document.currentScript;
+  if (me && !me.siftDone) return start(me);
+  // Old browsers leave currentScript null: start every widget tag not started yet.
+  var scripts = document.getElementsByTagName("script");
+  for (var i = 0; i < scripts.length; i++) {
+    if (!scripts[i].siftDone && SRC.test(scripts[i].src || "")) start(scripts[i]);
+  }
+})();

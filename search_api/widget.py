@@ -1,0 +1,224 @@
+"""The embeddable related-posts widget: widget.js and its stylesheet, a no-JavaScript HTML fragment, a lookup by page
+URL, and a demo article page that embeds the widget."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+from html import escape
+from importlib.resources import files
+from typing import Annotated, Literal
+from weakref import WeakKeyDictionary
+
+from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
+from fastapi.responses import HTMLResponse
+
+from search_api.deps import EngineDep
+from search_api.engine import Engine
+from search_api.schemas import RelatedItem, RelatedResults
+
+# the same limits as app.ArticleId (app.py imports this module, so it cannot be imported from there)
+ArticleId = Annotated[str, Path(min_length=1, max_length=200, description="Article id")]
+K = Annotated[int, Query(ge=1, le=50, description="How many related posts")]
+Layout = Annotated[Literal["list", "cards"], Query(description="list: titles and dates; cards: a grid with categories")]
+BoxTitle = Annotated[str, Query(max_length=100, description="Heading of the box; empty for none")]
+
+STATIC_MAX_AGE = 3600  # widget.js and widget.css change only with a Sift release
+DATA_MAX_AGE = 300  # related lists change when a new index version is published
+_HTTP_URL = re.compile(r"^https?://", re.IGNORECASE)
+
+# On every widget response. The HTML ones add a Content-Security-Policy: the fragment needs nothing but our
+# stylesheet and may be framed by any site (that is its purpose); the demo page runs scripts from here only.
+_BASE_HEADERS = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "strict-origin-when-cross-origin"}
+_FRAGMENT_CSP = "default-src 'none'; style-src 'self'; base-uri 'none'; form-action 'none'"
+
+
+def _etag(body: bytes, version: str) -> str:
+    return '"' + hashlib.sha256(version.encode() + b"\0" + body).hexdigest()[:32] + '"'
+
+
+def _matches(if_none_match: str | None, etag: str) -> bool:
+    if not if_none_match:
+        return False
+    tags = [t.strip().removeprefix("W/") for t in if_none_match.split(",")]
+    return "*" in tags or etag in tags
+
+
+def _cached(
+    request: Request, body: str, media_type: str, *, version: str, max_age: int, headers: dict[str, str]
+) -> Response:
+    """The body with ETag and Cache-Control, or an empty 304 when the client already holds this ETag."""
+    data = body.encode("utf-8")
+    etag = _etag(data, version)
+    all_headers = {**headers, "ETag": etag, "Cache-Control": f"public, max-age={max_age}"}
+    if _matches(request.headers.get("if-none-match"), etag):
+        return Response(status_code=304, headers=all_headers)
+    return Response(data, media_type=media_type, headers=all_headers)
+
+
+def is_http_url(url: str | None) -> bool:
+    """Only http(s) URLs become links; anything else (javascript:, data:, relative) is shown as plain text."""
+    return url is not None and _HTTP_URL.match(url) is not None
+
+
+def _normalise_url(url: str) -> str:
+    """The form page URLs are compared in: no fragment, no trailing slash, case-insensitive scheme and host."""
+    url = url.strip().split("#", 1)[0]
+    match = re.match(r"^([a-z][a-z0-9+.-]*://[^/?]*)(.*)$", url, re.IGNORECASE)
+    if match:
+        url = match.group(1).lower() + match.group(2)
+    return url.rstrip("/")
+
+
+def render_fragment(related: RelatedResults, *, layout: str, title: str, stylesheet: str) -> str:
+    """The related-posts box as HTML, the markup widget.js builds; every article field is escaped. "" when empty."""
+    if not related.items:
+        return ""
+    lines = [
+        f'<link rel="stylesheet" href="{escape(stylesheet)}">',
+        f'<aside class="sift-box sift-{escape(layout)}" aria-label="{escape(title or "Related posts")}">',
+    ]
+    if title:
+        lines.append(f'<h2 class="sift-title">{escape(title)}</h2>')
+    lines.append('<ul class="sift-items">')
+    for item in related.items:
+        lines.append(f'<li class="sift-item">{_item_html(item, layout)}</li>')
+    lines += ["</ul>", "</aside>", ""]
+    return "\n".join(lines)
+
+
+def _item_html(item: RelatedItem, layout: str) -> str:
+    title = escape(item.title)
+    # target=_top: inside an iframe, a click opens the article in the page, not in the little frame.
+    parts = [
+        f'<a class="sift-link" href="{escape(item.url)}" target="_top">{title}</a>'
+        if is_http_url(item.url)
+        else f'<span class="sift-link">{title}</span>'
+    ]
+    if item.published_at:
+        parts.append(f'<span class="sift-date">{item.published_at.date().isoformat()}</span>')
+    if layout == "cards" and item.categories:
+        parts.append(f'<span class="sift-meta">{escape(" · ".join(item.categories))}</span>')
+    return "".join(parts)
+
+
+_DEMO_CSS = (
+    "body{font:17px/1.6 Georgia,serif;max-width:46rem;margin:2rem auto;padding:0 1rem;color:#1d1d1f}"
+    ".demo-note{font:13px system-ui,sans-serif;color:#555;background:#f3f6fb;padding:.5rem .75rem;border-radius:6px}"
+    ".meta{font:14px system-ui,sans-serif;color:#666}h1{line-height:1.25}"
+)
+
+
+def _demo_page(article_id: str, title: str, meta: str, summary: str, url: str | None, k: int, layout: str) -> str:
+    source = f'<p><a href="{escape(url)}">Read the full article</a></p>' if is_http_url(url) else ""
+    return f"""<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{escape(title)} — Sift widget demo</title>
+<style>{_DEMO_CSS}</style>
+</head>
+<body>
+<p class="demo-note">Sift demo: an article page with the related-posts widget embedded by one script tag.</p>
+<article>
+<h1>{escape(title)}</h1>
+<p class="meta">{escape(meta)}</p>
+<p>{escape(summary)}</p>
+{source}
+</article>
+<script src="/widget.js" data-article-id="{escape(article_id)}" data-count="{k}" data-layout="{escape(layout)}" \
+data-title="Related posts" async></script>
+</body>
+</html>
+"""
+
+
+def widget_router() -> APIRouter:
+    """Routes of the widget. Static files are read here, when the app is built, never at import."""
+    router = APIRouter(tags=["widget"])
+    static = files("search_api").joinpath("static")
+    script = static.joinpath("widget.js").read_text(encoding="utf-8")
+    stylesheet = static.joinpath("widget.css").read_text(encoding="utf-8")
+    demo_css_hash = base64.b64encode(hashlib.sha256(_DEMO_CSS.encode()).digest()).decode()
+    demo_csp = (
+        "default-src 'self'; script-src 'self'; connect-src 'self'; img-src 'self' data:; "
+        f"style-src 'self' 'sha256-{demo_css_hash}'; object-src 'none'; base-uri 'none'; "
+        "form-action 'self'; frame-ancestors 'none'"
+    )
+    # page URL → article id, built once per loaded engine (a new version is a new Engine, so its map is rebuilt)
+    url_maps: WeakKeyDictionary[Engine, dict[str, str]] = WeakKeyDictionary()
+
+    def article_for_url(engine: Engine, url: str) -> str:
+        by_url = url_maps.get(engine)
+        if by_url is None:
+            by_url = {}
+            for aid, article_url in zip(engine.articles["id"], engine.articles["url"]):
+                if isinstance(article_url, str) and article_url:  # pandas gives NaN for a missing url
+                    by_url.setdefault(_normalise_url(article_url), aid)
+            url_maps[engine] = by_url
+        aid = by_url.get(_normalise_url(url))
+        if aid is None:
+            raise HTTPException(
+                404, f"no article in the index has the url {url!r}; index that page, or embed with data-article-id"
+            )
+        return aid
+
+    @router.get("/widget.js", response_class=Response, responses={200: {"content": {"application/javascript": {}}}})
+    def widget_js(request: Request) -> Response:
+        """The widget script; a site embeds it with one `<script src=".../widget.js" data-article-id="…">` tag."""
+        return _cached(
+            request, script, "application/javascript; charset=utf-8",
+            version="", max_age=STATIC_MAX_AGE, headers=_BASE_HEADERS,
+        )
+
+    @router.get("/widget.css", response_class=Response, responses={200: {"content": {"text/css": {}}}})
+    def widget_css(request: Request) -> Response:
+        """The widget's stylesheet; every rule is scoped under `.sift-box`."""
+        return _cached(
+            request, stylesheet, "text/css; charset=utf-8", version="", max_age=STATIC_MAX_AGE, headers=_BASE_HEADERS
+        )
+
+    @router.get("/widget/related", response_model=RelatedResults)
+    def related_by_url(
+        request: Request,
+        engine: EngineDep,
+        url: Annotated[str, Query(min_length=1, max_length=2048, description="The article page's URL")],
+        k: K = 5,
+    ) -> Response:
+        """Related posts for the article published at `url` (widget.js uses this when given `data-url`)."""
+        related = engine.related(article_for_url(engine, url), k=k)
+        return _cached(
+            request, related.model_dump_json(), "application/json",
+            version=engine.version, max_age=DATA_MAX_AGE, headers={},
+        )
+
+    @router.get("/widget/related/{article_id}", response_class=HTMLResponse)
+    def related_fragment(
+        request: Request,
+        engine: EngineDep,
+        article_id: ArticleId,
+        k: K = 5,
+        layout: Layout = "list",
+        title: BoxTitle = "Related posts",
+    ) -> Response:
+        """The related-posts box as an HTML fragment, for sites without JavaScript (server-side include or iframe).
+        Empty when the article has no related posts."""
+        related = engine.related(article_id, k=k)
+        body = render_fragment(related, layout=layout, title=title, stylesheet=str(request.url_for("widget_css")))
+        return _cached(
+            request, body, "text/html; charset=utf-8", version=engine.version, max_age=DATA_MAX_AGE,
+            headers={**_BASE_HEADERS, "Content-Security-Policy": _FRAGMENT_CSP},
+        )
+
+    @router.get("/demo/article/{article_id}", response_class=HTMLResponse, include_in_schema=False)
+    def demo_article(engine: EngineDep, article_id: ArticleId, k: K = 5, layout: Layout = "list") -> HTMLResponse:
+        article = engine.article(article_id)
+        meta = " · ".join(
+            [article.published_at.date().isoformat() if article.published_at else "undated", *article.categories]
+        )
+        page = _demo_page(article.id, article.title, meta, article.summary, article.url, k, layout)
+        return HTMLResponse(page, headers={**_BASE_HEADERS, "Content-Security-Policy": demo_csp})
+
+    return router

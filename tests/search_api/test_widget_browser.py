@@ -1,0 +1,274 @@
+"""The widget in a real browser: `sift serve` in its own process, Debian's headless Chromium driven by Playwright.
+
+Nothing here downloads a browser: Playwright only drives /usr/bin/chromium. A second loopback server plays the
+publisher's site (another origin), and any request off the loopback interface is aborted and fails the test.
+"""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+LOOPBACK = {"127.0.0.1", "localhost"}
+HOSTILE = '<script>alert(1)</script> & "quotes"'
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Publisher:
+    """A publisher's site on its own loopback port: pages served from `pages`, path → HTML.
+
+    Reached as 127.0.0.1 it is the origin Sift allows; reached as localhost it is another origin, not allowed.
+    (A page the browser fakes itself would count as a public site, which Chromium forbids to call loopback at all.)
+    """
+
+    def __init__(self) -> None:
+        pages = self.pages = {}
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                body = pages.get(self.path)
+                if body is None:
+                    self.send_error(404)
+                    return
+                data = body.encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        port = self.httpd.server_address[1]
+        self.allowed, self.other = f"http://127.0.0.1:{port}", f"http://localhost:{port}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture(scope="module")
+def publisher():
+    site = Publisher()
+    yield site
+    site.close()
+
+
+@pytest.fixture(scope="module")
+def server(tiny_index, publisher):
+    port = _free_port()
+    env = {**os.environ, "SIFT_INDEX_DIR": str(tiny_index), "SIFT_PORT": str(port), "HF_HUB_OFFLINE": "1",
+           "SIFT_CORS_ORIGINS": json.dumps([publisher.allowed])}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "search_api.cli", "serve"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"server exited: {proc.stdout.read().decode(errors='replace')}")
+        try:
+            if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                break
+        except httpx.TransportError:
+            time.sleep(0.3)
+    else:
+        proc.kill()
+        pytest.fail("server did not start within 90 s")
+    yield base
+    proc.terminate()
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: the widget's browser test needs Debian's Chromium; "
+                    "run `apt-get install -y chromium` (never `playwright install`)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+class Tab:
+    """A fresh page plus what it logged, and pretend responses for URLs off the loopback server."""
+
+    def __init__(self, browser, server: str) -> None:
+        self.context = browser.new_context(viewport={"width": 900, "height": 900})
+        self.page = self.context.new_page()
+        self.fakes: dict[str, tuple[int, str, str]] = {}
+        self.blocked: list[str] = []
+        self.warnings: list[str] = []
+        self.errors: list[str] = []
+        self.dialogs: list[str] = []
+        self.page.on("console", self._console)
+        self.page.on("pageerror", lambda exc: self.errors.append(str(exc)))
+        self.page.on("dialog", lambda d: (self.dialogs.append(d.message), d.dismiss()))
+        self.context.route("**/*", self._route)
+
+    def _console(self, msg) -> None:
+        (self.warnings if msg.type == "warning" else self.errors if msg.type == "error" else []).append(msg.text)
+
+    def _route(self, route) -> None:
+        url = route.request.url
+        if url in self.fakes:
+            status, content_type, body = self.fakes[url]
+            route.fulfill(status=status, content_type=content_type, body=body)
+        elif urlsplit(url).hostname in LOOPBACK:
+            route.continue_()
+        else:
+            self.blocked.append(url)
+            route.abort()
+
+    def fake(self, url: str, body: str, *, status: int = 200, content_type: str = "text/html") -> None:
+        self.fakes[url] = (status, content_type, body)
+
+    def csp_violations(self) -> list[str]:
+        return [e for e in self.errors if "Content Security Policy" in e]
+
+
+@pytest.fixture
+def tab(browser, server):
+    t = Tab(browser, server)
+    yield t
+    t.context.close()
+    assert t.blocked == [], "the page tried to reach the network"
+
+
+def _items(page) -> list[dict]:
+    return page.eval_on_selector_all(
+        ".sift-box .sift-item",
+        "lis => lis.map(li => { const t = li.querySelector('.sift-link');"
+        " return {tag: t.tagName, text: t.textContent, href: t.getAttribute('href')}; })",
+    )
+
+
+def test_demo_page_shows_related_posts(tab, server):
+    expected = httpx.get(f"{server}/articles/t01/related", params={"k": 5}).json()["items"]
+    tab.page.goto(f"{server}/demo/article/t01")
+    tab.page.wait_for_selector(".sift-box .sift-item")
+    items = _items(tab.page)
+    assert len(items) == 5
+    assert [i["href"] for i in items] == [e["url"] for e in expected]
+    assert "https://news.example.org/t01" not in [i["href"] for i in items]
+    assert [(i["tag"], i["text"]) for i in items] == [("A", e["title"]) for e in expected]
+    assert tab.page.locator(".sift-title").text_content() == "Related posts"
+    # The box sits right after the script tag, and widget.css applied under the page's strict CSP.
+    assert tab.page.evaluate("document.querySelector('script[src=\"/widget.js\"]').nextElementSibling.className") \
+        == "sift-box sift-list"
+    assert tab.page.eval_on_selector(".sift-box", "b => getComputedStyle(b).borderTopLeftRadius") == "8px"
+    assert tab.page.locator("link#sift-css").count() == 1
+    assert tab.csp_violations() == [] and tab.warnings == [] and tab.dialogs == []
+    ARTIFACTS.mkdir(exist_ok=True)
+    tab.page.screenshot(path=str(ARTIFACTS / "widget.png"), full_page=True)
+
+
+def test_cards_layout(tab, server):
+    tab.page.goto(f"{server}/demo/article/t04?layout=cards&k=3")
+    tab.page.wait_for_selector(".sift-box.sift-cards .sift-item")
+    assert len(_items(tab.page)) == 3
+    assert tab.page.eval_on_selector(".sift-items", "ul => getComputedStyle(ul).display") == "grid"
+    assert tab.page.locator(".sift-meta").count() == 3
+    tab.page.screenshot(path=str(ARTIFACTS / "widget-cards.png"), full_page=True)
+
+
+def test_hostile_titles_render_as_text_and_only_http_urls_link(tab, server):
+    related = {"article_id": "t01", "version": "x", "items": [
+        {"id": "a", "title": HOSTILE, "url": "javascript:alert(1)", "score": 0.9},
+        {"id": "b", "title": '<img src=x onerror="alert(2)">', "url": "https://news.example.org/b", "score": 0.8},
+        {"id": "c", "title": "No address", "url": None, "score": 0.7},
+    ]}
+    tab.fake(f"{server}/articles/t01/related?k=5", json.dumps(related), content_type="application/json")
+    tab.page.goto(f"{server}/demo/article/t01")
+    tab.page.wait_for_selector(".sift-box .sift-item")
+    assert _items(tab.page) == [
+        {"tag": "SPAN", "text": HOSTILE, "href": None},
+        {"tag": "A", "text": '<img src=x onerror="alert(2)">', "href": "https://news.example.org/b"},
+        {"tag": "SPAN", "text": "No address", "href": None},
+    ]
+    assert tab.page.locator(".sift-box script, .sift-box img").count() == 0
+    assert tab.dialogs == [] and tab.errors == []
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "warning"),
+    [
+        (200, '{"article_id": "t01", "items": [], "version": "x"}', "no related posts for this article"),
+        (500, '{"error": "internal error"}', "no related posts shown: HTTP 500"),
+        (200, "not json", "no related posts shown"),
+    ],
+)
+def test_nothing_is_shown_when_there_is_nothing_to_show(tab, server, status, body, warning):
+    tab.fake(f"{server}/articles/t01/related?k=5", body, status=status, content_type="application/json")
+    with tab.page.expect_console_message(lambda m: m.type == "warning"):
+        tab.page.goto(f"{server}/demo/article/t01")
+    assert tab.page.locator(".sift-box").count() == 0
+    assert len(tab.warnings) == 1 and warning in tab.warnings[0]
+
+
+def _host_page(server: str, attrs: str) -> str:
+    return (f'<!doctype html><html><head><title>Blog</title></head><body><h1>A post</h1><div id="slot"></div>'
+            f'<script src="{server}/widget.js" {attrs} async></script></body></html>')
+
+
+def test_configured_site_embeds_by_page_url(tab, server, publisher):
+    """Cross-origin, as on a real site: the script from Sift, the page from the publisher, found by its URL."""
+    attrs = 'data-url="https://news.example.org/t04" data-count="3" data-target="#slot" data-title="Read next"'
+    publisher.pages["/post"] = _host_page(server, attrs)
+    tab.page.goto(f"{publisher.allowed}/post")
+    tab.page.wait_for_selector("#slot .sift-box .sift-item")
+    expected = httpx.get(f"{server}/articles/t04/related", params={"k": 3}).json()["items"]
+    assert [i["text"] for i in _items(tab.page)] == [e["title"] for e in expected]
+    assert tab.page.locator("#slot .sift-title").text_content() == "Read next"
+    assert tab.warnings == [] and tab.csp_violations() == []
+
+
+def test_other_sites_are_refused_by_cors(tab, server, publisher):
+    publisher.pages["/post"] = _host_page(server, 'data-url="https://news.example.org/t04"')
+    with tab.page.expect_console_message(lambda m: m.type == "warning"):
+        tab.page.goto(f"{publisher.other}/post")
+    assert tab.page.locator(".sift-box").count() == 0
+    assert len(tab.warnings) == 1 and "no related posts shown" in tab.warnings[0]
+    assert any("blocked by CORS policy" in e for e in tab.errors)
+
+
+def test_two_widgets_without_current_script_each_render_once(tab, server, publisher):
+    """Old browsers have no document.currentScript: the script then starts every widget tag not yet started."""
+    tab.page.add_init_script("Object.defineProperty(document, 'currentScript', {get: () => null})")
+    publisher.pages["/two"] = _host_page(server, 'data-article-id="t02" data-count="2"').replace(
+        "</body>", f'<script src="{server}/widget.js" data-article-id="t03" data-count="4" data-layout="cards">'
+                   "</script></body>")
+    tab.page.goto(f"{publisher.allowed}/two")
+    tab.page.wait_for_function("document.querySelectorAll('.sift-box').length === 2")
+    tab.page.wait_for_timeout(300)  # a second, duplicate start would render within this time
+    assert tab.page.locator(".sift-box").count() == 2
+    assert tab.page.locator(".sift-list .sift-item").count() == 2
+    assert tab.page.locator(".sift-cards .sift-item").count() == 4
+    assert tab.page.locator("link#sift-css").count() == 1
