@@ -1,0 +1,226 @@
+import pytest
+
+from indexer.geography import (
+    UnknownRegion,
+    canonical_region,
+    country_code,
+    country_name,
+    known_regions,
+    parse_query_places,
+    region_members,
+    suggest_region,
+    tag_places,
+)
+
+
+@pytest.mark.parametrize(
+    ("body", "countries"),
+    [
+        ("Cocoa farmers in Côte d'Ivoire and Ghana.", ("CIV", "GHA")),
+        ("Cocoa farmers in Cote d\u2019Ivoire.", ("CIV",)),
+        ("Cocoa farmers in the Ivory Coast.", ("CIV",)),
+        ("Clinics in DR Congo and the DRC reopened.", ("COD",)),
+        ("The Democratic Republic of the Congo and the Republic of the Congo signed.", ("COD", "COG")),
+        ("Democratic Republic of Congo, Congo-Brazzaville.", ("COD", "COG")),
+        ("Congo is ambiguous; Congolese too.", ()),  # AP style means the DRC, UN M49 the Republic of the Congo
+        ("Türkiye, formerly Turkey.", ("TUR",)),
+        ("Donors in the UK and the USA, and the United States.", ("USA", "GBR")),
+        ("The U.S. and U.K. pledged; Britain too.", ("GBR", "USA")),
+        ("Let us help. Us too.", ()),  # the pronoun, whatever its case
+        ("Nigerian, Kenyan, Ghanaian and Bangladeshi farmers.", ("NGA", "KEN", "GHA", "BGD")),
+        ("Kenyans and Ugandans voted.", ("KEN", "UGA")),
+        ("Refugees from Niger reached Nigeria.", ("NER", "NGA")),
+        ("Nigerien herders.", ("NER",)),
+        ("Guinea-Bissau, Papua New Guinea, Equatorial Guinea and Guinea met.", ("GNB", "PNG", "GNQ", "GIN")),
+        ("Guinea Bissau held elections.", ("GNB",)),
+        ("The Gulf of Guinea and Guinea worm.", ()),
+        ("South Sudan and Sudan; South Sudanese returnees.", ("SSD", "SDN")),
+        ("Chad Smith said the plan works.", ()),
+        ("Refugees from Sudan arrived in Chad. Chad's government agreed.", ("TCD", "SDN")),
+        ("Jordan Peterson visited the Jordan River.", ()),
+        ("Refugees in Jordan and Lebanon.", ("JOR", "LBN")),
+        ("Georgia Hughes reported from Georgia.", ("GEO",)),
+        ("We ate turkey; a guinea pig; chad is paper.", ()),  # lowercase words are not places
+        ("FLOODS IN KENYA, cholera in kenya.", ("KEN",)),
+        ("Funding from the European Union for the Indian Ocean islands.", ()),
+        ("Gaza and the West Bank.", ("PSE",)),
+        ("Schools in St Lucia, Saint Lucia and São Tomé and Príncipe.", ("LCA", "STP")),
+        ("Floods in New Mexico and New South Wales.", ()),
+        ("Uganda hosts refugees from Kenya. Uganda's camps are full in Uganda.", ("UGA", "KEN")),
+    ],
+)
+def test_article_countries(body, countries):
+    assert tag_places("", body).countries == countries
+
+
+@pytest.mark.parametrize(
+    ("title", "body", "countries", "regions"),
+    [
+        (
+            "Drought in Kenya",
+            "Rains failed.",
+            ("KEN",),
+            ("Africa", "Eastern Africa", "Sub-Saharan Africa", "Great Lakes", "Eastern and Southern Africa"),
+        ),
+        # a person rule needs sentence case, so a Title Case headline is read as the country
+        ("Floods Hit Chad After Rains", "Rain fell.", ("TCD",),
+         ("Africa", "Middle Africa", "Sub-Saharan Africa", "Sahel", "West and Central Africa")),
+        # a mentioned region brings every region containing it, not its countries
+        ("", "Herders across the Sahel.", (), ("Africa", "Sub-Saharan Africa", "Sahel", "West and Central Africa")),
+        ("", "Across sub-Saharan Africa, and in the Asia-Pacific.", (), ("Africa", "Sub-Saharan Africa")),
+        ("", "Latin American and Middle Eastern donors.", (),
+         ("Americas", "Middle East", "MENA", "Latin America")),
+        ("", "Across the Horn of Africa.", (),
+         ("Africa", "Eastern Africa", "Sub-Saharan Africa", "Horn of Africa", "Eastern and Southern Africa")),
+    ],
+)
+def test_article_regions(title, body, countries, regions):
+    places = tag_places(title, body)
+    assert (places.countries, places.regions) == (countries, regions)
+
+
+def test_declared_countries_come_first_and_unknown_names_are_reported():
+    places = tag_places(
+        "Cocoa prices",
+        "Buyers in Ghana and Ghana's ports, and in Togo.",
+        declared=["Côte d'Ivoire", "Ghana", "Viet Nam", "KEN", "Atlantis", "West Africa", "Congo"],
+    )
+    assert places.countries == ("CIV", "GHA", "VNM", "KEN", "TGO")
+    assert places.country_names == ("Côte d'Ivoire", "Ghana", "Vietnam", "Kenya", "Togo")
+    assert places.unknown == ("Atlantis", "Congo")
+    assert "Western Africa" in places.regions and "South-eastern Asia" in places.regions
+
+
+@pytest.mark.parametrize(
+    ("name", "iso3"),
+    [
+        ("Côte d'Ivoire", "CIV"), ("cote d'ivoire", "CIV"), ("KEN", "KEN"), ("KE", "KEN"), ("UK", "GBR"),
+        ("Iran (Islamic Republic of)", "IRN"), ("Tanzania, United Republic of", "TZA"), ("Bolivia", "BOL"),
+        ("Kenyan", "KEN"), ("NA", None), ("Southern Africa", None), ("Congo", None), ("", None), ("Atlantis", None),
+    ],
+)
+def test_country_code(name, iso3):
+    assert country_code(name) == iso3
+
+
+@pytest.mark.parametrize(
+    ("query", "countries", "regions", "residual"),
+    [
+        ("child trafficking funding in Africa", (), ("Africa",), "child trafficking funding"),
+        ("in Africa", (), ("Africa",), ""),
+        ("East Africa drought", (), ("Eastern Africa",), "drought"),
+        ("Sahel", (), ("Sahel",), ""),
+        ("women in the Sahel region", (), ("Sahel",), "women"),
+        ("Bangladesh", ("BGD",), (), ""),
+        ("cholera in the Horn of Africa", (), ("Horn of Africa",), "cholera"),
+        ("migration across Latin America", (), ("Latin America",), "migration"),
+        ("Latin American migrants", (), ("Latin America",), "migrants"),
+        ("grants for teachers in Kenya and Uganda", ("KEN", "UGA"), (), "grants for teachers"),
+        ("Kenya, Uganda and Tanzania", ("KEN", "UGA", "TZA"), (), ""),
+        ("kenya", ("KEN",), (), ""),
+        ("ivory coast cocoa", ("CIV",), (), "cocoa"),
+        ("refugees from South Sudan", ("SSD",), (), "refugees"),
+        ("turkey earthquake", ("TUR",), (), "earthquake"),  # a query may be all lowercase
+        ("congo", ("COD", "COG"), (), ""),  # ambiguous: both
+        ("Kenyan farmers", ("KEN",), (), "farmers"),
+        ("education in Kenya for girls", ("KEN",), (), "education for girls"),
+        ("scholarships for Kenyan students", ("KEN",), (), "scholarships for students"),
+        ("funding for Kenya drought relief", ("KEN",), (), "funding for drought relief"),
+        ("floods in Pakistan 2022", ("PAK",), (), "floods 2022"),
+        ("us grants", (), (), "us grants"),  # the pronoun
+        ("indian ocean tuna", (), (), "indian ocean tuna"),
+        ("grants for teachers", (), (), "grants for teachers"),
+    ],
+)
+def test_parse_query_places(query, countries, regions, residual):
+    parsed = parse_query_places(query)
+    assert (parsed.countries, parsed.regions, parsed.residual) == (countries, regions, residual)
+
+
+def test_query_spans_and_country_set():
+    parsed = parse_query_places("grants in Kenya and East Africa")
+    assert parsed.spans == ((10, 15), (20, 31))
+    assert parsed.country_set == region_members("Eastern Africa")  # Kenya is one of them
+    assert parse_query_places("grants for teachers").country_set == frozenset()
+    assert parse_query_places("Sahel").country_set == frozenset(
+        {"BFA", "CMR", "TCD", "GMB", "GIN", "MLI", "MRT", "NER", "NGA", "SEN"}
+    )
+
+
+@pytest.mark.parametrize(
+    ("iso3", "region"),
+    [
+        ("GHA", "Western Africa"), ("GHA", "West Africa"), ("GHA", "Africa"), ("GHA", "Sub-Saharan Africa"),
+        ("KEN", "Eastern Africa"), ("KEN", "East Africa"), ("KEN", "Great Lakes"), ("KEN", "sub-saharan africa"),
+        ("MLI", "Sahel"), ("BGD", "Southern Asia"), ("BGD", "South Asia"), ("BGD", "Asia"),
+        ("SDN", "Sub-Saharan Africa"), ("SDN", "Northern Africa"), ("SDN", "MENA"), ("ETH", "Horn of Africa"),
+        ("BRA", "Latin America"), ("HTI", "Latin America"), ("MEX", "Central America"), ("MEX", "Americas"),
+        ("VNM", "Southeast Asia"), ("UZB", "Central Asia"), ("FJI", "Pacific"), ("COD", "Great Lakes"),
+        ("EGY", "Middle East"), ("TUR", "Middle East"), ("MAR", "MENA"),
+    ],
+)
+def test_region_contains(iso3, region):
+    assert iso3 in region_members(region)
+
+
+@pytest.mark.parametrize(
+    ("iso3", "region"),
+    [
+        ("EGY", "Sub-Saharan Africa"), ("KEN", "Horn of Africa"), ("IRN", "South Asia"), ("SDN", "Sahel"),
+        ("AUS", "Pacific Islands"), ("ETH", "Great Lakes"), ("CYP", "Middle East"), ("USA", "Latin America"),
+    ],
+)
+def test_region_excludes(iso3, region):
+    assert iso3 not in region_members(region)
+
+
+@pytest.mark.parametrize(
+    ("inner", "outer"),
+    [
+        ("Latin America", "Americas"), ("South America", "Americas"), ("Pacific Islands", "Oceania"),
+        ("Australia and New Zealand", "Oceania"), ("Sub-Saharan Africa", "Africa"), ("South Asia", "Asia"),
+        ("Sahel", "Sub-Saharan Africa"), ("Horn of Africa", "Eastern Africa"), ("Middle East", "MENA"),
+    ],
+)
+def test_regions_nest(inner, outer):
+    assert region_members(inner) < region_members(outer)
+
+
+def test_every_group_member_is_a_known_country():
+    for region in known_regions():
+        for iso3 in region_members(region):
+            assert country_name(iso3)
+
+
+def test_region_names():
+    assert canonical_region("east africa") == "Eastern Africa"
+    assert canonical_region("SOUTHEAST ASIA") == "South-eastern Asia"
+    assert canonical_region("Sahelian") == "Sahel"
+    assert {"Africa", "Americas", "Sahel", "Horn of Africa", "Middle East", "MENA", "Latin America"} <= set(
+        known_regions()
+    )
+    assert known_regions() == sorted(known_regions())
+    assert country_name("COD") == "DR Congo"
+    with pytest.raises(KeyError, match="unknown country code 'XYZ'"):
+        country_name("XYZ")
+
+
+@pytest.mark.parametrize(
+    ("typed", "first"),
+    [
+        ("Est Africa", "Western Africa"),
+        ("sahell", "Sahel"),
+        ("Middle-East", "Middle East"),
+        ("Latn America", "Latin America"),
+    ],
+)
+def test_suggest_region(typed, first):
+    assert suggest_region(typed)[0] == first
+
+
+def test_unknown_region_message_lists_close_matches():
+    expected = r"unknown region 'Est Africa'; did you mean Western Africa, Eastern Africa"
+    with pytest.raises(UnknownRegion, match=expected):
+        region_members("Est Africa")
+    with pytest.raises(UnknownRegion, match="see known_regions"):
+        region_members("Atlantis")

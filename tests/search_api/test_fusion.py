@@ -1,0 +1,37 @@
+import pytest
+
+from search_api.fusion import convex, fuse, min_max, rrf
+
+
+def test_min_max_scales_to_unit_range_and_handles_ties():
+    assert min_max({1: 2.0, 2: 4.0, 3: 3.0}) == {1: 0.0, 2: 1.0, 3: 0.5}
+    assert min_max({7: 3.3, 8: 3.3}) == {7: 1.0, 8: 1.0}
+    assert min_max({}) == {}
+
+
+def test_convex_weights_the_legs_and_scores_absent_items_zero():
+    dense = {1: 0.9, 2: 0.5, 3: 0.7}
+    keyword = {2: 12.0, 4: 6.0}
+    fused = convex(dense, keyword, 0.5)
+    assert fused == pytest.approx({1: 0.5, 2: 0.5, 3: 0.25, 4: 0.0})
+    assert convex(dense, keyword, 1.0) == pytest.approx({1: 1.0, 2: 0.0, 3: 0.5, 4: 0.0})
+    assert convex(dense, keyword, 0.0) == pytest.approx({1: 0.0, 2: 1.0, 3: 0.0, 4: 0.0})
+
+
+def test_rrf_sums_reciprocal_ranks():
+    fused = rrf({1: 0.9, 2: 0.8}, {2: 5.0, 3: 4.0}, k=60)
+    assert fused == pytest.approx({1: 1 / 61, 2: 1 / 62 + 1 / 61, 3: 1 / 62})
+    assert max(fused, key=fused.get) == 2
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda: convex({}, {}, 1.5), "fusion weight must be within"),
+        (lambda: rrf({}, {}, 0), "RRF k must be at least 1"),
+        (lambda: fuse({}, {}, method="max"), "unknown fusion method 'max'"),
+    ],
+)
+def test_bad_parameters(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()

@@ -1,0 +1,30 @@
+from search_api.snippets import best_passage, make_snippet, query_terms
+
+
+def test_query_terms_are_stemmed_without_stop_words():
+    assert query_terms("The funding of trafficking victims in Africa") == {"fund", "traffick", "victim", "africa"}
+
+
+def test_marks_stems_and_escapes_everything_else():
+    plain, marked = make_snippet('Funds for <b>trafficked</b> "victims" & more', query_terms("funding trafficking"))
+    assert plain == 'Funds for <b>trafficked</b> "victims" & more'
+    assert marked == "<mark>Funds</mark> for &lt;b&gt;<mark>trafficked</mark>&lt;/b&gt; &quot;victims&quot; &amp; more"
+
+
+def test_long_passage_is_windowed_around_the_first_term():
+    text = " ".join(["filler"] * 100) + " the grant for boreholes opens today " + " ".join(["tail"] * 100)
+    plain, marked = make_snippet(text, query_terms("boreholes"), limit=120)
+    assert plain.startswith("… ") and plain.endswith(" …") and "boreholes" in plain
+    assert len(plain) <= 126
+    assert "<mark>boreholes</mark>" in marked
+
+
+def test_no_terms_gives_the_start_of_the_passage():
+    plain, marked = make_snippet("word " * 200, frozenset(), limit=50)
+    assert plain.startswith("word word") and plain.endswith("…") and "<mark>" not in marked
+
+
+def test_best_passage_prefers_most_terms_then_the_first():
+    passages = ["about floods", "grants for floods in Sindh", "grants"]
+    assert best_passage(passages, query_terms("flood grants Sindh")) == 1
+    assert best_passage(passages, frozenset()) == 0
