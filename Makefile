@@ -7,7 +7,7 @@ PIP    := $(BIN)/pip --disable-pip-version-check -q
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install demo test test-fast bench clean
+.PHONY: install demo test test-fast bench eval clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,6 +29,11 @@ test-fast: install
 
 bench: install
 	$(BIN)/python bench/bench_bbc.py
+	$(BIN)/python bench/bench_geo.py
+
+# The relevance notebook in full: SciFact, MEDLINE and CISI, every mode, the fusion sweep; figures in notebooks/figures
+eval: install
+	$(BIN)/jupyter-execute --inplace notebooks/relevance.ipynb
 
 clean:
 	rm -rf $(VENV) idx idx-demo build *.egg-info .pytest_cache test-artifacts
