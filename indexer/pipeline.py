@@ -15,7 +15,14 @@ from indexer.article import Article
 from indexer.chunking import Chunk, chunk_article
 from indexer.duplicates import DEFAULT_THRESHOLD
 from indexer.errors import BadRecord, IndexNotFound
-from indexer.publish import STORE_FILE, current_version, current_version_dir, publish, read_manifest
+from indexer.publish import (
+    STORE_FILE,
+    build_parameters,
+    current_version,
+    current_version_dir,
+    publish,
+    read_manifest,
+)
 from indexer.sources import read_path
 from indexer.store import Store
 
@@ -58,15 +65,19 @@ class ChunkingParams:
     overlap_words: int = 30
 
 
-def _needs_publish(index_dir: Path, model_id: str, generation: int) -> bool:
-    """True unless the live version was built from exactly this store state with this model."""
+def _needs_publish(index_dir: Path, model_id: str, generation: int, build: dict) -> bool:
+    """True unless the live version was built from exactly this store state, model and build parameters."""
     if current_version(index_dir) is None:
         return True
     try:
         manifest = read_manifest(current_version_dir(index_dir))
     except (OSError, ValueError, KeyError, IndexNotFound):  # a broken live version is repaired by publishing
         return True
-    return manifest.get("model_id") != model_id or manifest.get("store_generation") != generation
+    return (
+        manifest.get("model_id") != model_id
+        or manifest.get("store_generation") != generation
+        or manifest.get("build") != build
+    )
 
 
 def index_sources(
@@ -90,7 +101,7 @@ def index_sources(
         batch: list[tuple[Article, list[Chunk], str]] = []
 
         def flush() -> None:
-            for change in store.upsert_many(batch):
+            for change in store.upsert_many(batch, salt=f"chunking={chunking.max_words}/{chunking.overlap_words}"):
                 setattr(report, change, getattr(report, change) + 1)
             batch.clear()
 
@@ -126,15 +137,18 @@ def index_sources(
                 store.put_embeddings(embedder.model_id, [h for h, _ in part], vectors)
                 report.embedded += len(part)
 
+        build = {"max_words": chunking.max_words, "overlap_words": chunking.overlap_words}
         if store.count_articles() == 0:
             pass  # nothing readable and nothing stored: an empty index would only hide the mistake
-        elif _needs_publish(index_dir, embedder.model_id, store.generation()):
+        elif _needs_publish(
+            index_dir, embedder.model_id, store.generation(), build_parameters(build, duplicate_threshold)
+        ):
             version = publish(
                 index_dir,
                 store,
                 model_id=embedder.model_id,
                 dim=embedder.dim,
-                build={"max_words": chunking.max_words, "overlap_words": chunking.overlap_words},
+                build=build,
                 keep_versions=keep_versions,
                 duplicate_threshold=duplicate_threshold,
             )

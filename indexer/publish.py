@@ -16,6 +16,8 @@ import pandas as pd
 
 from indexer.duplicates import DEFAULT_THRESHOLD, group_near_duplicates
 from indexer.errors import IndexNotFound
+from indexer.geography import tag_places
+from indexer.keyword import PARAMS as KEYWORD_PARAMS
 from indexer.keyword import KeywordIndex
 from indexer.store import Store
 
@@ -120,6 +122,17 @@ def _flat_index(vectors: np.ndarray) -> faiss.Index:
     return index
 
 
+def build_parameters(build: dict, duplicate_threshold: float) -> dict:
+    """Everything besides the store's content that shapes a version; a change means a new version is due."""
+    return {
+        **build,
+        "lead_weight": LEAD_WEIGHT,
+        "neighbours": NEIGHBOURS,
+        "duplicate_threshold": duplicate_threshold,
+        "keyword": dict(KEYWORD_PARAMS),
+    }
+
+
 def publish(
     index_dir: Path,
     store: Store,
@@ -162,6 +175,7 @@ def publish(
         np.save(staging / "neighbours.npy", neighbour_ids.astype(np.int32))
         np.save(staging / "neighbour_scores.npy", neighbour_scores)
         KeywordIndex.build([f"{a.title}\n{a.body}" for a in articles]).save(staging / "keyword")
+        places = [tag_places(a.title, a.body, a.countries) for a in articles]
         pd.DataFrame(
             {
                 "id": [a.id for a in articles],
@@ -171,7 +185,9 @@ def publish(
                 "published_at": [a.published_at.isoformat() if a.published_at else None for a in articles],
                 "categories": [list(a.categories) for a in articles],
                 "tags": [list(a.tags) for a in articles],
-                "countries": [list(a.countries) for a in articles],
+                "countries": [list(p.country_names) for p in places],  # declared, then mentioned
+                "country_codes": [list(p.countries) for p in places],
+                "regions": [list(p.regions) for p in places],
                 "author": [a.author for a in articles],
                 "language": [a.language for a in articles],
                 "image_url": [a.image_url for a in articles],
@@ -195,12 +211,7 @@ def publish(
             "created_at": datetime.now(timezone.utc).replace(microsecond=0).isoformat(),
             "counts": {"articles": len(articles), "chunks": len(chunks)},
             "store_generation": generation,
-            "build": {
-                **build,
-                "lead_weight": LEAD_WEIGHT,
-                "neighbours": NEIGHBOURS,
-                "duplicate_threshold": duplicate_threshold,
-            },
+            "build": build_parameters(build, duplicate_threshold),
             "files": {file: sha256_file(staging / file) for file in files},
         }
         (staging / "manifest.json").write_text(json.dumps(manifest, indent=2))

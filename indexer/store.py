@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
@@ -123,14 +124,16 @@ class Store:
         self.close()
 
     # -- articles -------------------------------------------------------------------------------------------
-    def upsert_many(self, items: Sequence[tuple[Article, list[Chunk], str]]) -> list[Change]:
-        """Insert or replace (article, chunks, source) triples in one transaction; say what happened to each."""
+    def upsert_many(self, items: Sequence[tuple[Article, list[Chunk], str]], *, salt: str = "") -> list[Change]:
+        """Insert or replace (article, chunks, source) triples in one transaction; say what happened to each.
+
+        `salt` (the chunking parameters) joins the content hash, so new chunking re-chunks unchanged articles."""
         changes: list[Change] = []
         cur = self._conn.cursor()
         cur.execute("BEGIN IMMEDIATE")
         try:
             for article, chunks, source in items:
-                digest = article.content_hash()
+                digest = hashlib.sha256((article.content_hash() + salt).encode()).hexdigest() if salt else article.content_hash()
                 row = cur.execute("SELECT content_hash FROM articles WHERE id=?", (article.id,)).fetchone()
                 if row is not None and row["content_hash"] == digest:
                     changes.append("unchanged")

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Literal, Protocol
 
 import numpy as np
 
 DEFAULT_MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
+Backend = Literal["torch", "onnx", "onnx-int8"]
+BACKENDS: tuple[Backend, ...] = ("torch", "onnx", "onnx-int8")
 
 
 class ModelLoadError(RuntimeError):
@@ -47,30 +51,19 @@ def _model_name(model_dir: Path) -> str:
     return model_dir.resolve().name
 
 
-class Embedder:
-    """A sentence-transformers model loaded from a local folder, never from a hub.
+class _Runtime(Protocol):
+    """What the Embedder needs from a backend: unit vectors for one batch."""
 
-    `encode` returns an (n, dim) float32 array whose rows have unit L2 norm, so inner product is cosine.
-    `model_id` ("name@fingerprint") is written into every index; an index refuses a different model.
-    """
+    dim: int
+    max_seq_length: int
 
-    def __init__(
-        self,
-        model_path: str | Path | None = None,
-        *,
-        batch_size: int = 64,
-        max_seq_length: int | None = None,
-        threads: int | None = None,
-    ) -> None:
-        # Air-gapped servers: make sure nothing below tries to reach a hub, even for a name it does not find.
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-        path = Path(model_path) if model_path else default_model_path()
-        if not path.is_dir() or not (path / "modules.json").is_file() and not (path / "config.json").is_file():
-            raise ModelLoadError(
-                f"model folder {path} does not exist or is not a sentence-transformers model "
-                "(expected modules.json / config.json); set SIFT_MODEL_PATH to a model folder"
-            )
+    def encode_batch(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
+class _TorchRuntime:
+    """sentence-transformers on PyTorch: the reference the ONNX backends are measured against."""
+
+    def __init__(self, path: Path, *, threads: int | None, max_seq_length: int | None) -> None:
         import torch
         from sentence_transformers import SentenceTransformer
 
@@ -82,11 +75,78 @@ class Embedder:
             raise ModelLoadError(f"could not load the model at {path}: {exc}") from exc
         if max_seq_length:
             self._model.max_seq_length = max_seq_length
+        self.dim = int(self._model.get_embedding_dimension())
+        self.max_seq_length = int(self._model.max_seq_length)
+
+    def encode_batch(self, texts: Sequence[str]) -> np.ndarray:
+        return self._model.encode(
+            list(texts),
+            batch_size=len(texts),
+            convert_to_numpy=True,
+            normalize_embeddings=True,
+            show_progress_bar=False,
+        )
+
+
+class Embedder:
+    """A sentence-transformers model loaded from a local folder, never from a hub.
+
+    `encode` returns an (n, dim) float32 array whose rows have unit L2 norm, so inner product is cosine.
+    `model_id` ("name@fingerprint") is written into every index; an index refuses a different model.
+
+    `backend` picks the runtime for the same model: "torch" (sentence-transformers on PyTorch), "onnx" (ONNX
+    Runtime, fp32) or "onnx-int8" (ONNX Runtime, int8 dynamic quantisation). The ONNX models are exported from the
+    local folder on first use and kept under `cache_dir` (default ~/.cache/sift); they need the `onnx` extra.
+    fp32 ONNX vectors equal the torch ones to float rounding (cosine ≥ 0.99999 measured), so both share a model_id
+    and an index built with one is served by the other; int8 vectors differ more (cosine ~0.99), so "onnx-int8"
+    gets its own id, "…+int8", and never mixes with them in an index or the embedding cache.
+    """
+
+    def __init__(
+        self,
+        model_path: str | Path | None = None,
+        *,
+        backend: Backend = "torch",
+        batch_size: int = 64,
+        max_seq_length: int | None = None,
+        threads: int | None = None,
+        cache_dir: str | Path | None = None,
+        query_cache_size: int = 1024,
+    ) -> None:
+        # Air-gapped servers: make sure nothing below tries to reach a hub, even for a name it does not find.
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        if backend not in BACKENDS:
+            raise ModelLoadError(f"unknown embedding backend {backend!r}; use one of {', '.join(BACKENDS)}")
+        path = Path(model_path) if model_path else default_model_path()
+        if not path.is_dir() or not (path / "modules.json").is_file() and not (path / "config.json").is_file():
+            raise ModelLoadError(
+                f"model folder {path} does not exist or is not a sentence-transformers model "
+                "(expected modules.json / config.json); set SIFT_MODEL_PATH to a model folder"
+            )
+        name = _model_name(path)
+        self._runtime: _Runtime
+        if backend == "torch":
+            self._runtime = _TorchRuntime(path, threads=threads, max_seq_length=max_seq_length)
+        else:
+            from models.onnx_backend import OnnxBackend, default_cache_dir
+
+            self._runtime = OnnxBackend(
+                path,
+                quantized=backend == "onnx-int8",
+                cache_dir=Path(cache_dir) if cache_dir else default_cache_dir(),
+                label=name.rsplit("/", 1)[-1],
+                threads=threads,
+                max_seq_length=max_seq_length,
+            )
         self.path = path
+        self.backend: Backend = backend
         self.batch_size = batch_size
-        self.dim: int = int(self._model.get_embedding_dimension())
-        self.model_id = f"{_model_name(path)}@{_fingerprint(path)}"
-        self.max_seq_length: int = int(self._model.max_seq_length)
+        self.dim: int = self._runtime.dim
+        self.max_seq_length: int = self._runtime.max_seq_length
+        self.model_id = f"{name}@{_fingerprint(path)}" + ("+int8" if backend == "onnx-int8" else "")
+        # Per instance, not module-level: each Embedder (model, backend) has its own vectors.
+        self._query_cache = functools.lru_cache(maxsize=query_cache_size)(self._embed_query)
 
     def encode(
         self,
@@ -102,14 +162,16 @@ class Embedder:
         out = np.empty((len(texts), self.dim), dtype=np.float32)
         for start in range(0, len(texts), self.batch_size):
             idx = order[start : start + self.batch_size]
-            vecs = self._model.encode(
-                [texts[i] for i in idx],
-                batch_size=self.batch_size,
-                convert_to_numpy=True,
-                normalize_embeddings=True,
-                show_progress_bar=False,
-            )
-            out[idx] = vecs.astype(np.float32, copy=False)
+            out[idx] = self._runtime.encode_batch([texts[i] for i in idx])
             if progress is not None:
                 progress(len(idx))
         return out
+
+    def encode_query(self, text: str) -> np.ndarray:
+        """One query's unit vector, shape (dim,), read-only; a repeated query is answered from an LRU cache."""
+        return self._query_cache(text)
+
+    def _embed_query(self, text: str) -> np.ndarray:
+        vector = self.encode([text])[0]
+        vector.flags.writeable = False  # shared by every caller of the same query: nobody may change it
+        return vector

@@ -16,8 +16,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.cors import CORSMiddleware
 
 from indexer.errors import ArticleNotFound, IndexMismatch, IndexNotFound, InvalidQuery, SiftError
-from models import Embedder, ModelLoadError
-from search_api.deps import EngineDep
+from models import ModelLoadError
+from indexer.editorial import EditorialStore
+from indexer.publish import STORE_FILE
+from search_api.deps import EditorialDep, EngineDep
+from search_api.editorial_api import RulesQuery, editorial_router, rules_for
 from search_api.engine import Engine, QueryEncoder
 from search_api.schemas import ArticleInfo, Filters, IndexStats, Mode, RelatedResults, SearchResults
 from search_api.settings import Settings
@@ -54,8 +57,11 @@ def _field_message(err: dict) -> str:
 
 
 def load_engine(settings: Settings, encoder: QueryEncoder | None = None) -> Engine:
-    encoder = encoder or Embedder(settings.model_path, batch_size=settings.embed_batch_size, threads=settings.threads)
-    return Engine.open(settings.index_dir, encoder, verify=settings.verify_checksums)
+    encoder = encoder or settings.embedder()
+    return Engine.open(
+        settings.index_dir, encoder, verify=settings.verify_checksums, ranking=settings.ranking(),
+        related_rules=settings.related_rules(),
+    )
 
 
 def create_app(settings: Settings | None = None, *, engine: Engine | None = None) -> FastAPI:
@@ -73,7 +79,10 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
                 # Serve /health and clear 503s rather than crash: the operator sees why in every response.
                 app.state.engine_error = str(exc)
                 log.error("index not loaded: %s", exc)
+        # pins, excludes and click counters live in the store beside the articles, not in the loaded version
+        app.state.editorial = EditorialStore(settings.index_dir / STORE_FILE)
         yield
+        app.state.editorial.close()
 
     app = FastAPI(
         title="Sift",
@@ -122,11 +131,19 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         k: Annotated[int, Query(ge=1, le=100)] = 10,
         offset: Annotated[int, Query(ge=0, le=1000)] = 0,
         category: Annotated[list[str], Query(max_length=20, description="Repeat for several (any of)")] = [],
+        country: Annotated[list[str], Query(max_length=20, description="Country name or ISO code; repeat (any of)")] = [],
+        region: Annotated[list[str], Query(max_length=20, description="e.g. East Africa, Sahel; repeat (any of)")] = [],
         date_from: Annotated[date | None, Query(description="YYYY-MM-DD, inclusive")] = None,
         date_to: Annotated[date | None, Query(description="YYYY-MM-DD, inclusive")] = None,
         mode: Annotated[Mode, Query(description="hybrid (default), semantic or keyword")] = "hybrid",
     ) -> SearchResults:
-        filters = Filters(categories=[c for c in category if c.strip()], date_from=date_from, date_to=date_to)
+        filters = Filters(
+            categories=[c for c in category if c.strip()],
+            countries=[c for c in country if c.strip()],
+            regions=[r for r in region if r.strip()],
+            date_from=date_from,
+            date_to=date_to,
+        )
         return engine.search(q, k=k, offset=offset, filters=filters, mode=mode)
 
     @app.get("/articles/{article_id}", response_model=ArticleInfo, tags=["articles"])
@@ -134,8 +151,12 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         return engine.article(article_id)
 
     @app.get("/articles/{article_id}/related", response_model=RelatedResults, tags=["related"])
-    def related(engine: EngineDep, article_id: ArticleId, k: Annotated[int, Query(ge=1, le=50)] = 5) -> RelatedResults:
-        return engine.related(article_id, k=k)
+    def related(
+        engine: EngineDep, editorial: EditorialDep, article_id: ArticleId, rules: RulesQuery,
+        k: Annotated[int, Query(ge=1, le=50)] = 5,
+    ) -> RelatedResults:
+        """Related posts with the editors' pins and excludes applied; the rule parameters override SIFT_RELATED_*."""
+        return engine.related(article_id, k=k, rules=rules_for(engine, rules), curation=editorial.curation(article_id))
 
     @app.post("/related", response_model=RelatedResults, tags=["related"])
     def related_draft(engine: EngineDep, draft: DraftRequest) -> RelatedResults:
@@ -159,4 +180,5 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         return HTMLResponse(page)
 
     app.include_router(widget_router())
+    app.include_router(editorial_router())
     return app

@@ -45,7 +45,7 @@ def _embedder(settings: Settings) -> Embedder:
 
     hf_logging.disable_progress_bar()  # the CLI shows its own progress; the weight-loading bar is noise
     try:
-        return Embedder(settings.model_path, batch_size=settings.embed_batch_size, threads=settings.threads)
+        return settings.embedder()
     except ModelLoadError as exc:
         raise _fail(str(exc)) from None
 
@@ -54,7 +54,10 @@ def _engine(settings: Settings):
     from search_api.engine import Engine
 
     try:
-        return Engine.open(settings.index_dir, _embedder(settings), verify=settings.verify_checksums)
+        return Engine.open(
+            settings.index_dir, _embedder(settings), verify=settings.verify_checksums, ranking=settings.ranking(),
+            related_rules=settings.related_rules(),
+        )
     except SiftError as exc:
         raise _fail(str(exc)) from None
 
@@ -67,6 +70,23 @@ def _day(value: datetime | None) -> str:
     return value.date().isoformat() if value else "undated"
 
 
+def _index(settings: Settings, sources: list[Path], *, progress: bool):
+    from indexer.pipeline import ChunkingParams, index_sources
+
+    try:
+        return index_sources(
+            sources,
+            settings.index_dir,
+            _embedder(settings),
+            chunking=ChunkingParams(settings.chunk_words, settings.chunk_overlap),
+            progress=progress,
+            keep_versions=settings.keep_versions,
+            duplicate_threshold=settings.duplicate_threshold,
+        )
+    except (SiftError, ValueError) as exc:
+        raise _fail(str(exc)) from None
+
+
 @app.command()
 def index(
     sources: Annotated[list[Path], typer.Argument(help="Files or folders: .jsonl .csv .parquet .html (optionally .gz)")],
@@ -75,21 +95,8 @@ def index(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar")] = False,
 ) -> None:
     """Read, embed and publish articles. Unchanged articles are not embedded again."""
-    from indexer.pipeline import ChunkingParams, index_sources
-
     settings = _settings(index)
-    embedder = _embedder(settings)
-    try:
-        report = index_sources(
-            sources,
-            settings.index_dir,
-            embedder,
-            chunking=ChunkingParams(settings.chunk_words, settings.chunk_overlap),
-            progress=not quiet and not as_json,
-            keep_versions=settings.keep_versions,
-        )
-    except (SiftError, ValueError) as exc:
-        raise _fail(str(exc)) from None
+    report = _index(settings, sources, progress=not quiet and not as_json)
     if as_json:
         _print_json(report.to_dict())
     else:
@@ -119,6 +126,8 @@ def search(
     k: Annotated[int, typer.Option("-k", min=1, max=100, help="Results per page")] = 10,
     offset: Annotated[int, typer.Option(min=0, max=1000, help="Skip this many results")] = 0,
     category: Annotated[Optional[list[str]], typer.Option("--category", "-c", help="Only these categories")] = None,
+    country: Annotated[Optional[list[str]], typer.Option("--country", help="Only articles about these countries")] = None,
+    region: Annotated[Optional[list[str]], typer.Option("--region", help="Only these regions, e.g. 'East Africa'")] = None,
     date_from: Annotated[Optional[datetime], typer.Option(formats=["%Y-%m-%d"], help="Published on/after")] = None,
     date_to: Annotated[Optional[datetime], typer.Option(formats=["%Y-%m-%d"], help="Published on/before")] = None,
     mode: Annotated[str, typer.Option("--mode", "-m", help="hybrid, semantic or keyword")] = "hybrid",
@@ -130,9 +139,13 @@ def search(
     engine = _engine(_settings(index))
     filters = Filters(
         categories=category or [],
+        countries=country or [],
+        regions=region or [],
         date_from=date_from.date() if date_from else None,
         date_to=date_to.date() if date_to else None,
     )
+    if mode not in ("hybrid", "semantic", "keyword"):
+        raise _fail(f"unknown mode {mode!r}; use hybrid, semantic or keyword")
     try:
         results = engine.search(query, k=k, offset=offset, filters=filters, mode=mode)  # type: ignore[arg-type]
     except SiftError as exc:
@@ -160,17 +173,87 @@ def related(
     k: Annotated[int, typer.Option("-k", min=1, max=50)] = 5,
     as_json: JsonOpt = False,
 ) -> None:
-    """Articles related to one article (never the article itself)."""
-    engine = _engine(_settings(index))
+    """Articles related to one article (never the article itself), with the editors' pins and excludes."""
+    settings = _settings(index)
+    engine = _engine(settings)
     try:
-        results = engine.related(article_id, k=k)
+        results = engine.related(article_id, k=k, curation=_editorial(settings).curation(article_id))
     except SiftError as exc:
         raise _fail(str(exc)) from None
     if as_json:
         _print_json(results.model_dump(mode="json"))
         return
+    if not results.items:
+        typer.echo("no article is similar enough (SIFT_RELATED_MIN_SIMILARITY)")
     for rank, item in enumerate(results.items, start=1):
         typer.echo(f"{rank}. [{item.score:.3f}] {item.title} ({item.id}, {_day(item.published_at)})")
+        typer.echo(f"   {item.reason}")
+
+
+# -- editorial control: pins and excludes, straight in the store (no model is loaded) ----------------------------
+SourceArg = Annotated[str, typer.Argument(help="The article whose related posts change")]
+OtherArg = Annotated[str, typer.Argument(help="The article pinned or excluded")]
+
+
+def _editorial(settings: Settings):
+    from indexer.editorial import EditorialStore
+    from indexer.publish import STORE_FILE
+
+    path = settings.index_dir / STORE_FILE
+    if not path.is_file():
+        raise _fail(f"no index at {settings.index_dir}: run `sift index SOURCE --index {settings.index_dir}` first")
+    return EditorialStore(path)
+
+
+def _curate(index: Path | None, article_id: str, other: str, change, *, check: bool) -> None:
+    """Apply `change(store)` and print the article's pins and excludes; `check`: both ids must be indexed."""
+    from indexer.editorial import NotCurated
+    from indexer.store import Store
+
+    settings = _settings(index)
+    editorial = _editorial(settings)
+    if check:
+        if article_id == other:
+            raise _fail("an article cannot be pinned to or excluded from its own related posts")
+        with Store(editorial.path) as store:
+            for aid in (article_id, other):
+                if store.get_article(aid) is None:
+                    raise _fail(f"article {aid!r} is not in the index at {settings.index_dir}")
+    try:
+        curation = change(editorial)
+    except NotCurated as exc:
+        raise _fail(str(exc)) from None
+    finally:
+        editorial.close()
+    pins = ", ".join(f"{target} (position {position})" for target, position in curation.pins) or "none"
+    typer.echo(f"{article_id}: pinned {pins}; excluded {', '.join(sorted(curation.excludes)) or 'none'}")
+
+
+@app.command()
+def pin(
+    article_id: SourceArg, other: OtherArg, index: IndexOpt = None,
+    position: Annotated[int, typer.Option(min=1, max=50, help="1-based place in the list")] = 1,
+) -> None:
+    """Always show OTHER in ARTICLE_ID's related posts, at --position. Survives re-indexing."""
+    _curate(index, article_id, other, lambda e: e.pin(article_id, other, position), check=True)
+
+
+@app.command()
+def unpin(article_id: SourceArg, other: OtherArg, index: IndexOpt = None) -> None:
+    """Remove a pin."""
+    _curate(index, article_id, other, lambda e: e.unpin(article_id, other), check=False)
+
+
+@app.command()
+def exclude(article_id: SourceArg, other: OtherArg, index: IndexOpt = None) -> None:
+    """Never show OTHER (nor its near-duplicates) in ARTICLE_ID's related posts. Survives re-indexing."""
+    _curate(index, article_id, other, lambda e: e.exclude(article_id, other), check=True)
+
+
+@app.command()
+def unexclude(article_id: SourceArg, other: OtherArg, index: IndexOpt = None) -> None:
+    """Remove an exclude."""
+    _curate(index, article_id, other, lambda e: e.unexclude(article_id, other), check=False)
 
 
 @app.command()
@@ -268,12 +351,10 @@ def demo(
     port: Annotated[Optional[int], typer.Option()] = None,
 ) -> None:
     """Index the bundled sample corpus and serve it."""
-    from indexer.pipeline import index_sources
-
     if not DATA_SAMPLE.is_dir():
         raise _fail(f"the sample corpus is not at {DATA_SAMPLE}; run from a source checkout")
     settings = _settings(index)
-    report = index_sources([DATA_SAMPLE], settings.index_dir, _embedder(settings))
+    report = _index(settings, [DATA_SAMPLE], progress=True)
     typer.echo(f"indexed {report.read} sample articles ({report.embedded} passages embedded), {report.skipped} skipped")
     _serve(settings, host, port)
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import hmac
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from indexer.editorial import EditorialStore
 from search_api.engine import Engine
 from search_api.settings import Settings
 
@@ -24,3 +27,26 @@ def get_settings(request: Request) -> Settings:
 
 EngineDep = Annotated[Engine, Depends(get_engine)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+def get_editorial(request: Request) -> EditorialStore:
+    return request.app.state.editorial
+
+
+EditorialDep = Annotated[EditorialStore, Depends(get_editorial)]
+_bearer = HTTPBearer(auto_error=False, description="The server's SIFT_API_KEY")
+
+
+def require_api_key(
+    settings: SettingsDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> None:
+    """Let a write through only with `Authorization: Bearer <SIFT_API_KEY>`; no configured key = no writes."""
+    if settings.api_key is None:
+        raise HTTPException(403, "writes are disabled on this server; set SIFT_API_KEY to enable them")
+    if credentials is None:
+        raise HTTPException(
+            401, "this route needs the API key: send `Authorization: Bearer <key>`", headers={"WWW-Authenticate": "Bearer"}
+        )
+    # constant time, so response timing does not leak how much of a guessed key is right
+    if not hmac.compare_digest(credentials.credentials.encode(), settings.api_key.get_secret_value().encode()):
+        raise HTTPException(403, "the API key is wrong")

@@ -14,10 +14,14 @@ import pandas as pd
 
 from indexer.article import Article
 from indexer.chunking import chunk_article
+from indexer.editorial import Curation
 from indexer.errors import ArticleNotFound, IndexMismatch, InvalidQuery
+from indexer.geography import UnknownRegion, canonical_region, country_code, parse_query_places, region_members
 from indexer.keyword import KeywordIndex
 from indexer.publish import FORMAT_VERSION, article_vectors, current_version_dir, read_manifest, sha256_file
 from search_api import fusion
+from search_api.explain import PINNED_REASON, Explainer, TermProfile, term_profile
+from search_api.related import Picked, Pin, RelatedRules, select_related
 from search_api.schemas import (
     ArticleInfo,
     Filters,
@@ -47,6 +51,8 @@ class RankingParams:
     rrf_k: int = 60
     depth: int = 100  # candidates taken from each leg before fusing
     collapse_duplicates: bool = True
+    # Articles about a place the query names score (1 + geo_boost) × their score: a soft preference, not a filter.
+    geo_boost: float = 0.5
 
 
 @dataclass
@@ -68,7 +74,8 @@ class Engine:
     """One loaded, immutable version. Safe to query from many threads (FAISS and BM25 scoring release the GIL)."""
 
     def __init__(
-        self, version_dir: Path, encoder: QueryEncoder, *, verify: bool = True, ranking: RankingParams = RankingParams()
+        self, version_dir: Path, encoder: QueryEncoder, *, verify: bool = True, ranking: RankingParams = RankingParams(),
+        related_rules: RelatedRules = RelatedRules(),
     ) -> None:
         manifest = read_manifest(version_dir)
         if manifest.get("format_version") != FORMAT_VERSION:
@@ -92,7 +99,10 @@ class Engine:
         self.ranking = ranking
         self.chunk_index = faiss.read_index(str(version_dir / "dense.faiss"))
         self.article_index = faiss.read_index(str(version_dir / "articles.faiss"))
-        self.keyword = KeywordIndex.load(version_dir / "keyword")
+        try:
+            self.keyword = KeywordIndex.load(version_dir / "keyword")
+        except ValueError as exc:  # built with other BM25 parameters
+            raise IndexMismatch(f"{exc}; re-run `sift index` to rebuild it") from None
         articles = pd.read_parquet(version_dir / "articles.parquet")
         for column in ("url", "published_at", "author", "language", "image_url"):
             # pandas reads a missing string back as NaN; every consumer expects None
@@ -111,17 +121,39 @@ class Engine:
             self._group_members.setdefault(int(g), []).append(i)
         self._position = {aid: i for i, aid in enumerate(self.articles["id"])}
         self._published = np.array([_to_utc_seconds(v) for v in self.articles["published_at"]], dtype=np.float64)
+        self._category_members = self._members(self.articles["categories"], str.casefold)
+        self._country_members = self._members(self.articles["country_codes"], str)
+        self._region_members = self._members(self.articles["regions"], str)
+        self.related_rules = related_rules
+        dated = self._published[~np.isnan(self._published)]
+        self._newest = float(dated.max()) if len(dated) else np.nan  # recency rules count age from here
+        self._explainer = Explainer(self.keyword, self._article_text, self._places)
+
+    @staticmethod
+    def _members(column: pd.Series, key) -> dict[str, np.ndarray]:
+        """{value: rows holding it} for a list-valued column."""
         members: dict[str, list[int]] = {}
-        for i, cats in enumerate(self.articles["categories"]):
-            for cat in cats:
-                members.setdefault(cat.casefold(), []).append(i)
-        self._category_members = {k: np.array(v, dtype=np.int64) for k, v in members.items()}
+        for i, values in enumerate(column):
+            for value in values:
+                members.setdefault(key(value), []).append(i)
+        return {k: np.array(v, dtype=np.int64) for k, v in members.items()}
+
+    def _rows_with_any(self, members: dict[str, np.ndarray], keys) -> np.ndarray:
+        mask = np.zeros(len(self.articles), dtype=bool)
+        for key in keys:
+            found = members.get(key)
+            if found is not None:
+                mask[found] = True
+        return mask
 
     @classmethod
     def open(
-        cls, index_dir: str | Path, encoder: QueryEncoder, *, verify: bool = True, ranking: RankingParams = RankingParams()
+        cls, index_dir: str | Path, encoder: QueryEncoder, *, verify: bool = True, ranking: RankingParams = RankingParams(),
+        related_rules: RelatedRules = RelatedRules(),
     ) -> Engine:
-        return cls(current_version_dir(Path(index_dir)), encoder, verify=verify, ranking=ranking)
+        return cls(
+            current_version_dir(Path(index_dir)), encoder, verify=verify, ranking=ranking, related_rules=related_rules
+        )
 
     # -- filters --------------------------------------------------------------------------------------------
     def _allowed_articles(self, filters: Filters) -> np.ndarray | None:
@@ -132,12 +164,24 @@ class Engine:
             raise InvalidQuery(f"date_from {filters.date_from} is after date_to {filters.date_to}")
         mask = np.ones(len(self.articles), dtype=bool)
         if filters.categories:
-            cat_mask = np.zeros(len(self.articles), dtype=bool)
-            for cat in filters.categories:
-                found = self._category_members.get(cat.strip().casefold())
-                if found is not None:
-                    cat_mask[found] = True
-            mask &= cat_mask
+            mask &= self._rows_with_any(self._category_members, (c.strip().casefold() for c in filters.categories))
+        if filters.countries:
+            codes = []
+            for name in filters.countries:
+                code = country_code(name.strip())
+                if code is None:
+                    raise InvalidQuery(f"unknown country {name!r}; use an English name or an ISO code, e.g. Kenya or KEN")
+                codes.append(code)
+            mask &= self._rows_with_any(self._country_members, codes)
+        if filters.regions:
+            try:
+                names = [canonical_region(name.strip()) for name in filters.regions]
+            except UnknownRegion as exc:
+                raise InvalidQuery(str(exc)) from None
+            # an article is in a region if it was tagged with it or names one of its countries
+            region_mask = self._rows_with_any(self._region_members, names)
+            region_mask |= self._rows_with_any(self._country_members, {c for n in names for c in region_members(n)})
+            mask &= region_mask
         with np.errstate(invalid="ignore"):
             if filters.date_from:
                 start = datetime.combine(filters.date_from, time.min, tzinfo=timezone.utc).timestamp()
@@ -187,11 +231,13 @@ class Engine:
 
     def legs(
         self, query: str, depth: int, *, mode: Mode = "hybrid", allowed: np.ndarray | None = None,
-        query_vec: np.ndarray | None = None,
+        query_vec: np.ndarray | None = None, keyword_query: str | None = None,
     ) -> tuple[dict[int, tuple[float, int]], dict[int, float]]:
         """The two ranked lists before fusion: ({article: (cosine, chunk)}, {article: bm25}), `depth` each at most.
 
-        `query_vec` skips embedding (the evaluation harness embeds all queries in one batch).
+        `query_vec` skips embedding (the evaluation harness embeds all queries in one batch). `keyword_query`
+        replaces the query for BM25: the search drops place names there, so that "in Africa" does not reward
+        articles for literally saying "Africa" while the geography boost rewards articles about African countries.
         """
         dense: dict[int, tuple[float, int]] = {}
         keyword: dict[int, float] = {}
@@ -199,11 +245,12 @@ class Engine:
             qvec = self.encoder.encode([query])[0] if query_vec is None else query_vec
             dense = self._dense_articles(qvec, depth, allowed)
         if mode in ("keyword", "hybrid"):
-            keyword = self._keyword_articles(query, depth, allowed)
+            keyword = self._keyword_articles(keyword_query or query, depth, allowed)
         return dense, keyword
 
     def _rank(self, query: str, mode: Mode, need: int, allowed: np.ndarray | None) -> list[_Candidate]:
-        dense, keyword = self.legs(query, need, mode=mode, allowed=allowed)
+        places = parse_query_places(query)
+        dense, keyword = self.legs(query, need, mode=mode, allowed=allowed, keyword_query=places.residual or query)
         if mode == "semantic":
             scored = {a: s for a, (s, _) in dense.items()}
         elif mode == "keyword":
@@ -212,6 +259,11 @@ class Engine:
             semantic = {a: s for a, (s, _) in dense.items()}
             p = self.ranking
             scored = fusion.fuse(semantic, keyword, method=p.fusion, weight=p.weight, rrf_k=p.rrf_k)
+        if places.country_set and self.ranking.geo_boost:
+            in_place = self._rows_with_any(self._country_members, places.country_set)
+            in_place |= self._rows_with_any(self._region_members, places.regions)
+            factor = 1.0 + self.ranking.geo_boost
+            scored = {a: s * factor if in_place[a] and s > 0 else s for a, s in scored.items()}
         order = sorted(scored, key=lambda a: (-scored[a], a))
         return [
             _Candidate(
@@ -292,36 +344,68 @@ class Engine:
             published_at=row["published_at"],
             categories=list(row["categories"]),
             countries=list(row["countries"]),
+            regions=list(row["regions"]),
             similar=[self.articles.iloc[m]["id"] for m in others],
         )
 
     # -- related posts --------------------------------------------------------------------------------------
-    def _related_item(self, idx: int, score: float) -> RelatedItem:
-        row = self.articles.iloc[idx]
-        return RelatedItem(
-            id=row["id"],
-            title=row["title"],
-            url=row["url"],
-            score=round(float(score), 6),
-            published_at=row["published_at"],
-            categories=list(row["categories"]),
-        )
+    def has_article(self, article_id: str) -> bool:
+        return article_id in self._position
 
-    def _pick_related(self, ids: np.ndarray, scores: np.ndarray, k: int, source: int | None) -> list[RelatedItem]:
-        """Walk neighbours best first: never the source, nor a near-duplicate of it or of an item already picked."""
-        taken_groups = {int(self.group[source])} if source is not None else set()
+    def _article_text(self, idx: int) -> str:
+        start, end = self._chunk_start[idx], self._chunk_start[idx + 1]
+        return "\n".join([self.articles["title"].iat[idx], *self.chunk_text[start:end]])
+
+    def _places(self, idx: int) -> list[str]:
+        return list(self.articles["countries"].iat[idx])
+
+    def _related_items(self, picks: list[Picked], source: TermProfile, places: list[str]) -> list[RelatedItem]:
         items = []
-        for idx, score in zip(ids, scores):
-            if idx < 0 or idx == source:
-                continue
-            group = int(self.group[idx])
-            if group in taken_groups:
-                continue
-            taken_groups.add(group)
-            items.append(self._related_item(int(idx), score))
-            if len(items) == k:
-                break
+        for pick in picks:
+            row = self.articles.iloc[pick.row]
+            reason = PINNED_REASON if pick.pinned else self._explainer.reason(source, places, pick.row)
+            items.append(
+                RelatedItem(
+                    id=row["id"],
+                    title=row["title"],
+                    url=row["url"],
+                    score=round(pick.similarity, 6),
+                    published_at=row["published_at"],
+                    categories=list(row["categories"]),
+                    reason=reason,
+                    pinned=pick.pinned,
+                )
+            )
         return items
+
+    def _pick_related(
+        self, ids: np.ndarray, scores: np.ndarray, k: int, rules: RelatedRules, *, source: int | None,
+        source_vec: np.ndarray, curation: Curation | None = None,
+    ) -> list[Picked]:
+        """The candidates' features the rules need, and the editors' pins and excludes, handed to the policy."""
+        rows = np.asarray(ids, dtype=np.int64)
+        valid = np.maximum(rows, 0)  # -1 padding is dropped by the policy; index safely meanwhile
+        age = same = vectors = None
+        if rules.uses_dates:
+            age = (self._newest - self._published[valid]) / 86400.0
+        if rules.same_category_boost and source is not None:
+            mine = set(self.articles["categories"].iat[source])
+            same = np.array([bool(mine.intersection(self.articles["categories"].iat[r])) for r in valid])
+        if rules.mmr_lambda < 1.0 and len(valid):
+            vectors = self.article_index.reconstruct_batch(valid)
+        pins: list[Pin] = []
+        excluded: list[int] = []
+        if curation is not None:  # ids no longer (or not yet) in this version are skipped
+            for target, position in curation.pins:
+                row = self._position.get(target)
+                if row is not None and row != source:
+                    similarity = float(self.article_index.reconstruct(row) @ source_vec)
+                    pins.append(Pin(row, position, similarity))
+            excluded = [self._position[t] for t in curation.excludes if t in self._position]
+        return select_related(
+            rows, scores, k, rules, group=self.group, source=source, age_days=age, same_category=same,
+            vectors=vectors, pins=pins, excluded=excluded,
+        )
 
     def _live_neighbours(self, vec: np.ndarray, fetch: int) -> tuple[np.ndarray, np.ndarray]:
         fetch = min(self.article_index.ntotal, fetch)
@@ -330,18 +414,25 @@ class Engine:
         scores, ids = self.article_index.search(vec.reshape(1, -1).astype(np.float32), fetch)
         return ids[0], scores[0]
 
-    def related(self, article_id: str, *, k: int = 5) -> RelatedResults:
+    def related(
+        self, article_id: str, *, k: int = 5, rules: RelatedRules | None = None, curation: Curation | None = None
+    ) -> RelatedResults:
+        """The article's related posts under `rules` (default: the engine's), with the editors' `curation` applied."""
         idx = self._position.get(article_id)
         if idx is None:
             raise ArticleNotFound(article_id)
-        items = self._pick_related(self.neighbours[idx], self.neighbour_scores[idx], k, idx)
-        if len(items) < k and len(self.articles) > len(items) + 1 and self.neighbours.shape[1] < len(self.articles) - 1:
-            # the precomputed list ran out (large k, or many duplicates): fall back to a live search
-            ids, scores = self._live_neighbours(self.article_index.reconstruct(idx), 4 * k + 32)
-            items = self._pick_related(ids, scores, k, idx)
+        rules = rules or self.related_rules
+        vec = self.article_index.reconstruct(idx)
+        scores = self.neighbour_scores[idx]
+        picks = self._pick_related(self.neighbours[idx], scores, k, rules, source=idx, source_vec=vec, curation=curation)
+        if len(picks) < k and self.neighbours.shape[1] < len(self.articles) - 1 and scores[-1] >= rules.min_similarity:
+            # the precomputed list ran out above the floor (large k, duplicates, excludes): search deeper, live
+            ids, scores = self._live_neighbours(vec, 4 * k + 32)
+            picks = self._pick_related(ids, scores, k, rules, source=idx, source_vec=vec, curation=curation)
+        items = self._related_items(picks, self._explainer.profile(idx), self._places(idx))
         return RelatedResults(article_id=article_id, items=items, version=self.version)
 
-    def related_to_text(self, title: str, body: str, *, k: int = 5) -> RelatedResults:
+    def related_to_text(self, title: str, body: str, *, k: int = 5, rules: RelatedRules | None = None) -> RelatedResults:
         """Related articles for unsaved text (an editor's draft), embedded the way articles are."""
         if not (title.strip() or body.strip()):
             raise InvalidQuery("give a title or a body for the draft")
@@ -354,7 +445,9 @@ class Engine:
         ordinals = np.array([c.ordinal for c in chunks], dtype=np.int32)
         vec = article_vectors(vectors, np.zeros(len(chunks), dtype=np.int32), ordinals, 1)[0]
         ids, scores = self._live_neighbours(vec, 4 * k + 32)
-        return RelatedResults(article_id=None, items=self._pick_related(ids, scores, k, None), version=self.version)
+        picks = self._pick_related(ids, scores, k, rules or self.related_rules, source=None, source_vec=vec)
+        items = self._related_items(picks, term_profile(f"{draft.title}\n{draft.body}"), [])
+        return RelatedResults(article_id=None, items=items, version=self.version)
 
     # -- facts ----------------------------------------------------------------------------------------------
     def article(self, article_id: str) -> ArticleInfo:
@@ -362,7 +455,7 @@ class Engine:
         if idx is None:
             raise ArticleNotFound(article_id)
         row = self.articles.iloc[idx].to_dict()
-        for key in ("categories", "tags", "countries"):
+        for key in ("categories", "tags", "countries", "regions"):
             row[key] = list(row[key])
         return ArticleInfo(**{k: v for k, v in row.items() if k in ArticleInfo.model_fields})
 

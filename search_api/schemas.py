@@ -21,6 +21,7 @@ class ArticleInfo(_Frozen):
     categories: list[str] = []
     tags: list[str] = []
     countries: list[str] = []
+    regions: list[str] = []
     author: str | None = None
     language: str | None = None
     image_url: str | None = None
@@ -41,16 +42,19 @@ class SearchHit(_Frozen):
     published_at: datetime | None = None
     categories: list[str] = []
     countries: list[str] = []
+    regions: list[str] = []
     similar: list[str] = Field([], description="Ids of near-duplicates collapsed into this hit (+N similar)")
 
 
 class Filters(_Frozen):
     categories: list[str] = []
+    countries: list[str] = Field([], description="Country names or ISO codes (any of)")
+    regions: list[str] = Field([], description="Region names, e.g. 'East Africa', 'Sahel' (any of)")
     date_from: date | None = None
     date_to: date | None = None
 
     def is_empty(self) -> bool:
-        return not self.categories and self.date_from is None and self.date_to is None
+        return not (self.categories or self.countries or self.regions) and self.date_from is None and self.date_to is None
 
 
 class SearchResults(_Frozen):
@@ -67,9 +71,14 @@ class RelatedItem(_Frozen):
     id: str
     title: str
     url: str | None = None
-    score: float = Field(description="Cosine similarity of the two article vectors")
+    score: float = Field(
+        description="Cosine similarity of the two article vectors; the list's order may also reflect recency, "
+        "category and diversity rules, and editors' pins"
+    )
     published_at: datetime | None = None
     categories: list[str] = []
+    reason: str = Field("", max_length=120, description="Why it is related, short enough for a widget caption")
+    pinned: bool = Field(False, description="Placed in the list by an editor rather than by similarity")
 
 
 class RelatedResults(_Frozen):

@@ -14,7 +14,7 @@ from weakref import WeakKeyDictionary
 from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
 from fastapi.responses import HTMLResponse
 
-from search_api.deps import EngineDep
+from search_api.deps import EditorialDep, EngineDep
 from search_api.engine import Engine
 from search_api.schemas import RelatedItem, RelatedResults
 
@@ -100,6 +100,8 @@ def _item_html(item: RelatedItem, layout: str) -> str:
         parts.append(f'<span class="sift-date">{item.published_at.date().isoformat()}</span>')
     if layout == "cards" and item.categories:
         parts.append(f'<span class="sift-meta">{escape(" · ".join(item.categories))}</span>')
+    if layout == "cards" and item.reason:
+        parts.append(f'<span class="sift-why">{escape(item.reason)}</span>')
     return "".join(parts)
 
 
@@ -184,11 +186,13 @@ def widget_router() -> APIRouter:
     def related_by_url(
         request: Request,
         engine: EngineDep,
+        editorial: EditorialDep,
         url: Annotated[str, Query(min_length=1, max_length=2048, description="The article page's URL")],
         k: K = 5,
     ) -> Response:
         """Related posts for the article published at `url` (widget.js uses this when given `data-url`)."""
-        related = engine.related(article_for_url(engine, url), k=k)
+        article_id = article_for_url(engine, url)
+        related = engine.related(article_id, k=k, curation=editorial.curation(article_id))
         return _cached(
             request, related.model_dump_json(), "application/json",
             version=engine.version, max_age=DATA_MAX_AGE, headers={},
@@ -198,6 +202,7 @@ def widget_router() -> APIRouter:
     def related_fragment(
         request: Request,
         engine: EngineDep,
+        editorial: EditorialDep,
         article_id: ArticleId,
         k: K = 5,
         layout: Layout = "list",
@@ -205,7 +210,7 @@ def widget_router() -> APIRouter:
     ) -> Response:
         """The related-posts box as an HTML fragment, for sites without JavaScript (server-side include or iframe).
         Empty when the article has no related posts."""
-        related = engine.related(article_id, k=k)
+        related = engine.related(article_id, k=k, curation=editorial.curation(article_id))
         body = render_fragment(related, layout=layout, title=title, stylesheet=str(request.url_for("widget_css")))
         return _cached(
             request, body, "text/html; charset=utf-8", version=engine.version, max_age=DATA_MAX_AGE,

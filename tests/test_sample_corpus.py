@@ -76,3 +76,44 @@ def test_html_pages_are_indexed_without_their_sidebars(sample_engine):
     info = sample_engine.article("pr-page-4")
     assert "Latest News" not in info.summary and info.published_at is not None
     assert "pr-page-4" in [h.id for h in sample_engine.search("shelter for flood families in Sindh", k=3).hits]
+
+
+def test_a_question_about_africa_finds_african_stories_that_never_say_africa(sample_engine):
+    hits = sample_engine.search("child trafficking funding in Africa", k=5).hits
+    assert all("Africa" in h.regions for h in hits), [(h.id, h.regions) for h in hits]
+    texts = {h.id: (sample_engine.article(h.id).title + " " + h.snippet) for h in hits}
+    assert sum("africa" not in t.lower() for t in texts.values()) >= 3
+
+
+@pytest.mark.parametrize(
+    ("region", "member"),
+    [("East Africa", "Eastern Africa"), ("Sahel", "Sahel"), ("South Asia", "South Asia"), ("latin america", "Latin America")],
+)
+def test_region_filter_keeps_only_that_region(sample_engine, region, member):
+    from search_api.schemas import Filters
+
+    results = sample_engine.search("floods and drought relief", k=50, filters=Filters(regions=[region]))
+    # every eligible article is shown (near-duplicates folded into their hit's `similar`): the filter starves nothing
+    assert results.hits and len(results.hits) + sum(len(h.similar) for h in results.hits) == results.eligible
+    assert all(member in h.regions for h in results.hits), [(h.id, h.regions) for h in results.hits]
+
+
+def test_country_filter_accepts_names_and_codes(sample_engine):
+    from search_api.schemas import Filters
+
+    by_name = sample_engine.search("grants", k=50, filters=Filters(countries=["Ghana"]))
+    by_code = sample_engine.search("grants", k=50, filters=Filters(countries=["GHA"]))
+    assert [h.id for h in by_name.hits] == [h.id for h in by_code.hits]
+    assert by_name.hits and all("Ghana" in h.countries for h in by_name.hits)
+
+
+@pytest.mark.parametrize(
+    ("filters", "message"),
+    [({"regions": ["Est Africa"]}, "unknown region 'Est Africa'; did you mean"), ({"countries": ["Narnia"]}, "unknown country 'Narnia'")],
+)
+def test_unknown_places_are_clear_errors(sample_engine, filters, message):
+    from indexer.errors import InvalidQuery
+    from search_api.schemas import Filters
+
+    with pytest.raises(InvalidQuery, match=message):
+        sample_engine.search("water", filters=Filters(**filters))

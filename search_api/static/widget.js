@@ -1,6 +1,6 @@
 /* Sift related-posts widget. Embed with one tag where the box should appear:
    <script src="https://sift.example.org/widget.js" data-article-id="pr-049" async></script>
-   data-url (instead of data-article-id; empty = this page's canonical URL), data-count (1-50, default 5),
+   data-url (instead of data-article-id; empty = canonical URL), data-count (1-50, default 5),
    data-layout ("list" or "cards"), data-title (heading; "" for none), data-target (CSS selector to render into).
    Article text is only ever set with textContent, and only http(s) URLs become links. */
 (function () {
@@ -23,7 +23,7 @@
     else fn();
   }
 
-  // The stylesheet sits beside widget.js: one <link>, added once, allowed by a host CSP that allows our scripts.
+  // widget.css sits beside widget.js: one <link>, added once.
   function addStyles(base) {
     if (document.getElementById("sift-css")) return;
     var link = document.createElement("link");
@@ -33,6 +33,12 @@
     (document.head || document.documentElement).appendChild(link);
   }
 
+  // Impressions and clicks; no cookies, nothing about the reader.
+  function report(opts, shown, clicked) {
+    fetch(opts.base + "/widget/events", { method: "POST", keepalive: true, credentials: "omit", mode: "no-cors",
+      body: JSON.stringify({ article_id: opts.id, shown: shown, clicked: clicked }) }).catch(function () {});
+  }
+
   function render(me, opts, items) {
     var box = el("aside", "sift-box sift-" + opts.layout);
     box.setAttribute("aria-label", opts.title || "Related posts");
@@ -40,16 +46,19 @@
     var list = box.appendChild(el("ul", "sift-items"));
     items.forEach(function (item) {
       var li = list.appendChild(el("li", "sift-item"));
-      var url = /^https?:\/\//i.test(item.url || "") ? item.url : null;  // a javascript: URL stays plain text
+      var url = /^https?:\/\//i.test(item.url || "") ? item.url : null;
       var title = li.appendChild(el(url ? "a" : "span", "sift-link", item.title));
       if (url) title.href = url;
+      if (url) title.onclick = function () { report(opts, [], item.id); };
       if (item.published_at) li.appendChild(el("span", "sift-date", String(item.published_at).slice(0, 10)));
-      if (opts.layout === "cards" && item.categories && item.categories.length) {
-        li.appendChild(el("span", "sift-meta", item.categories.join(" · ")));
+      if (opts.layout === "cards") {
+        if (item.categories && item.categories.length) li.appendChild(el("span", "sift-meta", item.categories.join(" · ")));
+        if (item.reason) li.appendChild(el("span", "sift-why", item.reason));
       }
     });
     if (opts.target) opts.target.appendChild(box);
     else me.parentNode.insertBefore(box, me.nextSibling);
+    report(opts, items.map(function (i) { return i.id; }), null);
   }
 
   function start(me) {
@@ -58,6 +67,7 @@
     var base = me.src.replace(SRC, "");
     var count = Math.min(Math.max(parseInt(data.count, 10) || 5, 1), 50);
     var opts = {
+      base: base,
       layout: data.layout === "cards" ? "cards" : "list",
       title: data.title != null ? data.title : "Related posts"
     };
@@ -69,7 +79,7 @@
       var page = data.url || (canonical && canonical.href) || location.href.split("#")[0];
       endpoint = base + "/widget/related?url=" + encodeURIComponent(page) + "&k=" + count;
     }
-    if (!window.fetch) return warn(me, "this browser has no fetch(); no related posts shown");
+    if (!window.fetch) return warn(me, "this browser has no fetch(), so no related posts");
     fetch(endpoint, { credentials: "omit" })
       .then(function (r) {
         if (!r.ok) throw new Error("HTTP " + r.status + " from " + endpoint);
@@ -77,6 +87,7 @@
       })
       .then(function (body) {
         var items = (body && body.items) || [];
+        opts.id = body.article_id;
         if (!items.length) return warn(me, "no related posts for this article");
         whenReady(function () {
           if (data.target) {
@@ -94,7 +105,7 @@
 
   var me = document.currentScript;
   if (me && !me.siftDone) return start(me);
-  // Old browsers leave currentScript null: start every widget tag not started yet.
+  // Old browsers have no currentScript: start every widget tag not started yet.
   var scripts = document.getElementsByTagName("script");
   for (var i = 0; i < scripts.length; i++) {
     if (!scripts[i].siftDone && SRC.test(scripts[i].src || "")) start(scripts[i]);

@@ -139,3 +139,21 @@ def test_engine_refuses_another_model_and_corrupt_files(tmp_path, embedder):
         fh.write(b"\x00garbage\x00")
     with pytest.raises(IndexMismatch, match="does not match its checksum"):
         Engine.open(idx, embedder)
+
+
+def test_new_build_parameters_republish_without_embedding_again(tmp_path, embedder):
+    idx = tmp_path / "idx"
+    index_sources([TINY], idx, embedder, progress=False)
+    report = index_sources([TINY], idx, embedder, progress=False, duplicate_threshold=0.9)
+    assert (report.embedded, report.published, report.version) == (0, True, "000002")
+    assert read_manifest(idx / "versions" / "000002")["build"]["duplicate_threshold"] == 0.9
+
+
+def test_new_chunking_rechunks_unchanged_articles(tmp_path, embedder):
+    from indexer.pipeline import ChunkingParams
+
+    idx = tmp_path / "idx"
+    index_sources([TINY], idx, embedder, progress=False)
+    report = index_sources([TINY], idx, embedder, progress=False, chunking=ChunkingParams(max_words=20, overlap_words=5))
+    assert report.updated == 12 and report.published
+    assert read_manifest(idx / "versions" / "000002")["counts"]["chunks"] > 12

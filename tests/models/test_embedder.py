@@ -41,3 +41,18 @@ def test_model_id_names_the_model_and_is_stable(embedder):
 def test_missing_model_path_is_a_clear_error(tmp_path):
     with pytest.raises(ModelLoadError, match="not a sentence-transformers model"):
         Embedder(tmp_path / "nowhere")
+
+
+def test_a_repeated_query_comes_from_the_cache(embedder):
+    first = embedder.encode_query("water grants in the Sahel")
+    assert embedder.encode_query("water grants in the Sahel") is first
+    np.testing.assert_allclose(first, embedder.encode(["water grants in the Sahel"])[0], atol=1e-6)
+    assert first.shape == (384,)
+    assert not first.flags.writeable, "a cached vector is shared: callers must not change it"
+
+
+def test_the_query_cache_can_be_turned_off():
+    uncached = Embedder(query_cache_size=0)
+    first = uncached.encode_query("water grants")
+    assert uncached.encode_query("water grants") is not first
+    np.testing.assert_allclose(uncached.encode_query("water grants"), first, atol=1e-6)

@@ -18,7 +18,7 @@ def test_search_returns_typed_hits(client):
     assert body["hits"][0]["id"] == "t11"
     assert set(body["hits"][0]) == {
         "id", "title", "url", "score", "semantic_score", "keyword_score", "snippet", "snippet_html",
-        "published_at", "categories", "countries", "similar",
+        "published_at", "categories", "countries", "regions", "similar",
     }
     assert (body["k"], body["offset"], body["eligible"]) == (2, 0, 12)
 
@@ -108,3 +108,23 @@ def test_missing_index_gives_503_with_the_reason(tmp_path):
         r = c.get("/search", params={"q": "water"})
         assert r.status_code == 503
         assert "run `sift index SOURCE" in r.json()["error"]
+
+
+def test_place_filters_over_http(client):
+    r = client.get("/search", params=[("q", "news"), ("region", "Sahel")])
+    assert [h["id"] for h in r.json()["hits"]] == ["t06"]  # Nigeria
+    r = client.get("/search", params=[("q", "news"), ("country", "KEN"), ("country", "Malawi")])
+    assert sorted(h["id"] for h in r.json()["hits"]) == ["t02", "t04", "t08"]
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"q": "x", "region": "Narnia"}, "unknown region 'Narnia'"),
+        ({"q": "x", "country": "Atlantis"}, "unknown country 'Atlantis'"),
+        ({"q": "x", "mode": "fuzzy"}, "mode: Input should be 'hybrid', 'semantic' or 'keyword'"),
+    ],
+)
+def test_bad_place_and_mode_parameters(client, params, message):
+    r = client.get("/search", params=params)
+    assert r.status_code == 422 and message in r.json()["error"]

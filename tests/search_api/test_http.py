@@ -19,7 +19,9 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def server(tiny_index):
     port = _free_port()
-    env = {**os.environ, "SIFT_INDEX_DIR": str(tiny_index), "SIFT_PORT": str(port), "HF_HUB_OFFLINE": "1"}
+    # no similarity floor over the tiny corpus of unrelated stories (see tiny_engine in conftest.py)
+    env = {**os.environ, "SIFT_INDEX_DIR": str(tiny_index), "SIFT_PORT": str(port), "HF_HUB_OFFLINE": "1",
+           "SIFT_RELATED_MIN_SIMILARITY": "-1"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "search_api.cli", "serve"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
     )

@@ -26,12 +26,13 @@ def _client_over(records: list[dict], folder, embedder):
     """A TestClient over an index built from `records`."""
     from indexer.pipeline import index_sources
     from search_api.engine import Engine
+    from search_api.related import RelatedRules
 
     source = folder / "articles.jsonl"
     source.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
     report = index_sources([source], folder / "idx", embedder, progress=False)
     assert report.added == len(records) and report.skipped == 0
-    engine = Engine.open(folder / "idx", embedder)
+    engine = Engine.open(folder / "idx", embedder, related_rules=RelatedRules(min_similarity=-1.0))  # no floor
     return TestClient(create_app(Settings(index_dir=folder / "idx"), engine=engine))
 
 
@@ -163,6 +164,14 @@ def test_only_http_urls_become_links(url, linked):
 def test_fragment_of_an_empty_list_is_empty():
     assert render_fragment(RelatedResults(article_id="a", items=[], version="1"), layout="list", title="R",
                            stylesheet="/widget.css") == ""
+
+
+def test_cards_show_the_reason_escaped_and_lists_leave_it_out():
+    item = RelatedItem(id="b", title="B", url="https://news.example.org/b", score=0.5, reason="Both mention <b>")
+    related = RelatedResults(article_id="a", items=[item], version="1")
+    cards = render_fragment(related, layout="cards", title="", stylesheet="/widget.css")
+    assert '<span class="sift-why">Both mention &lt;b&gt;</span>' in cards
+    assert "sift-why" not in render_fragment(related, layout="list", title="", stylesheet="/widget.css")
 
 
 # -- lookup by page URL -----------------------------------------------------------------------------------------

@@ -78,7 +78,9 @@ def publisher():
 @pytest.fixture(scope="module")
 def server(tiny_index, publisher):
     port = _free_port()
+    # no similarity floor over the tiny corpus of unrelated stories (see tiny_engine in conftest.py)
     env = {**os.environ, "SIFT_INDEX_DIR": str(tiny_index), "SIFT_PORT": str(port), "HF_HUB_OFFLINE": "1",
+           "SIFT_RELATED_MIN_SIMILARITY": "-1",
            "SIFT_CORS_ORIGINS": json.dumps([publisher.allowed])}
     proc = subprocess.Popen(
         [sys.executable, "-m", "search_api.cli", "serve"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
@@ -272,3 +274,31 @@ def test_two_widgets_without_current_script_each_render_once(tab, server, publis
     assert tab.page.locator(".sift-list .sift-item").count() == 2
     assert tab.page.locator(".sift-cards .sift-item").count() == 4
     assert tab.page.locator("link#sift-css").count() == 1
+
+
+def test_cards_explain_and_the_widget_reports_views_and_clicks(tab, server):
+    """The reasons show under each card; rendering counts a view, a click counts a click (no cookies involved)."""
+
+    def box() -> dict:
+        boxes = httpx.get(f"{server}/stats/related", params={"article_id": "t04"}).json()["articles"]
+        return boxes[0] if boxes else {"views": 0, "items": []}
+
+    def clicks_on(target: str) -> int:
+        return next((i["clicks"] for i in box()["items"] if i["id"] == target), 0)
+
+    def eventually(check) -> None:
+        deadline = time.monotonic() + 10
+        while not check():
+            assert time.monotonic() < deadline, "the widget's event did not arrive"
+            time.sleep(0.1)
+
+    expected = httpx.get(f"{server}/articles/t04/related", params={"k": 3}).json()["items"]
+    views, clicks = box()["views"], clicks_on(expected[0]["id"])
+    tab.page.goto(f"{server}/demo/article/t04?layout=cards&k=3")
+    tab.page.wait_for_selector(".sift-box .sift-why")
+    assert tab.page.locator(".sift-why").all_text_contents() == [e["reason"] for e in expected]
+    eventually(lambda: box()["views"] == views + 1)
+    tab.fake(expected[0]["url"], "<!doctype html><title>The next article</title>")
+    tab.page.locator(".sift-link").first.click()
+    tab.page.wait_for_url(expected[0]["url"])
+    eventually(lambda: clicks_on(expected[0]["id"]) == clicks + 1)

@@ -1,0 +1,246 @@
+"""Editorial state kept in store.sqlite beside the articles: pins, excludes and the widget's click counters.
+
+None of it is derived from the sources, so re-indexing never touches it; it is read when related lists are served.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS related_pins (
+    source TEXT NOT NULL,
+    target TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (source, target)
+);
+CREATE TABLE IF NOT EXISTS related_excludes (
+    source TEXT NOT NULL,
+    target TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (source, target)
+);
+CREATE TABLE IF NOT EXISTS related_clicks (
+    source TEXT NOT NULL,
+    target TEXT NOT NULL,
+    impressions INTEGER NOT NULL DEFAULT 0,
+    clicks INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (source, target)
+);
+CREATE TABLE IF NOT EXISTS related_views (source TEXT PRIMARY KEY, views INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS editorial_generation (id INTEGER PRIMARY KEY CHECK (id = 0), value INTEGER NOT NULL);
+INSERT OR IGNORE INTO editorial_generation VALUES (0, 0);
+"""
+
+# How stale a serving process may be about pins written by another process (`sift pin` while `sift serve` runs).
+# Writes through the same EditorialStore are seen at once.
+REFRESH_SECONDS = 1.0
+
+
+@dataclass(frozen=True)
+class Curation:
+    """What editors decided for one article's related list: pinned ids with their 1-based positions, and excludes."""
+
+    pins: tuple[tuple[str, int], ...] = ()
+    excludes: frozenset[str] = frozenset()
+
+    def is_empty(self) -> bool:
+        return not self.pins and not self.excludes
+
+
+@dataclass(frozen=True)
+class TargetClicks:
+    target: str
+    impressions: int
+    clicks: int
+
+
+@dataclass(frozen=True)
+class SourceClicks:
+    """Click-through of one article's related box: box views, clicks on any item, and the per-item counters."""
+
+    source: str
+    views: int
+    clicks: int
+    items: tuple[TargetClicks, ...] = field(default_factory=tuple)
+
+
+class NotCurated(LookupError):
+    """Unpinning or un-excluding an article that was not pinned or excluded."""
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+
+
+class EditorialStore:
+    """Pins, excludes and click counters in one SQLite file. Thread-safe; connects on first use."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._lock = threading.Lock()
+        self._conn: sqlite3.Connection | None = None
+        self._cache: dict[str, Curation] = {}
+        self._generation = -1
+        self._checked = -float("inf")
+
+    def _db(self) -> sqlite3.Connection:
+        if self._conn is None:
+            conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA journal_mode=WAL")
+            # counters may lose the last few events on power loss, never the file; pins commit like the store
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.executescript(_SCHEMA)
+            self._conn = conn
+        return self._conn
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+    # -- pins and excludes ----------------------------------------------------------------------------------
+    def curation(self, source: str) -> Curation:
+        """The pins and excludes of `source`'s list, from a cache refreshed at most every REFRESH_SECONDS."""
+        with self._lock:
+            now = time.monotonic()
+            if now - self._checked >= REFRESH_SECONDS:
+                self._checked = now
+                generation = self._db().execute("SELECT value FROM editorial_generation").fetchone()[0]
+                if generation != self._generation:
+                    self._reload(generation)
+            return self._cache.get(source, Curation())
+
+    def _reload(self, generation: int) -> None:
+        db = self._db()
+        pins: dict[str, list[tuple[str, int]]] = {}
+        for source, target, position in db.execute(
+            "SELECT source, target, position FROM related_pins ORDER BY source, position, created_at, target"
+        ):
+            pins.setdefault(source, []).append((target, position))
+        excludes: dict[str, set[str]] = {}
+        for source, target in db.execute("SELECT source, target FROM related_excludes"):
+            excludes.setdefault(source, set()).add(target)
+        self._cache = {
+            s: Curation(tuple(pins.get(s, ())), frozenset(excludes.get(s, ()))) for s in pins.keys() | excludes.keys()
+        }
+        self._generation = generation
+
+    def _write(self, statements: Iterable[tuple[str, tuple]]) -> int:
+        """Run `statements` in one transaction, bump the generation, reload the cache; rows changed by the first."""
+        with self._lock:
+            db = self._db()
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                changed = -1
+                for sql, args in statements:
+                    cursor = db.execute(sql, args)
+                    changed = cursor.rowcount if changed < 0 else changed
+                db.execute("UPDATE editorial_generation SET value = value + 1")
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            self._reload(db.execute("SELECT value FROM editorial_generation").fetchone()[0])
+            self._checked = time.monotonic()
+            return changed
+
+    def pin(self, source: str, target: str, position: int = 1) -> Curation:
+        """Always show `target` at `position` (1-based) in `source`'s list; clears an exclude of the same pair."""
+        self._write(
+            [
+                (
+                    "INSERT INTO related_pins VALUES (?, ?, ?, ?) "
+                    "ON CONFLICT(source, target) DO UPDATE SET position = excluded.position",
+                    (source, target, position, _now()),
+                ),
+                ("DELETE FROM related_excludes WHERE source = ? AND target = ?", (source, target)),
+            ]
+        )
+        return self.curation(source)
+
+    def exclude(self, source: str, target: str) -> Curation:
+        """Never show `target` (nor its near-duplicates) in `source`'s list; clears a pin of the same pair."""
+        self._write(
+            [
+                ("INSERT OR IGNORE INTO related_excludes VALUES (?, ?, ?)", (source, target, _now())),
+                ("DELETE FROM related_pins WHERE source = ? AND target = ?", (source, target)),
+            ]
+        )
+        return self.curation(source)
+
+    def unpin(self, source: str, target: str) -> Curation:
+        if not self._write([("DELETE FROM related_pins WHERE source = ? AND target = ?", (source, target))]):
+            raise NotCurated(f"{target!r} is not pinned to {source!r}'s related posts")
+        return self.curation(source)
+
+    def unexclude(self, source: str, target: str) -> Curation:
+        if not self._write([("DELETE FROM related_excludes WHERE source = ? AND target = ?", (source, target))]):
+            raise NotCurated(f"{target!r} is not excluded from {source!r}'s related posts")
+        return self.curation(source)
+
+    # -- feedback -------------------------------------------------------------------------------------------
+    def record_event(self, source: str, shown: Iterable[str], clicked: str | None) -> None:
+        """Count one view of `source`'s box with an impression of each shown item (if any), and a click (if any)."""
+        shown = list(dict.fromkeys(shown))
+        with self._lock:
+            db = self._db()
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                if shown:
+                    db.execute(
+                        "INSERT INTO related_views VALUES (?, 1) ON CONFLICT(source) DO UPDATE SET views = views + 1",
+                        (source,),
+                    )
+                    db.executemany(
+                        "INSERT INTO related_clicks (source, target, impressions) VALUES (?, ?, 1) "
+                        "ON CONFLICT(source, target) DO UPDATE SET impressions = impressions + 1",
+                        [(source, target) for target in shown],
+                    )
+                if clicked is not None:
+                    db.execute(
+                        "INSERT INTO related_clicks (source, target, clicks) VALUES (?, ?, 1) "
+                        "ON CONFLICT(source, target) DO UPDATE SET clicks = clicks + 1",
+                        (source, clicked),
+                    )
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+
+    def click_totals(self) -> tuple[int, int]:
+        """(box views, clicks) over all articles."""
+        with self._lock:
+            db = self._db()
+            views = db.execute("SELECT COALESCE(SUM(views), 0) FROM related_views").fetchone()[0]
+            clicks = db.execute("SELECT COALESCE(SUM(clicks), 0) FROM related_clicks").fetchone()[0]
+            return int(views), int(clicks)
+
+    def click_through(self, limit: int = 50, source: str | None = None) -> list[SourceClicks]:
+        """The `limit` most viewed related boxes (or just `source`'s), each with its items by clicks."""
+        with self._lock:
+            db = self._db()
+            where, args = ("WHERE v.source = ?", (source,)) if source is not None else ("", ())
+            boxes = db.execute(
+                "SELECT v.source, v.views, COALESCE((SELECT SUM(clicks) FROM related_clicks c "
+                f"WHERE c.source = v.source), 0) FROM related_views v {where} "
+                "ORDER BY v.views DESC, v.source LIMIT ?",
+                (*args, limit),
+            ).fetchall()
+            out = []
+            for name, views, clicks in boxes:
+                items = db.execute(
+                    "SELECT target, impressions, clicks FROM related_clicks WHERE source = ? "
+                    "ORDER BY clicks DESC, impressions DESC, target",
+                    (name,),
+                ).fetchall()
+                out.append(SourceClicks(name, views, clicks, tuple(TargetClicks(*row) for row in items)))
+            return out

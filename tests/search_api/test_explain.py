@@ -1,0 +1,44 @@
+"""Captions saying why two articles are related: the shared places and distinctive terms, in at most 120 characters."""
+
+import pytest
+
+from search_api.explain import NOTHING_SHARED, caption, shared_terms, term_profile
+
+
+def test_profile_keeps_words_as_written_and_drops_noise():
+    profile = term_profile("Farming in Ghana. The farming families farm cocoa, up to 2025, with UN help.")
+    assert profile.surface["farm"] == "farming"  # the spelling the article uses most, lower-case over "Farming"
+    assert profile.surface["ghana"] == "Ghana"
+    assert profile.surface["un"] == "UN"  # a short acronym counts; "up" and numbers do not
+    assert not {"up", "2025", "the", "in"} & profile.weights.keys()
+    assert profile.weights["farm"] > profile.weights["cocoa"]  # three mentions weigh more than one, saturating
+
+
+def test_shared_terms_rank_distinctive_words_and_skip_everyday_ones():
+    a = term_profile("Cocoa farms in Ghana said child labour on cocoa farms is falling, officials said.")
+    b = term_profile("Child labour on cocoa plantations: inspectors said farms hide children.")
+    df = {"cocoa": 3, "farm": 20, "child": 40, "labour": 8, "said": 900}
+    terms = shared_terms(a, b, lambda stems: [df.get(s, 1) for s in stems], documents=1000)
+    assert terms == ["cocoa", "farms", "labour", "child"]  # "farms" twice in a outweighs a rarer "labour" once
+    assert "said" not in shared_terms(a, b, lambda stems: [900] * len(stems), documents=1000)
+
+
+@pytest.mark.parametrize(
+    ("places", "terms", "expected"),
+    [
+        (["Ghana"], ["cocoa", "harvest"], "Both mention Ghana, cocoa and harvest"),
+        ([], ["cocoa"], "Both mention cocoa"),
+        (["Ghana"], ["ghana", "cocoa"], "Both mention Ghana and cocoa"),  # a place named again as a term counts once
+        ([], [], NOTHING_SHARED),
+    ],
+)
+def test_caption(places, terms, expected):
+    assert caption(places, terms) == expected
+
+
+def test_caption_fits_a_widget():
+    long = ["internationalisation", "decentralisation", "intergovernmental", "reconstruction", "accountability",
+            "humanitarian"]
+    text = caption(["Democratic Republic of the Congo"], long)
+    assert len(text) <= 120 and text.startswith("Both mention Democratic Republic of the Congo, ")
+    assert caption(["x" * 200], []) == NOTHING_SHARED
