@@ -45,6 +45,7 @@ class IndexReport:
     added: int = 0
     updated: int = 0
     unchanged: int = 0
+    deleted: int = 0
     skipped: int = 0
     embedded: int = 0
     cached: int = 0
@@ -80,6 +81,104 @@ def _needs_publish(index_dir: Path, model_id: str, generation: int, build: dict)
     )
 
 
+@dataclass(frozen=True)
+class _Options:
+    chunking: ChunkingParams
+    keep_versions: int
+    duplicate_threshold: float
+
+    @property
+    def salt(self) -> str:
+        return f"chunking={self.chunking.max_words}/{self.chunking.overlap_words}"
+
+    @property
+    def build(self) -> dict:
+        return {"max_words": self.chunking.max_words, "overlap_words": self.chunking.overlap_words}
+
+
+def _embed_and_publish(
+    index_dir: Path, store: Store, embedder: TextEncoder, report: IndexReport, options: _Options, *, progress: bool
+) -> None:
+    """Embed every passage the cache lacks (committing as it goes), then publish if the live version is stale."""
+    todo = store.chunks_missing_embeddings(embedder.model_id)
+    report.cached = store.count_chunks() - len(todo)
+    with tqdm(total=len(todo), desc="embedding", unit=" chunks", disable=not progress or not todo) as ebar:
+        for start in range(0, len(todo), EMBED_COMMIT_BATCH):
+            part = todo[start : start + EMBED_COMMIT_BATCH]
+            vectors = embedder.encode([text for _, text in part], progress=ebar.update)
+            store.put_embeddings(embedder.model_id, [h for h, _ in part], vectors)
+            report.embedded += len(part)
+
+    build = build_parameters(options.build, options.duplicate_threshold)
+    if store.count_articles() == 0 and current_version(index_dir) is None:
+        return  # nothing readable and nothing stored: an empty index would only hide the mistake
+    if _needs_publish(index_dir, embedder.model_id, store.generation(), build):
+        version = publish(
+            index_dir,
+            store,
+            model_id=embedder.model_id,
+            dim=embedder.dim,
+            build=options.build,
+            keep_versions=options.keep_versions,
+            duplicate_threshold=options.duplicate_threshold,
+        )
+        report.version, report.published = version.name, True
+    else:
+        report.version = current_version(index_dir)
+
+
+def apply_changes(
+    index_dir: str | Path,
+    embedder: TextEncoder,
+    *,
+    upserts: Sequence[Article] = (),
+    deletes: Sequence[str] = (),
+    source: str = "api",
+    chunking: ChunkingParams = ChunkingParams(),
+    keep_versions: int = 3,
+    duplicate_threshold: float = DEFAULT_THRESHOLD,
+    publish_now: bool = True,
+) -> IndexReport:
+    """Write validated articles and deletions to the store (durable when this returns), then embed and publish.
+
+    With `publish_now=False` only the store is written; a later `refresh` publishes (the API coalesces bursts so).
+    """
+    options = _Options(chunking, keep_versions, duplicate_threshold)
+    started = time.perf_counter()
+    index_dir = Path(index_dir)
+    index_dir.mkdir(parents=True, exist_ok=True)
+    report = IndexReport(read=len(upserts))
+    with Store(index_dir / STORE_FILE) as store:
+        items = [
+            (a, chunk_article(a, max_words=chunking.max_words, overlap_words=chunking.overlap_words), source)
+            for a in upserts
+        ]
+        for change in store.upsert_many(items, salt=options.salt):
+            setattr(report, change, getattr(report, change) + 1)
+        report.deleted = store.delete_many(deletes)
+        if publish_now:
+            _embed_and_publish(index_dir, store, embedder, report, options, progress=False)
+        report.seconds = round(time.perf_counter() - started, 3)
+    return report
+
+
+def refresh(
+    index_dir: str | Path,
+    embedder: TextEncoder,
+    *,
+    chunking: ChunkingParams = ChunkingParams(),
+    keep_versions: int = 3,
+    duplicate_threshold: float = DEFAULT_THRESHOLD,
+) -> IndexReport:
+    """Embed what the store lacks and publish if the live version is stale: the second half of any write."""
+    report = IndexReport()
+    with Store(Path(index_dir) / STORE_FILE) as store:
+        _embed_and_publish(
+            Path(index_dir), store, embedder, report, _Options(chunking, keep_versions, duplicate_threshold), progress=False
+        )
+    return report
+
+
 def index_sources(
     sources: Iterable[str | Path],
     index_dir: str | Path,
@@ -91,6 +190,7 @@ def index_sources(
     duplicate_threshold: float = DEFAULT_THRESHOLD,
 ) -> IndexReport:
     """Index every source into `index_dir`. Bad records are skipped and reported; good ones are never lost."""
+    options = _Options(chunking, keep_versions, duplicate_threshold)
     started = time.perf_counter()
     index_dir = Path(index_dir)
     index_dir.mkdir(parents=True, exist_ok=True)
@@ -101,7 +201,7 @@ def index_sources(
         batch: list[tuple[Article, list[Chunk], str]] = []
 
         def flush() -> None:
-            for change in store.upsert_many(batch, salt=f"chunking={chunking.max_words}/{chunking.overlap_words}"):
+            for change in store.upsert_many(batch, salt=options.salt):
                 setattr(report, change, getattr(report, change) + 1)
             batch.clear()
 
@@ -127,34 +227,7 @@ def index_sources(
         bar.close()
         report.skipped = len(report.errors)
 
-        todo = store.chunks_missing_embeddings(embedder.model_id)
-        total_chunks = store.count_chunks()
-        report.cached = total_chunks - len(todo)
-        with tqdm(total=len(todo), desc="embedding", unit=" chunks", disable=not progress or not todo) as ebar:
-            for start in range(0, len(todo), EMBED_COMMIT_BATCH):
-                part = todo[start : start + EMBED_COMMIT_BATCH]
-                vectors = embedder.encode([text for _, text in part], progress=ebar.update)
-                store.put_embeddings(embedder.model_id, [h for h, _ in part], vectors)
-                report.embedded += len(part)
-
-        build = {"max_words": chunking.max_words, "overlap_words": chunking.overlap_words}
-        if store.count_articles() == 0:
-            pass  # nothing readable and nothing stored: an empty index would only hide the mistake
-        elif _needs_publish(
-            index_dir, embedder.model_id, store.generation(), build_parameters(build, duplicate_threshold)
-        ):
-            version = publish(
-                index_dir,
-                store,
-                model_id=embedder.model_id,
-                dim=embedder.dim,
-                build=build,
-                keep_versions=keep_versions,
-                duplicate_threshold=duplicate_threshold,
-            )
-            report.version, report.published = version.name, True
-        else:
-            report.version = current_version(index_dir)
+        _embed_and_publish(index_dir, store, embedder, report, options, progress=progress)
         report.seconds = round(time.perf_counter() - started, 3)
         store.log_ingest({k: v for k, v in report.to_dict().items() if k != "errors"} | {"skipped": report.skipped})
     return report

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -133,7 +136,25 @@ def build_parameters(build: dict, duplicate_threshold: float) -> dict:
     }
 
 
-def publish(
+@contextmanager
+def _publish_lock(index_dir: Path) -> Iterator[None]:
+    """One publisher at a time per index folder, across processes (`sift index`, `sift sync`, the API writer)."""
+    with open(index_dir / ".publish.lock", "a+") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)  # released when the file closes, also if the process dies
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def publish(index_dir: Path, store: Store, **kwargs) -> PublishedVersion:
+    """Write a complete new version from the store and make it CURRENT (see `_publish`), holding the publish lock."""
+    index_dir.mkdir(parents=True, exist_ok=True)
+    with _publish_lock(index_dir):
+        return _publish(index_dir, store, **kwargs)
+
+
+def _publish(
     index_dir: Path,
     store: Store,
     *,

@@ -165,6 +165,27 @@ class Store:
             raise
         return changes
 
+    def delete_many(self, article_ids: Sequence[str]) -> int:
+        """Delete articles (and their passages); returns how many existed. Cached vectors stay for a re-add."""
+        if not article_ids:
+            return 0
+        cur = self._conn.cursor()
+        cur.execute("BEGIN IMMEDIATE")
+        try:
+            deleted = 0
+            for article_id in article_ids:
+                deleted += cur.execute("DELETE FROM articles WHERE id=?", (article_id,)).rowcount
+            if deleted:
+                cur.execute(
+                    "INSERT INTO meta VALUES ('generation', '1') "
+                    "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1"
+                )
+            cur.execute("COMMIT")
+        except BaseException:
+            cur.execute("ROLLBACK")
+            raise
+        return deleted
+
     def generation(self) -> int:
         """Grows with every committed change to articles; a version records the generation it was built from."""
         row = self._conn.execute("SELECT value FROM meta WHERE key='generation'").fetchone()

@@ -21,7 +21,10 @@ from indexer.editorial import EditorialStore
 from indexer.publish import STORE_FILE
 from search_api.deps import EditorialDep, EngineDep
 from search_api.editorial_api import RulesQuery, editorial_router, rules_for
+from indexer.pipeline import ChunkingParams, refresh
 from search_api.engine import Engine, QueryEncoder
+from search_api.live import LiveEngine, Publisher
+from search_api.writes import writes_router
 from search_api.schemas import ArticleInfo, Filters, IndexStats, Mode, RelatedResults, SearchResults
 from search_api.settings import Settings
 from search_api.widget import widget_router
@@ -71,17 +74,42 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         app.state.settings = settings
-        app.state.engine = engine
-        if engine is None:
+        encoder = engine.encoder if engine is not None else None
+        first = engine
+        error: str | None = None
+        if first is None:
             try:
-                app.state.engine = load_engine(settings)
+                encoder = settings.embedder()
+                first = load_engine(settings, encoder)
             except (IndexNotFound, IndexMismatch, ModelLoadError) as exc:
                 # Serve /health and clear 503s rather than crash: the operator sees why in every response.
-                app.state.engine_error = str(exc)
+                error = str(exc)
                 log.error("index not loaded: %s", exc)
+        live = LiveEngine(
+            settings.index_dir,
+            lambda: load_engine(settings, encoder),
+            first,
+            watch=encoder is not None,  # without a model there is nothing to load versions with
+        )
+        live.error = error
+        app.state.live = live
         # pins, excludes and click counters live in the store beside the articles, not in the loaded version
         app.state.editorial = EditorialStore(settings.index_dir / STORE_FILE)
+        app.state.publisher = None
+        if encoder is not None:
+            app.state.publisher = Publisher(
+                lambda: refresh(
+                    settings.index_dir,
+                    encoder,
+                    chunking=ChunkingParams(settings.chunk_words, settings.chunk_overlap),
+                    keep_versions=settings.keep_versions,
+                    duplicate_threshold=settings.duplicate_threshold,
+                ),
+                live.reload,
+            )
         yield
+        if app.state.publisher is not None:
+            app.state.publisher.close()  # finish a publish in progress: writes already acknowledged get searchable
         app.state.editorial.close()
 
     app = FastAPI(
@@ -164,10 +192,11 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
 
     @app.get("/health", response_model=Health, tags=["operations"])
     def health(request: Request) -> Health:
-        engine: Engine | None = getattr(request.app.state, "engine", None)
+        live: LiveEngine = request.app.state.live
+        engine = live.engine
         if engine is None:
-            return Health(status="no index", error=getattr(request.app.state, "engine_error", None))
-        return Health(status="ok", version=engine.version, articles=len(engine.articles))
+            return Health(status="no index", error=live.error)
+        return Health(status="ok", version=engine.version, articles=len(engine.articles), error=live.error)
 
     @app.get("/stats", response_model=IndexStats, tags=["operations"])
     def stats(engine: EngineDep) -> IndexStats:
@@ -180,5 +209,6 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         return HTMLResponse(page)
 
     app.include_router(widget_router())
+    app.include_router(writes_router())
     app.include_router(editorial_router())
     return app

@@ -14,10 +14,11 @@ from search_api.settings import Settings
 
 
 def get_engine(request: Request) -> Engine:
-    engine = getattr(request.app.state, "engine", None)
+    """The engine serving now; a request keeps it even if a new version is swapped in meanwhile."""
+    live = request.app.state.live
+    engine = live.engine
     if engine is None:
-        reason = getattr(request.app.state, "engine_error", "the index is not loaded")
-        raise HTTPException(status_code=503, detail=f"search is unavailable: {reason}")
+        raise HTTPException(status_code=503, detail=f"search is unavailable: {live.error or 'the index is not loaded'}")
     return engine
 
 

@@ -1,0 +1,165 @@
+"""The live index: authenticated writes become searchable, and a running server swaps versions without failing."""
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from indexer.pipeline import index_sources
+from search_api.app import create_app
+from search_api.settings import Settings
+
+TINY = Path(__file__).resolve().parent.parent / "fixtures" / "tiny_corpus.jsonl"
+KEY = "test-key-123"
+AUTH = {"Authorization": f"Bearer {KEY}"}
+NEW = {"id": "n01", "title": "Beekeeping cooperative in Rwanda wins export grant",
+       "body": "A women's beekeeping cooperative near Huye will use a new grant to reach honey buyers abroad.",
+       "categories": ["Livelihoods"], "published_at": "2026-03-01"}
+
+
+@pytest.fixture()
+def client(tmp_path, embedder):
+    idx = tmp_path / "idx"
+    index_sources([TINY], idx, embedder, progress=False)
+    settings = Settings(index_dir=idx, api_key=KEY, related_min_similarity=-1)
+    with TestClient(create_app(settings)) as c:
+        yield c
+
+
+def _ids(client, q):
+    return [h["id"] for h in client.get("/search", params={"q": q, "k": 3}).json()["hits"]]
+
+
+def _settle(client):
+    assert client.app.state.publisher.wait_idle(60)
+    client.get("/health")  # the reload runs in the publisher thread; this request sees the swapped engine
+
+
+def test_writes_become_searchable_then_deletes_disappear(client):
+    r = client.post("/articles", json={"articles": [NEW]}, headers=AUTH)
+    assert r.status_code == 202 and r.json()["added"] == 1 and r.json()["publish"] == "scheduled"
+    _settle(client)
+    assert _ids(client, "honey exports from Rwanda")[0] == "n01"
+    assert client.get("/health").json()["version"] == "000002"
+
+    r = client.put("/articles/n01", json={**NEW, "id": None, "title": "Beekeepers in Rwanda sell honey to Europe"},
+                   headers=AUTH)
+    assert r.status_code == 202 and r.json()["updated"] == 1
+    _settle(client)
+    assert client.get("/articles/n01").json()["title"] == "Beekeepers in Rwanda sell honey to Europe"
+
+    assert client.delete("/articles/n01", headers=AUTH).status_code == 202
+    _settle(client)
+    assert client.get("/articles/n01").status_code == 404
+    assert "n01" not in _ids(client, "honey exports from Rwanda")
+
+
+def test_a_burst_of_writes_is_published_once(client):
+    for n in range(5):
+        rec = {**NEW, "id": f"b{n}", "title": f"Grant round {n} for beekeepers in Rwanda"}
+        assert client.post("/articles", json={"articles": [rec]}, headers=AUTH).status_code == 202
+    _settle(client)
+    assert client.app.state.publisher.publishes == 1
+    assert client.get("/stats").json()["articles"] == 17
+
+
+def test_unchanged_write_schedules_nothing(client):
+    record = json.loads(TINY.read_text().splitlines()[0])
+    r = client.post("/articles", json={"articles": [record]}, headers=AUTH)
+    assert r.json() == {"added": 0, "updated": 0, "unchanged": 1, "deleted": 0, "publish": "not needed",
+                        "visible_within_seconds": 0}
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "kwargs", "status", "message"),
+    [
+        ("post", "/articles", {"json": {"articles": [NEW]}}, 401, "needs the API key"),
+        ("post", "/articles", {"json": {"articles": [NEW]}, "headers": {"Authorization": "Bearer nope"}}, 403,
+         "the API key is wrong"),
+        ("post", "/articles", {"json": {"articles": [NEW, {"id": "x", "body": "b"}]}, "headers": AUTH}, 422,
+         "articles.1.title: Field required"),
+        ("post", "/articles", {"json": {"articles": [NEW, NEW]}, "headers": AUTH}, 422, "same id twice"),
+        ("post", "/articles", {"json": {"articles": []}, "headers": AUTH}, 422, "at least 1 item"),
+        ("post", "/articles", {"json": {"articles": [{**NEW, "published_at": "soon"}]}, "headers": AUTH}, 422,
+         "unparseable date"),
+        ("put", "/articles/n01", {"json": {**NEW, "id": "other"}, "headers": AUTH}, 422, "differs from the URL"),
+        ("delete", "/articles/ghost", {"headers": AUTH}, 404, "'ghost' is not in the store"),
+    ],
+)
+def test_bad_writes(client, method, path, kwargs, status, message):
+    r = getattr(client, method)(path, **kwargs)
+    assert r.status_code == status and message in r.json()["error"]
+    assert client.get("/stats").json()["articles"] == 12  # nothing was written
+
+
+def test_writes_are_disabled_without_a_key(tmp_path, tiny_engine, tiny_index):
+    with TestClient(create_app(Settings(index_dir=tiny_index), engine=tiny_engine)) as c:
+        r = c.post("/articles", json={"articles": [NEW]}, headers=AUTH)
+        assert r.status_code == 403 and "writes are disabled" in r.json()["error"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_server_swaps_versions_under_load_without_failing_a_request(tmp_path, embedder):
+    corpus = tmp_path / "corpus.jsonl"
+    shutil.copy(TINY, corpus)
+    idx = tmp_path / "idx"
+    index_sources([corpus], idx, embedder, progress=False)
+    port = _free_port()
+    env = {**os.environ, "SIFT_INDEX_DIR": str(idx), "SIFT_PORT": str(port), "HF_HUB_OFFLINE": "1"}
+    server = subprocess.Popen([sys.executable, "-m", "search_api.cli", "serve"], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):
+            try:
+                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.3)
+        stop = threading.Event()
+        outcomes: list[tuple[int, str]] = []
+
+        def hammer() -> None:
+            with httpx.Client(timeout=30) as http:
+                while not stop.is_set():
+                    r = http.get(f"{base}/search", params={"q": "grants for mangroves", "k": 3})
+                    outcomes.append((r.status_code, r.json().get("version", "")))
+
+        threads = [threading.Thread(target=hammer) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for n in range(3):  # another process publishes three new versions meanwhile
+            rows = [json.loads(line) for line in corpus.read_text().splitlines()]
+            rows[0]["body"] += f" Update {n}."
+            corpus.write_text("".join(json.dumps(r) + "\n" for r in rows))
+            subprocess.run([sys.executable, "-m", "search_api.cli", "index", str(corpus), "-q"], env=env, check=True,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and httpx.get(f"{base}/health").json()["version"] != "000004":
+            time.sleep(0.2)
+        time.sleep(1)
+        stop.set()
+        for t in threads:
+            t.join()
+    finally:
+        server.terminate()
+        server.wait(15)
+    assert len(outcomes) > 50
+    assert {status for status, _ in outcomes} == {200}, "a request failed during a swap"
+    versions = [v for _, v in outcomes]
+    assert versions[0] == "000001" and versions[-1] == "000004"
