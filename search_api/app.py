@@ -23,6 +23,7 @@ from search_api.deps import EditorialDep, EngineDep
 from search_api.editorial_api import RulesQuery, editorial_router, rules_for
 from indexer.pipeline import ChunkingParams, refresh
 from search_api.engine import Engine, QueryEncoder
+from search_api.guards import BodySizeLimit, RateLimit
 from search_api.live import LiveEngine, Publisher
 from search_api.writes import writes_router
 from search_api.schemas import ArticleInfo, Filters, IndexStats, Mode, RelatedResults, SearchResults
@@ -121,6 +122,8 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     )
     # Browsers on the configured sites may read the API (the widget's fetch); no origins configured = none may.
     app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET"])
+    app.add_middleware(RateLimit, per_minute=settings.rate_limit_per_minute, burst=settings.rate_limit_burst)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -37,6 +37,11 @@ class Settings(BaseSettings):
     rrf_k: int = Field(60, ge=1, le=1000, description="RRF: the k in 1/(k + rank)")
     geo_boost: float = Field(0.5, ge=0.0, le=5.0, description="Score bonus factor for articles about a place in the query")
     duplicate_threshold: float = Field(0.80, ge=0.5, le=1.0, description="Article cosine at which two are near-duplicates")
+    max_body_bytes: int = Field(10_000_000, ge=1024, description="Largest accepted request body (413 above)")
+    rate_limit_per_minute: int = Field(
+        600, ge=0, description="Search/related requests per client address per minute; 0 turns limiting off"
+    )
+    rate_limit_burst: int = Field(60, ge=1, description="Requests a client may make at once before the rate applies")
     host: str = Field("127.0.0.1", description="Address `sift serve` binds to")
     port: int = Field(8000, ge=1, le=65535, description="Port `sift serve` listens on")
     cors_origins: list[str] = Field(

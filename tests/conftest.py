@@ -9,6 +9,8 @@ import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+# Tests fire requests faster than any reader; rate limiting has its own tests (test_guards.py) with explicit limits.
+os.environ.setdefault("SIFT_RATE_LIMIT_PER_MINUTE", "0")
 
 FIXTURES = Path(__file__).parent / "fixtures"
 REPO = Path(__file__).resolve().parent.parent
