@@ -10,7 +10,7 @@ from typing import Annotated
 
 from fastapi import FastAPI, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.cors import CORSMiddleware
@@ -25,6 +25,7 @@ from indexer.pipeline import ChunkingParams, refresh
 from search_api.engine import Engine, QueryEncoder
 from search_api.guards import BodySizeLimit, RateLimit
 from search_api.live import LiveEngine, Publisher
+from search_api.metrics import Metrics
 from search_api.writes import writes_router
 from search_api.schemas import ArticleInfo, Filters, IndexStats, Mode, RelatedResults, SearchResults
 from search_api.settings import Settings
@@ -124,6 +125,22 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET"])
     app.add_middleware(RateLimit, per_minute=settings.rate_limit_per_minute, burst=settings.rate_limit_burst)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    metrics = Metrics(lambda: getattr(app.state, "live", None))
+    app.add_middleware(lambda inner: metrics.middleware(inner))
+
+    @app.get("/metrics", include_in_schema=False)
+    def prometheus() -> Response:
+        body, content_type = metrics.render()
+        return Response(body, media_type=content_type)
+
+    @app.get("/ready", response_model=Health, tags=["operations"], responses={503: {"model": Health}})
+    def ready(request: Request) -> JSONResponse:
+        """200 once a version is loaded and serving; 503 before (for load balancers and orchestrators)."""
+        engine = request.app.state.live.engine
+        if engine is None:
+            body = Health(status="not ready", error=request.app.state.live.error)
+            return JSONResponse(body.model_dump(), status_code=503)
+        return JSONResponse(Health(status="ready", version=engine.version, articles=len(engine.articles)).model_dump())
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
