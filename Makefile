@@ -7,7 +7,7 @@ PIP    := $(BIN)/pip --disable-pip-version-check -q
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install demo test test-fast bench eval clean
+.PHONY: install demo test test-fast bench eval fuzz clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,6 +34,10 @@ bench: install
 # The relevance notebook in full: SciFact, MEDLINE and CISI, every mode, the fusion sweep; figures in notebooks/figures
 eval: install
 	$(BIN)/jupyter-execute --inplace notebooks/relevance.ipynb
+
+# schemathesis with a bigger budget than the test suite's
+fuzz: install
+	SIFT_FUZZ_EXAMPLES=300 $(BIN)/python -m pytest tests/reliability/test_fuzz.py -q
 
 clean:
 	rm -rf $(VENV) idx idx-demo build *.egg-info .pytest_cache test-artifacts
