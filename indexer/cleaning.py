@@ -36,7 +36,7 @@ def html_fragment_to_text(fragment: str) -> str:
         tag = node.tag if isinstance(node.tag, str) else ""
         if tag in _BLOCK_TAGS:
             parts.append("\n\n")
-        if node.text:
+        if node.text and isinstance(node.tag, str):  # a comment's text is not content
             parts.append(node.text)
         for child in node:
             walk(child)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import datetime
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -23,7 +24,9 @@ from indexer.publish import (
     publish,
     read_manifest,
 )
-from indexer.sources import read_path
+from indexer.sources import read_source
+from indexer.sources.feeds import FeedSource
+from indexer.sources.http import Politeness
 from indexer.store import Store
 
 UPSERT_BATCH = 256
@@ -188,11 +191,64 @@ def index_sources(
     progress: bool = True,
     keep_versions: int = 3,
     duplicate_threshold: float = DEFAULT_THRESHOLD,
+    politeness: Politeness | None = None,
 ) -> IndexReport:
-    """Index every source into `index_dir`. Bad records are skipped and reported; good ones are never lost."""
-    options = _Options(chunking, keep_versions, duplicate_threshold)
-    started = time.perf_counter()
+    """Index every source (files, folders, feeds, WordPress sites, sitemaps: see `read_source`) into `index_dir`.
+    Bad records are skipped and reported; good ones are never lost."""
+    return _run(
+        [(str(spec), read_source(spec, politeness=politeness)) for spec in sources],
+        Path(index_dir),
+        embedder,
+        _Options(chunking, keep_versions, duplicate_threshold),
+        progress=progress,
+    )
+
+
+def sync_source(
+    spec: str,
+    index_dir: str | Path,
+    embedder: TextEncoder,
+    *,
+    full: bool = False,
+    chunking: ChunkingParams = ChunkingParams(),
+    progress: bool = True,
+    keep_versions: int = 3,
+    duplicate_threshold: float = DEFAULT_THRESHOLD,
+    politeness: Politeness | None = None,
+) -> IndexReport:
+    """Pull what changed in one source since its last sync, and publish.
+
+    Incremental by default: the source's watermark (newest modification seen, kept in the store) asks connectors
+    only for newer items. With `full=True` everything is pulled and articles this source gave before but no longer
+    lists are deleted — only when the pull read everything without an error, and never for feeds (a feed is a
+    window of recent posts, not the whole site).
+    """
     index_dir = Path(index_dir)
+    index_dir.mkdir(parents=True, exist_ok=True)
+    key = f"watermark:{spec}"
+    with Store(index_dir / STORE_FILE) as store:
+        stored = store.get_meta(key)
+    since = None if full or stored is None else datetime.fromisoformat(stored)
+    source = read_source(spec, since=since, politeness=politeness)
+    options = _Options(chunking, keep_versions, duplicate_threshold)
+    deletable = full and not isinstance(source, FeedSource)
+    report = _run([(spec, source)], index_dir, embedder, options, progress=progress, delete_missing=deletable)
+    if source.watermark is not None:
+        with Store(index_dir / STORE_FILE) as store:
+            store.set_meta(key, source.watermark.isoformat())
+    return report
+
+
+def _run(
+    sources: list[tuple[str, Iterable[Article | BadRecord]]],
+    index_dir: Path,
+    embedder: TextEncoder,
+    options: _Options,
+    *,
+    progress: bool,
+    delete_missing: bool = False,
+) -> IndexReport:
+    started = time.perf_counter()
     index_dir.mkdir(parents=True, exist_ok=True)
     report = IndexReport()
     seen: dict[str, str] = {}
@@ -206,8 +262,9 @@ def index_sources(
             batch.clear()
 
         bar = tqdm(desc="reading", unit=" articles", disable=not progress, leave=False)
-        for source in sources:
-            for item in read_path(source):
+        for label, items in sources:
+            errors_before = len(report.errors)
+            for item in items:
                 if isinstance(item, BadRecord):
                     report.errors.append(item)
                     continue
@@ -215,18 +272,22 @@ def index_sources(
                 bar.update(1)
                 if item.id in seen:
                     report.errors.append(
-                        BadRecord(str(source), "", f"duplicate id {item.id!r} (first read from {seen[item.id]}); skipped")
+                        BadRecord(label, "", f"duplicate id {item.id!r} (first read from {seen[item.id]}); skipped")
                     )
                     continue
-                seen[item.id] = str(source)
-                chunks = chunk_article(item, max_words=chunking.max_words, overlap_words=chunking.overlap_words)
-                batch.append((item, chunks, str(source)))
+                seen[item.id] = label
+                chunks = chunk_article(
+                    item, max_words=options.chunking.max_words, overlap_words=options.chunking.overlap_words
+                )
+                batch.append((item, chunks, label))
                 if len(batch) >= UPSERT_BATCH:
                     flush()
-        flush()
+            flush()
+            if delete_missing and len(report.errors) == errors_before:
+                gone = [aid for aid in store.ids_from_source(label) if aid not in seen]
+                report.deleted += store.delete_many(gone)
         bar.close()
         report.skipped = len(report.errors)
-
         _embed_and_publish(index_dir, store, embedder, report, options, progress=progress)
         report.seconds = round(time.perf_counter() - started, 3)
         store.log_ingest({k: v for k, v in report.to_dict().items() if k != "errors"} | {"skipped": report.skipped})

@@ -186,6 +186,18 @@ class Store:
             raise
         return deleted
 
+    def ids_from_source(self, source: str) -> list[str]:
+        return [r["id"] for r in self._conn.execute("SELECT id FROM articles WHERE source=?", (source,))]
+
+    def get_meta(self, key: str) -> str | None:
+        row = self._conn.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return row["value"] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        self._conn.execute(
+            "INSERT INTO meta VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value", (key, value)
+        )
+
     def generation(self) -> int:
         """Grows with every committed change to articles; a version records the generation it was built from."""
         row = self._conn.execute("SELECT value FROM meta WHERE key='generation'").fetchone()

@@ -70,33 +70,28 @@ def _day(value: datetime | None) -> str:
     return value.date().isoformat() if value else "undated"
 
 
-def _index(settings: Settings, sources: list[Path], *, progress: bool):
-    from indexer.pipeline import ChunkingParams, index_sources
+def _index(settings: Settings, sources: list[str], *, progress: bool, sync_full: bool | None = None):
+    """Index `sources`, or with `sync_full` set sync the one source (incrementally unless it is True)."""
+    from indexer.pipeline import ChunkingParams, index_sources, sync_source
+    from indexer.sources.http import Politeness
 
+    common = dict(
+        chunking=ChunkingParams(settings.chunk_words, settings.chunk_overlap),
+        progress=progress,
+        keep_versions=settings.keep_versions,
+        duplicate_threshold=settings.duplicate_threshold,
+        politeness=Politeness(user_agent=settings.user_agent, min_interval=settings.crawl_delay),
+    )
     try:
-        return index_sources(
-            sources,
-            settings.index_dir,
-            _embedder(settings),
-            chunking=ChunkingParams(settings.chunk_words, settings.chunk_overlap),
-            progress=progress,
-            keep_versions=settings.keep_versions,
-            duplicate_threshold=settings.duplicate_threshold,
-        )
+        if sync_full is None:
+            return index_sources(sources, settings.index_dir, _embedder(settings), **common)
+        return sync_source(sources[0], settings.index_dir, _embedder(settings), full=sync_full, **common)
     except (SiftError, ValueError) as exc:
         raise _fail(str(exc)) from None
 
 
-@app.command()
-def index(
-    sources: Annotated[list[Path], typer.Argument(help="Files or folders: .jsonl .csv .parquet .html (optionally .gz)")],
-    index: IndexOpt = None,
-    as_json: JsonOpt = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar")] = False,
-) -> None:
-    """Read, embed and publish articles. Unchanged articles are not embedded again."""
-    settings = _settings(index)
-    report = _index(settings, sources, progress=not quiet and not as_json)
+def _report(settings: Settings, report, as_json: bool) -> None:
+    """The summary of an index or sync run, and its exit status: 0, 3 if records were skipped, 1 if nothing."""
     if as_json:
         _print_json(report.to_dict())
     else:
@@ -104,7 +99,7 @@ def index(
             typer.secho(f"skipped {err}", fg=typer.colors.YELLOW, err=True)
         typer.echo(
             f"read {report.read} articles: {report.added} added, {report.updated} updated, "
-            f"{report.unchanged} unchanged; {report.skipped} skipped (bad records)"
+            f"{report.unchanged} unchanged, {report.deleted} deleted; {report.skipped} failed (skipped)"
         )
         if report.embedded:
             typer.echo(f"embedded {report.embedded} passages ({report.cached} reused from the cache)")
@@ -117,6 +112,39 @@ def index(
         raise _fail("nothing was indexed: no readable article in the sources")
     if report.skipped:
         raise typer.Exit(EXIT_SKIPPED)
+
+
+@app.command()
+def index(
+    sources: Annotated[
+        list[str],
+        typer.Argument(
+            help="Files or folders (.jsonl .csv .parquet .html, optionally .gz), feeds (https://…/feed/, .rss, .atom), "
+            "wp+https://site (WordPress), sitemap+https://site/sitemap.xml"
+        ),
+    ],
+    index: IndexOpt = None,
+    as_json: JsonOpt = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar")] = False,
+) -> None:
+    """Read, embed and publish articles. Unchanged articles are not embedded again."""
+    settings = _settings(index)
+    _report(settings, _index(settings, sources, progress=not quiet and not as_json), as_json)
+
+
+@app.command()
+def sync(
+    source: Annotated[str, typer.Argument(help="One source, as for `sift index` (feed, wp+…, sitemap+…, file)")],
+    index: IndexOpt = None,
+    full: Annotated[
+        bool, typer.Option("--full", help="Pull everything and delete articles the source no longer has")
+    ] = False,
+    as_json: JsonOpt = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar")] = False,
+) -> None:
+    """Pull only what changed since the last sync of SOURCE, apply it and publish a new version."""
+    settings = _settings(index)
+    _report(settings, _index(settings, [source], progress=not quiet and not as_json, sync_full=full), as_json)
 
 
 @app.command()
@@ -354,7 +382,7 @@ def demo(
     if not DATA_SAMPLE.is_dir():
         raise _fail(f"the sample corpus is not at {DATA_SAMPLE}; run from a source checkout")
     settings = _settings(index)
-    report = _index(settings, [DATA_SAMPLE], progress=True)
+    report = _index(settings, [str(DATA_SAMPLE)], progress=True)
     typer.echo(f"indexed {report.read} sample articles ({report.embedded} passages embedded), {report.skipped} skipped")
     _serve(settings, host, port)
 

@@ -42,6 +42,10 @@ class Settings(BaseSettings):
         600, ge=0, description="Search/related requests per client address per minute; 0 turns limiting off"
     )
     rate_limit_burst: int = Field(60, ge=1, description="Requests a client may make at once before the rate applies")
+    user_agent: str = Field(
+        "SiftBot/0.1 (+https://github.com/sift-search/sift)", description="User-Agent for feeds, WordPress, sitemaps"
+    )
+    crawl_delay: float = Field(1.0, ge=0.0, le=60.0, description="Seconds between requests to one host")
     host: str = Field("127.0.0.1", description="Address `sift serve` binds to")
     port: int = Field(8000, ge=1, le=65535, description="Port `sift serve` listens on")
     cors_origins: list[str] = Field(

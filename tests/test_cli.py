@@ -25,7 +25,7 @@ def cli_index(tmp_path_factory) -> Path:
     idx = tmp_path_factory.mktemp("cli") / "idx"
     result = sift("index", str(src), "--index", str(idx), "--quiet")
     assert result.exit_code == EXIT_SKIPPED, result.output
-    assert "read 12 articles: 12 added, 0 updated, 0 unchanged; 2 skipped (bad records)" in result.output
+    assert "read 12 articles: 12 added, 0 updated, 0 unchanged, 0 deleted; 2 failed (skipped)" in result.output
     assert "bad.jsonl:line 1: field 'body' is missing" in result.output
     assert "bad.jsonl:line 2: invalid JSON" in result.output
     return idx
