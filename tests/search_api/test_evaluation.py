@@ -1,0 +1,62 @@
+"""The evaluation harness on a tiny BEIR-format fixture with known answers, and its located errors."""
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from search_api.cli import app
+from search_api.evaluation import DatasetError, evaluate, load_beir, slice_data
+
+TINY = Path(__file__).resolve().parent.parent / "fixtures" / "beir_tiny"
+
+
+def test_load_keeps_only_judged_queries():
+    data = load_beir(TINY)
+    assert len(data.corpus) == 6 and sorted(data.queries) == ["q1", "q2", "q3"]
+    assert data.qrels["q2"] == {"d3": 1}
+
+
+def test_every_mode_finds_the_obvious_answers(embedder, tmp_path):
+    result = evaluate(load_beir(TINY), embedder, run_dir=tmp_path / "runs", progress=False)
+    for run in ("keyword", "semantic", "hybrid-rrf", "hybrid-convex-0.5"):
+        assert result.metrics[run] == {"ndcg@10": 1.0, "recall@100": 1.0, "mrr@10": 1.0}, run
+    assert set(result.sweep) == {f"{w / 10:.1f}" for w in range(11)}
+    first = (tmp_path / "runs" / "keyword.trec").read_text().splitlines()[0].split()
+    assert first[:4] == ["q1", "Q0", "d1", "1"]
+    assert (tmp_path / "runs" / "per_query.csv").read_text().startswith("query_id,")
+
+
+def test_slice_keeps_judged_documents():
+    sliced = slice_data(load_beir(TINY), queries=1, extra_docs=2)
+    assert sliced.qrels == {"q1": {"d1": 1}} and [d["_id"] for d in sliced.corpus] == ["d1", "d2", "d3"]
+
+
+@pytest.mark.parametrize(
+    ("file", "content", "message"),
+    [
+        ("corpus.jsonl", '{"_id": "d1", "text": "x"}\n{broken\n', "corpus.jsonl:line 2: invalid JSON"),
+        ("corpus.jsonl", '{"_id": "d1"}\n', "corpus.jsonl:line 1: field 'text' is missing"),
+        ("queries.jsonl", '[1, 2]\n', "queries.jsonl:line 1: expected a JSON object"),
+        ("qrels/test.tsv", "query-id\tcorpus-id\tscore\nq1\td1\n", "test.tsv:line 2: expected 3 tab-separated columns"),
+        ("qrels/test.tsv", "query-id\tcorpus-id\tscore\nq1\td1\thigh\n", "test.tsv:line 2: relevance 'high'"),
+        ("qrels/test.tsv", "query-id\tcorpus-id\tscore\nq9\td1\t1\n", "query 'q9' is not in queries.jsonl"),
+    ],
+)
+def test_malformed_input_is_located(tmp_path, file, content, message):
+    folder = tmp_path / "beir"
+    shutil.copytree(TINY, folder)
+    (folder / file).write_text(content)
+    with pytest.raises(DatasetError, match=message.replace("[", r"\[")):
+        load_beir(folder)
+    result = CliRunner().invoke(app, ["eval", str(folder)])
+    assert result.exit_code == 1 and message in result.output
+
+
+def test_cli_prints_json(tmp_path):
+    result = CliRunner().invoke(app, ["eval", str(TINY), "--json"])
+    assert result.exit_code == 0
+    data = json.loads(result.stdout)
+    assert data["queries"] == 3 and data["metrics"]["keyword"]["ndcg@10"] == 1.0
