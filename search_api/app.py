@@ -62,7 +62,7 @@ def _field_message(err: dict) -> str:
 
 
 def load_engine(settings: Settings, encoder: QueryEncoder | None = None) -> Engine:
-    encoder = encoder or settings.embedder()
+    encoder = encoder or settings.embedder(serving=True)
     return Engine.open(
         settings.index_dir, encoder, verify=settings.verify_checksums, ranking=settings.ranking(),
         related_rules=settings.related_rules(),
@@ -81,7 +81,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         error: str | None = None
         if first is None:
             try:
-                encoder = settings.embedder()
+                encoder = settings.embedder(serving=True)
                 first = load_engine(settings, encoder)
             except (IndexNotFound, IndexMismatch, ModelLoadError) as exc:
                 # Serve /health and clear 503s rather than crash: the operator sees why in every response.

@@ -40,22 +40,23 @@ def _fail(message: str) -> typer.Exit:
     return typer.Exit(EXIT_ERROR)
 
 
-def _embedder(settings: Settings) -> Embedder:
+def _embedder(settings: Settings, *, serving: bool = False) -> Embedder:
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()  # the CLI shows its own progress; the weight-loading bar is noise
     try:
-        return settings.embedder()
+        return settings.embedder(serving=serving)
     except ModelLoadError as exc:
         raise _fail(str(exc)) from None
 
 
-def _engine(settings: Settings):
+def _engine(settings: Settings, *, serving: bool = True):
+    """The live version, for answering queries (so the embedder runs single-threaded, see Settings.embedder)."""
     from search_api.engine import Engine
 
     try:
         return Engine.open(
-            settings.index_dir, _embedder(settings), verify=settings.verify_checksums, ranking=settings.ranking(),
+            settings.index_dir, _embedder(settings, serving=serving), verify=settings.verify_checksums, ranking=settings.ranking(),
             related_rules=settings.related_rules(),
         )
     except SiftError as exc:

@@ -72,10 +72,14 @@ class Settings(BaseSettings):
         0.0, ge=0.0, le=1.0, description="Added to the similarity of a related post sharing a category"
     )
 
-    def embedder(self) -> Embedder:
-        """The embedder these settings describe (loads the model; raises models.ModelLoadError)."""
+    def embedder(self, *, serving: bool = False) -> Embedder:
+        """The embedder these settings describe (loads the model; raises models.ModelLoadError).
+
+        Serving embeds one short query at a time: one thread unless SIFT_THREADS says otherwise. Measured on this
+        2-core machine with one core busy elsewhere: a query took 496 ms p50 with 2 torch threads, 12 ms with 1."""
+        threads = self.threads or (1 if serving else None)
         return Embedder(
-            self.model_path, backend=self.embed_backend, batch_size=self.embed_batch_size, threads=self.threads,
+            self.model_path, backend=self.embed_backend, batch_size=self.embed_batch_size, threads=threads,
             cache_dir=self.cache_dir, query_cache_size=self.query_cache_size,
         )
 
