@@ -167,9 +167,11 @@ def _publish(
     """Write a complete new version from the store and make it CURRENT. Raises if any chunk lacks a vector."""
     versions = index_dir / VERSIONS_DIR
     versions.mkdir(parents=True, exist_ok=True)
+    # Staging folders are only made under the publish lock, which we hold: any still here is a crashed run's.
+    for stale in versions.glob(".building-*"):
+        shutil.rmtree(stale, ignore_errors=True)
     name = _next_version_name(versions)
     staging = versions / f".building-{name}-{os.getpid()}"
-    shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir()
     try:
         generation = store.generation()
@@ -256,7 +258,7 @@ def _publish(
 
 
 def prune_versions(index_dir: Path, *, keep: int) -> list[str]:
-    """Delete all but the newest `keep` complete versions (never CURRENT) and stale staging folders."""
+    """Delete all but the newest `keep` complete versions (never CURRENT). Call with the publish lock held."""
     versions = index_dir / VERSIONS_DIR
     live = current_version(index_dir)
     complete = sorted((p for p in versions.iterdir() if p.is_dir() and p.name.isdigit()), key=lambda p: p.name)
@@ -265,8 +267,4 @@ def prune_versions(index_dir: Path, *, keep: int) -> list[str]:
         if path.name != live:
             shutil.rmtree(path, ignore_errors=True)
             removed.append(path.name)
-    for path in versions.glob(".building-*"):
-        pid = path.name.rsplit("-", 1)[-1]
-        if pid.isdigit() and int(pid) != os.getpid() and not Path(f"/proc/{pid}").exists():
-            shutil.rmtree(path, ignore_errors=True)
     return removed

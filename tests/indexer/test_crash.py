@@ -65,6 +65,5 @@ def test_sigkill_at_many_points_keeps_a_serving_version(tmp_path, embedder):
         kills += killed
         live = _assert_consistent(idx, embedder, previous)
     assert kills >= 8, "the kill points should mostly land inside runs"
-    leftovers = [p.name for p in (idx / "versions").iterdir() if p.name.startswith(".building")]
-    assert _sift_index(idx).wait(300) == 0
-    assert not [p for p in (idx / "versions").iterdir() if p.name.startswith(".building") and p.name in leftovers]
+    assert _sift_index(idx).wait(300) == 0  # publishes (default build parameters again), clearing crashed staging
+    assert not [p.name for p in (idx / "versions").iterdir() if p.name.startswith(".building")]
