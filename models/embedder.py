@@ -56,12 +56,15 @@ class _Runtime(Protocol):
 
     dim: int
     max_seq_length: int
+    id_suffix: str  # appended to the model_id when this runtime's vectors differ beyond float rounding
 
     def encode_batch(self, texts: Sequence[str]) -> np.ndarray: ...
 
 
 class _TorchRuntime:
     """sentence-transformers on PyTorch: the reference the ONNX backends are measured against."""
+
+    id_suffix = ""
 
     def __init__(self, path: Path, *, threads: int | None, max_seq_length: int | None) -> None:
         import torch
@@ -144,7 +147,7 @@ class Embedder:
         self.batch_size = batch_size
         self.dim: int = self._runtime.dim
         self.max_seq_length: int = self._runtime.max_seq_length
-        self.model_id = f"{name}@{_fingerprint(path)}" + ("+int8" if backend == "onnx-int8" else "")
+        self.model_id = f"{name}@{_fingerprint(path)}" + self._runtime.id_suffix
         # Per instance, not module-level: each Embedder (model, backend) has its own vectors.
         self._query_cache = functools.lru_cache(maxsize=query_cache_size)(self._embed_query)
 

@@ -10,7 +10,7 @@ from models import Embedder, ModelLoadError
 from models import onnx_backend
 
 needs_onnx = pytest.mark.skipif(
-    any(find_spec(m) is None for m in ("onnxruntime", "onnx", "onnxscript")),
+    any(find_spec(m) is None for m in ("onnxruntime", "onnx")),
     reason="the onnx extra is not installed: pip install -e '.[onnx]'",
 )
 
@@ -73,8 +73,8 @@ def test_fp32_vectors_equal_the_torch_ones(onnx_fp32, torch_vectors):
 
 @needs_onnx
 def test_int8_vectors_stay_close_to_the_torch_ones(onnx_int8, torch_vectors):
-    # Measured on these texts: min 0.975 ("?!..."), mean 0.990. Dynamic quantisation scales activations per
-    # batch, so a text's int8 vector also moves a little with its batch mates (0.968 alone vs in a batch).
+    # Measured on these texts: min 0.972 ("?!..."), mean 0.990. Dynamic quantisation scales activations per
+    # batch, so a text's int8 vector also moves a little with its batch mates (down to 0.963 alone vs in a batch).
     cos = cosines(onnx_int8.encode(TEXTS), torch_vectors)
     assert cos.min() >= 0.95
     assert cos.mean() >= 0.98
@@ -146,7 +146,7 @@ def test_a_failed_build_leaves_nothing_and_a_damaged_one_is_rebuilt(tmp_path):
     assert onnx_backend._build_once(final, broken) == final, "a complete folder is used as it is"
 
 
-@pytest.mark.parametrize("missing", ["onnxruntime", "onnx", "onnxscript"])
+@pytest.mark.parametrize("missing", ["onnxruntime", "onnx"])
 def test_missing_onnx_packages_are_a_clear_error(missing, tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, missing, None)  # makes `import <missing>` raise ImportError
     with pytest.raises(ModelLoadError, match=rf"'{missing}'.*pip install 'sift-search\[onnx\]'"):
