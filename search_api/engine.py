@@ -41,6 +41,8 @@ class QueryEncoder(Protocol):
 
     def encode(self, texts: Sequence[str], *, progress=None) -> np.ndarray: ...
 
+    def encode_query(self, text: str) -> np.ndarray: ...
+
 
 @dataclass(frozen=True)
 class RankingParams:
@@ -242,7 +244,7 @@ class Engine:
         dense: dict[int, tuple[float, int]] = {}
         keyword: dict[int, float] = {}
         if mode in ("semantic", "hybrid"):
-            qvec = self.encoder.encode([query])[0] if query_vec is None else query_vec
+            qvec = self.encoder.encode_query(query) if query_vec is None else query_vec
             dense = self._dense_articles(qvec, depth, allowed)
         if mode in ("keyword", "hybrid"):
             keyword = self._keyword_articles(keyword_query or query, depth, allowed)
