@@ -7,7 +7,7 @@ PIP    := $(BIN)/pip --disable-pip-version-check -q
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install demo test test-fast bench eval fuzz clean
+.PHONY: install demo test test-fast bench eval fuzz soak clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,14 +30,22 @@ test-fast: install
 bench: install
 	$(BIN)/python bench/bench_bbc.py
 	$(BIN)/python bench/bench_geo.py
+	# index choice by size, memory, workers, HTTP latency: 10k and 100k vectors here; the 1M run is
+	# `python bench/bench_scale.py` (about 25 minutes on 2 cores)
+	$(BIN)/python bench/bench_scale.py --quick
 
 # The relevance notebook in full: SciFact, MEDLINE and CISI, every mode, the fusion sweep; figures in notebooks/figures
 eval: install
 	$(BIN)/jupyter-execute --inplace notebooks/relevance.ipynb
+	$(BIN)/jupyter-execute --inplace notebooks/related.ipynb
 
 # schemathesis with a bigger budget than the test suite's
 fuzz: install
 	SIFT_FUZZ_EXAMPLES=300 $(BIN)/python -m pytest tests/reliability/test_fuzz.py -q
+
+# 16 clients for 10 minutes against `sift serve` over the sample corpus, writes arriving all along (BENCHMARKS.md)
+soak: install
+	$(BIN)/python bench/load.py --duration 600 --clients 16 --sample-every 5
 
 clean:
 	rm -rf $(VENV) idx idx-demo build *.egg-info .pytest_cache test-artifacts

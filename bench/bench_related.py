@@ -248,7 +248,7 @@ def main() -> None:
     systems.append(("TF-IDF more-like-this", by_similarity(lambda i: tf[i], n, dup), "YARPP / ES MLT"))
     bm = bm25_matrix(engine, texts)
     systems.append(("BM25 more-like-this", by_similarity(lambda i: bm[i], n, dup), "title+body as the query"))
-    systems.append(("Sift dense, no rules", sift_lists(engine, OFF), "nearest neighbours, near-dups grouped"))
+    systems.append(("Sift, no rules", sift_lists(engine, OFF), "fused + context ranking, near-dups grouped"))
     default = RelatedRules()
     systems.append(
         (f"Sift default (floor {default.min_similarity})", sift_lists(engine, default), "what the API serves")

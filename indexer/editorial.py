@@ -8,10 +8,13 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+
+from indexer.store import DEFAULT_BUSY_TIMEOUT, busy_error, is_busy
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS related_pins (
@@ -81,10 +84,12 @@ def _now() -> str:
 
 
 class EditorialStore:
-    """Pins, excludes and click counters in one SQLite file. Thread-safe; connects on first use."""
+    """Pins, excludes and click counters in one SQLite file. Thread-safe; connects on first use. A write blocked by
+    another process's lock retries for `busy_timeout` seconds, then raises StoreBusy."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> None:
         self.path = Path(path)
+        self.busy_timeout = busy_timeout
         self._lock = threading.Lock()
         self._conn: sqlite3.Connection | None = None
         self._cache: dict[str, Curation] = {}
@@ -93,11 +98,17 @@ class EditorialStore:
 
     def _db(self) -> sqlite3.Connection:
         if self._conn is None:
-            conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
-            conn.execute("PRAGMA journal_mode=WAL")
-            # counters may lose the last few events on power loss, never the file; pins commit like the store
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.executescript(_SCHEMA)
+            conn = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None, check_same_thread=False)
+            try:
+                conn.execute("PRAGMA journal_mode=WAL")
+                # counters may lose the last few events on power loss, never the file; pins commit like the store
+                conn.execute("PRAGMA synchronous=NORMAL")
+                conn.executescript(_SCHEMA)  # its INSERT OR IGNORE needs the write lock, like any write
+            except sqlite3.OperationalError as exc:
+                conn.close()
+                if is_busy(exc):
+                    raise busy_error(self.path, self.busy_timeout) from None
+                raise
             self._conn = conn
         return self._conn
 
@@ -106,6 +117,23 @@ class EditorialStore:
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction on the open connection (call with self._lock held)."""
+        db = self._db()
+        try:
+            db.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            if is_busy(exc):
+                raise busy_error(self.path, self.busy_timeout) from None
+            raise
+        try:
+            yield db
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
 
     # -- pins and excludes ----------------------------------------------------------------------------------
     def curation(self, source: str) -> Curation:
@@ -137,18 +165,12 @@ class EditorialStore:
     def _write(self, statements: Iterable[tuple[str, tuple]]) -> int:
         """Run `statements` in one transaction, bump the generation, reload the cache; rows changed by the first."""
         with self._lock:
-            db = self._db()
-            db.execute("BEGIN IMMEDIATE")
-            try:
+            with self._transaction() as db:
                 changed = -1
                 for sql, args in statements:
                     cursor = db.execute(sql, args)
                     changed = cursor.rowcount if changed < 0 else changed
                 db.execute("UPDATE editorial_generation SET value = value + 1")
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
             self._reload(db.execute("SELECT value FROM editorial_generation").fetchone()[0])
             self._checked = time.monotonic()
             return changed
@@ -191,30 +213,23 @@ class EditorialStore:
     def record_event(self, source: str, shown: Iterable[str], clicked: str | None) -> None:
         """Count one view of `source`'s box with an impression of each shown item (if any), and a click (if any)."""
         shown = list(dict.fromkeys(shown))
-        with self._lock:
-            db = self._db()
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                if shown:
-                    db.execute(
-                        "INSERT INTO related_views VALUES (?, 1) ON CONFLICT(source) DO UPDATE SET views = views + 1",
-                        (source,),
-                    )
-                    db.executemany(
-                        "INSERT INTO related_clicks (source, target, impressions) VALUES (?, ?, 1) "
-                        "ON CONFLICT(source, target) DO UPDATE SET impressions = impressions + 1",
-                        [(source, target) for target in shown],
-                    )
-                if clicked is not None:
-                    db.execute(
-                        "INSERT INTO related_clicks (source, target, clicks) VALUES (?, ?, 1) "
-                        "ON CONFLICT(source, target) DO UPDATE SET clicks = clicks + 1",
-                        (source, clicked),
-                    )
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
+        with self._lock, self._transaction() as db:
+            if shown:
+                db.execute(
+                    "INSERT INTO related_views VALUES (?, 1) ON CONFLICT(source) DO UPDATE SET views = views + 1",
+                    (source,),
+                )
+                db.executemany(
+                    "INSERT INTO related_clicks (source, target, impressions) VALUES (?, ?, 1) "
+                    "ON CONFLICT(source, target) DO UPDATE SET impressions = impressions + 1",
+                    [(source, target) for target in shown],
+                )
+            if clicked is not None:
+                db.execute(
+                    "INSERT INTO related_clicks (source, target, clicks) VALUES (?, ?, 1) "
+                    "ON CONFLICT(source, target) DO UPDATE SET clicks = clicks + 1",
+                    (source, clicked),
+                )
 
     def click_totals(self) -> tuple[int, int]:
         """(box views, clicks) over all articles."""

@@ -38,3 +38,24 @@ class IndexMismatch(SiftError):
 
 class InvalidQuery(SiftError):
     """A query or filter that cannot be answered (empty after cleaning, impossible date range)."""
+
+
+class IndexCorrupt(IndexMismatch):
+    """A file of a published version is missing or does not match the checksum its manifest records."""
+
+
+class PublishFailed(SiftError, OSError):
+    """A new version could not be written (disk full, file too large, read-only folder); the previous one stays live.
+    An OSError too, as the failure it reports."""
+
+
+class ChunksNotEmbedded(SiftError):
+    """Passages in the store have no vector yet for the model: a write landed after the embedding step."""
+
+
+class StoreBusy(SiftError):
+    """Another process held the store's write lock for longer than the busy timeout; the write can be retried."""
+
+    def __init__(self, message: str, retry_after: int = 5) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import bm25s
 import numpy as np
+import scipy.sparse as sp
 import Stemmer
 
 # k1 = 1.5 measured best of {0.9, 1.2, 1.5} on SciFact (nDCG@10 0.686 vs 0.679 at 1.2); b is the usual 0.75.
@@ -86,6 +87,14 @@ class KeywordIndex:
         safe = np.maximum(ids, 0)
         return np.where(ids >= 0, indptr[safe + 1] - indptr[safe], 0).astype(np.int64)
 
+    def term_weights(self) -> sp.csr_matrix | None:
+        """The article × term BM25 weight matrix (None for an empty index): each article as a keyword vector."""
+        if self._retriever is None:
+            return None
+        s = self._retriever.scores
+        shape = (self.count, len(s["indptr"]) - 1)
+        return sp.csc_matrix((np.asarray(s["data"]), np.asarray(s["indices"]), np.asarray(s["indptr"])), shape=shape).tocsr()
+
     def scores(self, query: str) -> np.ndarray:
         """BM25 score of every document for `query` (zeros where no query term occurs)."""
         if self._retriever is None:
@@ -97,7 +106,11 @@ class KeywordIndex:
 
     def search(self, query: str, k: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Top-`k` (doc ids, scores), best first; only documents that contain a query term, within `allowed`."""
-        scores = self.scores(query)
+        return self.top(self.scores(query), k, allowed)
+
+    @staticmethod
+    def top(scores: np.ndarray, k: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Top-`k` (doc ids, scores) of a score array from `scores`, as `search` ranks them."""
         if allowed is not None and len(scores):
             scores = np.where(allowed, scores, 0.0)
         hits = np.flatnonzero(scores > 0)

@@ -15,7 +15,7 @@ from tqdm import tqdm
 from indexer.article import Article
 from indexer.chunking import Chunk, chunk_article
 from indexer.duplicates import DEFAULT_THRESHOLD
-from indexer.errors import BadRecord, IndexNotFound
+from indexer.errors import BadRecord, ChunksNotEmbedded, IndexCorrupt, IndexNotFound
 from indexer.publish import (
     STORE_FILE,
     build_parameters,
@@ -23,11 +23,13 @@ from indexer.publish import (
     current_version_dir,
     publish,
     read_manifest,
+    verify_files,
 )
 from indexer.sources import read_source
 from indexer.sources.feeds import FeedSource
 from indexer.sources.http import Politeness
-from indexer.store import Store
+from indexer.store import DEFAULT_BUSY_TIMEOUT, Store
+from indexer.vectors import VectorConfig
 
 UPSERT_BATCH = 256
 EMBED_COMMIT_BATCH = 512
@@ -70,18 +72,26 @@ class ChunkingParams:
 
 
 def _needs_publish(index_dir: Path, model_id: str, generation: int, build: dict) -> bool:
-    """True unless the live version was built from exactly this store state, model and build parameters."""
+    """True unless the live version was built from exactly this store state, model and build parameters, and
+    every one of its files is still there and matches its checksum."""
     if current_version(index_dir) is None:
         return True
     try:
-        manifest = read_manifest(current_version_dir(index_dir))
+        version_dir = current_version_dir(index_dir)
+        manifest = read_manifest(version_dir)
     except (OSError, ValueError, KeyError, IndexNotFound):  # a broken live version is repaired by publishing
         return True
-    return (
+    if (
         manifest.get("model_id") != model_id
         or manifest.get("store_generation") != generation
         or manifest.get("build") != build
-    )
+    ):
+        return True
+    try:
+        verify_files(version_dir, manifest.get("files", {}))
+    except IndexCorrupt:  # a file lost or damaged since: publishing again repairs it
+        return True
+    return False
 
 
 @dataclass(frozen=True)
@@ -89,6 +99,7 @@ class _Options:
     chunking: ChunkingParams
     keep_versions: int
     duplicate_threshold: float
+    vectors: VectorConfig = VectorConfig()
 
     @property
     def salt(self) -> str:
@@ -96,7 +107,11 @@ class _Options:
 
     @property
     def build(self) -> dict:
-        return {"max_words": self.chunking.max_words, "overlap_words": self.chunking.overlap_words}
+        return {
+            "max_words": self.chunking.max_words,
+            "overlap_words": self.chunking.overlap_words,
+            "vectors": self.vectors.build_params(),
+        }
 
 
 def _embed_and_publish(
@@ -116,15 +131,20 @@ def _embed_and_publish(
     if store.count_articles() == 0 and current_version(index_dir) is None:
         return  # nothing readable and nothing stored: an empty index would only hide the mistake
     if _needs_publish(index_dir, embedder.model_id, store.generation(), build):
-        version = publish(
-            index_dir,
-            store,
-            model_id=embedder.model_id,
-            dim=embedder.dim,
-            build=options.build,
-            keep_versions=options.keep_versions,
-            duplicate_threshold=options.duplicate_threshold,
-        )
+        try:
+            version = publish(
+                index_dir,
+                store,
+                model_id=embedder.model_id,
+                dim=embedder.dim,
+                build=options.build,
+                keep_versions=options.keep_versions,
+                duplicate_threshold=options.duplicate_threshold,
+                vectors=options.vectors,
+            )
+        except ChunksNotEmbedded:  # another writer (an API write) added passages since the embedding above
+            _embed_and_publish(index_dir, store, embedder, report, options, progress=progress)
+            return
         report.version, report.published = version.name, True
     else:
         report.version = current_version(index_dir)
@@ -140,18 +160,21 @@ def apply_changes(
     chunking: ChunkingParams = ChunkingParams(),
     keep_versions: int = 3,
     duplicate_threshold: float = DEFAULT_THRESHOLD,
+    vectors: VectorConfig = VectorConfig(),
     publish_now: bool = True,
+    busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
 ) -> IndexReport:
     """Write validated articles and deletions to the store (durable when this returns), then embed and publish.
 
     With `publish_now=False` only the store is written; a later `refresh` publishes (the API coalesces bursts so).
+    StoreBusy when another writer holds the store's lock for over `busy_timeout` seconds.
     """
-    options = _Options(chunking, keep_versions, duplicate_threshold)
+    options = _Options(chunking, keep_versions, duplicate_threshold, vectors)
     started = time.perf_counter()
     index_dir = Path(index_dir)
     index_dir.mkdir(parents=True, exist_ok=True)
     report = IndexReport(read=len(upserts))
-    with Store(index_dir / STORE_FILE) as store:
+    with Store(index_dir / STORE_FILE, busy_timeout=busy_timeout) as store:
         items = [
             (a, chunk_article(a, max_words=chunking.max_words, overlap_words=chunking.overlap_words), source)
             for a in upserts
@@ -172,12 +195,14 @@ def refresh(
     chunking: ChunkingParams = ChunkingParams(),
     keep_versions: int = 3,
     duplicate_threshold: float = DEFAULT_THRESHOLD,
+    vectors: VectorConfig = VectorConfig(),
 ) -> IndexReport:
     """Embed what the store lacks and publish if the live version is stale: the second half of any write."""
     report = IndexReport()
     with Store(Path(index_dir) / STORE_FILE) as store:
         _embed_and_publish(
-            Path(index_dir), store, embedder, report, _Options(chunking, keep_versions, duplicate_threshold), progress=False
+            Path(index_dir), store, embedder, report, _Options(chunking, keep_versions, duplicate_threshold, vectors),
+            progress=False,
         )
     return report
 
@@ -191,6 +216,7 @@ def index_sources(
     progress: bool = True,
     keep_versions: int = 3,
     duplicate_threshold: float = DEFAULT_THRESHOLD,
+    vectors: VectorConfig = VectorConfig(),
     politeness: Politeness | None = None,
 ) -> IndexReport:
     """Index every source (files, folders, feeds, WordPress sites, sitemaps: see `read_source`) into `index_dir`.
@@ -199,7 +225,7 @@ def index_sources(
         [(str(spec), read_source(spec, politeness=politeness)) for spec in sources],
         Path(index_dir),
         embedder,
-        _Options(chunking, keep_versions, duplicate_threshold),
+        _Options(chunking, keep_versions, duplicate_threshold, vectors),
         progress=progress,
     )
 
@@ -214,6 +240,7 @@ def sync_source(
     progress: bool = True,
     keep_versions: int = 3,
     duplicate_threshold: float = DEFAULT_THRESHOLD,
+    vectors: VectorConfig = VectorConfig(),
     politeness: Politeness | None = None,
 ) -> IndexReport:
     """Pull what changed in one source since its last sync, and publish.
@@ -230,7 +257,7 @@ def sync_source(
         stored = store.get_meta(key)
     since = None if full or stored is None else datetime.fromisoformat(stored)
     source = read_source(spec, since=since, politeness=politeness)
-    options = _Options(chunking, keep_versions, duplicate_threshold)
+    options = _Options(chunking, keep_versions, duplicate_threshold, vectors)
     deletable = full and not isinstance(source, FeedSource)
     report = _run([(spec, source)], index_dir, embedder, options, progress=progress, delete_missing=deletable)
     if source.watermark is not None:

@@ -6,7 +6,9 @@ import fcntl
 import hashlib
 import json
 import os
+import re
 import shutil
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -17,14 +19,17 @@ import faiss
 import numpy as np
 import pandas as pd
 
-from indexer.duplicates import DEFAULT_THRESHOLD, group_near_duplicates
-from indexer.errors import IndexNotFound
+from indexer.duplicates import DEFAULT_KEYWORD_THRESHOLD, DEFAULT_THRESHOLD, group_near_duplicates
+from indexer.errors import ChunksNotEmbedded, IndexCorrupt, IndexNotFound, PublishFailed
 from indexer.geography import tag_places
 from indexer.keyword import PARAMS as KEYWORD_PARAMS
 from indexer.keyword import KeywordIndex
+from indexer.relatedness import PARAMS as RELATED_PARAMS
+from indexer.relatedness import related_neighbours
 from indexer.store import Store
+from indexer.vectors import VectorConfig, build_store, drop_store
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3  # 3: neighbour_rank.npy (related order) beside neighbour cosines
 STORE_FILE = "store.sqlite"
 CURRENT_FILE = "CURRENT"
 VERSIONS_DIR = "versions"
@@ -32,6 +37,8 @@ VERSIONS_DIR = "versions"
 LEAD_WEIGHT = 2.0
 # Nearest neighbours precomputed per article: enough for a related list of 10 after dropping duplicates.
 NEIGHBOURS = 32
+# Versions beyond SIFT_KEEP_VERSIONS are deleted only once they have been replaced for this long.
+PRUNE_GRACE_SECONDS = 600.0
 
 
 @dataclass(frozen=True)
@@ -86,6 +93,29 @@ def read_manifest(version_dir: Path) -> dict:
     return json.loads((version_dir / "manifest.json").read_text())
 
 
+def verify_files(version_dir: Path, files: dict[str, str], *, checksums: bool = True) -> None:
+    """Raise IndexCorrupt naming the first file of a version that is missing or (with `checksums`) whose sha256
+    differs from the manifest's."""
+    for name, expected in files.items():
+        path = version_dir / name
+        if not path.is_file():
+            raise IndexCorrupt(
+                f"{path} is missing; the version is incomplete, re-run `sift index` to publish a new one"
+            )
+        if checksums and sha256_file(path) != expected:
+            raise IndexCorrupt(f"{path} does not match its checksum; the version is corrupt, re-index")
+
+
+def write_failure(exc: BaseException) -> str | None:
+    """The reason in words when `exc` is a failed write (disk full, file too large, read-only folder), else None."""
+    if isinstance(exc, OSError):
+        return exc.strerror or str(exc) or type(exc).__name__
+    # FAISS reports a failed fwrite as RuntimeError("... write error in <file>: <n> != <m> (<strerror>)")
+    if isinstance(exc, RuntimeError) and (match := re.search(r"write error in .*\(([^()]+)\)\s*$", str(exc))):
+        return match.group(1)
+    return None
+
+
 def _next_version_name(versions: Path) -> str:
     numbers = [int(p.name) for p in versions.iterdir() if p.is_dir() and p.name.isdigit()]
     return f"{max(numbers, default=0) + 1:06d}"
@@ -98,24 +128,6 @@ def article_vectors(chunk_vectors: np.ndarray, chunk_article: np.ndarray, chunk_
     np.add.at(sums, chunk_article, chunk_vectors * weights[:, None])
     norms = np.linalg.norm(sums, axis=1, keepdims=True)
     return sums / np.maximum(norms, 1e-12)
-
-
-def nearest_neighbours(index: faiss.Index, vectors: np.ndarray, k: int, batch: int = 4096) -> tuple[np.ndarray, np.ndarray]:
-    """Top-`k` neighbours of every vector, itself excluded: (ids, scores), -1 / -inf where fewer exist."""
-    n = len(vectors)
-    ids = np.full((n, k), -1, dtype=np.int64)
-    scores = np.full((n, k), -np.inf, dtype=np.float32)
-    fetch = min(n, k + 1)
-    for start in range(0, n, batch):
-        block = np.ascontiguousarray(vectors[start : start + batch], dtype=np.float32)
-        d, i = index.search(block, fetch)
-        for row in range(len(block)):
-            me = start + row
-            keep = [(j, s) for j, s in zip(i[row], d[row]) if j >= 0 and j != me][:k]
-            if keep:
-                ids[me, : len(keep)] = [j for j, _ in keep]
-                scores[me, : len(keep)] = [s for _, s in keep]
-    return ids, scores
 
 
 def _flat_index(vectors: np.ndarray) -> faiss.Index:
@@ -131,7 +143,9 @@ def build_parameters(build: dict, duplicate_threshold: float) -> dict:
         **build,
         "lead_weight": LEAD_WEIGHT,
         "neighbours": NEIGHBOURS,
+        "related": dict(RELATED_PARAMS),
         "duplicate_threshold": duplicate_threshold,
+        "duplicate_keyword_threshold": DEFAULT_KEYWORD_THRESHOLD,
         "keyword": dict(KEYWORD_PARAMS),
     }
 
@@ -151,7 +165,17 @@ def publish(index_dir: Path, store: Store, **kwargs) -> PublishedVersion:
     """Write a complete new version from the store and make it CURRENT (see `_publish`), holding the publish lock."""
     index_dir.mkdir(parents=True, exist_ok=True)
     with _publish_lock(index_dir):
-        return _publish(index_dir, store, **kwargs)
+        try:
+            return _publish(index_dir, store, **kwargs)
+        except (OSError, RuntimeError) as exc:
+            reason = write_failure(exc)
+            if reason is None:
+                raise
+            raise PublishFailed(
+                f"could not write a new version in {index_dir / VERSIONS_DIR}: {reason}. "
+                f"Version {current_version(index_dir) or 'none'} stays live and every stored article is kept; "
+                "free disk space (or fix permissions) and publish again: `sift index` or the next write"
+            ) from exc
 
 
 def _publish(
@@ -163,6 +187,7 @@ def _publish(
     build: dict,
     keep_versions: int = 3,
     duplicate_threshold: float = DEFAULT_THRESHOLD,
+    vectors: VectorConfig = VectorConfig(),
 ) -> PublishedVersion:
     """Write a complete new version from the store and make it CURRENT. Raises if any chunk lacks a vector."""
     versions = index_dir / VERSIONS_DIR
@@ -181,7 +206,7 @@ def _publish(
         cached = store.get_embeddings(model_id, (c.hash for c in chunks), dim)
         missing = {c.hash for c in chunks} - cached.keys()
         if missing:
-            raise RuntimeError(f"{len(missing)} chunks have no embedding for {model_id}; embed before publishing")
+            raise ChunksNotEmbedded(f"{len(missing)} chunks have no embedding for {model_id}; embed before publishing")
         chunk_vectors = (
             np.stack([cached[c.hash] for c in chunks]) if chunks else np.zeros((0, dim), dtype=np.float32)
         )
@@ -189,15 +214,20 @@ def _publish(
         chunk_ordinal = np.array([c.ordinal for c in chunks], dtype=np.int32)
         art_vectors = article_vectors(chunk_vectors, chunk_article, chunk_ordinal, len(articles))
 
-        faiss.write_index(_flat_index(chunk_vectors), str(staging / "dense.faiss"))
+        passages = build_store(chunk_vectors, vectors)  # exact Flat, or an ANN index past `vectors.flat_below`
+        passages.save(staging)
         article_index = _flat_index(art_vectors)
         faiss.write_index(article_index, str(staging / "articles.faiss"))
+        keyword = KeywordIndex.build([f"{a.title}\n{a.body}" for a in articles])
+        keyword.save(staging / "keyword")
         # One batched pass gives every article its related candidates and its near-duplicate group.
-        neighbour_ids, neighbour_scores = nearest_neighbours(article_index, art_vectors, NEIGHBOURS)
-        groups = group_near_duplicates(neighbour_ids, neighbour_scores, duplicate_threshold)
-        np.save(staging / "neighbours.npy", neighbour_ids.astype(np.int32))
-        np.save(staging / "neighbour_scores.npy", neighbour_scores)
-        KeywordIndex.build([f"{a.title}\n{a.body}" for a in articles]).save(staging / "keyword")
+        related = related_neighbours(article_index, art_vectors, keyword.term_weights(), NEIGHBOURS)
+        groups = group_near_duplicates(
+            related.dense_ids, related.dense_cosines, duplicate_threshold, keyword_scores=related.dense_keyword
+        )
+        np.save(staging / "neighbours.npy", related.ids.astype(np.int32))
+        np.save(staging / "neighbour_scores.npy", related.cosines)
+        np.save(staging / "neighbour_rank.npy", related.scores)
         places = [tag_places(a.title, a.body, a.countries) for a in articles]
         pd.DataFrame(
             {
@@ -235,6 +265,7 @@ def _publish(
             "counts": {"articles": len(articles), "chunks": len(chunks)},
             "store_generation": generation,
             "build": build_parameters(build, duplicate_threshold),
+            "vectors": passages.describe(),  # the index chosen, its calibrated search parameters and recall
             "files": {file: sha256_file(staging / file) for file in files},
         }
         (staging / "manifest.json").write_text(json.dumps(manifest, indent=2))
@@ -253,18 +284,33 @@ def _publish(
     _fsync_file(tmp)
     os.replace(tmp, index_dir / CURRENT_FILE)
     _fsync_dir(index_dir)
-    prune_versions(index_dir, keep=keep_versions)
+    prune_versions(index_dir, keep=keep_versions, vectors=vectors)
     return PublishedVersion(name=name, path=final, articles=len(articles), chunks=len(chunks))
 
 
-def prune_versions(index_dir: Path, *, keep: int) -> list[str]:
-    """Delete all but the newest `keep` complete versions (never CURRENT). Call with the publish lock held."""
+def _created_at(version_dir: Path) -> float:
+    try:
+        return datetime.fromisoformat(read_manifest(version_dir)["created_at"]).timestamp()
+    except (OSError, ValueError, KeyError):
+        return version_dir.stat().st_mtime
+
+
+def prune_versions(
+    index_dir: Path, *, keep: int, vectors: VectorConfig = VectorConfig(), grace_seconds: float | None = None,
+) -> list[str]:
+    """Delete all but the newest `keep` complete versions (never CURRENT), and only those replaced at least
+    `grace_seconds` ago (default PRUNE_GRACE_SECONDS): a server still answering from an old version, or a reader
+    that looked up CURRENT just before the swap, finds its files. Call with the publish lock held."""
+    grace = PRUNE_GRACE_SECONDS if grace_seconds is None else grace_seconds
     versions = index_dir / VERSIONS_DIR
     live = current_version(index_dir)
     complete = sorted((p for p in versions.iterdir() if p.is_dir() and p.name.isdigit()), key=lambda p: p.name)
+    now = time.time()
     removed = []
-    for path in complete[: max(0, len(complete) - keep)]:
-        if path.name != live:
+    for path, successor in zip(complete[: max(0, len(complete) - keep)], complete[1:]):
+        replaced_at = _created_at(successor)  # a version was replaced when its successor was published
+        if path.name != live and now - replaced_at >= grace:
+            drop_store(path, vectors)
             shutil.rmtree(path, ignore_errors=True)
             removed.append(path.name)
     return removed

@@ -6,6 +6,7 @@ import hashlib
 import json
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -15,8 +16,11 @@ import numpy as np
 
 from indexer.article import Article
 from indexer.chunking import Chunk
+from indexer.errors import StoreBusy
 
 SCHEMA_VERSION = 1
+# How long a writer waits for another one (a second `sift index`) to release the write lock, retrying meanwhile.
+DEFAULT_BUSY_TIMEOUT = 30.0
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -93,14 +97,31 @@ def _row_to_article(row: sqlite3.Row) -> Article:
     )
 
 
-class Store:
-    """One SQLite file. Writers commit in batches, so a crash loses at most the batch in flight."""
+def is_busy(exc: sqlite3.OperationalError) -> bool:
+    """True when SQLite gave up waiting for another connection's lock ("database is locked" / "is busy")."""
+    return getattr(exc, "sqlite_errorcode", None) in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED) or any(
+        word in str(exc) for word in ("database is locked", "database is busy")
+    )
 
-    def __init__(self, path: str | Path) -> None:
+
+def busy_error(path: Path, timeout: float) -> StoreBusy:
+    return StoreBusy(
+        f"{path.name} is locked by another writer (a `sift index` or `sift sync` run?) and stayed locked for "
+        f"{timeout:g} s; nothing was written, retry in a few seconds"
+    )
+
+
+class Store:
+    """One SQLite file. Writers commit in batches, so a crash loses at most the batch in flight.
+
+    A writer blocked by another process's write lock retries for `busy_timeout` seconds (SQLite's busy handler),
+    then raises StoreBusy."""
+
+    def __init__(self, path: str | Path, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        # timeout: wait for another writer (a second `sift index`) rather than fail at once
-        self._conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+        self.busy_timeout = busy_timeout
+        self._conn = sqlite3.connect(self.path, timeout=busy_timeout, isolation_level=None)
         self._conn.row_factory = sqlite3.Row
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=FULL")
@@ -123,15 +144,30 @@ class Store:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Cursor]:
+        """A write transaction: committed when the block ends, rolled back if it raises."""
+        cur = self._conn.cursor()
+        try:
+            cur.execute("BEGIN IMMEDIATE")  # takes the write lock now, waiting up to busy_timeout for it
+        except sqlite3.OperationalError as exc:
+            if is_busy(exc):
+                raise busy_error(self.path, self.busy_timeout) from None
+            raise
+        try:
+            yield cur
+            cur.execute("COMMIT")
+        except BaseException:
+            cur.execute("ROLLBACK")
+            raise
+
     # -- articles -------------------------------------------------------------------------------------------
     def upsert_many(self, items: Sequence[tuple[Article, list[Chunk], str]], *, salt: str = "") -> list[Change]:
         """Insert or replace (article, chunks, source) triples in one transaction; say what happened to each.
 
         `salt` (the chunking parameters) joins the content hash, so new chunking re-chunks unchanged articles."""
         changes: list[Change] = []
-        cur = self._conn.cursor()
-        cur.execute("BEGIN IMMEDIATE")
-        try:
+        with self._transaction() as cur:
             for article, chunks, source in items:
                 digest = hashlib.sha256((article.content_hash() + salt).encode()).hexdigest() if salt else article.content_hash()
                 row = cur.execute("SELECT content_hash FROM articles WHERE id=?", (article.id,)).fetchone()
@@ -159,20 +195,14 @@ class Store:
                     "INSERT INTO meta VALUES ('generation', '1') "
                     "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1"
                 )
-            cur.execute("COMMIT")
-        except BaseException:
-            cur.execute("ROLLBACK")
-            raise
         return changes
 
     def delete_many(self, article_ids: Sequence[str]) -> int:
         """Delete articles (and their passages); returns how many existed. Cached vectors stay for a re-add."""
         if not article_ids:
             return 0
-        cur = self._conn.cursor()
-        cur.execute("BEGIN IMMEDIATE")
-        try:
-            deleted = 0
+        deleted = 0
+        with self._transaction() as cur:
             for article_id in article_ids:
                 deleted += cur.execute("DELETE FROM articles WHERE id=?", (article_id,)).rowcount
             if deleted:
@@ -180,10 +210,6 @@ class Store:
                     "INSERT INTO meta VALUES ('generation', '1') "
                     "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1"
                 )
-            cur.execute("COMMIT")
-        except BaseException:
-            cur.execute("ROLLBACK")
-            raise
         return deleted
 
     def ids_from_source(self, source: str) -> list[str]:
@@ -235,17 +261,11 @@ class Store:
 
     def put_embeddings(self, model_id: str, hashes: Sequence[str], vectors: np.ndarray) -> None:
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-        cur = self._conn.cursor()
-        cur.execute("BEGIN IMMEDIATE")
-        try:
+        with self._transaction() as cur:
             cur.executemany(
                 "INSERT OR REPLACE INTO embeddings (hash, model_id, vector) VALUES (?,?,?)",
                 [(h, model_id, vectors[i].tobytes()) for i, h in enumerate(hashes)],
             )
-            cur.execute("COMMIT")
-        except BaseException:
-            cur.execute("ROLLBACK")
-            raise
 
     def get_embeddings(self, model_id: str, hashes: Iterable[str], dim: int) -> dict[str, np.ndarray]:
         wanted = list(dict.fromkeys(hashes))

@@ -6,6 +6,7 @@ import logging
 from contextlib import asynccontextmanager
 from datetime import date
 from importlib.resources import files
+from pathlib import Path as FilePath
 from typing import Annotated
 
 from fastapi import FastAPI, Path, Query, Request
@@ -14,8 +15,9 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.cors import CORSMiddleware
+from starlette.staticfiles import StaticFiles
 
-from indexer.errors import ArticleNotFound, IndexMismatch, IndexNotFound, InvalidQuery, SiftError
+from indexer.errors import ArticleNotFound, IndexMismatch, IndexNotFound, InvalidQuery, SiftError, StoreBusy
 from models import ModelLoadError
 from indexer.editorial import EditorialStore
 from indexer.publish import STORE_FILE
@@ -23,8 +25,9 @@ from search_api.deps import EditorialDep, EngineDep
 from search_api.editorial_api import RulesQuery, editorial_router, rules_for
 from indexer.pipeline import ChunkingParams, refresh
 from search_api.engine import Engine, QueryEncoder
-from search_api.guards import BodySizeLimit, RateLimit
+from search_api.guards import BodySizeLimit, RateLimit, SecurityHeaders, clean_query
 from search_api.live import LiveEngine, Publisher
+from search_api.logs import RequestLog
 from search_api.metrics import Metrics
 from search_api.writes import writes_router
 from search_api.schemas import ArticleInfo, Filters, IndexStats, Mode, RelatedResults, SearchResults
@@ -61,27 +64,52 @@ def _field_message(err: dict) -> str:
     return f"{where}: {err.get('msg', 'invalid value')}"
 
 
+def _without_paths(settings: Settings):
+    """A function that replaces the server's folders in a message with the variables that name them, so no error
+    tells a caller where files live (`no index at $SIFT_INDEX_DIR: run ...` still says what to do)."""
+    folders: list[tuple[str, str]] = []
+    for name, path in (("$SIFT_INDEX_DIR", settings.index_dir), ("$SIFT_MODEL_PATH", settings.model_path)):
+        if path is not None:
+            for form in {str(FilePath(path).resolve()), str(path)}:
+                if FilePath(form).is_absolute():
+                    folders.append((form, name))
+    folders.sort(key=lambda pair: -len(pair[0]))  # the longest first: a resolved path may contain the given one
+
+    def redact(message: str | None) -> str | None:
+        for form, name in folders:
+            message = message.replace(form, name) if message else message
+        return message
+
+    return redact
+
+
 def load_engine(settings: Settings, encoder: QueryEncoder | None = None) -> Engine:
     encoder = encoder or settings.embedder(serving=True)
     return Engine.open(
         settings.index_dir, encoder, verify=settings.verify_checksums, ranking=settings.ranking(),
-        related_rules=settings.related_rules(),
+        related_rules=settings.related_rules(), vectors=settings.vector_config(),
     )
 
 
 def create_app(settings: Settings | None = None, *, engine: Engine | None = None) -> FastAPI:
     """Build the app. Pass `engine` to serve an already-loaded one (tests, `sift demo`); else it loads at startup."""
     settings = settings or Settings()
+    public = _without_paths(settings)
+    given_encoder = engine.encoder if engine is not None else None
+    # The engine given is handed to the first startup and not kept here: once a newer version is swapped in, the
+    # old one must be free to go, or a server would hold two versions in memory for good.
+    handoff = [engine] if engine is not None else []
+    del engine
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         app.state.settings = settings
-        encoder = engine.encoder if engine is not None else None
-        first = engine
+        encoder = given_encoder
+        first = handoff.pop() if handoff else None
         error: str | None = None
         if first is None:
             try:
-                encoder = settings.embedder(serving=True)
+                encoder = encoder or settings.embedder(serving=True)
                 first = load_engine(settings, encoder)
             except (IndexNotFound, IndexMismatch, ModelLoadError) as exc:
                 # Serve /health and clear 503s rather than crash: the operator sees why in every response.
@@ -95,8 +123,9 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         )
         live.error = error
         app.state.live = live
+        del first
         # pins, excludes and click counters live in the store beside the articles, not in the loaded version
-        app.state.editorial = EditorialStore(settings.index_dir / STORE_FILE)
+        app.state.editorial = EditorialStore(settings.index_dir / STORE_FILE, busy_timeout=settings.store_busy_timeout)
         app.state.publisher = None
         if encoder is not None:
             app.state.publisher = Publisher(
@@ -106,12 +135,14 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
                     chunking=ChunkingParams(settings.chunk_words, settings.chunk_overlap),
                     keep_versions=settings.keep_versions,
                     duplicate_threshold=settings.duplicate_threshold,
+                    vectors=settings.vector_config(),
                 ),
                 live.reload,
             )
         yield
         if app.state.publisher is not None:
-            app.state.publisher.close()  # finish a publish in progress: writes already acknowledged get searchable
+            # publish what is pending, so writes acknowledged before a shutdown become searchable
+            app.state.publisher.close(timeout=settings.shutdown_timeout)
         app.state.editorial.close()
 
     app = FastAPI(
@@ -127,6 +158,9 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     metrics = Metrics(lambda: getattr(app.state, "live", None))
     app.add_middleware(lambda inner: metrics.middleware(inner))
+    # outermost: every response, also a guard's 413/429 and the 500 of a bug, carries a request id and the headers
+    app.add_middleware(RequestLog)
+    app.add_middleware(SecurityHeaders, frame_origins=settings.cors_origins)
 
     @app.get("/metrics", include_in_schema=False)
     def prometheus() -> Response:
@@ -135,10 +169,15 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
 
     @app.get("/ready", response_model=Health, tags=["operations"], responses={503: {"model": Health}})
     def ready(request: Request) -> JSONResponse:
-        """200 once a version is loaded and serving; 503 before (for load balancers and orchestrators)."""
-        engine = request.app.state.live.engine
-        if engine is None:
-            body = Health(status="not ready", error=request.app.state.live.error)
+        """200 while a version is loaded and the index on disk is sound; 503 with the reason before a version is
+        loaded, and when the index folder, CURRENT, the store or a file of the served version went missing or
+        corrupt under the running server (it keeps answering from memory, but a restart would not come back)."""
+        live: LiveEngine = request.app.state.live
+        engine = live.engine
+        problem = live.problem()
+        if problem is not None:
+            body = Health(status="not ready", version=engine.version if engine else None,
+                          articles=len(engine.articles) if engine else None, error=public(problem))
             return JSONResponse(body.model_dump(), status_code=503)
         return JSONResponse(Health(status="ready", version=engine.version, articles=len(engine.articles)).model_dump())
 
@@ -153,7 +192,8 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         message = exc.detail if isinstance(exc.detail, str) else "request failed"
         if exc.status_code == 404 and message == "Not Found":
             message = "no such route; see /docs for the API"
-        return JSONResponse({"error": message}, status_code=exc.status_code, headers=getattr(exc, "headers", None))
+        headers = getattr(exc, "headers", None)
+        return JSONResponse({"error": public(message)}, status_code=exc.status_code, headers=headers)
 
     @app.exception_handler(ArticleNotFound)
     async def _not_found(_: Request, exc: ArticleNotFound) -> JSONResponse:
@@ -163,14 +203,16 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     async def _bad_query(_: Request, exc: InvalidQuery) -> JSONResponse:
         return JSONResponse({"error": str(exc)}, status_code=422)
 
+    @app.exception_handler(StoreBusy)
+    async def _busy(_: Request, exc: StoreBusy) -> JSONResponse:
+        log.warning("%s", exc)
+        return JSONResponse({"error": public(str(exc))}, status_code=503, headers={"Retry-After": str(exc.retry_after)})
+
     @app.exception_handler(SiftError)
     async def _sift(_: Request, exc: SiftError) -> JSONResponse:
-        return JSONResponse({"error": str(exc)}, status_code=503)
+        return JSONResponse({"error": public(str(exc))}, status_code=503)
 
-    @app.exception_handler(Exception)
-    async def _bug(_: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error")  # the trace goes to the log, never to the caller
-        return JSONResponse({"error": "internal error; the server log has details"}, status_code=500)
+    # Any other exception is a bug: RequestLog logs its traceback with the request id and answers a plain 500.
 
     @app.get("/search", response_model=SearchResults, tags=["search"])
     def search(
@@ -185,6 +227,10 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         date_to: Annotated[date | None, Query(description="YYYY-MM-DD, inclusive")] = None,
         mode: Annotated[Mode, Query(description="hybrid (default), semantic or keyword")] = "hybrid",
     ) -> SearchResults:
+        query = clean_query(q)
+        if not query:
+            raise InvalidQuery("the query is empty once control characters and punctuation are removed; "
+                               "type a few words to search for")
         filters = Filters(
             categories=[c for c in category if c.strip()],
             countries=[c for c in country if c.strip()],
@@ -192,7 +238,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
             date_from=date_from,
             date_to=date_to,
         )
-        return engine.search(q, k=k, offset=offset, filters=filters, mode=mode)
+        return engine.search(query, k=k, offset=offset, filters=filters, mode=mode)
 
     @app.get("/articles/{article_id}", response_model=ArticleInfo, tags=["articles"])
     def article(engine: EngineDep, article_id: ArticleId) -> ArticleInfo:
@@ -212,11 +258,16 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
 
     @app.get("/health", response_model=Health, tags=["operations"])
     def health(request: Request) -> Health:
+        """Liveness: 200 while the process runs, with the version served and what is wrong, if anything (an index
+        that will not load, damage on disk, a publish that failed and is being retried)."""
         live: LiveEngine = request.app.state.live
         engine = live.engine
+        publisher = request.app.state.publisher
+        error = live.problem() if engine is not None else live.error
+        error = error or (publisher.error if publisher is not None else None)
         if engine is None:
-            return Health(status="no index", error=live.error)
-        return Health(status="ok", version=engine.version, articles=len(engine.articles), error=live.error)
+            return Health(status="no index", error=public(error))
+        return Health(status="ok", version=engine.version, articles=len(engine.articles), error=public(error))
 
     @app.get("/stats", response_model=IndexStats, tags=["operations"])
     def stats(engine: EngineDep) -> IndexStats:
@@ -227,6 +278,9 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def home() -> HTMLResponse:
         return HTMLResponse(page)
+
+    # the search page's script and stylesheet: files, not inline, so the page runs under `default-src 'self'`
+    app.mount("/static", StaticFiles(packages=[("search_api", "static")]), name="static")
 
     app.include_router(widget_router())
     app.include_router(writes_router())

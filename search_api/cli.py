@@ -57,7 +57,7 @@ def _engine(settings: Settings, *, serving: bool = True):
     try:
         return Engine.open(
             settings.index_dir, _embedder(settings, serving=serving), verify=settings.verify_checksums, ranking=settings.ranking(),
-            related_rules=settings.related_rules(),
+            related_rules=settings.related_rules(), vectors=settings.vector_config(),
         )
     except SiftError as exc:
         raise _fail(str(exc)) from None
@@ -81,6 +81,7 @@ def _index(settings: Settings, sources: list[str], *, progress: bool, sync_full:
         progress=progress,
         keep_versions=settings.keep_versions,
         duplicate_threshold=settings.duplicate_threshold,
+        vectors=settings.vector_config(),
         politeness=Politeness(user_agent=settings.user_agent, min_interval=settings.crawl_delay),
     )
     try:
@@ -346,21 +347,160 @@ def eval_(
     for name, scores in result.metrics.items():
         if name.startswith("hybrid-convex-") and name != "hybrid-convex-0.5":
             continue
+        if name.startswith("hybrid-tm2c2-") and name != "hybrid-tm2c2-0.75":
+            continue
         typer.echo(f"{name:22s} {scores['ndcg@10']:8.4f} {scores['recall@100']:8.4f} {scores['mrr@10']:8.4f}")
     best = max(result.sweep, key=result.sweep.get)
     typer.echo("convex weight sweep (nDCG@10): " + " ".join(f"{w}:{v:.3f}" for w, v in result.sweep.items()))
     typer.echo(f"best convex weight: {best} (nDCG@10 {result.sweep[best]:.4f})")
+    best = max(result.sweep_tm2c2, key=result.sweep_tm2c2.get)
+    typer.echo("tm2c2 weight sweep (nDCG@10): " + " ".join(f"{w}:{v:.3f}" for w, v in result.sweep_tm2c2.items()))
+    typer.echo(f"best tm2c2 weight: {best} (nDCG@10 {result.sweep_tm2c2[best]:.4f})")
 
 
-def _serve(settings: Settings, host: str | None, port: int | None) -> None:
+@app.command(name="eval-related")
+def eval_related(
+    corpus: Annotated[Path, typer.Argument(help="Topic-labelled JSONL(.gz): id, category, title, text")],
+    duplicates: Annotated[
+        Optional[Path], typer.Option(help="TSV of known duplicate groups (group<TAB>ids), counted as duplicates")
+    ] = None,
+    lee: Annotated[
+        Optional[Path], typer.Option(help="Lee document-similarity folder: also correlate with human ratings")
+    ] = None,
+    cache: Annotated[
+        Optional[Path], typer.Option(help="Keep the index here; a re-run embeds nothing [default: a temporary folder]")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Score related posts against TF-IDF more-like-this and a newest-first box: same-topic precision@5,
+    duplicates, self-links, coverage. The labels are hidden from every system and used only for scoring."""
+    from indexer.pipeline import ChunkingParams
+    from search_api.related_eval import evaluate_related, load_labelled
+
+    settings = Settings()
+    try:
+        data = load_labelled(corpus)
+    except SiftError as exc:
+        raise _fail(str(exc)) from None
+    embedder = _embedder(settings)
+    try:
+        result = evaluate_related(
+            data,
+            embedder,
+            index_dir=cache,
+            duplicates=duplicates,
+            lee_dir=lee,
+            chunking=ChunkingParams(settings.chunk_words, settings.chunk_overlap),
+            progress=not as_json,
+        )
+    except (SiftError, OSError) as exc:
+        raise _fail(str(exc)) from None
+    if as_json:
+        _print_json(result.to_dict())
+        return
+    typer.echo(f"{result.corpus}: {result.articles} articles (indexed in {result.index_seconds:.0f}s; all related "
+               f"lists in {result.related_seconds:.2f}s; serving a list p50 {result.serve_p50_ms:.2f} ms, "
+               f"p99 {result.serve_p99_ms:.2f} ms)")
+    typer.echo(f"{'system':26s} {'prec@5':>7s} {'dups':>7s} {'self':>7s} {'cover':>7s} {'items':>6s}")
+    for name, m in result.systems.items():
+        typer.echo(f"{name:26s} {m['precision@5']:7.3f} {m['duplicate_rate']:7.1%} {m['self_links']:7.1%} "
+                   f"{m['coverage']:7.1%} {m['items']:6.2f}")
+    sift, mlt = result.systems["sift"], result.systems["tfidf_more_like_this"]
+    if mlt["precision@5"] < 1:
+        cut = 1 - (1 - sift["precision@5"]) / (1 - mlt["precision@5"])
+        typer.echo(f"same-topic error vs TF-IDF more-like-this: {cut:+.0%} (goal: at least 40% lower)")
+    if result.lee:
+        for name in ("sift", "dense_cosine"):
+            typer.echo(f"Lee human ratings ({result.lee['pairs']} pairs), {name}: Spearman "
+                       f"{result.lee[name]['spearman']:.3f}, Pearson {result.lee[name]['pearson']:.3f}")
+
+
+def worker_app():
+    """The app of one `sift serve --workers N` process: uvicorn imports and calls this in each worker."""
+    from search_api.app import create_app
+    from search_api.logs import configure_logging
+
+    settings = Settings()
+    configure_logging(settings.log_format)
+    return create_app(settings)
+
+
+def _serve_workers(settings: Settings, host: str, port: int, log_format: str | None, workers: int) -> None:
+    """Several uvicorn worker processes, each loading the live version itself. FAISS files are memory-mapped, so
+    the workers share one copy of the index pages; each holds its own model and metadata."""
+    import logging
+    import os
+
+    import uvicorn
+
+    from indexer.publish import current_version_dir, read_manifest
+
+    if settings.vector_store == "qdrant" and not settings.qdrant_url:
+        raise _fail("Qdrant's local mode serves one process at a time; set SIFT_QDRANT_URL or use --workers 1")
+    try:  # check the index here, so a missing one is one clear line rather than N workers that 503
+        manifest = read_manifest(current_version_dir(settings.index_dir))
+    except SiftError as exc:
+        raise _fail(str(exc)) from None
+    logging.getLogger("sift.serve").info(
+        "serving %s articles (version %s) on http://%s:%s with %s workers",
+        manifest["counts"]["articles"], manifest["version"], host, port, workers,
+    )
+    # the workers are new processes that read their settings from the environment, as this one did
+    os.environ["SIFT_INDEX_DIR"] = str(Path(settings.index_dir).resolve())
+    if log_format:
+        os.environ["SIFT_LOG_FORMAT"] = log_format
+    uvicorn.run(
+        "search_api.cli:worker_app", factory=True, workers=workers, host=host, port=port,
+        log_config=None, access_log=False, timeout_graceful_shutdown=settings.shutdown_timeout,
+    )
+
+
+def _serve(
+    settings: Settings, host: str | None, port: int | None, log_format: str | None = None, workers: int | None = None
+) -> None:
+    import logging
+    import signal
+
     import uvicorn
 
     from search_api.app import create_app
+    from search_api.logs import configure_logging
 
-    engine = _engine(settings)  # load first, so a missing index is one clear line rather than a server that 503s
+    configure_logging(log_format or settings.log_format)
     host, port = host or settings.host, port or settings.port
-    typer.echo(f"serving {engine.stats().articles} articles (version {engine.version}) on http://{host}:{port}")
-    uvicorn.run(create_app(settings, engine=engine), host=host, port=port, log_level="info")
+    if (workers or settings.workers) > 1:
+        _serve_workers(settings, host, port, log_format, workers or settings.workers)
+        return
+    engine = _engine(settings)  # load first, so a missing index is one clear line rather than a server that 503s
+    logging.getLogger("sift.serve").info(
+        "serving %s articles (version %s) on http://%s:%s", engine.stats().articles, engine.version, host, port
+    )
+
+    def stopped(signum: int, frame: object) -> None:
+        raise SystemExit(0)
+
+    # uvicorn catches SIGTERM/SIGINT, finishes requests in flight (up to shutdown_timeout), runs the app's shutdown
+    # (which publishes pending writes), then re-raises the signal to this handler: a clean stop exits with 0.
+    signal.signal(signal.SIGTERM, stopped)
+    signal.signal(signal.SIGINT, stopped)
+    asgi = create_app(settings, engine=engine)
+    del engine  # the app holds it until a newer version is swapped in
+    uvicorn.run(
+        asgi, host=host, port=port,
+        log_config=None, access_log=False,  # logging is configured above; RequestLog writes the access lines
+        timeout_graceful_shutdown=settings.shutdown_timeout,
+    )
+
+
+LogFormatOpt = Annotated[
+    Optional[str], typer.Option("--log-format", help="json (one object per line) or text [env SIFT_LOG_FORMAT, default json]")
+]
+
+
+def _log_format(value: str | None) -> str | None:
+    if value not in (None, "json", "text"):
+        raise _fail(f"unknown log format {value!r}; use json or text")
+    return value
 
 
 @app.command()
@@ -368,9 +508,13 @@ def serve(
     index: IndexOpt = None,
     host: Annotated[Optional[str], typer.Option(help="[env SIFT_HOST, default 127.0.0.1]")] = None,
     port: Annotated[Optional[int], typer.Option(help="[env SIFT_PORT, default 8000]")] = None,
+    log_format: LogFormatOpt = None,
+    workers: Annotated[
+        Optional[int], typer.Option(min=1, max=64, help="Server processes sharing the memory-mapped index [env SIFT_WORKERS, default 1]")
+    ] = None,
 ) -> None:
-    """Serve the HTTP API and the search page."""
-    _serve(_settings(index), host, port)
+    """Serve the HTTP API and the search page. SIGTERM stops it gracefully: requests in flight finish."""
+    _serve(_settings(index), host, port, _log_format(log_format), workers)
 
 
 @app.command()
@@ -378,14 +522,16 @@ def demo(
     index: Annotated[Path, typer.Option("--index", "-i", help="Where to build the demo index")] = Path("idx-demo"),
     host: Annotated[Optional[str], typer.Option()] = None,
     port: Annotated[Optional[int], typer.Option()] = None,
+    log_format: LogFormatOpt = None,
 ) -> None:
     """Index the bundled sample corpus and serve it."""
+    log_format = _log_format(log_format)
     if not DATA_SAMPLE.is_dir():
         raise _fail(f"the sample corpus is not at {DATA_SAMPLE}; run from a source checkout")
     settings = _settings(index)
     report = _index(settings, [str(DATA_SAMPLE)], progress=True)
     typer.echo(f"indexed {report.read} sample articles ({report.embedded} passages embedded), {report.skipped} skipped")
-    _serve(settings, host, port)
+    _serve(settings, host, port, log_format)
 
 
 def main() -> None:  # pragma: no cover - console entry point

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timezone
+from functools import partial
 from pathlib import Path
 from typing import Literal, Protocol
 
@@ -18,7 +19,8 @@ from indexer.editorial import Curation
 from indexer.errors import ArticleNotFound, IndexMismatch, InvalidQuery
 from indexer.geography import UnknownRegion, canonical_region, country_code, parse_query_places, region_members
 from indexer.keyword import KeywordIndex
-from indexer.publish import FORMAT_VERSION, article_vectors, current_version_dir, read_manifest, sha256_file
+from indexer.publish import FORMAT_VERSION, article_vectors, current_version_dir, read_manifest, verify_files
+from indexer.vectors import VectorConfig, open_store
 from search_api import fusion
 from search_api.explain import PINNED_REASON, Explainer, TermProfile, term_profile
 from search_api.related import Picked, Pin, RelatedRules, select_related
@@ -48,8 +50,10 @@ class QueryEncoder(Protocol):
 class RankingParams:
     """How hybrid ranking fuses the two legs; defaults chosen by `sift eval` (see BENCHMARKS.md)."""
 
-    fusion: Literal["convex", "rrf"] = "convex"
-    weight: float = 0.5  # convex: share of the semantic leg
+    # TM2C2 at 0.75, chosen on SciFact's train queries (plateau 0.65-0.80); on the test queries it beats min-max
+    # convex and RRF on SciFact, CISI and MEDLINE (BENCHMARKS.md "Relevance").
+    fusion: Literal["tm2c2", "convex", "rrf"] = "tm2c2"
+    weight: float = 0.75  # tm2c2 / convex: share of the semantic leg
     rrf_k: int = 60
     depth: int = 100  # candidates taken from each leg before fusing
     collapse_duplicates: bool = True
@@ -77,7 +81,7 @@ class Engine:
 
     def __init__(
         self, version_dir: Path, encoder: QueryEncoder, *, verify: bool = True, ranking: RankingParams = RankingParams(),
-        related_rules: RelatedRules = RelatedRules(),
+        related_rules: RelatedRules = RelatedRules(), vectors: VectorConfig = VectorConfig(),
     ) -> None:
         manifest = read_manifest(version_dir)
         if manifest.get("format_version") != FORMAT_VERSION:
@@ -90,17 +94,18 @@ class Engine:
                 f"the index was built with {manifest['model_id']} but the configured model is {encoder.model_id}; "
                 "set SIFT_MODEL_PATH to the model the index was built with, or re-index with this one"
             )
-        if verify:
-            for name, expected in manifest["files"].items():
-                if sha256_file(version_dir / name) != expected:
-                    raise IndexMismatch(f"{version_dir / name} does not match its checksum; the version is corrupt, re-index")
+        verify_files(version_dir, manifest["files"], checksums=verify)  # IndexCorrupt: missing or altered file
         self.path = version_dir
         self.manifest = manifest
         self.version: str = manifest["version"]
         self.encoder = encoder
         self.ranking = ranking
-        self.chunk_index = faiss.read_index(str(version_dir / "dense.faiss"))
-        self.article_index = faiss.read_index(str(version_dir / "articles.faiss"))
+        # the passage vectors as the manifest says they were built (FAISS Flat or ANN, or Qdrant); FAISS files are
+        # memory-mapped, so server workers share one copy (unlinking a pruned version leaves mapped pages valid)
+        self.chunk_index = open_store(version_dir, manifest.get("vectors"), vectors)
+        self.article_index = faiss.read_index(
+            str(version_dir / "articles.faiss"), faiss.IO_FLAG_MMAP_IFC | faiss.IO_FLAG_READ_ONLY if vectors.mmap else 0
+        )
         try:
             self.keyword = KeywordIndex.load(version_dir / "keyword")
         except ValueError as exc:  # built with other BM25 parameters
@@ -116,7 +121,8 @@ class Engine:
         # chunks are stored grouped by article, so each article's passages are one contiguous range
         self._chunk_start = np.searchsorted(self.chunk_article, np.arange(len(self.articles) + 1))
         self.neighbours = np.load(version_dir / "neighbours.npy")
-        self.neighbour_scores = np.load(version_dir / "neighbour_scores.npy")
+        self.neighbour_scores = np.load(version_dir / "neighbour_scores.npy")  # dense cosine
+        self.neighbour_rank = np.load(version_dir / "neighbour_rank.npy")  # the related score, lists' order
         self.group = self.articles["group"].to_numpy(dtype=np.int64)
         self._group_members: dict[int, list[int]] = {}
         for i, g in enumerate(self.group):
@@ -151,10 +157,11 @@ class Engine:
     @classmethod
     def open(
         cls, index_dir: str | Path, encoder: QueryEncoder, *, verify: bool = True, ranking: RankingParams = RankingParams(),
-        related_rules: RelatedRules = RelatedRules(),
+        related_rules: RelatedRules = RelatedRules(), vectors: VectorConfig = VectorConfig(),
     ) -> Engine:
         return cls(
-            current_version_dir(Path(index_dir)), encoder, verify=verify, ranking=ranking, related_rules=related_rules
+            current_version_dir(Path(index_dir)), encoder, verify=verify, ranking=ranking, related_rules=related_rules,
+            vectors=vectors,
         )
 
     # -- filters --------------------------------------------------------------------------------------------
@@ -198,25 +205,24 @@ class Engine:
         """The top `need` articles by their best passage: {article: (cosine, chunk)}, fewer only if fewer exist.
 
         Passages are fetched in growing rounds until enough distinct articles are seen, so neither many passages
-        per article nor a narrow filter can starve the result; a filter searches exactly its own passages.
+        per article nor a narrow filter can starve the result; a filter searches exactly its own passages (exact
+        search also on an ANN index).
         """
-        params = None
+        search = self.chunk_index.search
         available = self.chunk_index.ntotal
         if allowed is not None:
             chunk_ids = np.flatnonzero(allowed[self.chunk_article]).astype(np.int64)
             available = len(chunk_ids)
-            if available == 0:
-                return {}
-            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(chunk_ids))
+            search = partial(self.chunk_index.search_subset, ids=chunk_ids)
         if available == 0:
             return {}
         fetch = min(available, max(need * 4, 64))
         query = query_vec.reshape(1, -1).astype(np.float32)
         while True:
-            scores, ids = self.chunk_index.search(query, fetch, params=params)
+            scores, ids = search(query, fetch)
             best: dict[int, tuple[float, int]] = {}
             for score, cid in zip(scores[0], ids[0]):
-                if cid < 0:  # FAISS pads with -1 when fewer than `fetch` vectors qualify
+                if cid < 0:  # stores pad with -1 when fewer than `fetch` vectors qualify
                     continue
                 art = int(self.chunk_article[cid])
                 if art not in best:
@@ -227,32 +233,58 @@ class Engine:
                 return best
             fetch = min(available, fetch * 4)
 
-    def _keyword_articles(self, query: str, need: int, allowed: np.ndarray | None) -> dict[int, float]:
-        ids, scores = self.keyword.search(query, need, allowed)
-        return {int(i): float(s) for i, s in zip(ids, scores)}
-
     def legs(
         self, query: str, depth: int, *, mode: Mode = "hybrid", allowed: np.ndarray | None = None,
-        query_vec: np.ndarray | None = None, keyword_query: str | None = None,
+        query_vec: np.ndarray | None = None, keyword_query: str | None = None, complete: bool = False,
     ) -> tuple[dict[int, tuple[float, int]], dict[int, float]]:
         """The two ranked lists before fusion: ({article: (cosine, chunk)}, {article: bm25}), `depth` each at most.
 
         `query_vec` skips embedding (the evaluation harness embeds all queries in one batch). `keyword_query`
         replaces the query for BM25: the search drops place names there, so that "in Africa" does not reward
         articles for literally saying "Africa" while the geography boost rewards articles about African countries.
+        `complete` (hybrid only) scores every candidate on both legs: an article only BM25 found gets its best
+        passage's cosine, one only the dense leg found its BM25 score (0 when it shares no term), so fusion never
+        has to guess a missing score.
         """
         dense: dict[int, tuple[float, int]] = {}
         keyword: dict[int, float] = {}
+        bm25 = None
         if mode in ("semantic", "hybrid"):
             qvec = self.encoder.encode_query(query) if query_vec is None else query_vec
             dense = self._dense_articles(qvec, depth, allowed)
         if mode in ("keyword", "hybrid"):
-            keyword = self._keyword_articles(keyword_query or query, depth, allowed)
+            bm25 = self.keyword.scores(keyword_query or query)
+            ids, scores = self.keyword.top(bm25, depth, allowed)
+            keyword = {int(i): float(s) for i, s in zip(ids, scores)}
+        if complete and mode == "hybrid":
+            for art in dense.keys() - keyword.keys():
+                keyword[art] = float(bm25[art]) if len(bm25) else 0.0
+            dense.update(self._best_passages(qvec, sorted(keyword.keys() - dense.keys())))
         return dense, keyword
+
+    def _best_passages(self, query_vec: np.ndarray, articles: list[int]) -> dict[int, tuple[float, int]]:
+        """{article: (cosine, chunk)} of each article's best passage, computed exactly from its stored vectors."""
+        if not articles:
+            return {}
+        ranges = [np.arange(self._chunk_start[a], self._chunk_start[a + 1]) for a in articles]
+        chunk_ids = np.concatenate(ranges).astype(np.int64)
+        if not len(chunk_ids):
+            return {}
+        cosines = self.chunk_index.reconstruct(chunk_ids) @ query_vec.reshape(-1).astype(np.float32)
+        out, at = {}, 0
+        for art, chunks in zip(articles, ranges):
+            if len(chunks):
+                best = int(np.argmax(cosines[at : at + len(chunks)]))
+                out[art] = (float(cosines[at + best]), int(chunks[best]))
+            at += len(chunks)
+        return out
 
     def _rank(self, query: str, mode: Mode, need: int, allowed: np.ndarray | None) -> list[_Candidate]:
         places = parse_query_places(query)
-        dense, keyword = self.legs(query, need, mode=mode, allowed=allowed, keyword_query=places.residual or query)
+        dense, keyword = self.legs(
+            query, need, mode=mode, allowed=allowed, keyword_query=places.residual or query,
+            complete=self.ranking.fusion == "tm2c2",
+        )
         if mode == "semantic":
             scored = {a: s for a, (s, _) in dense.items()}
         elif mode == "keyword":
@@ -382,7 +414,7 @@ class Engine:
 
     def _pick_related(
         self, ids: np.ndarray, scores: np.ndarray, k: int, rules: RelatedRules, *, source: int | None,
-        source_vec: np.ndarray, curation: Curation | None = None,
+        source_vec: np.ndarray, curation: Curation | None = None, rank: np.ndarray | None = None,
     ) -> list[Picked]:
         """The candidates' features the rules need, and the editors' pins and excludes, handed to the policy."""
         rows = np.asarray(ids, dtype=np.int64)
@@ -406,7 +438,7 @@ class Engine:
             excluded = [self._position[t] for t in curation.excludes if t in self._position]
         return select_related(
             rows, scores, k, rules, group=self.group, source=source, age_days=age, same_category=same,
-            vectors=vectors, pins=pins, excluded=excluded,
+            vectors=vectors, pins=pins, excluded=excluded, rank=rank,
         )
 
     def _live_neighbours(self, vec: np.ndarray, fetch: int) -> tuple[np.ndarray, np.ndarray]:
@@ -426,8 +458,11 @@ class Engine:
         rules = rules or self.related_rules
         vec = self.article_index.reconstruct(idx)
         scores = self.neighbour_scores[idx]
-        picks = self._pick_related(self.neighbours[idx], scores, k, rules, source=idx, source_vec=vec, curation=curation)
-        if len(picks) < k and self.neighbours.shape[1] < len(self.articles) - 1 and scores[-1] >= rules.min_similarity:
+        picks = self._pick_related(
+            self.neighbours[idx], scores, k, rules, source=idx, source_vec=vec, curation=curation,
+            rank=self.neighbour_rank[idx],
+        )
+        if len(picks) < k and self.neighbours.shape[1] < len(self.articles) - 1 and scores.min() >= rules.min_similarity:
             # the precomputed list ran out above the floor (large k, duplicates, excludes): search deeper, live
             ids, scores = self._live_neighbours(vec, 4 * k + 32)
             picks = self._pick_related(ids, scores, k, rules, source=idx, source_vec=vec, curation=curation)

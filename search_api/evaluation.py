@@ -21,6 +21,7 @@ from search_api.engine import Engine, RankingParams
 METRICS = ("ndcg@10", "recall@100", "mrr@10")
 DEPTH = 100  # each leg's list, and the run length scored
 SWEEP_WEIGHTS = tuple(round(w, 1) for w in np.linspace(0.0, 1.0, 11))
+TM2C2_WEIGHTS = tuple(round(w, 2) for w in np.linspace(0.0, 1.0, 21))
 
 
 class DatasetError(SiftError):
@@ -123,7 +124,8 @@ class EvalResult:
     index_seconds: float
     search_seconds: float
     metrics: dict[str, dict[str, float]]  # run name → metric → value
-    sweep: dict[str, float]  # convex weight → nDCG@10
+    sweep: dict[str, float]  # convex (min-max) weight → nDCG@10
+    sweep_tm2c2: dict[str, float]  # TM2C2 weight → nDCG@10
     per_query: dict[str, dict[str, float]] = field(default_factory=dict)  # run name → query → nDCG@10
 
     def to_dict(self) -> dict:
@@ -150,6 +152,11 @@ def _runs(engine: Engine, data: BeirData, encoder: TextEncoder, doc_ids: list[st
         put("hybrid-rrf", qid, fusion.rrf(semantic, keyword, 60))
         for w in SWEEP_WEIGHTS:
             put(f"hybrid-convex-{w:.1f}", qid, fusion.convex(semantic, keyword, w))
+        # TM2C2 scores every candidate on both legs, as the engine does for it
+        dense, keyword = engine.legs(data.queries[qid], DEPTH, query_vec=vec, complete=True)
+        semantic = {a: s for a, (s, _) in dense.items()}
+        for w in TM2C2_WEIGHTS:
+            put(f"hybrid-tm2c2-{w:.2f}", qid, fusion.tm2c2(semantic, keyword, w))
     return runs
 
 
@@ -199,6 +206,9 @@ def evaluate(
     if run_dir is not None:
         write_runs(run_dir, runs, per_query)
     sweep = {name.rsplit("-", 1)[1]: metrics[name]["ndcg@10"] for name in metrics if name.startswith("hybrid-convex-")}
+    sweep_tm2c2 = {
+        name.rsplit("-", 1)[1]: metrics[name]["ndcg@10"] for name in metrics if name.startswith("hybrid-tm2c2-")
+    }
     return EvalResult(
         dataset=data.name,
         documents=len(data.corpus),
@@ -207,6 +217,7 @@ def evaluate(
         search_seconds=round(search_seconds, 2),
         metrics=metrics,
         sweep=sweep,
+        sweep_tm2c2=sweep_tm2c2,
         per_query=per_query,
     )
 

@@ -18,6 +18,9 @@ MAX_REASON_CHARS = 120
 MAX_TERMS = 4
 # A term in more than this share of all articles ("said", "year") says nothing about why two are related.
 MAX_DOCUMENT_SHARE = 0.1
+# The title and first sentences say what an article is about; a shared term there is a good reason.
+LEAD_WORDS = 60
+LEAD_BONUS = 2.0
 PINNED_REASON = "Chosen by the editors"
 NOTHING_SHARED = "Close in meaning, with no key terms in common"
 
@@ -28,6 +31,7 @@ class TermProfile:
 
     weights: dict[str, float]
     surface: dict[str, str]
+    lead: frozenset[str] = frozenset()  # stems in the title and first sentences
 
 
 def term_profile(text: str) -> TermProfile:
@@ -49,13 +53,19 @@ def term_profile(text: str) -> TermProfile:
     weights = {stem: n / (n + 1.2) for stem, n in counts.items()}
     # the lower-case spelling when there is one ("Farming" at a sentence start is "farming"), else the commonest
     surface = {stem: max(seen, key=lambda f: (f[0], f[1]))[2] for stem, seen in forms.items()}
-    return TermProfile(weights, surface)
+    lead = {stem_word(w) for w in _WORD.findall(" ".join(text.split()[:LEAD_WORDS]))}
+    return TermProfile(weights, surface, frozenset(lead & counts.keys()))
 
 
 def shared_terms(
     a: TermProfile, b: TermProfile, document_frequency: Callable[[list[str]], Sequence[int]], documents: int
 ) -> list[str]:
-    """The terms both profiles contain, most telling first (IDF × weight in a × weight in b), as `a` writes them."""
+    """The terms both profiles contain, most telling first, as `a` writes them.
+
+    A term scores IDF × its weight in a × its weight in b, doubled when it is in either article's title or lead.
+    A passing word — said once in each article and in neither lead ("invited", "warned") — is only used when
+    nothing better is shared: rare words are not reasons by themselves.
+    """
     common = sorted(a.weights.keys() & b.weights.keys())
     if not common or documents == 0:
         return []
@@ -65,8 +75,14 @@ def shared_terms(
         if df > limit:
             continue
         idf = math.log(1 + (documents - df + 0.5) / (df + 0.5))
-        scored.append((-idf * a.weights[stem] * b.weights[stem], stem))
-    return [a.surface[stem] for _, stem in sorted(scored)[:MAX_TERMS]]
+        in_lead = stem in a.lead or stem in b.lead
+        passing = not in_lead and max(a.weights[stem], b.weights[stem]) <= _ONCE
+        score = idf * a.weights[stem] * b.weights[stem] * (LEAD_BONUS if in_lead else 1.0)
+        scored.append((passing, -score, stem))
+    return [a.surface[stem] for _, _, stem in sorted(scored)[:MAX_TERMS]]
+
+
+_ONCE = 1 / (1 + 1.2)  # the saturated weight of a single mention
 
 
 def caption(places: Sequence[str], terms: Sequence[str], limit: int = MAX_REASON_CHARS) -> str:

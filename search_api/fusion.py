@@ -1,4 +1,4 @@
-"""Fusion of ranked lists: convex combination of min-max-normalised scores, and reciprocal rank fusion."""
+"""Fusion of ranked lists: convex combinations (min-max or theoretical-min-max normalised), and reciprocal rank fusion."""
 
 from __future__ import annotations
 
@@ -23,6 +23,22 @@ def convex(dense: Mapping[int, float], keyword: Mapping[int, float], weight: flo
     return {key: weight * d.get(key, 0.0) + (1.0 - weight) * kw.get(key, 0.0) for key in d.keys() | kw.keys()}
 
 
+def tm2c2(dense: Mapping[int, float], keyword: Mapping[int, float], weight: float) -> dict[int, float]:
+    """Convex combination under theoretical min-max normalisation (Bruch et al. 2022, "TM2C2"): the cosine is used
+    as it is (its bounds are fixed) and BM25 is divided by the best score (its lower bound is 0), so one outlier in
+    the candidate list does not stretch the other scores as min-max does. An item absent from a list scores that
+    list's lower bound (cosine −1, BM25 0); the engine fills both legs in for every candidate, so none is absent.
+    """
+    if not 0.0 <= weight <= 1.0:
+        raise ValueError(f"fusion weight must be within [0, 1], got {weight}")
+    top = max(keyword.values(), default=0.0)
+    scale = 1.0 / top if top > 0 else 0.0
+    return {
+        key: weight * dense.get(key, -1.0) + (1.0 - weight) * keyword.get(key, 0.0) * scale
+        for key in dense.keys() | keyword.keys()
+    }
+
+
 def rrf(dense: Mapping[int, float], keyword: Mapping[int, float], k: int = 60) -> dict[int, float]:
     """Reciprocal rank fusion (Cormack et al. 2009): Σ 1 / (k + rank), ranks from 1, over the lists an item is in."""
     if k < 1:
@@ -38,9 +54,11 @@ def rrf(dense: Mapping[int, float], keyword: Mapping[int, float], k: int = 60) -
 def fuse(
     semantic: Mapping[int, float], keyword: Mapping[int, float], *, method: str, weight: float = 0.5, rrf_k: int = 60
 ) -> dict[int, float]:
-    """Fuse two {item: score} lists with `method` "convex" or "rrf"."""
+    """Fuse two {item: score} lists with `method` "tm2c2", "convex" (min-max) or "rrf"."""
+    if method == "tm2c2":
+        return tm2c2(semantic, keyword, weight)
     if method == "convex":
         return convex(semantic, keyword, weight)
     if method == "rrf":
         return rrf(semantic, keyword, rrf_k)
-    raise ValueError(f"unknown fusion method {method!r}; use convex or rrf")
+    raise ValueError(f"unknown fusion method {method!r}; use tm2c2, convex or rrf")

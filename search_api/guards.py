@@ -1,12 +1,17 @@
-"""Request guards: a body-size limit enforced before parsing, and per-client rate limiting (429 + Retry-After)."""
+"""Request guards: a body-size limit enforced before parsing, per-client rate limiting (429 + Retry-After), security
+headers on every response, and the cleaning a search query gets before it is searched."""
 
 from __future__ import annotations
 
 import json
 import math
+import re
 import threading
 import time
+import unicodedata
+from collections.abc import Sequence
 
+from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
@@ -97,3 +102,86 @@ class RateLimit:
                 retry = str(max(1, math.ceil(wait))).encode()
                 return await _reject(send, 429, f"too many requests; retry in {retry.decode()} s", [(b"retry-after", retry)])
         await self.app(scope, receive, send)
+
+
+# Zero-width joiners shape emoji sequences and Indic/Persian words; every other format character (bidi overrides,
+# zero-width spaces, BOMs) only hides or reorders text, so it is dropped.
+_KEEP_FORMAT = {"\u200c", "\u200d"}
+
+
+def clean_query(text: str) -> str:
+    """The query as searched: NFC-normalised, control characters and U+FFFD (undecodable bytes) as spaces,
+    invisible format, private-use and unassigned characters dropped, whitespace collapsed. "" when nothing
+    searchable is left: no letter, digit or symbol such as an emoji."""
+    chars = []
+    for ch in unicodedata.normalize("NFC", text):
+        category = unicodedata.category(ch)
+        if category == "Cc" or ch == "\ufffd":
+            chars.append(" ")
+        elif not category.startswith("C") or ch in _KEEP_FORMAT:
+            chars.append(ch)
+    cleaned = " ".join("".join(chars).split())
+    if not any(unicodedata.category(ch)[0] in "LN" or unicodedata.category(ch) == "So" for ch in cleaned):
+        return ""
+    return cleaned
+
+
+# What may stand in a CSP source list: a scheme + host[:port] origin or "*"; anything else (quotes, semicolons,
+# spaces) could rewrite the policy, so it is left out.
+_CSP_ORIGIN = re.compile(r"^(\*|https?://[A-Za-z0-9.*-]+(:\d{1,5})?)$")
+
+
+class SecurityHeaders:
+    """Headers that keep browsers from misreading or misusing what Sift sends.
+
+    Every response: `X-Content-Type-Options: nosniff`. HTML responses also get a Content-Security-Policy (a route
+    may set its own; PAGE_CSP otherwise), a Referrer-Policy, and framing rules: nothing may be framed except the
+    widget fragment (`framable` paths), which Sift itself and the `frame_origins` (SIFT_CORS_ORIGINS: the sites
+    that embed the widget) may frame. `/docs` keeps only the framing rule: Swagger UI loads its script from a CDN.
+    """
+
+    PAGE_CSP = "default-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'"
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        frame_origins: Sequence[str] = (),
+        framable: tuple[str, ...] = ("/widget/related/",),
+        script_from_cdn: tuple[str, ...] = ("/docs", "/redoc"),
+    ) -> None:
+        self.app = app
+        self.framable = framable
+        self.script_from_cdn = script_from_cdn
+        origins = [o.rstrip("/") for o in frame_origins if _CSP_ORIGIN.match(o.rstrip("/"))]
+        self.widget_ancestors = "frame-ancestors " + ("*" if "*" in origins else " ".join(["'self'", *origins]))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        path: str = scope["path"]
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                headers.setdefault("x-content-type-options", "nosniff")
+                policy = headers.get("content-security-policy")
+                if headers.get("content-type", "").startswith("text/html") or policy is not None:
+                    self._html_headers(headers, path, policy)
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+    def _html_headers(self, headers: MutableHeaders, path: str, policy: str | None) -> None:
+        headers.setdefault("referrer-policy", "strict-origin-when-cross-origin")
+        framable = path.startswith(self.framable)
+        ancestors = self.widget_ancestors if framable else "frame-ancestors 'none'"
+        if policy is None and not path.startswith(self.script_from_cdn):
+            policy = self.PAGE_CSP
+        if policy is None:
+            policy = ancestors
+        elif "frame-ancestors" not in policy:
+            policy = f"{policy}; {ancestors}"
+        headers["content-security-policy"] = policy
+        if not framable:  # older browsers ignore frame-ancestors; X-Frame-Options cannot list origins
+            headers.setdefault("x-frame-options", "DENY")

@@ -9,17 +9,58 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from indexer.publish import CURRENT_FILE, current_version
+from indexer.errors import SiftError
+from indexer.publish import CURRENT_FILE, STORE_FILE, current_version, sha256_file
 from search_api.engine import Engine
 
 log = logging.getLogger("sift.live")
 
 
+def _public(exc: Exception) -> str:
+    """What a caller may read about a failure: our own errors' messages; for anything else only its kind."""
+    return str(exc) if isinstance(exc, SiftError) else f"{type(exc).__name__} (the server log has details)"
+
+
+class VersionFiles:
+    """Notices when the files of a loaded version change on disk. Every check stats each file and re-hashes only
+    those whose size, mtime or inode changed, so a readiness probe stays cheap on a large index."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.version = engine.version
+        self.path = engine.path
+        self.checksums: dict[str, str] = engine.manifest["files"]
+        # the engine verified every checksum when it loaded, so the files as they are now are known good
+        self._known: dict[str, tuple[tuple[int, int, int] | None, bool]] = {
+            name: (self._stat(name), True) for name in self.checksums
+        }
+
+    def _stat(self, name: str) -> tuple[int, int, int] | None:
+        try:
+            st = (self.path / name).stat()
+        except OSError:
+            return None
+        return st.st_size, st.st_mtime_ns, st.st_ino
+
+    def problem(self) -> str | None:
+        """None while every file is as published; else which file is missing or altered."""
+        for name, expected in self.checksums.items():
+            stat = self._stat(name)
+            if stat is None:
+                return f"{name} of version {self.version} is missing on disk (was the index folder deleted?)"
+            known, good = self._known[name]
+            if stat != known:
+                good = sha256_file(self.path / name) == expected
+                self._known[name] = (stat, good)
+            if not good:
+                return f"{name} of version {self.version} no longer matches its checksum (the file is corrupt)"
+        return None
+
+
 class LiveEngine:
     """Holds the engine that answers requests. Every `check_interval` seconds a request looks at `CURRENT`; when
     it names another version, a background thread loads it while the old engine keeps answering, then one reference
-    assignment swaps them. Requests in flight finish on the engine they started with (versions are immutable and
-    fully loaded in memory, so pruning the old folder cannot pull it from under them)."""
+    assignment swaps them. Requests in flight finish on the engine they started with (versions are immutable, and
+    loaded into memory or memory-mapped: a pruned folder's mapped files stay readable until the engine lets go)."""
 
     def __init__(
         self,
@@ -33,6 +74,7 @@ class LiveEngine:
         self.index_dir = Path(index_dir)
         self._load = load
         self._engine = engine
+        self._files = VersionFiles(engine) if engine is not None else None
         self._check_interval = check_interval
         self._watch = watch
         self._next_check = 0.0
@@ -64,10 +106,12 @@ class LiveEngine:
             try:
                 fresh = self._load()
             except Exception as exc:  # a half-deleted or corrupt version: keep serving what we have
-                self.error = f"could not load the new version: {exc}"
-                log.error("%s (still serving %s)", self.error, self._engine.version if self._engine else "nothing")
+                self.error = f"could not load the new version: {_public(exc)}"
+                log.error("%s (still serving %s)", self.error, self._engine.version if self._engine else "nothing",
+                          exc_info=None if isinstance(exc, SiftError) else exc)  # a trace only for a bug
                 return False
             previous = self._engine.version if self._engine else None
+            self._files = VersionFiles(fresh)
             self._engine = fresh
             self.error = None
             self.swaps += 1
@@ -80,16 +124,45 @@ class LiveEngine:
     def current_file(self) -> Path:
         return self.index_dir / CURRENT_FILE
 
+    def problem(self) -> str | None:
+        """Why this process is not ready, or None. Not ready: no version loaded; the index folder's CURRENT or
+        store gone; the version CURRENT names failed to load; a file of the serving version missing or altered.
+        In all but the first the loaded version still answers from memory, but a restart would not come back."""
+        engine = self._engine
+        if engine is None:
+            return self.error or "no version is loaded"
+        still = f"; still answering from version {engine.version} in memory"
+        wanted = current_version(self.index_dir)
+        if wanted is None:
+            return f"{CURRENT_FILE} is missing from the index folder (was it deleted or moved?){still}"
+        if not (self.index_dir / STORE_FILE).is_file():
+            return f"{STORE_FILE} is missing from the index folder (was it deleted or moved?){still}"
+        if wanted != engine.version:
+            return self.error and self.error + still  # None while the new version loads
+        problem = self._files.problem() if self._files is not None else None
+        return problem and f"{problem}{still}; re-run `sift index` to publish a sound version"
+
 
 class Publisher:
     """Runs `refresh()` (embed + publish) in one background thread, coalescing bursts of writes: a write marks the
-    index dirty; the thread waits `delay` seconds for more writes, then publishes once for all of them."""
+    index dirty; the thread waits `delay` seconds for more writes, then publishes once for all of them. A failed
+    publish (disk full, store locked) is retried after `retry` seconds, doubling up to 5 minutes: the writes are
+    safe in the store and become searchable once a publish succeeds. `close()` finishes a publish in progress or
+    pending, so writes acknowledged before a shutdown are published; publishing is atomic, so a process killed
+    mid-publish leaves the previous version live and no half version."""
 
-    def __init__(self, refresh: Callable[[], object], on_published: Callable[[], object], *, delay: float = 0.5) -> None:
+    MAX_RETRY = 300.0
+
+    def __init__(
+        self, refresh: Callable[[], object], on_published: Callable[[], object], *, delay: float = 0.5,
+        retry: float = 5.0,
+    ) -> None:
         self._refresh = refresh
         self._on_published = on_published
         self._delay = delay
-        self._dirty = threading.Event()
+        self._retry = retry
+        self._pending = threading.Event()  # writes not yet published
+        self._wake = threading.Event()
         self._stop = threading.Event()
         self._idle = threading.Event()
         self._idle.set()
@@ -100,31 +173,54 @@ class Publisher:
 
     def request(self) -> None:
         self._idle.clear()
-        self._dirty.set()
+        self._pending.set()
+        self._wake.set()
 
     def wait_idle(self, timeout: float | None = None) -> bool:
         """Block until every requested publish is done (tests, graceful shutdown)."""
         return self._idle.wait(timeout)
 
-    def close(self, timeout: float = 30.0) -> None:
+    def close(self, timeout: float = 30.0) -> bool:
+        """Publish what is pending, then stop; False if that took longer than `timeout` (the thread is abandoned:
+        the previous version stays live and the store keeps every write)."""
         self._stop.set()
-        self._dirty.set()
+        self._wake.set()
         self._thread.join(timeout)
+        if self._thread.is_alive():
+            log.error("a publish was still running after %.0f s; abandoning it, the previous version stays live",
+                      timeout)
+        return not self._thread.is_alive()
+
+    def _publish(self) -> bool:
+        try:
+            self._refresh()
+        except Exception as exc:  # the writes are safe in the store; a retry publishes them
+            self.error = f"publishing failed: {_public(exc)}"
+            log.error("%s", self.error, exc_info=None if isinstance(exc, SiftError) else exc)
+            return False
+        self.publishes += 1
+        self.error = None
+        self._on_published()
+        return True
 
     def _run(self) -> None:
-        while not self._stop.is_set():
-            self._dirty.wait()
+        backoff = self._retry
+        while True:
+            self._wake.wait()
+            if not self._stop.is_set():
+                self._stop.wait(self._delay)  # let a burst of writes land, then publish once; a shutdown cuts it short
+            self._wake.clear()
+            if self._pending.is_set():
+                self._pending.clear()
+                if self._publish():
+                    backoff = self._retry
+                else:
+                    self._pending.set()
+                    log.info("retrying the publish in %.0f s", backoff)
+                    if not self._stop.wait(backoff):
+                        backoff = min(backoff * 2, self.MAX_RETRY)
+                        self._wake.set()
             if self._stop.is_set():
-                break
-            time.sleep(self._delay)  # let a burst of writes land, then publish once
-            self._dirty.clear()
-            try:
-                self._refresh()
-                self.publishes += 1
-                self.error = None
-                self._on_published()
-            except Exception as exc:  # the writes are safe in the store; the next write or restart retries
-                self.error = f"publishing failed: {exc}"
-                log.exception("background publish failed")
-            if not self._dirty.is_set():
+                return
+            if not self._pending.is_set():
                 self._idle.set()

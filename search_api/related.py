@@ -79,6 +79,7 @@ def select_related(
     vectors: np.ndarray | None = None,
     pins: Sequence[Pin] = (),
     excluded: Collection[int] = (),
+    rank: np.ndarray | None = None,
 ) -> list[Picked]:
     """Up to `k` articles from the candidates, best first; fewer (even none) rather than any below the floor.
 
@@ -86,6 +87,7 @@ def select_related(
     `vectors` are per candidate and needed only by the rules that use them. `group` maps every article row to its
     near-duplicate group. Never the source; never two members of one group, nor a member of the source's group;
     never an excluded article or its near-duplicates. Pins take their positions first and ignore the rules.
+    `rank` (per candidate, default the similarity) orders the candidates; the floor always applies to `similarity`.
     """
     if k < 1:
         return []
@@ -99,7 +101,7 @@ def select_related(
         keep &= rows != source
     if rules.max_age_days is not None and age_days is not None:
         keep &= ~(age_days > rules.max_age_days)  # NaN (undated) compares False: kept
-    score = similarity.astype(np.float64)
+    score = (similarity if rank is None else rank).astype(np.float64)
     if rules.half_life_days is not None and age_days is not None:
         ages = np.nan_to_num(np.clip(age_days, 0.0, None), nan=0.0)
         score = score * np.power(0.5, ages / rules.half_life_days)

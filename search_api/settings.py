@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from indexer.vectors import FLAT_BELOW, IndexKind, StoreName, VectorConfig
 from models import Backend, Embedder
 from search_api.related import DEFAULT_MIN_SIMILARITY, DEFAULT_MMR_LAMBDA, RelatedRules
 
@@ -32,8 +33,12 @@ class Settings(BaseSettings):
     chunk_overlap: int = Field(30, ge=0, le=200, description="Words repeated between consecutive passages")
     keep_versions: int = Field(3, ge=1, le=100, description="Published versions kept on disk")
     verify_checksums: bool = Field(True, description="Check file checksums when loading a version")
-    fusion: Literal["convex", "rrf"] = Field("convex", description="How hybrid search fuses keyword and semantic")
-    fusion_weight: float = Field(0.5, ge=0.0, le=1.0, description="Convex fusion: share of the semantic leg")
+    fusion: Literal["tm2c2", "convex", "rrf"] = Field(
+        "tm2c2",
+        description="How hybrid search fuses keyword and semantic: tm2c2 (cosine + BM25/best, measured best), "
+        "convex (min-max) or rrf",
+    )
+    fusion_weight: float = Field(0.75, ge=0.0, le=1.0, description="tm2c2/convex fusion: share of the semantic leg")
     rrf_k: int = Field(60, ge=1, le=1000, description="RRF: the k in 1/(k + rank)")
     geo_boost: float = Field(0.5, ge=0.0, le=5.0, description="Score bonus factor for articles about a place in the query")
     duplicate_threshold: float = Field(0.80, ge=0.5, le=1.0, description="Article cosine at which two are near-duplicates")
@@ -46,8 +51,39 @@ class Settings(BaseSettings):
         "SiftBot/0.1 (+https://github.com/sift-search/sift)", description="User-Agent for feeds, WordPress, sitemaps"
     )
     crawl_delay: float = Field(1.0, ge=0.0, le=60.0, description="Seconds between requests to one host")
+    vector_store: StoreName = Field(
+        "faiss",
+        description="Where passage vectors live: faiss (files in the version folder, memory-mapped) or qdrant "
+        "(a Qdrant cluster at SIFT_QDRANT_URL, else Qdrant's local mode in the version folder; needs "
+        "`pip install 'sift-search[qdrant]'`). A change publishes a new version at the next `sift index`",
+    )
+    vector_index: IndexKind = Field(
+        "auto",
+        description="FAISS index for passage vectors: auto = exact flat below SIFT_VECTOR_FLAT_BELOW vectors, else "
+        "ivf-sq8; hnsw (fastest queries, slowest build); ivf-pq (72 bytes per vector in memory). ANN search "
+        "parameters are calibrated at publish for recall@10 >= 0.95; filtered searches stay exact",
+    )
+    vector_flat_below: int = Field(FLAT_BELOW, ge=0, description="Passage count from which `auto` uses an ANN index")
+    vector_mmap: bool = Field(True, description="Memory-map FAISS files, so server workers share one copy of the index")
+    qdrant_url: str | None = Field(None, description="Qdrant cluster URL for SIFT_VECTOR_STORE=qdrant; none = local mode")
+    qdrant_api_key: SecretStr | None = Field(None, description="API key for the Qdrant cluster")
+    qdrant_prefix: str = Field("sift", min_length=1, max_length=64, description="Prefix of the Qdrant collection names")
     host: str = Field("127.0.0.1", description="Address `sift serve` binds to")
     port: int = Field(8000, ge=1, le=65535, description="Port `sift serve` listens on")
+    workers: int = Field(
+        1, ge=1, le=64, description="Server processes for `sift serve`; they share the memory-mapped index files"
+    )
+    log_format: Literal["json", "text"] = Field(
+        "json", description="`sift serve` logs: one JSON object per line (with request ids), or plain text"
+    )
+    shutdown_timeout: float = Field(
+        20.0, ge=0, le=600,
+        description="On SIGTERM, seconds `sift serve` lets requests in flight and a pending publish finish",
+    )
+    store_busy_timeout: float = Field(
+        10.0, gt=0, le=300,
+        description="Seconds an API write waits for another writer's lock on store.sqlite before answering 503",
+    )
     cors_origins: list[str] = Field(
         [],
         description="Origins (e.g. https://news.example.org) whose pages may call the API from the browser, GET only; "
@@ -81,6 +117,15 @@ class Settings(BaseSettings):
         return Embedder(
             self.model_path, backend=self.embed_backend, batch_size=self.embed_batch_size, threads=threads,
             cache_dir=self.cache_dir, query_cache_size=self.query_cache_size,
+        )
+
+    def vector_config(self) -> VectorConfig:
+        """How passage vectors are stored, for publishing and loading versions."""
+        return VectorConfig(
+            store=self.vector_store, index=self.vector_index, flat_below=self.vector_flat_below, mmap=self.vector_mmap,
+            qdrant_url=self.qdrant_url,
+            qdrant_api_key=self.qdrant_api_key.get_secret_value() if self.qdrant_api_key else None,
+            qdrant_prefix=self.qdrant_prefix,
         )
 
     def ranking(self):

@@ -28,9 +28,8 @@ STATIC_MAX_AGE = 3600  # widget.js and widget.css change only with a Sift releas
 DATA_MAX_AGE = 300  # related lists change when a new index version is published
 _HTTP_URL = re.compile(r"^https?://", re.IGNORECASE)
 
-# On every widget response. The HTML ones add a Content-Security-Policy: the fragment needs nothing but our
-# stylesheet and may be framed by any site (that is its purpose); the demo page runs scripts from here only.
-_BASE_HEADERS = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "strict-origin-when-cross-origin"}
+# The fragment needs nothing but our stylesheet. guards.SecurityHeaders adds nosniff and the Referrer-Policy to
+# every response, and lets the sites in SIFT_CORS_ORIGINS frame the fragment (that is its purpose), nothing else.
 _FRAGMENT_CSP = "default-src 'none'; style-src 'self'; base-uri 'none'; form-action 'none'"
 
 
@@ -172,14 +171,14 @@ def widget_router() -> APIRouter:
         """The widget script; a site embeds it with one `<script src=".../widget.js" data-article-id="…">` tag."""
         return _cached(
             request, script, "application/javascript; charset=utf-8",
-            version="", max_age=STATIC_MAX_AGE, headers=_BASE_HEADERS,
+            version="", max_age=STATIC_MAX_AGE, headers={},
         )
 
     @router.get("/widget.css", response_class=Response, responses={200: {"content": {"text/css": {}}}})
     def widget_css(request: Request) -> Response:
         """The widget's stylesheet; every rule is scoped under `.sift-box`."""
         return _cached(
-            request, stylesheet, "text/css; charset=utf-8", version="", max_age=STATIC_MAX_AGE, headers=_BASE_HEADERS
+            request, stylesheet, "text/css; charset=utf-8", version="", max_age=STATIC_MAX_AGE, headers={}
         )
 
     @router.get("/widget/related", response_model=RelatedResults)
@@ -214,7 +213,7 @@ def widget_router() -> APIRouter:
         body = render_fragment(related, layout=layout, title=title, stylesheet=str(request.url_for("widget_css")))
         return _cached(
             request, body, "text/html; charset=utf-8", version=engine.version, max_age=DATA_MAX_AGE,
-            headers={**_BASE_HEADERS, "Content-Security-Policy": _FRAGMENT_CSP},
+            headers={"Content-Security-Policy": _FRAGMENT_CSP},
         )
 
     @router.get("/demo/article/{article_id}", response_class=HTMLResponse, include_in_schema=False)
@@ -224,6 +223,6 @@ def widget_router() -> APIRouter:
             [article.published_at.date().isoformat() if article.published_at else "undated", *article.categories]
         )
         page = _demo_page(article.id, article.title, meta, article.summary, article.url, k, layout)
-        return HTMLResponse(page, headers={**_BASE_HEADERS, "Content-Security-Policy": demo_csp})
+        return HTMLResponse(page, headers={"Content-Security-Policy": demo_csp})
 
     return router

@@ -64,10 +64,21 @@ def _validate(records: list[ArticleIn], prefix: str) -> list[Article]:
     return articles
 
 
+def _require_store(request: Request, settings) -> None:
+    """Refuse a write when store.sqlite vanished under a server that serves an index (the folder deleted or moved):
+    writing would start an empty store, whose next publish would replace the index with the few articles written.
+    A server with no index at all may write: its first publish creates the index."""
+    if request.app.state.live.engine is not None and not (settings.index_dir / STORE_FILE).is_file():
+        raise HTTPException(
+            503, f"the index folder has no {STORE_FILE} (deleted or moved?); writes are refused until it is restored"
+        )
+
+
 def writes_router() -> APIRouter:
     router = APIRouter(tags=["writes"], dependencies=[Depends(require_api_key)])
 
     def write(request: Request, settings, upserts: list[Article], deletes: list[str]) -> WriteResult:
+        _require_store(request, settings)
         report = apply_changes(
             settings.index_dir,
             None,  # no embedding here: the store write is the durable part, the publisher embeds
@@ -75,6 +86,7 @@ def writes_router() -> APIRouter:
             deletes=deletes,
             chunking=ChunkingParams(settings.chunk_words, settings.chunk_overlap),
             publish_now=False,
+            busy_timeout=settings.store_busy_timeout,  # then StoreBusy: 503 with Retry-After
         )
         changed = bool(report.added or report.updated or report.deleted)
         publisher = request.app.state.publisher
@@ -110,7 +122,8 @@ def writes_router() -> APIRouter:
     def delete_article(
         request: Request, settings: SettingsDep, article_id: Annotated[str, Path(min_length=1, max_length=200)]
     ) -> WriteResult:
-        with Store(settings.index_dir / STORE_FILE) as store:
+        _require_store(request, settings)
+        with Store(settings.index_dir / STORE_FILE, busy_timeout=settings.store_busy_timeout) as store:
             if store.get_article(article_id) is None:
                 raise HTTPException(404, f"article {article_id!r} is not in the store")
         return write(request, settings, [], [article_id])

@@ -1,5 +1,6 @@
 import json
 import shutil
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import numpy as np
@@ -8,7 +9,7 @@ import pytest
 from indexer import publish as publish_mod
 from indexer.errors import IndexMismatch
 from indexer.pipeline import index_sources
-from indexer.publish import current_version, read_manifest, sha256_file
+from indexer.publish import PRUNE_GRACE_SECONDS, current_version, prune_versions, read_manifest, sha256_file
 from indexer.store import Store
 from search_api.engine import Engine
 
@@ -119,6 +120,15 @@ def test_old_versions_are_pruned(tmp_path, embedder):
     for n in range(5):
         _edit(corpus, "t03", body=f"Revision {n} of the call for proposals in Bangladesh.")
         index_sources([corpus], idx, embedder, progress=False, keep_versions=2)
+    # all five were replaced moments ago: inside the grace period nothing goes
+    assert sorted(p.name for p in (idx / "versions").iterdir()) == [f"00000{n}" for n in range(1, 6)]
+    # once 000002 has been live for longer than the grace period, 000001 goes; then all but the newest two
+    manifest = idx / "versions" / "000002" / "manifest.json"
+    meta = json.loads(manifest.read_text())
+    meta["created_at"] = (datetime.now(timezone.utc) - timedelta(seconds=PRUNE_GRACE_SECONDS + 5)).isoformat()
+    manifest.write_text(json.dumps(meta))
+    assert prune_versions(idx, keep=2) == ["000001"]
+    assert prune_versions(idx, keep=2, grace_seconds=0) == ["000002", "000003"]
     assert sorted(p.name for p in (idx / "versions").iterdir()) == ["000004", "000005"]
 
 

@@ -97,7 +97,8 @@ def test_health_stats_page_and_openapi(client):
     assert client.get("/health").json() == {"status": "ok", "version": "000001", "articles": 12, "error": None}
     assert client.get("/stats").json()["chunks"] == 12
     page = client.get("/")
-    assert page.status_code == 200 and "<form" in page.text and "/search?" in page.text
+    assert page.status_code == 200 and "<form" in page.text and '<script src="/static/search.js">' in page.text
+    assert "/search?" in client.get("/static/search.js").text
     spec = client.get("/openapi.json").json()
     assert {"/search", "/articles/{article_id}", "/articles/{article_id}/related", "/related", "/health", "/stats"} <= set(spec["paths"])
 

@@ -1,5 +1,6 @@
 from datetime import date
 
+import numpy as np
 import pytest
 
 from indexer.errors import ArticleNotFound, InvalidQuery
@@ -110,3 +111,19 @@ def test_article_and_stats(tiny_engine):
     assert (stats.articles, stats.chunks, stats.dim) == (12, 12, 384)
     assert stats.categories["Funding Opportunities"] == 2
     assert stats.oldest.date() == date(2024, 3, 30) and stats.newest.date() == date(2026, 2, 14)
+
+
+def test_complete_legs_score_every_candidate_on_both_legs(sample_engine):
+    query = "cholera vaccination campaign after floods"
+    vec = sample_engine.encoder.encode_query(query)
+    dense, keyword = sample_engine.legs(query, 5, query_vec=vec)
+    full_dense, full_keyword = sample_engine.legs(query, 5, query_vec=vec, complete=True)
+    assert full_dense.keys() == full_keyword.keys() == dense.keys() | keyword.keys()
+    bm25 = sample_engine.keyword.scores(query)
+    for art in full_dense:
+        assert full_keyword[art] == pytest.approx(float(bm25[art]))
+        # the best passage's cosine, computed exactly, whichever leg found the article
+        rows = np.flatnonzero(sample_engine.chunk_article == art)
+        cosines = sample_engine.chunk_index.reconstruct(rows.astype(np.int64)) @ vec
+        assert full_dense[art][0] == pytest.approx(float(cosines.max()), abs=1e-5)
+        assert full_dense[art][1] == rows[int(np.argmax(cosines))]

@@ -24,6 +24,8 @@ def test_every_mode_finds_the_obvious_answers(embedder, tmp_path):
     for run in ("keyword", "semantic", "hybrid-rrf", "hybrid-convex-0.5"):
         assert result.metrics[run] == {"ndcg@10": 1.0, "recall@100": 1.0, "mrr@10": 1.0}, run
     assert set(result.sweep) == {f"{w / 10:.1f}" for w in range(11)}
+    assert set(result.sweep_tm2c2) == {f"{w / 20:.2f}" for w in range(21)}
+    assert result.metrics["hybrid-tm2c2-0.75"]["ndcg@10"] == 1.0
     first = (tmp_path / "runs" / "keyword.trec").read_text().splitlines()[0].split()
     assert first[:4] == ["q1", "Q0", "d1", "1"]
     assert (tmp_path / "runs" / "per_query.csv").read_text().startswith("query_id,")

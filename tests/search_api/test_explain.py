@@ -23,6 +23,16 @@ def test_shared_terms_rank_distinctive_words_and_skip_everyday_ones():
     assert "said" not in shared_terms(a, b, lambda stems: [900] * len(stems), documents=1000)
 
 
+def test_passing_words_give_way_to_lead_terms_and_repeated_ones():
+    filler = " ".join(["Officials reviewed the budget and planned further steps for the coming season."] * 8)
+    a = term_profile(f"Mangrove restoration in Indonesia. {filler} Donors were invited to the launch.")
+    b = term_profile(f"Coastal mangrove planting funded. {filler} Journalists were invited to visit.")
+    df = {"invit": 2, "mangrov": 5}
+    terms = shared_terms(a, b, lambda stems: [df.get(s, 400) for s in stems], documents=1000)
+    # "invited" is rarer, but each article says it once in passing; "mangrove" is in both leads
+    assert [t.lower() for t in terms][:2] == ["mangrove", "invited"]
+
+
 @pytest.mark.parametrize(
     ("places", "terms", "expected"),
     [

@@ -1,6 +1,6 @@
 import pytest
 
-from search_api.fusion import convex, fuse, min_max, rrf
+from search_api.fusion import convex, fuse, min_max, rrf, tm2c2
 
 
 def test_min_max_scales_to_unit_range_and_handles_ties():
@@ -16,6 +16,23 @@ def test_convex_weights_the_legs_and_scores_absent_items_zero():
     assert fused == pytest.approx({1: 0.5, 2: 0.5, 3: 0.25, 4: 0.0})
     assert convex(dense, keyword, 1.0) == pytest.approx({1: 1.0, 2: 0.0, 3: 0.5, 4: 0.0})
     assert convex(dense, keyword, 0.0) == pytest.approx({1: 0.0, 2: 1.0, 3: 0.0, 4: 0.0})
+
+
+def test_tm2c2_keeps_cosines_and_divides_bm25_by_its_best():
+    dense = {1: 0.6, 2: 0.4, 3: 0.5}
+    keyword = {1: 0.0, 2: 8.0, 3: 2.0}
+    fused = tm2c2(dense, keyword, 0.75)
+    # 0.75 * cosine + 0.25 * bm25 / 8
+    assert fused == pytest.approx({1: 0.45, 2: 0.55, 3: 0.4375})
+    # unlike min-max, a weak list keeps its weakness: cosines 0.31 / 0.30 are not stretched to 1 / 0
+    assert tm2c2({1: 0.31, 2: 0.30}, {2: 1.0}, 0.5) == pytest.approx({1: 0.155, 2: 0.65})
+    assert convex({1: 0.31, 2: 0.30}, {2: 1.0}, 0.5) == pytest.approx({1: 0.5, 2: 0.5})
+
+
+def test_tm2c2_scores_a_missing_leg_at_its_lower_bound():
+    assert tm2c2({1: 0.5}, {2: 4.0}, 0.5) == pytest.approx({1: 0.25, 2: 0.0})
+    assert tm2c2({1: 0.5}, {}, 0.5) == pytest.approx({1: 0.25})
+    assert fuse({1: 0.5}, {1: 2.0}, method="tm2c2", weight=0.5) == pytest.approx({1: 0.75})
 
 
 def test_rrf_sums_reciprocal_ranks():

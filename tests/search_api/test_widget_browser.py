@@ -302,3 +302,39 @@ def test_cards_explain_and_the_widget_reports_views_and_clicks(tab, server):
     tab.page.locator(".sift-link").first.click()
     tab.page.wait_for_url(expected[0]["url"])
     eventually(lambda: clicks_on(expected[0]["id"]) == clicks + 1)
+
+
+def test_search_page_works_under_its_content_security_policy(tab, server):
+    """The page's script and stylesheet are files from /static: nothing inline for `default-src 'self'` to block."""
+    expected = httpx.get(f"{server}/search", params={"q": "mangrove restoration grant", "k": 10}).json()["hits"]
+    tab.page.goto(f"{server}/")
+    tab.page.fill("#q", "mangrove restoration grant")
+    tab.page.click("button[type=submit]")
+    tab.page.wait_for_selector(".hit")
+    titles = tab.page.eval_on_selector_all(".hit h2", "hs => hs.map(h => h.textContent)")
+    assert titles == [h["title"] for h in expected]
+    assert tab.page.eval_on_selector("body", "b => getComputedStyle(b).maxWidth") != "none"  # search.css applied
+    tab.page.locator(".hit button.link").first.click()
+    tab.page.wait_for_selector(".hit .related li")
+    assert tab.csp_violations() == [] and tab.errors == []
+
+
+def _framing_page(server: str) -> str:
+    return (f'<!doctype html><html><body><h1>A post</h1>'
+            f'<iframe id="box" src="{server}/widget/related/t04?k=3" width="600" height="300"></iframe></body></html>')
+
+
+def test_the_fragment_may_be_framed_by_the_configured_site(tab, server, publisher):
+    publisher.pages["/framed"] = _framing_page(server)
+    tab.page.goto(f"{publisher.allowed}/framed")
+    frame = tab.page.frame_locator("#box")
+    frame.locator(".sift-item").first.wait_for()
+    assert frame.locator(".sift-item").count() == 3
+    assert tab.csp_violations() == []
+
+
+def test_other_sites_may_not_frame_the_fragment(tab, server, publisher):
+    publisher.pages["/framed"] = _framing_page(server)
+    with tab.page.expect_console_message(lambda m: "frame-ancestors" in m.text):
+        tab.page.goto(f"{publisher.other}/framed")
+    assert tab.page.frame_locator("#box").locator(".sift-item").count() == 0

@@ -1,0 +1,78 @@
+// The search page (index.html): a file, not an inline script, so the page runs under `default-src 'self'`.
+(function () {
+  "use strict";
+  var PAGE = 10, offset = 0, lastParams = null;
+  var $ = function (id) { return document.getElementById(id); };
+  function el(tag, attrs, text) {
+    var node = document.createElement(tag);
+    Object.keys(attrs || {}).forEach(function (k) { node.setAttribute(k, attrs[k]); });
+    if (text != null) node.textContent = text;  // text only: article fields are never parsed as HTML
+    return node;
+  }
+  function safeUrl(u) { return /^https?:\/\//i.test(u || "") ? u : null; }
+  function day(iso) { return iso ? iso.slice(0, 10) : "undated"; }
+  function getJSON(url, opts) {
+    return fetch(url, opts).then(function (r) {
+      return r.json().then(function (body) {
+        if (!r.ok) throw new Error(body.error || ("HTTP " + r.status));
+        return body;
+      });
+    });
+  }
+  function titleNode(item) {
+    var url = safeUrl(item.url);
+    return url ? el("a", { href: url }, item.title) : el("span", {}, item.title);
+  }
+  function showRelated(id, box, button) {
+    button.disabled = true;
+    getJSON("/articles/" + encodeURIComponent(id) + "/related?k=5").then(function (res) {
+      var list = el("ul", { "class": "related" });
+      if (!res.items.length) list.appendChild(el("li", {}, "No related articles."));
+      res.items.forEach(function (item) {
+        var li = el("li");
+        li.appendChild(titleNode(item));
+        li.appendChild(el("span", { "class": "meta" }, " · " + day(item.published_at)));
+        list.appendChild(li);
+      });
+      box.appendChild(list);
+      button.remove();
+    }).catch(function (e) { box.appendChild(el("p", { "class": "error" }, e.message)); });
+  }
+  function render(res, append) {
+    var results = $("results");
+    if (!append) results.textContent = "";
+    res.hits.forEach(function (hit) {
+      var div = el("div", { "class": "hit" });
+      var h2 = el("h2"); h2.appendChild(titleNode(hit)); div.appendChild(h2);
+      var meta = [day(hit.published_at)].concat(hit.categories, hit.countries).join(" · ");
+      div.appendChild(el("div", { "class": "meta" }, meta + " · score " + hit.score.toFixed(3)));
+      div.appendChild(el("p", { "class": "snippet" }, hit.snippet));
+      var btn = el("button", { "class": "link", type: "button" }, "Related posts");
+      btn.addEventListener("click", function () { showRelated(hit.id, div, btn); });
+      div.appendChild(btn);
+      results.appendChild(div);
+    });
+    var shown = res.offset + res.hits.length;
+    $("status").textContent = shown ? ("Showing " + shown + " of " + res.eligible + " articles, best first")
+                                    : "No articles match.";
+    $("more").hidden = shown >= res.eligible || res.hits.length < res.k;
+  }
+  function run(append) {
+    var params = lastParams;
+    params.set("offset", String(offset));
+    $("status").textContent = "Searching…";
+    getJSON("/search?" + params.toString()).then(function (res) { render(res, append); })
+      .catch(function (e) { $("status").textContent = ""; $("results").textContent = "";
+                            $("results").appendChild(el("p", { "class": "error" }, e.message)); });
+  }
+  $("f").addEventListener("submit", function (ev) {
+    ev.preventDefault();
+    var p = new URLSearchParams({ q: $("q").value, k: String(PAGE) });
+    ["category", "date_from", "date_to"].forEach(function (name) { if ($(name).value) p.set(name, $(name).value); });
+    lastParams = p; offset = 0; run(false);
+  });
+  $("more").addEventListener("click", function () { offset += PAGE; run(true); });
+  getJSON("/stats").then(function (s) {
+    Object.keys(s.categories).forEach(function (c) { $("category").appendChild(el("option", { value: c }, c)); });
+  }).catch(function () {});
+})();

@@ -1,0 +1,154 @@
+"""The vector-store contract, run against every store: FAISS Flat, its three ANN indexes, and Qdrant (local mode)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from indexer.vectors import VectorConfig, build_store, open_store
+from indexer.vectors.faiss_store import TARGET_RECALL, FaissVectors, exact_search
+
+D = 384
+CONFIGS = {
+    "flat": VectorConfig(index="flat"),
+    "hnsw": VectorConfig(index="hnsw"),
+    "ivf-sq8": VectorConfig(index="ivf-sq8"),
+    "ivf-pq": VectorConfig(index="ivf-pq"),
+    "qdrant": VectorConfig(store="qdrant"),
+}
+EXACT = ("flat", "qdrant")
+
+
+def clustered(n: int, seed: int = 0) -> np.ndarray:
+    """Unit vectors grouped as topics → sub-topics → articles → passages, with a decaying spectrum: at 12k vectors
+    IVF and HNSW recall on these tracks SciFact's MiniLM passage vectors (bench/bench_scale.py)."""
+    rng = np.random.default_rng(seed)
+    scale = np.arange(1, D + 1, dtype=np.float32) ** -0.6
+    scale /= np.linalg.norm(scale)
+
+    def gauss(m: int) -> np.ndarray:
+        return rng.standard_normal((m, D), dtype=np.float32) * scale
+
+    article = np.sort(rng.integers(0, max(1, int(n / 2.4)), n))
+    sub = rng.integers(0, max(1, (article.max() + 1) // 12), article.max() + 1)
+    topic = rng.integers(0, max(1, sub.max() // 8 + 1), sub.max() + 1)
+    x = 0.45 * gauss(1) + 0.8 * gauss(topic.max() + 1)[topic[sub[article]]] + 0.8 * gauss(sub.max() + 1)[sub[article]]
+    x += 0.8 * gauss(article.max() + 1)[article] + 0.5 * gauss(n)
+    rotation, _ = np.linalg.qr(rng.standard_normal((D, D)).astype(np.float32))
+    x = x @ rotation
+    return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+
+
+def recall_at_10(truth: np.ndarray, found: np.ndarray) -> float:
+    return float(np.mean([len(set(t) & set(f)) / 10 for t, f in zip(truth, found)]))
+
+
+@pytest.fixture(scope="module")
+def data() -> tuple[np.ndarray, np.ndarray]:
+    """2,000 stored vectors and 50 queries from the same distribution that are not stored."""
+    x = clustered(2050, seed=1)
+    return x[:2000], x[2000:]
+
+
+@pytest.fixture(scope="module", params=list(CONFIGS))
+def saved(request, data, tmp_path_factory) -> tuple[str, Path, dict]:
+    """Each store built over `data`, saved to a folder: (name, folder, what describe() recorded)."""
+    store = build_store(data[0], CONFIGS[request.param])
+    folder = tmp_path_factory.mktemp(request.param)
+    store.save(folder)
+    return request.param, folder, store.describe()
+
+
+@pytest.fixture(scope="module")
+def opened(saved):
+    name, folder, described = saved
+    return name, open_store(folder, described, CONFIGS[name])
+
+
+def test_a_reopened_store_answers_like_exact_search(opened, data):
+    name, store = opened
+    base, queries = data
+    assert store.ntotal == len(base)
+    exact_scores, exact_ids = exact_search(base, queries, 10)
+    scores, ids = store.search(queries, 10)
+    assert ids.shape == (len(queries), 10)
+    if name in EXACT:
+        np.testing.assert_array_equal(ids, exact_ids)
+    else:
+        assert recall_at_10(exact_ids, ids) >= TARGET_RECALL
+    # every store reports exact cosines for what it returns (ANN candidates are re-scored from the full vectors)
+    np.testing.assert_allclose(scores, np.einsum("qkd,qd->qk", base[ids], queries), atol=1e-4)
+
+
+@pytest.mark.parametrize("share", [0.01, 0.4])
+def test_a_subset_search_is_exact_and_stays_inside_the_subset(opened, data, share):
+    name, store = opened
+    base, queries = data
+    subset = np.sort(np.random.default_rng(7).choice(len(base), int(share * len(base)), replace=False))
+    k = 20
+    want_scores, want_ids = exact_search(base, queries, k, subset)
+    scores, ids = store.search_subset(queries, k, subset)
+    np.testing.assert_array_equal(ids, want_ids)  # exact on ANN indexes too: a filter never loses a match
+    np.testing.assert_allclose(scores, want_scores, atol=1e-4)
+
+
+def test_a_subset_smaller_than_k_returns_all_of_it(opened, data):
+    _, store = opened
+    scores, ids = store.search_subset(data[1][:2], 10, np.array([5, 3, 900]))
+    assert [sorted(row) for row in ids.tolist()] == [[3, 5, 900], [3, 5, 900]]
+
+
+def test_reconstruct_gives_back_the_stored_vectors(opened, data):
+    _, store = opened
+    np.testing.assert_allclose(store.reconstruct(np.array([0, 1999, 17])), data[0][[0, 1999, 17]], atol=1e-6)
+
+
+def test_faiss_files_are_memory_mapped_not_copied(saved):
+    name, folder, described = saved
+    if name == "qdrant":
+        pytest.skip("Qdrant keeps its own storage")
+    store = open_store(folder, described, VectorConfig(mmap=True))
+    mapped = Path("/proc/self/maps").read_text()
+    assert str(folder / "dense.faiss") in mapped  # FAISS reads the index in place: workers share the pages
+    if name != "flat":
+        assert str(folder / "dense.npy") in mapped and isinstance(store.full, np.memmap)
+
+
+def test_memory_per_vector_is_within_the_budget(saved):
+    name, _, described = saved
+    budget = {"flat": 4 * D, "hnsw": 2048, "ivf-sq8": 4 * D, "ivf-pq": 100, "qdrant": 4 * D}[name]
+    assert described["bytes_per_vector"] <= budget
+    if name == "flat":
+        assert described["bytes_per_vector"] == 1536  # 384 float32
+
+
+def test_auto_is_flat_below_the_threshold_and_ann_from_it(data):
+    base = data[0]
+    assert build_store(base, VectorConfig(flat_below=2001)).describe()["kind"] == "flat"
+    chosen = build_store(base, VectorConfig(flat_below=2000)).describe()
+    assert chosen["kind"] == "ivf-sq8" and chosen["calibrated_recall_at_10"] >= TARGET_RECALL
+    assert build_store(base[:399], VectorConfig(index="hnsw")).describe()["kind"] == "flat"  # too few to calibrate
+
+
+@pytest.mark.slow  # 10k vectors per index; the contract tests above check the same at 2k
+@pytest.mark.parametrize("kind", ["hnsw", "ivf-sq8", "ivf-pq"])
+def test_ann_recall_at_10_holds_on_held_out_queries(kind):
+    x = clustered(10_300, seed=3)
+    base, queries = x[:10_000], x[10_000:]
+    store = FaissVectors.build(base, kind=kind)
+    _, truth = exact_search(base, queries, 10)
+    _, found = store.search(queries, 10)
+    assert recall_at_10(truth, found) >= TARGET_RECALL
+
+
+def test_deep_pages_on_ivf_probe_more_lists_rather_than_come_back_short(data):
+    store = FaissVectors.build(data[0], kind="ivf-sq8")
+    _, ids = store.search(data[1][:3], 1500)
+    assert (ids >= 0).all() and all(len(set(row)) == 1500 for row in ids.tolist())
+
+
+def test_an_unknown_index_kind_is_refused(data):
+    with pytest.raises(ValueError, match="unknown vector index 'annoy'; use auto, flat, hnsw, ivf-sq8, ivf-pq"):
+        FaissVectors.build(data[0], kind="annoy")
