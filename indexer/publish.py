@@ -90,7 +90,15 @@ def current_version_dir(index_dir: Path) -> Path:
 
 
 def read_manifest(version_dir: Path) -> dict:
-    return json.loads((version_dir / "manifest.json").read_text())
+    """The version's manifest; IndexCorrupt (naming the file) when it is not the JSON object publishing wrote."""
+    path = version_dir / "manifest.json"
+    try:
+        manifest = json.loads(path.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise IndexCorrupt(f"{path} is not valid JSON ({exc}); the version is corrupt, re-run `sift index`") from None
+    if not isinstance(manifest, dict):
+        raise IndexCorrupt(f"{path} is not a JSON object; the version is corrupt, re-run `sift index`")
+    return manifest
 
 
 def verify_files(version_dir: Path, files: dict[str, str], *, checksums: bool = True) -> None:

@@ -147,6 +147,11 @@ def _missing_model(index):
     return {"SIFT_MODEL_PATH": str(index.parent / "no-such-model")}
 
 
+def _broken_manifest(index):
+    (index / "versions" / "000001" / "manifest.json").write_text('{"format_version": 3, "model_')
+    return {}
+
+
 def _missing_file(index):
     (index / "versions" / "000001" / "dense.faiss").unlink()
     return {}
@@ -160,6 +165,8 @@ def _missing_file(index):
         pytest.param(_other_model, "error: the index was built with someone/else@123 but the configured model is "
                      "sentence-transformers/all-MiniLM-L6-v2", marks=pytest.mark.slow),
         pytest.param(_missing_file, "error: {index}/versions/000001/dense.faiss is missing; the version is incomplete",
+                     marks=pytest.mark.slow),
+        pytest.param(_broken_manifest, "error: {index}/versions/000001/manifest.json is not valid JSON",
                      marks=pytest.mark.slow),
     ],
 )
