@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timezone
 from functools import partial
@@ -136,6 +136,12 @@ class Engine:
         dated = self._published[~np.isnan(self._published)]
         self._newest = float(dated.max()) if len(dated) else np.nan  # recency rules count age from here
         self._explainer = Explainer(self.keyword, self._article_text, self._places)
+        # plain lists for the serving path: a related list reads five rows, and pandas row access costs ~0.1 ms each
+        self._card = {
+            column: self.articles[column].tolist()
+            for column in ("id", "title", "url", "published_at", "categories", "countries")
+        }
+        self._reasons: dict[tuple[int, int], str] = {}  # (source row, item row) → caption; fixed per version
 
     @staticmethod
     def _members(column: pd.Series, key) -> dict[str, np.ndarray]:
@@ -391,21 +397,36 @@ class Engine:
         return "\n".join([self.articles["title"].iat[idx], *self.chunk_text[start:end]])
 
     def _places(self, idx: int) -> list[str]:
-        return list(self.articles["countries"].iat[idx])
+        return list(self._card["countries"][idx])
 
-    def _related_items(self, picks: list[Picked], source: TermProfile, places: list[str]) -> list[RelatedItem]:
+    def _reason(self, source_row: int | None, source: Callable[[], TermProfile], places: list[str], row: int) -> str:
+        """Why `row` is related to the source; cached per pair for an indexed source (drafts are computed)."""
+        if source_row is None:
+            return self._explainer.reason(source(), places, row)
+        key = (source_row, row)
+        reason = self._reasons.get(key)
+        if reason is None:
+            if len(self._reasons) >= 200_000:
+                self._reasons.clear()
+            reason = self._reasons[key] = self._explainer.reason(source(), places, row)
+        return reason
+
+    def _related_items(
+        self, picks: list[Picked], source: Callable[[], TermProfile], places: list[str], source_row: int | None = None,
+    ) -> list[RelatedItem]:
+        card = self._card
         items = []
         for pick in picks:
-            row = self.articles.iloc[pick.row]
-            reason = PINNED_REASON if pick.pinned else self._explainer.reason(source, places, pick.row)
+            r = pick.row
+            reason = PINNED_REASON if pick.pinned else self._reason(source_row, source, places, r)
             items.append(
                 RelatedItem(
-                    id=row["id"],
-                    title=row["title"],
-                    url=row["url"],
+                    id=card["id"][r],
+                    title=card["title"][r],
+                    url=card["url"][r],
                     score=round(pick.similarity, 6),
-                    published_at=row["published_at"],
-                    categories=list(row["categories"]),
+                    published_at=card["published_at"][r],
+                    categories=list(card["categories"][r]),
                     reason=reason,
                     pinned=pick.pinned,
                 )
@@ -466,7 +487,7 @@ class Engine:
             # the precomputed list ran out above the floor (large k, duplicates, excludes): search deeper, live
             ids, scores = self._live_neighbours(vec, 4 * k + 32)
             picks = self._pick_related(ids, scores, k, rules, source=idx, source_vec=vec, curation=curation)
-        items = self._related_items(picks, self._explainer.profile(idx), self._places(idx))
+        items = self._related_items(picks, lambda: self._explainer.profile(idx), self._places(idx), source_row=idx)
         return RelatedResults(article_id=article_id, items=items, version=self.version)
 
     def related_to_text(self, title: str, body: str, *, k: int = 5, rules: RelatedRules | None = None) -> RelatedResults:
@@ -483,7 +504,8 @@ class Engine:
         vec = article_vectors(vectors, np.zeros(len(chunks), dtype=np.int32), ordinals, 1)[0]
         ids, scores = self._live_neighbours(vec, 4 * k + 32)
         picks = self._pick_related(ids, scores, k, rules or self.related_rules, source=None, source_vec=vec)
-        items = self._related_items(picks, term_profile(f"{draft.title}\n{draft.body}"), [])
+        profile = term_profile(f"{draft.title}\n{draft.body}")
+        items = self._related_items(picks, lambda: profile, [])
         return RelatedResults(article_id=None, items=items, version=self.version)
 
     # -- facts ----------------------------------------------------------------------------------------------
