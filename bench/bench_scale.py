@@ -384,6 +384,43 @@ async def load(base: str, clients: int, requests_per_client: int) -> dict:
             **percentiles(latencies)}
 
 
+def in_process(index_dir: Path, queries: int) -> dict:
+    """Search latency inside one process (no HTTP), as the server runs it: the query embedded on one thread."""
+    from models import Embedder
+    from search_api.engine import Engine
+
+    faiss.omp_set_num_threads(1)
+    encoder = Embedder(threads=1, query_cache_size=0)
+    engine = Engine.open(index_dir, encoder, verify=False)
+    rng = np.random.default_rng(5)
+    texts = [" ".join(rng.choice(QUERY_WORDS, 3, replace=False)) + f" {i}" for i in range(queries)]
+    for text in texts[:10]:  # warm-up
+        engine.search(text)
+    out = {}
+    for mode in ("hybrid", "semantic", "keyword"):
+        times = []
+        for text in texts:
+            t = time.perf_counter()
+            engine.search(text, mode=mode)
+            times.append(time.perf_counter() - t)
+        out[mode] = percentiles(times)
+    times = []
+    for text in texts:
+        t = time.perf_counter()
+        encoder.encode_query(text)
+        times.append(time.perf_counter() - t)
+    out["query embedding"] = percentiles(times)
+    vector = encoder.encode_query(texts[0])
+    times = []
+    for _ in texts:
+        t = time.perf_counter()
+        engine._dense_articles(vector, 100, None)
+        times.append(time.perf_counter() - t)
+    out["dense leg, embedding excluded"] = percentiles(times)
+    faiss.omp_set_num_threads(2)
+    return out
+
+
 def bench_server(index_dir: Path, worker_counts: tuple[int, ...], requests: int) -> list[dict]:
     rows = []
     for workers in worker_counts:
@@ -437,6 +474,11 @@ def print_report(report: dict) -> None:
         print(f"\n## Server over a synthetic site: {site['articles']:,} articles, {site['chunks']:,} passages "
               f"(index {site['vectors']['kind']}, version {site['version_mb']:.0f} MB; store {site['store_s']:.0f} s, "
               f"publish {site['publish_s']:.0f} s)\n")
+        print("In process (no HTTP; query embedded on one thread, no query cache), ms:\n")
+        print("| what | p50 | p95 | p99 |\n| --- | --- | --- | --- |")
+        for what, p in report["in_process"].items():
+            print(f"| {what} | {p['p50']:.1f} | {p['p95']:.1f} | {p['p99']:.1f} |")
+        print("\nOver HTTP (`sift serve`, a loopback port; the load generator shares the 2 cores):\n")
         print("| workers | RSS per worker MB | PSS per worker MB | private (USS) per worker MB | total PSS MB | "
               "clients | req/s | p50 ms | p95 ms | p99 ms | errors |")
         print("|" + " --- |" * 11)
@@ -461,6 +503,7 @@ def main() -> None:
                         help="largest size with an HNSW row (1M: a 9-minute build on 2 cores, recall 0.91; see BENCHMARKS.md)")
     parser.add_argument("--json", type=Path, help="also write every figure here")
     parser.add_argument("--workdir", type=Path, help="scratch folder (default: a temporary one)")
+    parser.add_argument("--site-dir", type=Path, help="keep the synthetic site here, and reuse it when it exists")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--related-sample", type=int, default=20000, help=argparse.SUPPRESS)
@@ -469,7 +512,7 @@ def main() -> None:
         print(json.dumps(run_kind(args.data, args.child, args.related_sample)))
         return
 
-    sizes = [int(s) for s in args.sizes.split(",")] if args.sizes else ([10_000, 100_000] if args.quick else [10_000, 100_000, 1_000_000])
+    sizes = [int(s) for s in args.sizes.split(",") if s.strip()] if args.sizes is not None else ([10_000, 100_000] if args.quick else [10_000, 100_000, 1_000_000])
     site_articles = args.site_articles if args.site_articles is not None else (10_000 if args.quick else 100_000)
     # Qdrant's local mode stores points one by one in SQLite and searches in Python: ~5 min for 10k on a busy machine
     qdrant_up_to = args.qdrant_up_to if args.qdrant_up_to is not None else (0 if args.quick else 10_000)
@@ -509,8 +552,13 @@ def main() -> None:
             from models import Embedder
 
             print(f"a synthetic site of {site_articles:,} articles …", file=sys.stderr, flush=True)
-            site_dir = workdir / "site"
-            report["site"] = build_site(site_dir, site_articles, Embedder().model_id)
+            site_dir = args.site_dir or workdir / "site"
+            summary = site_dir / "site.json"
+            if not summary.is_file():
+                summary.parent.mkdir(parents=True, exist_ok=True)
+                summary.write_text(json.dumps(build_site(site_dir, site_articles, Embedder().model_id)))
+            report["site"] = json.loads(summary.read_text())
+            report["in_process"] = in_process(site_dir, 200)
             report["server"] = bench_server(site_dir, (1, 4), 200 if args.quick else 400)
     finally:
         if args.workdir is None:

@@ -44,7 +44,10 @@ KMEANS_ITERATIONS = 10
 # Candidates re-ranked with the full vectors, per result asked for (tried in order at each nprobe): PQ codes
 # order candidates roughly, 8-bit scalar codes almost exactly.
 RERANK = {"hnsw": (1,), "ivf-sq8": (2,), "ivf-pq": (10, 20, 40)}
-LADDER = {"hnsw": (32, 48, 64, 96, 128, 192, 256, 512), "ivf": (1, 2, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512)}
+LADDER = {
+    "hnsw": (32, 48, 64, 96, 128, 192, 256, 512),
+    "ivf": (1, 2, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024, 1536, 2048, 3072, 4096),
+}
 BLOCK = 32_768  # rows scored at once by exact search
 
 
@@ -149,7 +152,8 @@ class FaissVectors:
         (all the index holds yet) reaches the target plus a margin."""
         _, truth = exact_search(self.full[:head], queries, 10)
         name = "ef_search" if self.kind == "hnsw" else "nprobe"
-        ladder = LADDER["hnsw"] if self.kind == "hnsw" else [p for p in LADDER["ivf"] if p <= self.params["nlist"]]
+        nlist = self.params.get("nlist", 0)
+        ladder = LADDER["hnsw"] if self.kind == "hnsw" else [p for p in LADDER["ivf"] if p < nlist] + [nlist]
 
         def recall() -> float:
             _, found = self.search(queries, 10)
