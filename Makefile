@@ -31,7 +31,7 @@ bench: install
 	$(BIN)/python bench/bench_bbc.py
 	$(BIN)/python bench/bench_geo.py
 	# index choice by size, memory, workers, HTTP latency: 10k and 100k vectors here; the 1M run is
-	# `python bench/bench_scale.py` (about 25 minutes on 2 cores)
+	# `python bench/bench_scale.py` (about 20 minutes on 2 cores)
 	$(BIN)/python bench/bench_scale.py --quick
 
 # The relevance notebook in full: SciFact, MEDLINE and CISI, every mode, the fusion sweep; figures in notebooks/figures

@@ -14,7 +14,7 @@ Part 2, the server: a synthetic site (articles made of BBC News sentences, synth
 with the real publisher, served by `sift serve` with 1 and 4 workers: RSS/PSS/private memory per worker, and HTTP
 search latency at 1, 4 and 16 concurrent clients (the query embedding is real; its semantic hits are not).
 
-    python bench/bench_scale.py            # 10k, 100k, 1M and a 100k-article site (~25 min on 2 cores)
+    python bench/bench_scale.py            # 10k, 100k, 1M and a 100k-article site (~20 min on 2 cores)
     python bench/bench_scale.py --quick    # 10k and 100k, no Qdrant, a 10k-article site (`make bench`)
 Not a test. Prints markdown; `--json FILE` keeps every figure.
 """
@@ -512,7 +512,10 @@ def main() -> None:
         print(json.dumps(run_kind(args.data, args.child, args.related_sample)))
         return
 
-    sizes = [int(s) for s in args.sizes.split(",") if s.strip()] if args.sizes is not None else ([10_000, 100_000] if args.quick else [10_000, 100_000, 1_000_000])
+    if args.sizes is not None:
+        sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
+    else:
+        sizes = [10_000, 100_000] if args.quick else [10_000, 100_000, 1_000_000]
     site_articles = args.site_articles if args.site_articles is not None else (10_000 if args.quick else 100_000)
     # Qdrant's local mode stores points one by one in SQLite and searches in Python: ~5 min for 10k on a busy machine
     qdrant_up_to = args.qdrant_up_to if args.qdrant_up_to is not None else (0 if args.quick else 10_000)

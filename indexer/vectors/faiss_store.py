@@ -63,6 +63,7 @@ def exact_search(
     """Exact top-`k` by inner product over the rows `ids` (sorted; all rows when None), block by block."""
     queries = _queries(queries)
     total = len(full) if ids is None else len(ids)
+    k = min(k, total)
     best_s = np.full((len(queries), 0), -np.inf, dtype=np.float32)
     best_i = np.full((len(queries), 0), -1, dtype=np.int64)
     for start in range(0, total, BLOCK):
@@ -128,7 +129,9 @@ class FaissVectors:
             nlist = nlist_for(head)
             quantizer = faiss.IndexFlatIP(d)
             if kind == "ivf-sq8":
-                index = faiss.IndexIVFScalarQuantizer(quantizer, d, nlist, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT)
+                index = faiss.IndexIVFScalarQuantizer(
+                    quantizer, d, nlist, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT
+                )
             else:
                 index = faiss.IndexIVFPQ(quantizer, d, nlist, PQ_M, 8, faiss.METRIC_INNER_PRODUCT)
                 params["pq_m"] = PQ_M
@@ -156,7 +159,8 @@ class FaissVectors:
         ladder = LADDER["hnsw"] if self.kind == "hnsw" else [p for p in LADDER["ivf"] if p < nlist] + [nlist]
 
         def recall() -> float:
-            _, found = self.search(queries, 10)
+            # without widening: a query whose probed lists hold fewer than k vectors counts as the miss it is here
+            _, found = self.search(queries, 10) if self.kind == "hnsw" else self._search_ivf(queries, 10, widen=False)
             return float(np.mean([len(set(t) & set(f)) / 10 for t, f in zip(truth, found)]))
 
         for value, rerank in [(v, r) for v in ladder for r in RERANK[self.kind]]:  # cheapest first
@@ -211,6 +215,9 @@ class FaissVectors:
             if (ids[:, -1] < 0).any():  # a graph that cannot reach k vectors: answer those queries exactly
                 return exact_search(self.full, q, k)
             return scores, ids
+        return self._search_ivf(q, k, widen=True)
+
+    def _search_ivf(self, q: np.ndarray, k: int, *, widen: bool) -> tuple[np.ndarray, np.ndarray]:
         fetch = min(self.ntotal, k * self.params["rerank"])
         nprobe, nlist = self.params["nprobe"], self.params["nlist"]
         while True:
@@ -218,7 +225,7 @@ class FaissVectors:
             params.nprobe = nprobe
             _, candidates = self.index.search(q, fetch, params=params)
             # the probed lists can hold fewer than k vectors (a deep page): probe more until they do
-            if (candidates[:, k - 1] >= 0).all() or nprobe >= nlist:
+            if not widen or (candidates[:, k - 1] >= 0).all() or nprobe >= nlist:
                 break
             nprobe = min(nlist, nprobe * 4)
         return self._rerank(q, candidates, k)

@@ -94,7 +94,10 @@ class QdrantVectors:
             client = _connect(config)
         else:
             client = QdrantClient(path=str(directory / LOCAL_DIR))
-        return cls(client, described["collection"], described["ntotal"], described["dim"], remote=bool(described.get("remote")), config=config)
+        return cls(
+            client, described["collection"], described["ntotal"], described["dim"],
+            remote=bool(described.get("remote")), config=config,
+        )
 
     @classmethod
     def drop(cls, described: dict, config: VectorConfig) -> None:

@@ -4,7 +4,6 @@ the requests in flight, publishes the writes it acknowledged, and exits with 0. 
 import json
 import signal
 import socket
-import threading
 import time
 
 import httpx
@@ -13,12 +12,12 @@ import pandas as pd
 from indexer.publish import current_version
 
 
-def _post_in_two_halves(base: str, path: str, body: bytes) -> tuple[socket.socket, bytes]:
+def _post_in_two_halves(base: str, path: str, body: bytes, request_id: str = "half-sent") -> tuple[socket.socket, bytes]:
     """Open a connection and send a request with only half its body: the request is in flight until the rest."""
     host, port = base.removeprefix("http://").split(":")
     sock = socket.create_connection((host, int(port)), timeout=30)
     head = (f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(body)}\r\nX-Request-ID: half-sent\r\n\r\n").encode()
+            f"Content-Length: {len(body)}\r\nX-Request-ID: {request_id}\r\n\r\n").encode()
     half = len(body) // 2
     sock.sendall(head + body[:half])
     return sock, body[half:]
@@ -39,20 +38,18 @@ def _read_response(sock: socket.socket) -> tuple[int, dict]:
 def test_sigterm_finishes_requests_in_flight_publishes_acknowledged_writes_and_exits_0(tiny_copy, serve, auth):
     server = serve(tiny_copy)
     draft = json.dumps({"title": "Minors freed from cocoa plantations", "body": "Police in Ghana. " * 400, "k": 3})
-    slow_results: list[int] = []
-
-    def slow_request() -> None:  # embeds a dozen passages: a few hundred milliseconds of work
-        slow_results.append(httpx.post(f"{server.base}/related", content=draft, timeout=60,
-                                       headers={"content-type": "application/json"}).status_code)
-
     sock, rest = _post_in_two_halves(server.base, "/related", draft.encode())
     article = {"id": "n01", "title": "Beekeeping cooperative in Rwanda wins export grant",
                "body": "A women's beekeeping cooperative near Huye will use a new grant to reach honey buyers abroad."}
     assert httpx.post(f"{server.base}/articles", json={"articles": [article]}, headers=auth).status_code == 202
-    threads = [threading.Thread(target=slow_request) for _ in range(3)]
-    for t in threads:
-        t.start()
-    time.sleep(0.1)
+    # three complete requests that each embed a dozen passages (a few hundred ms of work), sent on connections
+    # opened before the signal, so they are in flight whatever the machine's load
+    slow = []
+    for n in range(3):
+        conn, tail = _post_in_two_halves(server.base, "/related", draft.encode(), request_id=f"slow-{n}")
+        conn.sendall(tail)
+        slow.append(conn)
+    time.sleep(0.3)  # the server has accepted them and is working
 
     server.proc.send_signal(signal.SIGTERM)  # the publish of the write above is still pending (0.5 s coalescing)
     time.sleep(0.5)
@@ -64,8 +61,10 @@ def test_sigterm_finishes_requests_in_flight_publishes_acknowledged_writes_and_e
     sock.sendall(rest)  # the half-sent request completes after SIGTERM
     status, body = _read_response(sock)
     sock.close()
-    for t in threads:
-        t.join(60)
+    slow_results = []
+    for conn in slow:
+        slow_results.append(_read_response(conn)[0])
+        conn.close()
     signalled = time.monotonic()
     assert server.proc.wait(30) == 0
     exit_seconds = time.monotonic() - signalled
