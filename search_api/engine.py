@@ -107,7 +107,7 @@ class Engine:
             str(version_dir / "articles.faiss"), faiss.IO_FLAG_MMAP_IFC | faiss.IO_FLAG_READ_ONLY if vectors.mmap else 0
         )
         try:
-            self.keyword = KeywordIndex.load(version_dir / "keyword")
+            self.keyword = KeywordIndex.load(version_dir / "keyword", mmap=vectors.mmap)  # shared by workers
         except ValueError as exc:  # built with other BM25 parameters
             raise IndexMismatch(f"{exc}; re-run `sift index` to rebuild it") from None
         articles = pd.read_parquet(version_dir / "articles.parquet")
