@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +11,10 @@ import pytest
 from indexer.vectors import VectorConfig, build_store, open_store
 from indexer.vectors.faiss_store import TARGET_RECALL, FaissVectors, exact_search
 
-D = 384
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
+from bench_scale import D  # noqa: E402
+from bench_scale import synthetic_vectors as clustered  # noqa: E402  the benchmark's generator, one definition
+
 CONFIGS = {
     "flat": VectorConfig(index="flat"),
     "hnsw": VectorConfig(index="hnsw"),
@@ -19,26 +23,6 @@ CONFIGS = {
     "qdrant": VectorConfig(store="qdrant"),
 }
 EXACT = ("flat", "qdrant")
-
-
-def clustered(n: int, seed: int = 0) -> np.ndarray:
-    """Unit vectors grouped as topics → sub-topics → articles → passages, with a decaying spectrum: at 12k vectors
-    IVF and HNSW recall on these tracks SciFact's MiniLM passage vectors (bench/bench_scale.py)."""
-    rng = np.random.default_rng(seed)
-    scale = np.arange(1, D + 1, dtype=np.float32) ** -0.6
-    scale /= np.linalg.norm(scale)
-
-    def gauss(m: int) -> np.ndarray:
-        return rng.standard_normal((m, D), dtype=np.float32) * scale
-
-    article = np.sort(rng.integers(0, max(1, int(n / 2.4)), n))
-    sub = rng.integers(0, max(1, (article.max() + 1) // 12), article.max() + 1)
-    topic = rng.integers(0, max(1, sub.max() // 8 + 1), sub.max() + 1)
-    x = 0.45 * gauss(1) + 0.8 * gauss(topic.max() + 1)[topic[sub[article]]] + 0.8 * gauss(sub.max() + 1)[sub[article]]
-    x += 0.8 * gauss(article.max() + 1)[article] + 0.5 * gauss(n)
-    rotation, _ = np.linalg.qr(rng.standard_normal((D, D)).astype(np.float32))
-    x = x @ rotation
-    return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
 
 
 def recall_at_10(truth: np.ndarray, found: np.ndarray) -> float:
