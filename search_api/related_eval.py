@@ -29,13 +29,13 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
-from indexer.errors import SiftError
 from indexer.keyword import analyse
 from indexer.pipeline import ChunkingParams, TextEncoder, index_sources
 from indexer.publish import NEIGHBOURS, STORE_FILE
 from indexer.relatedness import related_neighbours
 from indexer.store import Store
 from search_api.engine import Engine
+from search_api.evaluation import DatasetError, _open_text
 
 K = 5
 _SAFE_ID = re.compile(r"[^A-Za-z0-9._~:-]")
@@ -43,7 +43,7 @@ _SAFE_ID = re.compile(r"[^A-Za-z0-9._~:-]")
 Lists = list[list[int]]
 
 
-class LabelledDataError(SiftError):
+class LabelledDataError(DatasetError):
     """A malformed labelled corpus, located by path and line."""
 
 
@@ -62,44 +62,39 @@ def load_labelled(path: str | Path) -> Labelled:
     path = Path(path)
     if not path.is_file():
         raise LabelledDataError(f"{path}: no such file (expected JSONL with id, category, title, text)")
-    opener = gzip.open if path.name.endswith(".gz") else open
     out = Labelled(path.name.split(".")[0], [], [], [], [], [])
     seen: set[str] = set()
-    try:
-        with opener(path, "rt", encoding="utf-8") as handle:
-            for lineno, line in enumerate(handle, start=1):
-                if not line.strip():
-                    continue
-                where = f"{path}:line {lineno}"
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise LabelledDataError(f"{where}: invalid JSON ({exc.msg})") from None
-                if not isinstance(record, dict):
-                    raise LabelledDataError(f"{where}: expected a JSON object")
-                rid = record.get("id")
-                if not isinstance(rid, (str, int)) or str(rid) == "":
-                    raise LabelledDataError(f"{where}: field 'id' is missing")
-                if str(rid) in seen:
-                    raise LabelledDataError(f"{where}: id {rid!r} appears twice")
-                category = record.get("category", record.get("categories"))
-                labels = [category] if isinstance(category, str) else category
-                if not isinstance(labels, list) or not all(isinstance(c, str) for c in labels):
-                    raise LabelledDataError(f"{where}: field 'category' must be a string or a list of strings")
-                text = record.get("text")
-                if not isinstance(text, str) or not text.strip():
-                    raise LabelledDataError(f"{where}: field 'text' is missing or empty")
-                title = record.get("title")
-                title = title.strip() if isinstance(title, str) and title.strip() else " ".join(text.split()[:12])
-                seen.add(str(rid))
-                out.ids.append(str(rid))
-                out.labels.append(frozenset(labels))
-                out.titles.append(title)
-                out.texts.append(text)
-                date = record.get("published_at")
-                out.dates.append(date if isinstance(date, str) else None)
-    except (OSError, UnicodeDecodeError, EOFError) as exc:
-        raise LabelledDataError(f"{path}: cannot read ({exc})") from None
+    for lineno, line in _open_text(path):
+        if not line.strip():
+            continue
+        where = f"{path}:line {lineno}"
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise LabelledDataError(f"{where}: invalid JSON ({exc.msg})") from None
+        if not isinstance(record, dict):
+            raise LabelledDataError(f"{where}: expected a JSON object")
+        rid = record.get("id")
+        if not isinstance(rid, (str, int)) or str(rid) == "":
+            raise LabelledDataError(f"{where}: field 'id' is missing")
+        if str(rid) in seen:
+            raise LabelledDataError(f"{where}: id {rid!r} appears twice")
+        category = record.get("category", record.get("categories"))
+        labels = [category] if isinstance(category, str) else category
+        if not isinstance(labels, list) or not all(isinstance(c, str) for c in labels):
+            raise LabelledDataError(f"{where}: field 'category' must be a string or a list of strings")
+        text = record.get("text")
+        if not isinstance(text, str) or not text.strip():
+            raise LabelledDataError(f"{where}: field 'text' is missing or empty")
+        title = record.get("title")
+        title = title.strip() if isinstance(title, str) and title.strip() else " ".join(text.split()[:12])
+        seen.add(str(rid))
+        out.ids.append(str(rid))
+        out.labels.append(frozenset(labels))
+        out.titles.append(title)
+        out.texts.append(text)
+        date = record.get("published_at")
+        out.dates.append(date if isinstance(date, str) else None)
     if len(out.ids) < K + 1:
         raise LabelledDataError(f"{path}: {len(out.ids)} articles; need at least {K + 1} to score top-{K} lists")
     return out
