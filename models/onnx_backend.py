@@ -30,7 +30,7 @@ RECIPE = 1
 INT8_ID_SUFFIX = "+int8"
 MODEL_FILE = "model.onnx"
 META_FILE = "sift-onnx.json"  # written last: a folder holding it is complete
-INSTALL_HINT = "pip install 'sift-search[onnx]' (onnxruntime and onnx), or use the torch backend"
+INSTALL_HINT = "pip install onnxruntime onnx onnxscript (dependencies of sift-search), or use the torch backend"
 
 
 def default_cache_dir() -> Path:

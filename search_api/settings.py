@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.util
+import logging
 from pathlib import Path
 from typing import Literal
 
@@ -11,6 +13,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from indexer.vectors import FLAT_BELOW, IndexKind, StoreName, VectorConfig
 from models import Backend, Embedder
 from search_api.related import DEFAULT_MIN_SIMILARITY, DEFAULT_MMR_LAMBDA, RelatedRules
+
+log = logging.getLogger(__name__)
 
 
 class Settings(BaseSettings):
@@ -25,7 +29,12 @@ class Settings(BaseSettings):
     embed_backend: Backend = Field(
         "torch",
         description="Runtime for the same model: torch; onnx (ONNX Runtime fp32: same vectors and model id, faster); "
-        "onnx-int8 (int8, faster still, its own model id: re-index). The onnx ones need `pip install 'sift-search[onnx]'`",
+        "onnx-int8 (int8, faster still, its own model id: re-index)",
+    )
+    query_backend: Literal["auto", "torch", "onnx", "onnx-int8"] = Field(
+        "auto",
+        description="Runtime that embeds queries when serving (`sift serve`, `sift search`); auto: ONNX Runtime fp32 "
+        "for a torch or onnx index (the same vectors, 13 ms → 5 ms per query measured), else embed_backend",
     )
     cache_dir: Path | None = Field(None, description="Where exported ONNX models are kept; default: ~/.cache/sift")
     query_cache_size: int = Field(1024, ge=0, le=1_000_000, description="Query vectors kept in an LRU cache; 0 = off")
@@ -114,10 +123,35 @@ class Settings(BaseSettings):
         Serving embeds one short query at a time: one thread unless SIFT_THREADS says otherwise. Measured on this
         2-core machine with one core busy elsewhere: a query took 496 ms p50 with 2 torch threads, 12 ms with 1."""
         threads = self.threads or (1 if serving else None)
-        return Embedder(
-            self.model_path, backend=self.embed_backend, batch_size=self.embed_batch_size, threads=threads,
-            cache_dir=self.cache_dir, query_cache_size=self.query_cache_size,
-        )
+        backend = self.serving_backend() if serving else self.embed_backend
+
+        def load(backend: Backend) -> Embedder:
+            return Embedder(
+                self.model_path, backend=backend, batch_size=self.embed_batch_size, threads=threads,
+                cache_dir=self.cache_dir, query_cache_size=self.query_cache_size,
+            )
+
+        if backend == self.embed_backend or self.query_backend != "auto":
+            return load(backend)
+        try:
+            return load(backend)
+        except Exception as exc:  # noqa: BLE001 - a faster runtime is a bonus; never a reason not to serve
+            log.warning("query embedding falls back to %s: the %s runtime failed to load: %s", self.embed_backend, backend, exc)
+            return load(self.embed_backend)
+
+    def serving_backend(self) -> Backend:
+        """The runtime for queries: `query_backend`, or for auto the fp32 ONNX export of a torch/onnx index's model.
+
+        fp32 ONNX vectors equal the torch ones (same model id), and one short query runs 2–3× faster on ONNX
+        Runtime than on torch (BENCHMARKS.md, "Embedding backends"); without onnxruntime installed, embed_backend.
+        """
+        if self.query_backend != "auto":
+            return self.query_backend
+        if self.embed_backend in ("torch", "onnx") and all(
+            importlib.util.find_spec(name) is not None for name in ("onnxruntime", "onnx", "onnxscript")
+        ):
+            return "onnx"
+        return self.embed_backend
 
     def vector_config(self) -> VectorConfig:
         """How passage vectors are stored, for publishing and loading versions."""

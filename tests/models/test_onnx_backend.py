@@ -11,7 +11,7 @@ from models import onnx_backend
 
 needs_onnx = pytest.mark.skipif(
     any(find_spec(m) is None for m in ("onnxruntime", "onnx")),
-    reason="the onnx extra is not installed: pip install -e '.[onnx]'",
+    reason="onnxruntime/onnx are not installed (core dependencies: pip install -e .)",
 )
 
 # Varied on purpose: queries, titles, abstracts, a text past the 256-token window, other scripts, near-empty input.
