@@ -23,11 +23,15 @@ BROAD = {
 NOT_LABELS = {"id", "split", "message", "original", "genre", "event", "actionable_haiti", "date_haiti"}
 
 
-def disaster_news(target: Path, source: Path = SHARED / "disaster_response_messages" / "disaster_response_validation.csv.gz") -> int:
+def disaster_news(
+    target: Path, source: Path = SHARED / "disaster_response_messages" / "disaster_response_validation.csv.gz",
+    genre: str = "news",
+) -> int:
+    """`genre` "news" is the tuning corpus; "direct" (messages people sent) is held out: nothing was tuned on it."""
     n, seen = 0, set()
     with gzip.open(source, "rt", encoding="utf-8") as fin, open(target, "w", encoding="utf-8") as fout:
         for row in csv.DictReader(fin):
-            if row["genre"] != "news" or row["id"] in seen:  # the upstream file repeats a few ids
+            if row["genre"] != genre or row["id"] in seen:  # the upstream file repeats a few ids
                 continue
             seen.add(row["id"])
             labels = [c for c, v in row.items() if c not in BROAD | NOT_LABELS and v == "1"]
@@ -42,3 +46,4 @@ if __name__ == "__main__":
     out = Path(sys.argv[1] if len(sys.argv) > 1 else ".")
     out.mkdir(parents=True, exist_ok=True)
     print(disaster_news(out / "disaster_news.jsonl"), "records →", out / "disaster_news.jsonl")
+    print(disaster_news(out / "disaster_direct.jsonl", genre="direct"), "records →", out / "disaster_direct.jsonl")

@@ -30,12 +30,17 @@ CANDIDATES = 200
 DENSE_WEIGHT = 0.4
 CONTEXT = 100
 CONTEXT_WEIGHT = 0.5
+# On a small collection the context is at most this share of the articles (and at least 10), so a 150-article site
+# is not smoothed into one blob. A tenth beat a twentieth on the Disaster Response news messages (699 articles,
+# served precision@5 0.736 vs 0.725) and on the held-out direct messages (390: 0.776 vs 0.769); BBC is unchanged.
+CONTEXT_SHARE = 0.1
 
 PARAMS = {
     "candidates": CANDIDATES,
     "dense_weight": DENSE_WEIGHT,
     "context": CONTEXT,
     "context_weight": CONTEXT_WEIGHT,
+    "context_share": CONTEXT_SHARE,
 }
 
 
@@ -128,12 +133,12 @@ def related_neighbours(
     dense_weight: float = DENSE_WEIGHT,
     context: int = CONTEXT,
     context_weight: float = CONTEXT_WEIGHT,
+    context_share: float = CONTEXT_SHARE,
 ) -> Neighbours:
     """Every article's top-`k` related candidates, best first, scored as the module docstring says.
 
     `term_weights` is the article × term BM25 weight matrix (None: dense only). The context width shrinks on small
-    collections (at most a twentieth of the articles, at least 10) so a 150-article site is not smoothed into one
-    blob.
+    collections (at most `context_share` of the articles, at least 10).
     """
     n = len(vectors)
     ids, cosines = nearest_neighbours(index, vectors, max(k, candidates))
@@ -146,7 +151,7 @@ def related_neighbours(
         fused = cosines.copy()
     fused = np.where(valid, fused, -np.inf).astype(np.float32)
     if context_weight > 0 and n > 1:
-        width = min(context, max(10, n // 20))
+        width = min(context, max(10, int(n * context_share)))
         profiles = context_vectors(ids, np.where(valid, fused, 0.0), width)
         shared = pair_cosines(profiles, ids)
         score = np.where(valid, context_weight * shared + (1.0 - context_weight) * fused, -np.inf)
