@@ -87,6 +87,22 @@ class KeywordIndex:
         safe = np.maximum(ids, 0)
         return np.where(ids >= 0, indptr[safe + 1] - indptr[safe], 0).astype(np.int64)
 
+    def frequencies(self, terms: Sequence[str]) -> list[int]:
+        """`document_frequency` as plain ints through a lookup table built once: for many small calls (captions
+        ask for every pair of articles), where building arrays per call costs more than the lookups."""
+        table = self._frequency_table
+        if table is None:
+            table = self._frequency_table = self._build_frequency_table()
+        vocab, counts = table
+        return [counts[i] if (i := vocab.get(t)) is not None else 0 for t in terms]
+
+    _frequency_table: tuple[dict[str, int], list[int]] | None = None
+
+    def _build_frequency_table(self) -> tuple[dict[str, int], list[int]]:
+        if self._retriever is None:
+            return {}, []
+        return self._retriever.vocab_dict, np.diff(np.asarray(self._retriever.scores["indptr"])).tolist()
+
     def term_weights(self) -> sp.csr_matrix | None:
         """The article × term BM25 weight matrix (None for an empty index): each article as a keyword vector."""
         if self._retriever is None:

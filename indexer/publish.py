@@ -19,6 +19,7 @@ import faiss
 import numpy as np
 import pandas as pd
 
+from indexer import terms
 from indexer.duplicates import DEFAULT_KEYWORD_THRESHOLD, DEFAULT_THRESHOLD, group_near_duplicates
 from indexer.errors import ChunksNotEmbedded, IndexCorrupt, IndexNotFound, PublishFailed
 from indexer.geography import tag_places
@@ -29,7 +30,9 @@ from indexer.relatedness import related_neighbours
 from indexer.store import Store
 from indexer.vectors import VectorConfig, build_store, drop_store
 
-FORMAT_VERSION = 3  # 3: neighbour_rank.npy (related order) beside neighbour cosines
+# 3: neighbour_rank.npy (related order) beside neighbour cosines. Versions may also hold term profiles
+# (indexer.terms.FILES); the engine uses them when the manifest lists them, so older versions still serve.
+FORMAT_VERSION = 3
 STORE_FILE = "store.sqlite"
 CURRENT_FILE = "CURRENT"
 VERSIONS_DIR = "versions"
@@ -47,6 +50,8 @@ class PublishedVersion:
     path: Path
     articles: int
     chunks: int
+    profiles_reused: int = 0  # term profiles copied from the previous version (text unchanged)
+    profiles_computed: int = 0  # term profiles built for new and edited articles
 
 
 def _fsync_file(path: Path) -> None:
@@ -155,7 +160,27 @@ def build_parameters(build: dict, duplicate_threshold: float) -> dict:
         "duplicate_threshold": duplicate_threshold,
         "duplicate_keyword_threshold": DEFAULT_KEYWORD_THRESHOLD,
         "keyword": dict(KEYWORD_PARAMS),
+        "term_profiles": dict(terms.PROFILE_PARAMS),
     }
+
+
+def _previous_profiles(index_dir: Path) -> terms.StoredProfiles | None:
+    """The live version's term profiles, to copy those of unchanged articles; None when it has none we can trust
+    (published before profiles were stored, or damaged: then every profile is built afresh)."""
+    try:
+        version_dir = current_version_dir(index_dir)
+        listed = read_manifest(version_dir)["files"]
+        verify_files(version_dir, {name: listed[name] for name in terms.FILES})
+        return terms.StoredProfiles(version_dir)
+    except (OSError, ValueError, KeyError, TypeError, IndexNotFound, IndexCorrupt):
+        return None
+
+
+def _article_texts(articles: list, chunk_article: np.ndarray, chunk_text: list[str]) -> Iterator[str]:
+    """Each article's title and passages as the engine joins them (chunks are grouped by article)."""
+    starts = np.searchsorted(chunk_article, np.arange(len(articles) + 1))
+    for i, article in enumerate(articles):
+        yield terms.article_text(article.title, chunk_text[starts[i] : starts[i + 1]])
 
 
 @contextmanager
@@ -236,6 +261,10 @@ def _publish(
         np.save(staging / "neighbours.npy", related.ids.astype(np.int32))
         np.save(staging / "neighbour_scores.npy", related.cosines)
         np.save(staging / "neighbour_rank.npy", related.scores)
+        # "why related" captions read these profiles instead of analysing both texts on the serving path
+        profiles = terms.write_profiles(
+            staging, _article_texts(articles, chunk_article, [c.text for c in chunks]), _previous_profiles(index_dir)
+        )
         places = [tag_places(a.title, a.body, a.countries) for a in articles]
         pd.DataFrame(
             {
@@ -293,7 +322,10 @@ def _publish(
     os.replace(tmp, index_dir / CURRENT_FILE)
     _fsync_dir(index_dir)
     prune_versions(index_dir, keep=keep_versions, vectors=vectors)
-    return PublishedVersion(name=name, path=final, articles=len(articles), chunks=len(chunks))
+    return PublishedVersion(
+        name=name, path=final, articles=len(articles), chunks=len(chunks), profiles_reused=profiles.reused,
+        profiles_computed=profiles.computed,
+    )
 
 
 def _created_at(version_dir: Path) -> float:

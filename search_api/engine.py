@@ -16,10 +16,12 @@ import pandas as pd
 from indexer.article import Article
 from indexer.chunking import chunk_article
 from indexer.editorial import Curation
-from indexer.errors import ArticleNotFound, IndexMismatch, InvalidQuery
+from indexer.errors import ArticleNotFound, IndexCorrupt, IndexMismatch, InvalidQuery
 from indexer.geography import UnknownRegion, canonical_region, country_code, parse_query_places, region_members
 from indexer.keyword import KeywordIndex
 from indexer.publish import FORMAT_VERSION, article_vectors, current_version_dir, read_manifest, verify_files
+from indexer.terms import FILES as PROFILE_FILES
+from indexer.terms import StoredProfiles, article_text
 from indexer.vectors import VectorConfig, open_store
 from search_api import fusion
 from search_api.explain import PINNED_REASON, Explainer, TermProfile, term_profile
@@ -135,13 +137,30 @@ class Engine:
         self.related_rules = related_rules
         dated = self._published[~np.isnan(self._published)]
         self._newest = float(dated.max()) if len(dated) else np.nan  # recency rules count age from here
-        self._explainer = Explainer(self.keyword, self._article_text, self._places)
+        self._explainer = Explainer(self.keyword, self._article_text, self._places, self._stored_profiles())
+        self.keyword.frequencies(())  # builds the term → document frequency table now, not on a first request
         # plain lists for the serving path: a related list reads five rows, and pandas row access costs ~0.1 ms each
         self._card = {
             column: self.articles[column].tolist()
             for column in ("id", "title", "url", "published_at", "categories", "countries")
         }
         self._reasons: dict[tuple[int, int], str] = {}  # (source row, item row) → caption; fixed per version
+
+    def _stored_profiles(self) -> StoredProfiles | None:
+        """The term profiles published with the version (memory-mapped, decoded per article on use), or None for a
+        version published before profiles were stored: its captions build profiles from the text."""
+        if not all(name in self.manifest["files"] for name in PROFILE_FILES):
+            return None
+        try:
+            stored = StoredProfiles(self.path)
+        except ValueError as exc:
+            raise IndexCorrupt(f"{exc}; the version is corrupt, re-run `sift index`") from None
+        if len(stored) != len(self.articles):
+            raise IndexCorrupt(
+                f"{self.path} holds {len(stored)} term profiles for {len(self.articles)} articles; the version is "
+                "corrupt, re-run `sift index`"
+            )
+        return stored
 
     @staticmethod
     def _members(column: pd.Series, key) -> dict[str, np.ndarray]:
@@ -394,7 +413,7 @@ class Engine:
 
     def _article_text(self, idx: int) -> str:
         start, end = self._chunk_start[idx], self._chunk_start[idx + 1]
-        return "\n".join([self.articles["title"].iat[idx], *self.chunk_text[start:end]])
+        return article_text(self.articles["title"].iat[idx], self.chunk_text[start:end])  # as profiles were built
 
     def _places(self, idx: int) -> list[str]:
         return list(self._card["countries"][idx])
