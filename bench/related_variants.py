@@ -31,8 +31,8 @@ STEPS = {
     "article-vector cosine": dict(dense_weight=1.0, context_weight=0.0),
     "keyword term-vector cosine": dict(dense_weight=0.0, context_weight=0.0),
     "0.4 dense + 0.6 keyword": dict(context_weight=0.0),
-    "+ context, mixed 0.5, width ≤ 1/20 of the articles (before)": dict(context_share=0.05),
-    "+ context, mixed 0.5, width ≤ 1/10 of the articles (default)": dict(),
+    "+ context, mixed 0.5, width ≤ 1/20 of the articles (default)": dict(),
+    "+ context, mixed 0.5, width ≤ 1/10 of the articles": dict(context_share=0.1),
 }
 GRID = [dict(dense_weight=d, context_weight=c, context=x) for d in (0.3, 0.4, 0.5) for c in (0.5, 0.7) for x in (100, 150)]
 
