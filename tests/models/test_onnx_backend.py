@@ -149,7 +149,7 @@ def test_a_failed_build_leaves_nothing_and_a_damaged_one_is_rebuilt(tmp_path):
 @pytest.mark.parametrize("missing", ["onnxruntime", "onnx"])
 def test_missing_onnx_packages_are_a_clear_error(missing, tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, missing, None)  # makes `import <missing>` raise ImportError
-    with pytest.raises(ModelLoadError, match=rf"'{missing}'.*pip install 'sift-search\[onnx\]'"):
+    with pytest.raises(ModelLoadError, match=rf"'{missing}'.*pip install onnxruntime onnx onnxscript"):
         Embedder(backend="onnx", cache_dir=tmp_path)
 
 
