@@ -13,6 +13,7 @@ import numpy as np
 from tqdm import tqdm
 
 from indexer.article import Article
+from indexer.chunking import RECIPE as CHUNKING_RECIPE
 from indexer.chunking import Chunk, chunk_article
 from indexer.duplicates import DEFAULT_THRESHOLD
 from indexer.errors import BadRecord, ChunksNotEmbedded, IndexCorrupt, IndexNotFound
@@ -103,7 +104,7 @@ class _Options:
 
     @property
     def salt(self) -> str:
-        return f"chunking={self.chunking.max_words}/{self.chunking.overlap_words}"
+        return f"chunking={self.chunking.max_words}/{self.chunking.overlap_words}/recipe {CHUNKING_RECIPE}"
 
     @property
     def build(self) -> dict:
