@@ -20,7 +20,6 @@ import numpy as np
 import pandas as pd
 
 from indexer import terms
-from indexer.chunking import keyword_document
 from indexer.duplicates import DEFAULT_KEYWORD_THRESHOLD, DEFAULT_THRESHOLD, group_near_duplicates
 from indexer.errors import ChunksNotEmbedded, IndexCorrupt, IndexNotFound, PublishFailed
 from indexer.geography import tag_places
@@ -161,7 +160,6 @@ def build_parameters(build: dict, duplicate_threshold: float) -> dict:
         "duplicate_threshold": duplicate_threshold,
         "duplicate_keyword_threshold": DEFAULT_KEYWORD_THRESHOLD,
         "keyword": dict(KEYWORD_PARAMS),
-        "keyword_document": "title and body; the body alone when it opens with the title",
         "term_profiles": dict(terms.PROFILE_PARAMS),
     }
 
@@ -253,7 +251,7 @@ def _publish(
         passages.save(staging)
         article_index = _flat_index(art_vectors)
         faiss.write_index(article_index, str(staging / "articles.faiss"))
-        keyword = KeywordIndex.build([keyword_document(a.title, a.body) for a in articles])
+        keyword = KeywordIndex.build([f"{a.title}\n{a.body}" for a in articles])
         keyword.save(staging / "keyword")
         # One batched pass gives every article its related candidates and its near-duplicate group.
         related = related_neighbours(article_index, art_vectors, keyword.term_weights(), NEIGHBOURS)

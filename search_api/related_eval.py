@@ -29,7 +29,6 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
-from indexer.chunking import keyword_document
 from indexer.keyword import analyse
 from indexer.pipeline import ChunkingParams, TextEncoder, index_sources
 from indexer.publish import NEIGHBOURS, STORE_FILE
@@ -271,7 +270,7 @@ def evaluate_related(
         near = engine.group[to_engine]
 
     dup = duplicate_groups(data, duplicates)
-    texts = [keyword_document(t, x) for t, x in zip(data.titles, data.texts)]  # the documents Sift's BM25 reads
+    texts = [f"{t}\n{x}" for t, x in zip(data.titles, data.texts)]  # the documents Sift's BM25 reads
     systems = {
         "sift": measure(sift, data.labels, dup, near),
         "tfidf_more_like_this": measure(tfidf_lists(texts), data.labels, dup, near),

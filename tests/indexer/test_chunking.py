@@ -50,30 +50,3 @@ def test_short_lede_paragraph_travels_with_the_next():
     chunks = chunk_article(_article(f"A short lede.\n\n{para}"), max_words=120)
     assert len(chunks) == 1 and chunks[0].text.startswith("A short lede. Point 0")
 
-
-def test_a_body_that_opens_with_its_title_is_not_given_the_title_twice():
-    repeated = chunk_article(parse_article({"id": "r", "title": "Floods hit Dhaka:", "body": "Floods hit Dhaka. Rivers rose."}))
-    assert repeated[0].embed_text == "Floods hit Dhaka. Rivers rose."
-    plain = chunk_article(parse_article({"id": "p", "title": "Floods hit Dhaka", "body": "Rivers rose in the city."}))
-    assert plain[0].embed_text == "Floods hit Dhaka. Rivers rose in the city."
-    # only the opening passage can repeat it; later passages keep the title for context
-    body = "Floods hit Dhaka today. " + " ".join(f"Sentence {i} about the river." for i in range(60))
-    chunks = chunk_article(parse_article({"id": "l", "title": "floods  hit DHAKA", "body": body}), max_words=60)
-    assert len(chunks) > 1
-    assert chunks[0].embed_text.startswith("Floods hit Dhaka today.")
-    assert all(c.embed_text.startswith("floods  hit DHAKA. ") for c in chunks[1:])
-
-
-def test_body_repeats_title_needs_the_whole_title_at_the_start():
-    from indexer.chunking import body_repeats_title
-
-    assert body_repeats_title("Cholera in Haiti", "cholera in  Haiti spreads")
-    assert not body_repeats_title("Cholera in Haiti", "New cholera in Haiti")
-    assert not body_repeats_title("", "Anything")
-
-
-def test_the_keyword_document_holds_a_repeated_title_once():
-    from indexer.chunking import keyword_document
-
-    assert keyword_document("Cholera in Haiti", "Cholera in Haiti spreads.") == "Cholera in Haiti spreads."
-    assert keyword_document("Cholera in Haiti", "It spreads.") == "Cholera in Haiti\nIt spreads."

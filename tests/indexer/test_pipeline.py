@@ -167,3 +167,13 @@ def test_new_chunking_rechunks_unchanged_articles(tmp_path, embedder):
     report = index_sources([TINY], idx, embedder, progress=False, chunking=ChunkingParams(max_words=20, overlap_words=5))
     assert report.updated == 12 and report.published
     assert read_manifest(idx / "versions" / "000002")["counts"]["chunks"] > 12
+
+
+def test_a_new_chunking_recipe_rechunks_unchanged_articles_and_reuses_vectors(tmp_path, embedder, monkeypatch):
+    import indexer.pipeline as pipeline
+
+    idx = tmp_path / "idx"
+    index_sources([TINY], idx, embedder, progress=False)
+    monkeypatch.setattr(pipeline, "CHUNKING_RECIPE", pipeline.CHUNKING_RECIPE + 1)  # chunker code changed
+    report = index_sources([TINY], idx, embedder, progress=False)
+    assert report.updated == 12 and report.embedded == 0  # same passages: every vector from the cache
