@@ -6,6 +6,7 @@ publisher's site (another origin), and any request off the loopback interface is
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -76,10 +77,13 @@ def publisher():
 
 
 @pytest.fixture(scope="module")
-def server(tiny_index, publisher):
+def server(tiny_index, publisher, tmp_path_factory):
     port = _free_port()
+    # the widget records impressions and clicks into the store: a copy, so other tests' shared index stays unwritten
+    index = tmp_path_factory.mktemp("browser") / "idx"
+    shutil.copytree(tiny_index, index)
     # no similarity floor over the tiny corpus of unrelated stories (see tiny_engine in conftest.py)
-    env = {**os.environ, "SIFT_INDEX_DIR": str(tiny_index), "SIFT_PORT": str(port), "HF_HUB_OFFLINE": "1",
+    env = {**os.environ, "SIFT_INDEX_DIR": str(index), "SIFT_PORT": str(port), "HF_HUB_OFFLINE": "1",
            "SIFT_RELATED_MIN_SIMILARITY": "-1",
            "SIFT_CORS_ORIGINS": json.dumps([publisher.allowed])}
     proc = subprocess.Popen(
