@@ -1,7 +1,10 @@
-"""Benchmark: index the BBC News corpus (2,225 articles) and measure query latency in-process.
+"""Benchmark: index the BBC News corpus (2,225 articles, or a fixed sample) and measure query latency in-process.
 
-Prints indexing throughput, query latency percentiles (with the query-embedding share measured side by side as the
-baseline), related-posts latency and category purity, peak memory and index size. Not a test: run `make bench`.
+Prints indexing throughput (docs/s, passages/s, tokens/s), query latency percentiles (with the query-embedding
+share measured side by side as the baseline), related-posts latency and category purity, peak memory and index size.
+Indexing embeds with `--backend` (default torch, as `sift index`); queries are embedded as `sift serve` does
+(Settings.embedder(serving=True): one thread, ONNX Runtime fp32 unless SIFT_QUERY_BACKEND says otherwise).
+Not a test: `make bench` runs `--articles 300`; `python bench/bench_bbc.py` indexes all 2,225.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import platform
 import random
 import resource
 import statistics
+import sys
 import tempfile
 import time
 from datetime import datetime, timezone
@@ -52,11 +56,16 @@ def percentiles(samples_ms: list[float]) -> dict[str, float]:
     }
 
 
-def convert(source: Path, target: Path) -> int:
-    """BBC ids look like 'business/001'; Sift ids cannot hold '/', so 'business-001'. Category kept."""
+def convert(source: Path, target: Path, articles: int = 0) -> int:
+    """BBC ids look like 'business/001'; Sift ids cannot hold '/', so 'business-001'. Category kept.
+    `articles` > 0: a fixed random sample of that many (seed 0, file order kept), else all of them."""
+    with gzip.open(source, "rt", encoding="utf-8") as fin:
+        lines = fin.readlines()
+    if 0 < articles < len(lines):
+        lines = [lines[i] for i in sorted(random.Random(0).sample(range(len(lines)), articles))]
     n = 0
-    with gzip.open(source, "rt", encoding="utf-8") as fin, open(target, "w", encoding="utf-8") as fout:
-        for line in fin:
+    with open(target, "w", encoding="utf-8") as fout:
+        for line in lines:
             rec = json.loads(line)
             fout.write(json.dumps({"id": rec["id"].replace("/", "-"), "title": rec["title"], "body": rec["text"],
                                    "categories": [rec["category"]]}) + "\n")
@@ -72,28 +81,49 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--queries", type=int, default=300, help="timed searches")
     parser.add_argument("--index", type=Path, help="index folder to (re)use: a kept one embeds nothing again")
+    parser.add_argument("--articles", type=int, default=0, help="index a fixed sample of this many articles (0: all)")
+    parser.add_argument("--backend", default="torch", help="embedding backend for indexing: torch, onnx, onnx-int8")
+    parser.add_argument("--json", type=Path, help="also write every figure here")
     args = parser.parse_args()
     if not args.data.is_file():
         raise SystemExit(f"BBC corpus not found at {args.data}; pass --data PATH/bbc_news.jsonl.gz")
 
     print(f"# Sift BBC benchmark — {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC")
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
-    embedder = Embedder()
+    print(f"load average at start {os.getloadavg()[0]:.1f}")
+    out: dict = {"load_average_at_start": os.getloadavg()}
+    embedder = Embedder(backend=args.backend)
+    from search_api.settings import Settings
+
+    query_encoder = Settings(embed_backend=args.backend).embedder(serving=True)
+    out["index_backend"], out["query_backend"] = embedder.backend, query_encoder.backend
     with tempfile.TemporaryDirectory() as tmp:
         src = Path(tmp) / "bbc.jsonl"
-        n_docs = convert(args.data, src)
+        n_docs = convert(args.data, src, args.articles)
         idx = args.index or Path(tmp) / "idx"
         started = time.perf_counter()
-        report = index_sources([src], idx, embedder, progress=True)
+        report = index_sources([src], idx, embedder, progress=sys.stderr.isatty())
         seconds = time.perf_counter() - started
         chunks = report.embedded + report.cached
-        print(f"\n## Indexing ({n_docs} articles, {chunks} passages)")
-        print(f"total {seconds:.1f} s · {n_docs / seconds:.1f} docs/s · {chunks / seconds:.1f} passages/s · skipped {report.skipped}")
+        tokens = _tokens(embedder, idx)
+        sample = f"a fixed sample of {n_docs} of the 2,225 articles" if args.articles else f"{n_docs} articles"
+        print(f"\n## Indexing ({sample}, {chunks} passages, {tokens:,} tokens embedded; {embedder.backend}, "
+              f"batch {embedder.batch_size}, all cores; end to end: embedding, BM25, store, publish)")
+        print(f"total {seconds:.1f} s · {n_docs / seconds:.1f} docs/s · {chunks / seconds:.1f} passages/s · "
+              f"{tokens / seconds:,.0f} tokens/s · embedded {report.embedded}, from the cache {report.cached} · "
+              f"skipped {report.skipped}")
+        out["indexing"] = {"articles": n_docs, "passages": chunks, "embedded": report.embedded, "tokens": tokens,
+                           "seconds": seconds, "docs_s": n_docs / seconds, "passages_s": chunks / seconds,
+                           "tokens_s": tokens / seconds}
 
         reindex_start = time.perf_counter()
         again = index_sources([src], idx, embedder, progress=False)
-        print(f"re-index unchanged: {time.perf_counter() - reindex_start:.2f} s, embedded {again.embedded}")
+        out["reindex_unchanged_s"] = time.perf_counter() - reindex_start
+        print(f"re-index unchanged: {out['reindex_unchanged_s']:.2f} s, embedded {again.embedded}")
 
+        embedder = query_encoder  # from here on, queries are embedded as the server does
+        print(f"\nqueries embedded by {embedder.backend} on one thread, as `sift serve` does "
+              "(Settings.embedder(serving=True))")
         engine = Engine.open(idx, embedder)
         rng = random.Random(7)
         queries = [rng.choice(QUERIES) + ("" if i % 2 else f" {rng.randint(1, 99)}") for i in range(args.queries)]
@@ -131,6 +161,7 @@ def main() -> None:
             h, m = percentiles(timed["hybrid" + suffix]), percentiles(timed["semantic" + suffix])
             print(f"hybrid / semantic{suffix}: p50 {h['p50'] / m['p50']:.2f}x · p99 {h['p99'] / m['p99']:.2f}x")
         print(f"embedding share of search p50: {e['p50'] / s['p50']:.0%}")
+        out["query"] = {"search": s, "embedding": e} | {name: percentiles(v) for name, v in timed.items()}
 
         from search_api.schemas import Filters
 
@@ -140,6 +171,7 @@ def main() -> None:
             engine.search(q, k=10, filters=Filters(categories=["tech"]))
             filtered.append((time.perf_counter() - t0) * 1000)
         print(f"search with a category filter:      {percentiles(filtered)}")
+        out["query"]["filtered"] = percentiles(filtered)
 
         ids = list(engine.articles["id"])
         categories = {i: list(c)[0] for i, c in zip(ids, engine.articles["categories"])}
@@ -148,15 +180,37 @@ def main() -> None:
             t0 = time.perf_counter()
             items = engine.related(aid, k=5).items
             related_ms.append((time.perf_counter() - t0) * 1000)
-            purity.append(statistics.mean(categories[i.id] == categories[aid] for i in items))
-        print(f"\n## Related posts ({len(ids)} articles, k=5)")
-        print(f"latency: {percentiles(related_ms)} · category purity@5: {statistics.mean(purity):.3f}")
+            if items:  # a list may be empty: nothing above the minimum similarity
+                purity.append(statistics.mean(categories[i.id] == categories[aid] for i in items))
+        mean_purity = statistics.mean(purity) if purity else float("nan")
+        print(f"\n## Related posts ({len(ids)} articles, k=5; serving the precomputed lists)")
+        print(f"latency: {percentiles(related_ms)} · category purity@5: {mean_purity:.3f} "
+              f"({len(ids) - len(purity)} empty lists)")
+        out["related"] = percentiles(related_ms) | {"purity_at_5": mean_purity, "empty": len(ids) - len(purity)}
 
         size = sum(p.stat().st_size for p in (idx / "versions").rglob("*") if p.is_file())
         store = (idx / "store.sqlite").stat().st_size
         print(f"\n## Footprint")
         print(f"version on disk: {size / 1e6:.1f} MB · store.sqlite: {store / 1e6:.1f} MB")
         print(f"peak RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
+        out["footprint"] = {"version_mb": size / 1e6, "store_mb": store / 1e6,
+                            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    out["load_average_at_end"] = os.getloadavg()
+    print(f"load average at end {out['load_average_at_end'][0]:.1f}")
+    if args.json:
+        args.json.write_text(json.dumps(out, indent=2, default=float))
+
+
+def _tokens(embedder: Embedder, index_dir: Path) -> int:
+    """Tokens of the distinct passages the index holds, as the model sees them (cut at max_seq_length)."""
+    from transformers import AutoTokenizer
+
+    from indexer.store import Store
+
+    with Store(index_dir / "store.sqlite") as store:
+        texts = [text for _, text in store.chunks_missing_embeddings("-no-such-model-")]
+    tokenizer = AutoTokenizer.from_pretrained(str(embedder.path), local_files_only=True)
+    return sum(len(ids) for ids in tokenizer(texts, truncation=True, max_length=embedder.max_seq_length)["input_ids"])
 
 
 if __name__ == "__main__":

@@ -15,7 +15,9 @@ with the real publisher, served by `sift serve` with 1 and 4 workers: RSS/PSS/pr
 search latency at 1, 4 and 16 concurrent clients (the query embedding is real; its semantic hits are not).
 
     python bench/bench_scale.py            # 10k, 100k, 1M and a 100k-article site (~20 min on 2 cores)
-    python bench/bench_scale.py --quick    # 10k and 100k, no Qdrant, a 10k-article site (`make bench`)
+    python bench/bench_scale.py --quick    # 10k and 100k, no Qdrant, a 10k-article site
+    `make bench` (bench/run_all.py): 10k, 100k, 1M with only Flat and the `auto` index above 100k, no Qdrant,
+    a 100k-article site
 Not a test. Prints markdown; `--json FILE` keeps every figure.
 """
 
@@ -47,8 +49,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from indexer.vectors import VectorConfig, open_store  # noqa: E402
-from indexer.vectors.faiss_store import FaissVectors, exact_search  # noqa: E402
+from indexer.vectors import FLAT_BELOW, VectorConfig, open_store  # noqa: E402
+from indexer.vectors.faiss_store import ANN_DEFAULT, FaissVectors, exact_search  # noqa: E402
 
 SHARED = REPO.parent / "shared" / "data"
 SCIFACT = REPO / "eval-runs" / "cache" / "scifact"
@@ -384,39 +386,93 @@ async def load(base: str, clients: int, requests_per_client: int) -> dict:
             **percentiles(latencies)}
 
 
+class _Precomputed:
+    """A query encoder answering from vectors embedded beforehand: times a search without its query embedding."""
+
+    def __init__(self, inner, texts: list[str]) -> None:
+        self.model_id, self.dim, self._inner = inner.model_id, inner.dim, inner
+        self._vectors = dict(zip(texts, inner.encode(texts)))
+
+    def encode(self, texts, *, progress=None):
+        return self._inner.encode(texts, progress=progress)
+
+    def encode_query(self, text: str) -> np.ndarray:
+        return self._vectors[text]
+
+
+def profile_search(engine, texts: list[str], top: int = 12) -> list[dict]:
+    """cProfile of hybrid searches: the functions with the most own time, as shares of the profiled total."""
+    import cProfile
+    import pstats
+
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for text in texts:
+        engine.search(text, mode="hybrid")
+    profiler.disable()
+    stats = pstats.Stats(profiler).stats
+    total = sum(v[2] for v in stats.values())  # own times add up to the profiled total
+    ours = [(key, v) for key, v in stats.items()
+            if str(REPO) in key[0] and "/.venv/" not in key[0] and "<" not in key[2]]
+    rows = sorted(ours, key=lambda kv: -kv[1][3])[:top]
+    return [{"function": f"{Path(f).parent.name}/{Path(f).name}:{line} {name}", "calls_per_search": v[1] / len(texts),
+             "own_ms_per_search": v[2] * 1000 / len(texts), "cumulative_ms_per_search": v[3] * 1000 / len(texts),
+             "share": v[3] / total} for (f, line, name), v in rows]
+
+
 def in_process(index_dir: Path, queries: int) -> dict:
-    """Search latency inside one process (no HTTP), as the server runs it: the query embedded on one thread."""
+    """Search latency inside one process (no HTTP), as the server runs it: the query embedded on one thread by the
+    serving runtime (Settings.embedder(serving=True): ONNX Runtime fp32), and with torch side by side; then the
+    same hybrid searches with the query vectors embedded beforehand, and a profile of them."""
     from models import Embedder
     from search_api.engine import Engine
+    from search_api.settings import Settings
 
     faiss.omp_set_num_threads(1)
-    encoder = Embedder(threads=1, query_cache_size=0)
-    engine = Engine.open(index_dir, encoder, verify=False)
+    serving = Settings(query_cache_size=0, threads=1).embedder(serving=True)
+    torch_encoder = Embedder(threads=1, query_cache_size=0)
     rng = np.random.default_rng(5)
     texts = [" ".join(rng.choice(QUERY_WORDS, 3, replace=False)) + f" {i}" for i in range(queries)]
-    for text in texts[:10]:  # warm-up
-        engine.search(text)
     out = {}
-    for mode in ("hybrid", "semantic", "keyword"):
+    for label, encoder in ((f"{serving.backend} (serving)", serving), ("torch", torch_encoder)):
+        engine = Engine.open(index_dir, encoder, verify=False)
+        for text in texts[:10]:  # warm-up
+            engine.search(text)
+        for mode in ("hybrid", "semantic", "keyword"):
+            if mode == "keyword" and encoder is not serving:
+                continue  # no embedding in it
+            times = []
+            for text in texts:
+                t = time.perf_counter()
+                engine.search(text, mode=mode)
+                times.append(time.perf_counter() - t)
+            out[f"{mode} search, query on {label}"] = percentiles(times)
         times = []
         for text in texts:
             t = time.perf_counter()
-            engine.search(text, mode=mode)
+            encoder.encode_query(text)
             times.append(time.perf_counter() - t)
-        out[mode] = percentiles(times)
+        out[f"of which: the query embedding ({label}, one thread)"] = percentiles(times)
+        if encoder is serving:
+            vector = encoder.encode_query(texts[0])
+            times = []
+            for _ in texts:
+                t = time.perf_counter()
+                engine._dense_articles(vector, 100, None)
+                times.append(time.perf_counter() - t)
+            out["of which: the dense leg without the embedding"] = percentiles(times)
+        del engine
+    engine = Engine.open(index_dir, _Precomputed(serving, texts), verify=False)
+    for text in texts[:10]:
+        engine.search(text)
     times = []
     for text in texts:
         t = time.perf_counter()
-        encoder.encode_query(text)
+        engine.search(text, mode="hybrid")
         times.append(time.perf_counter() - t)
-    out["query embedding"] = percentiles(times)
-    vector = encoder.encode_query(texts[0])
-    times = []
-    for _ in texts:
-        t = time.perf_counter()
-        engine._dense_articles(vector, 100, None)
-        times.append(time.perf_counter() - t)
-    out["dense leg, embedding excluded"] = percentiles(times)
+    out["hybrid search without the embedding (query vector given)"] = percentiles(times)
+    out["_profile"] = profile_search(engine, texts[:100])
+    del engine
     faiss.omp_set_num_threads(2)
     return out
 
@@ -465,7 +521,8 @@ def print_report(report: dict) -> None:
         f = row["filtered_p50_ms"]
         rel = row["related"]
         rel_s = "" if rel is None else f"{rel['seconds']:.1f}" + ("" if rel["timed_on"] >= row["n"] else f" (from {rel['timed_on']:,})")
-        print(f"| {row['size']} | {row['kind']} | {params} | {row['build_s']:.1f} | {row['disk_mb']:.1f} | "
+        auto = ("flat" if row["n"] < FLAT_BELOW else ANN_DEFAULT) == row["kind"]
+        print(f"| {row['size']} | {row['kind']}{' (auto)' if auto else ''} | {params} | {row['build_s']:.1f} | {row['disk_mb']:.1f} | "
               f"{row['bytes_per_vector']:.0f} | {row['recall_at_10']:.3f} | {lat['p50']:.2f} | {lat['p95']:.2f} | "
               f"{lat['p99']:.2f} | {row.get('speedup_vs_flat', float('nan')):.1f}× | "
               f"{f['1%']:.1f} / {f['10%']:.1f} / {f['50%']:.1f} | {row['peak_rss_mb']:.0f} | {rel_s} |")
@@ -473,11 +530,29 @@ def print_report(report: dict) -> None:
     if site:
         print(f"\n## Server over a synthetic site: {site['articles']:,} articles, {site['chunks']:,} passages "
               f"(index {site['vectors']['kind']}, version {site['version_mb']:.0f} MB; store {site['store_s']:.0f} s, "
-              f"publish {site['publish_s']:.0f} s)\n")
+              f"publish {site['publish_s']:.0f} s, related lists included"
+              + (f"; REUSED from {site['reused_from']}, built by an earlier run" if site.get("reused_from") else
+                 "; built in this run") + ")\n")
+        print("Article texts are BBC News sentences; passage vectors are SYNTHETIC; the query embedding is real.\n")
         print("In process (no HTTP; query embedded on one thread, no query cache), ms:\n")
         print("| what | p50 | p95 | p99 |\n| --- | --- | --- | --- |")
         for what, p in report["in_process"].items():
-            print(f"| {what} | {p['p50']:.1f} | {p['p95']:.1f} | {p['p99']:.1f} |")
+            if not what.startswith("_"):
+                print(f"| {what} | {p['p50']:.1f} | {p['p95']:.1f} | {p['p99']:.1f} |")
+        for what, p in report["in_process"].items():
+            if what.startswith("hybrid search, query on"):
+                ok = p["p50"] <= 15 and p["p99"] <= 50
+                print(f"\ntarget (issue #6: hybrid p50 ≤ 15 ms, p99 ≤ 50 ms in process at 100k articles), {what}: "
+                      f"p50 {p['p50']:.1f} / p99 {p['p99']:.1f} ms — {'met' if ok else 'NOT met'}"
+                      + ("" if site["articles"] >= 100_000 else f" (this site has {site['articles']:,} articles)"))
+        if report["in_process"].get("_profile"):
+            print("\nWhere a hybrid search spends its time without the query embedding (cProfile of 100 searches, "
+                  "query vectors given; Sift's functions by cumulative time per search, profiler overhead included):\n")
+            print("| function | calls/search | own ms | cumulative ms | share of the search |")
+            print("| --- | --- | --- | --- | --- |")
+            for row in report["in_process"]["_profile"]:
+                print(f"| {row['function']} | {row['calls_per_search']:.0f} | {row['own_ms_per_search']:.2f} | "
+                      f"{row['cumulative_ms_per_search']:.2f} | {row['share']:.0%} |")
         print("\nOver HTTP (`sift serve`, a loopback port; the load generator shares the 2 cores):\n")
         print("| workers | RSS per worker MB | PSS per worker MB | private (USS) per worker MB | total PSS MB | "
               "clients | req/s | p50 ms | p95 ms | p99 ms | errors |")
@@ -503,7 +578,13 @@ def main() -> None:
                         help="largest size with an HNSW row (1M: a 9-minute build on 2 cores, recall 0.91; see BENCHMARKS.md)")
     parser.add_argument("--json", type=Path, help="also write every figure here")
     parser.add_argument("--workdir", type=Path, help="scratch folder (default: a temporary one)")
-    parser.add_argument("--site-dir", type=Path, help="keep the synthetic site here, and reuse it when it exists")
+    parser.add_argument("--site-dir", type=Path, help="keep the synthetic site here, and reuse it when it exists "
+                        "(the report says so)")
+    parser.add_argument("--only-auto-above", type=int,
+                        help="sizes above this run only Flat (the exact baseline) and the index `auto` picks")
+    parser.add_argument("--no-scifact", action="store_true", help="skip the calibration and the real SciFact rows")
+    parser.add_argument("--workers", default="1,4", help="server worker counts (comma-separated)")
+    parser.add_argument("--requests", type=int, help="searches per client count and server (default 400; 200 --quick)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--related-sample", type=int, default=20000, help=argparse.SUPPRESS)
@@ -531,7 +612,7 @@ def main() -> None:
     }
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="sift-bench-scale-"))
     try:
-        real = scifact_vectors()
+        real = None if args.no_scifact else scifact_vectors()
         if real is not None:
             print("calibration against SciFact …", file=sys.stderr, flush=True)
             report["calibration"] = calibration(real)
@@ -547,6 +628,8 @@ def main() -> None:
             mask[held] = False
             queries, x = x[held], x[mask]
             kinds = [k for k in KINDS if k != "hnsw" or n <= args.hnsw_up_to] + (["qdrant"] if n <= qdrant_up_to else [])
+            if args.only_auto_above is not None and n > args.only_auto_above:
+                kinds = [k for k in kinds if k in ("flat", ANN_DEFAULT)]
             # the related pass is timed on a sample of the vectors as queries and scaled to all of them
             sample = 2_000 if n > 100_000 else (5_000 if args.quick else 20_000)
             report["index"] += bench_size(f"{n:,}", x, queries, kinds, sample, workdir)
@@ -557,12 +640,14 @@ def main() -> None:
             print(f"a synthetic site of {site_articles:,} articles …", file=sys.stderr, flush=True)
             site_dir = args.site_dir or workdir / "site"
             summary = site_dir / "site.json"
-            if not summary.is_file():
+            reused = summary.is_file()
+            if not reused:
                 summary.parent.mkdir(parents=True, exist_ok=True)
                 summary.write_text(json.dumps(build_site(site_dir, site_articles, Embedder().model_id)))
-            report["site"] = json.loads(summary.read_text())
+            report["site"] = json.loads(summary.read_text()) | ({"reused_from": str(site_dir)} if reused else {})
             report["in_process"] = in_process(site_dir, 200)
-            report["server"] = bench_server(site_dir, (1, 4), 200 if args.quick else 400)
+            workers = tuple(int(w) for w in args.workers.split(",") if w.strip())
+            report["server"] = bench_server(site_dir, workers, args.requests or (200 if args.quick else 400))
     finally:
         if args.workdir is None:
             shutil.rmtree(workdir, ignore_errors=True)
