@@ -36,7 +36,7 @@ from search_api.schemas import (
     SearchHit,
     SearchResults,
 )
-from search_api.snippets import best_passage, make_snippet, query_terms
+from search_api.snippets import best_passage, make_snippet, query_terms, term_overlap
 
 
 class QueryEncoder(Protocol):
@@ -381,8 +381,9 @@ class Engine:
 
     def _hit(self, cand: _Candidate, others: list[int], terms: frozenset[str]) -> SearchHit:
         chunk = cand.chunk
-        if chunk is None or (cand.keyword is not None and terms):
-            # a keyword match shows the passage with most query terms; the dense best passage otherwise
+        if chunk is None or (cand.keyword is not None and terms and term_overlap(self.chunk_text[chunk], terms) < len(terms)):
+            # a keyword match shows the passage with most query terms, the dense best passage on a tie — which wins
+            # outright when it holds every term, so the other passages are only scanned when it does not
             start, end = self._chunk_start[cand.article], self._chunk_start[cand.article + 1]
             candidates = list(range(start, end))
             if chunk is not None:  # prefer the dense passage on a tie in term overlap
