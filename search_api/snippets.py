@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 from indexer.keyword import analyse, stem_word
 
 SNIPPET_CHARS = 300
+T = TypeVar("T")
 _WORD = re.compile(r"\w\w+", re.UNICODE)
 
 
@@ -17,11 +19,16 @@ def query_terms(query: str) -> frozenset[str]:
     return frozenset(analyse([query])[0])
 
 
+def passage_stems(text: str) -> frozenset[str]:
+    """The stems a passage contains (what `term_overlap` compares; cache it for passages shown often)."""
+    return frozenset(stem_word(w) for w in _WORD.findall(text))
+
+
 def term_overlap(text: str, terms: frozenset[str]) -> int:
     """How many distinct query terms a passage contains."""
     if not terms:
         return 0
-    return len({stem_word(w) for w in _WORD.findall(text)} & terms)
+    return len(passage_stems(text) & terms)
 
 
 def _window(text: str, terms: frozenset[str], limit: int) -> str:
@@ -58,9 +65,12 @@ def make_snippet(text: str, terms: frozenset[str], limit: int = SNIPPET_CHARS) -
     return plain, "".join(out)
 
 
-def best_passage(passages: Sequence[str], terms: frozenset[str]) -> int:
-    """Index of the passage sharing most query terms (the first one on a tie, usually the lead)."""
+def best_passage(
+    passages: Sequence[T], terms: frozenset[str], overlap: Callable[[T, frozenset[str]], int] = term_overlap
+) -> int:
+    """Index of the passage sharing most query terms (the first one on a tie, usually the lead); `overlap` counts
+    them (default: from the passage text)."""
     if not passages:
         raise ValueError("no passages")
-    counts = [term_overlap(p, terms) for p in passages]
+    counts = [overlap(p, terms) for p in passages]
     return max(range(len(passages)), key=lambda i: (counts[i], -i))
