@@ -91,6 +91,21 @@ class _TorchRuntime:
         )
 
 
+def prepare_backend(model_path: str | Path | None, backend: Backend, cache_dir: str | Path | None = None) -> None:
+    """Build what `backend` needs on disk (the ONNX export, once) without loading a model: for a parent process
+    about to start several workers, so they do not all export it at the same time on first start."""
+    if backend == "torch":
+        return
+    from models.onnx_backend import _require, default_cache_dir, exported_model
+
+    _require("onnxruntime", "onnx")
+    path = Path(model_path) if model_path else default_model_path()
+    exported_model(
+        path, Path(cache_dir) if cache_dir else default_cache_dir(), quantized=backend == "onnx-int8",
+        label=_model_name(path).rsplit("/", 1)[-1],
+    )
+
+
 class Embedder:
     """A sentence-transformers model loaded from a local folder, never from a hub.
 

@@ -436,6 +436,7 @@ def _serve_workers(settings: Settings, host: str, port: int, log_format: str | N
     from uvicorn.supervisors import Multiprocess
 
     from indexer.publish import current_version_dir, read_manifest
+    from models.embedder import prepare_backend
 
     if settings.vector_store == "qdrant" and not settings.qdrant_url:
         raise _fail("Qdrant's local mode serves one process at a time; set SIFT_QDRANT_URL or use --workers 1")
@@ -447,6 +448,10 @@ def _serve_workers(settings: Settings, host: str, port: int, log_format: str | N
         "serving %s articles (version %s) on http://%s:%s with %s workers",
         manifest["counts"]["articles"], manifest["version"], host, port, workers,
     )
+    try:  # the query runtime's ONNX export, built here once rather than by every worker on a first start
+        prepare_backend(settings.model_path, settings.serving_backend(), settings.cache_dir)
+    except Exception as exc:  # noqa: BLE001 - each worker then falls back to torch and says so (Settings.embedder)
+        logging.getLogger("sift.serve").warning("could not prepare the %s query runtime: %s", settings.serving_backend(), exc)
     # the workers are new processes that read their settings from the environment, as this one did
     os.environ["SIFT_INDEX_DIR"] = str(Path(settings.index_dir).resolve())
     if log_format:

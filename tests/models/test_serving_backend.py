@@ -49,3 +49,16 @@ def test_an_explicit_query_backend_that_fails_is_an_error(tmp_path, monkeypatch)
     monkeypatch.setattr(onnx_backend, "OnnxBackend", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("no")))
     with pytest.raises(RuntimeError):
         Settings(embed_backend="torch", query_backend="onnx", cache_dir=tmp_path).embedder(serving=True)
+
+
+def test_prepare_backend_builds_the_export_once_without_loading_a_model(tmp_path):
+    from models.embedder import prepare_backend
+
+    prepare_backend(None, "torch", tmp_path)  # nothing to build
+    assert not (tmp_path / "onnx").exists()
+    prepare_backend(None, "onnx", tmp_path)
+    built = list((tmp_path / "onnx").glob("*/fp32/*.onnx"))
+    assert built, list(tmp_path.rglob("*"))
+    before = built[0].stat().st_mtime_ns
+    prepare_backend(None, "onnx", tmp_path)  # already there: untouched
+    assert built[0].stat().st_mtime_ns == before
