@@ -30,6 +30,7 @@ RECIPE = 1
 INT8_ID_SUFFIX = "+int8"
 MODEL_FILE = "model.onnx"
 META_FILE = "sift-onnx.json"  # written last: a folder holding it is complete
+log = logging.getLogger(__name__)
 INSTALL_HINT = "pip install onnxruntime onnx onnxscript (dependencies of sift-search), or use the torch backend"
 
 
@@ -76,6 +77,7 @@ def _build_once(final: Path, build: Callable[[Path], None]) -> Path:
     """
     if (final / META_FILE).is_file():
         return final
+    log.info("building %s once (about 10 s on 2 cores; kept for later runs)", final)
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}-", dir=final.parent))
     tmp.chmod(0o755)  # mkdtemp's 0700 would hide a shared cache folder from the service's other users
