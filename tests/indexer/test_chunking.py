@@ -49,4 +49,3 @@ def test_short_lede_paragraph_travels_with_the_next():
     para = " ".join(f"Point {i} about the response." for i in range(8))
     chunks = chunk_article(_article(f"A short lede.\n\n{para}"), max_words=120)
     assert len(chunks) == 1 and chunks[0].text.startswith("A short lede. Point 0")
-
