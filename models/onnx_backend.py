@@ -213,6 +213,39 @@ def exported_model(model_dir: Path, cache_dir: Path, *, quantized: bool, label: 
     return _build_once(base / "int8", lambda tmp: _quantize(fp32, tmp))
 
 
+class _BatchTokenizer:
+    """The model folder's fast tokenizer (tokenizer.json) through the `tokenizers` library alone: the same ids as
+    transformers' AutoTokenizer, without importing transformers and torch into a serving process (~360 MB)."""
+
+    def __init__(self, model_dir: Path, max_length: int) -> None:
+        from tokenizers import Tokenizer
+
+        self._tok = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+        self._tok.enable_truncation(max_length=max_length, strategy="longest_first")
+        self._tok.no_padding()  # padded here, to the batch's longest, as AutoTokenizer(padding=True) does
+        pad = "[PAD]"
+        special = model_dir / "special_tokens_map.json"
+        if special.is_file():
+            pad = json.loads(special.read_text()).get("pad_token", pad)
+            pad = pad.get("content", "[PAD]") if isinstance(pad, dict) else pad
+        self._pad_id = int(self._tok.token_to_id(pad) or 0)
+
+    def __call__(self, texts: list[str]) -> dict[str, np.ndarray]:
+        encodings = self._tok.encode_batch(texts)
+        shape = (len(encodings), max((len(e.ids) for e in encodings), default=0))
+        out = {
+            "input_ids": np.full(shape, self._pad_id, dtype=np.int64),
+            "attention_mask": np.zeros(shape, dtype=np.int64),
+            "token_type_ids": np.zeros(shape, dtype=np.int64),
+        }
+        for row, e in enumerate(encodings):
+            n = len(e.ids)
+            out["input_ids"][row, :n] = e.ids
+            out["attention_mask"][row, :n] = e.attention_mask
+            out["token_type_ids"][row, :n] = e.type_ids
+        return out
+
+
 class OnnxBackend:
     """Runs an exported model with ONNX Runtime on CPU, tokenising with the model folder's own tokenizer."""
 
@@ -228,7 +261,6 @@ class OnnxBackend:
     ) -> None:
         _require("onnxruntime", "onnx")
         import onnxruntime as ort
-        from transformers import AutoTokenizer
 
         self.folder = exported_model(model_dir, cache_dir, quantized=quantized, label=label)
         meta = json.loads((self.folder / META_FILE).read_text())
@@ -248,7 +280,12 @@ class OnnxBackend:
             raise ModelLoadError(
                 f"could not load the ONNX model in {self.folder}: {exc}; delete that folder and it is rebuilt"
             ) from exc
-        self._tokenizer = AutoTokenizer.from_pretrained(str(model_dir), local_files_only=True)
+        if (model_dir / "tokenizer.json").is_file():
+            self._tokenizer = _BatchTokenizer(model_dir, int(max_seq_length or meta["max_seq_length"]))
+        else:  # a slow-tokenizer-only model: transformers' tokenizer (which imports torch)
+            from transformers import AutoTokenizer
+
+            self._tokenizer = AutoTokenizer.from_pretrained(str(model_dir), local_files_only=True)
         self._inputs: list[str] = meta["inputs"]
         self._lower = bool(meta["do_lower_case"])
         # fp32 vectors equal torch's to float rounding and share its model_id; int8 ones do not (see models.embedder)
@@ -259,9 +296,12 @@ class OnnxBackend:
     def encode_batch(self, texts: Sequence[str]) -> np.ndarray:
         """Unit vectors for one batch, (len(texts), dim) float32."""
         texts = [t.strip().lower() if self._lower else t.strip() for t in texts]
-        tokens = self._tokenizer(
-            texts, padding=True, truncation="longest_first", max_length=self.max_seq_length, return_tensors="np"
-        )
+        if isinstance(self._tokenizer, _BatchTokenizer):
+            tokens = self._tokenizer(texts)
+        else:
+            tokens = self._tokenizer(
+                texts, padding=True, truncation="longest_first", max_length=self.max_seq_length, return_tensors="np"
+            )
         vectors = self._session.run(None, {n: tokens[n].astype(np.int64, copy=False) for n in self._inputs})[0]
         # The graph ends in the model's Normalize module when it has one; normalising here as well gives unit rows
         # for any model, as normalize_embeddings=True does on the torch path.

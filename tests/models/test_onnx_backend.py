@@ -1,5 +1,6 @@
 """The ONNX backends: the same model exported once into a cache folder, vectors close to the torch ones."""
 
+import subprocess
 import sys
 from importlib.util import find_spec
 
@@ -156,3 +157,32 @@ def test_missing_onnx_packages_are_a_clear_error(missing, tmp_path, monkeypatch)
 def test_unknown_backend_is_a_clear_error():
     with pytest.raises(ModelLoadError, match="unknown embedding backend 'tensorrt'; use one of torch, onnx, onnx-int8"):
         Embedder(backend="tensorrt")  # type: ignore[arg-type]
+
+
+def test_the_fast_tokenizer_gives_autotokenizers_ids():
+    from transformers import AutoTokenizer
+
+    from models import default_model_path
+    from models.onnx_backend import _BatchTokenizer
+
+    folder = default_model_path()
+    ours = _BatchTokenizer(folder, 256)
+    theirs = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
+    texts = ["", "a", "ça coûte €2 billion — iom’s “plan”", "日本語", "unicef  and\twho\n\nreport", "word " * 600]
+    got = ours(texts)
+    want = theirs(texts, padding=True, truncation="longest_first", max_length=256, return_tensors="np")
+    for name in ("input_ids", "attention_mask", "token_type_ids"):
+        assert np.array_equal(got[name], want[name]), name
+    assert got["input_ids"].shape == (len(texts), 256)  # truncated to the model's window
+
+
+def test_serving_on_onnx_does_not_load_torch(tmp_path):
+    # torch and transformers cost a serving process ~360 MB of private memory; the ONNX path needs neither
+    code = (
+        "import sys; from search_api.settings import Settings; "
+        "e = Settings(threads=1).embedder(serving=True); e.encode_query('water'); "
+        "assert e.backend == 'onnx', e.backend; "
+        "assert 'torch' not in sys.modules and 'transformers' not in sys.modules, 'torch imported'"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
