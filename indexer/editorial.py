@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from indexer.store import DEFAULT_BUSY_TIMEOUT, busy_error, is_busy
+from indexer.store import DEFAULT_BUSY_TIMEOUT, busy_error, is_busy, write_transaction
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS related_pins (
@@ -122,18 +122,8 @@ class EditorialStore:
     def _transaction(self) -> Iterator[sqlite3.Connection]:
         """A write transaction on the open connection (call with self._lock held)."""
         db = self._db()
-        try:
-            db.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as exc:
-            if is_busy(exc):
-                raise busy_error(self.path, self.busy_timeout) from None
-            raise
-        try:
+        with write_transaction(db, self.path, self.busy_timeout):
             yield db
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
 
     # -- pins and excludes ----------------------------------------------------------------------------------
     def curation(self, source: str) -> Curation:

@@ -111,6 +111,24 @@ def busy_error(path: Path, timeout: float) -> StoreBusy:
     )
 
 
+@contextmanager
+def write_transaction(db: sqlite3.Connection | sqlite3.Cursor, path: Path, busy_timeout: float) -> Iterator[None]:
+    """BEGIN IMMEDIATE (the write lock now, waiting up to busy_timeout for it; a clear StoreBusy if it stays held),
+    committed when the block ends, rolled back if it raises."""
+    try:
+        db.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError as exc:
+        if is_busy(exc):
+            raise busy_error(path, busy_timeout) from None
+        raise
+    try:
+        yield
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+
+
 class Store:
     """One SQLite file. Writers commit in batches, so a crash loses at most the batch in flight.
 
@@ -148,18 +166,8 @@ class Store:
     def _transaction(self) -> Iterator[sqlite3.Cursor]:
         """A write transaction: committed when the block ends, rolled back if it raises."""
         cur = self._conn.cursor()
-        try:
-            cur.execute("BEGIN IMMEDIATE")  # takes the write lock now, waiting up to busy_timeout for it
-        except sqlite3.OperationalError as exc:
-            if is_busy(exc):
-                raise busy_error(self.path, self.busy_timeout) from None
-            raise
-        try:
+        with write_transaction(cur, self.path, self.busy_timeout):
             yield cur
-            cur.execute("COMMIT")
-        except BaseException:
-            cur.execute("ROLLBACK")
-            raise
 
     # -- articles -------------------------------------------------------------------------------------------
     def upsert_many(self, items: Sequence[tuple[Article, list[Chunk], str]], *, salt: str = "") -> list[Change]:
