@@ -52,19 +52,26 @@ def _find(folder: Path, stem: str) -> Path:
     raise DatasetError(f"{folder}: no {stem} or {stem}.gz (expected a BEIR folder: corpus.jsonl, queries.jsonl, qrels/)")
 
 
-def _jsonl(path: Path, required: tuple[str, ...]) -> Iterator[dict]:
+def json_objects(path: Path, error: type[DatasetError] = DatasetError) -> Iterator[tuple[str, dict]]:
+    """("path:line N", object) for each non-blank line of a JSONL(.gz) file; `error` names the first bad line."""
     for lineno, line in _open_text(path):
         if not line.strip():
             continue
+        where = f"{path}:line {lineno}"
         try:
             record = json.loads(line)
         except json.JSONDecodeError as exc:
-            raise DatasetError(f"{path}:line {lineno}: invalid JSON ({exc.msg})") from None
+            raise error(f"{where}: invalid JSON ({exc.msg})") from None
         if not isinstance(record, dict):
-            raise DatasetError(f"{path}:line {lineno}: expected a JSON object")
+            raise error(f"{where}: expected a JSON object")
+        yield where, record
+
+
+def _jsonl(path: Path, required: tuple[str, ...]) -> Iterator[dict]:
+    for where, record in json_objects(path):
         for key in required:
             if not isinstance(record.get(key), str):
-                raise DatasetError(f"{path}:line {lineno}: field {key!r} is missing or not a string")
+                raise DatasetError(f"{where}: field {key!r} is missing or not a string")
         yield record
 
 

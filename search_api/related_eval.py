@@ -35,7 +35,7 @@ from indexer.publish import NEIGHBOURS, STORE_FILE
 from indexer.relatedness import related_neighbours
 from indexer.store import Store
 from search_api.engine import Engine
-from search_api.evaluation import DatasetError, _open_text
+from search_api.evaluation import DatasetError, json_objects
 
 K = 5
 _SAFE_ID = re.compile(r"[^A-Za-z0-9._~:-]")
@@ -64,16 +64,7 @@ def load_labelled(path: str | Path) -> Labelled:
         raise LabelledDataError(f"{path}: no such file (expected JSONL with id, category, title, text)")
     out = Labelled(path.name.split(".")[0], [], [], [], [], [])
     seen: set[str] = set()
-    for lineno, line in _open_text(path):
-        if not line.strip():
-            continue
-        where = f"{path}:line {lineno}"
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise LabelledDataError(f"{where}: invalid JSON ({exc.msg})") from None
-        if not isinstance(record, dict):
-            raise LabelledDataError(f"{where}: expected a JSON object")
+    for where, record in json_objects(path, LabelledDataError):
         rid = record.get("id")
         if not isinstance(rid, (str, int)) or str(rid) == "":
             raise LabelledDataError(f"{where}: field 'id' is missing")
