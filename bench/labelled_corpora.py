@@ -4,7 +4,8 @@ BBC News is already in that shape. The Disaster Response validation split become
 that carries at least one specific topic label (food, water, shelter, medical_help, floods, earthquake …); the broad
 labels (related, aid_related, weather_related, infrastructure_related, other_*) and the message-type flags
 (request, offer, direct_report) are dropped, because nearly every message has them. The upstream file repeats a few ids; the first row is kept.
-Usage: `python bench/labelled_corpora.py OUT_DIR` → OUT_DIR/disaster_news.jsonl
+Usage: `python bench/labelled_corpora.py OUT_DIR` → OUT_DIR/disaster_news.jsonl and OUT_DIR/disaster_direct.jsonl (the
+direct messages, held out: nothing was tuned on them)
 """
 
 from __future__ import annotations

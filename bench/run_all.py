@@ -117,11 +117,11 @@ def summary(results: dict) -> list[str]:
         ref = (e2e.get("baseline") or {}).get("hybrid", e2e["published_torch_hybrid"])
         lines.append(f"\n## SciFact end to end, {e2e['backend']} (batch {e2e['batch']}, {e2e['threads']} threads)")
         lines.append(f"- {r['index_s']:.1f} s for {r['documents']:,} docs ({r['passages']:,} passages): {r['docs_s']:.1f} docs/s, "
-                     f"{r['tokens_s']:,.0f} tokens/s; {e2e['txtai_s'] / r['index_s']:.2f}× txtai's rate (313 s)")
+                     f"{r['tokens_s']:,.0f} tokens/s; {e2e['txtai_s'] / r['index_s']:.2f}× txtai's rate ({e2e['txtai_s']:.0f} s)")
         lines.append(f"- hybrid nDCG@10 {r['hybrid']:.4f} vs fp32 torch {ref:.4f} "
                      f"({'same process' if e2e.get('baseline') else 'published'}): {r['hybrid'] - ref:+.4f}")
-        targets.append(("SciFact indexed end to end ≤ 105 s", f"{r['index_s']:.0f} s ({e2e['backend']})",
-                        r["index_s"] <= 105))
+        targets.append((f"SciFact indexed end to end ≤ {e2e['goal_s']:.0f} s", f"{r['index_s']:.0f} s ({e2e['backend']})",
+                        r["index_s"] <= e2e["goal_s"]))
         targets.append(("its hybrid nDCG@10 within 0.005 of fp32 torch", f"{r['hybrid'] - ref:+.4f}",
                         abs(r["hybrid"] - ref) <= 0.005))
     bbc = results.get("bbc") or {}
