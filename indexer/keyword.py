@@ -77,19 +77,10 @@ class KeywordIndex:
             return cls(None, 0)
         return cls(bm25s.BM25.load(str(folder), mmap=mmap, show_progress=False), meta["count"])
 
-    def document_frequency(self, terms: Sequence[str]) -> np.ndarray:
-        """How many documents contain each analysed term (0 for a term the index never saw)."""
-        if self._retriever is None:
-            return np.zeros(len(terms), dtype=np.int64)
-        # bm25s keeps one sparse column per term: its length is the term's document frequency
-        indptr = self._retriever.scores["indptr"]
-        ids = np.array([self._retriever.vocab_dict.get(t, -1) for t in terms], dtype=np.int64)
-        safe = np.maximum(ids, 0)
-        return np.where(ids >= 0, indptr[safe + 1] - indptr[safe], 0).astype(np.int64)
-
     def frequencies(self, terms: Sequence[str]) -> list[int]:
-        """`document_frequency` as plain ints through a lookup table built once: for many small calls (captions
-        ask for every pair of articles), where building arrays per call costs more than the lookups."""
+        """How many documents contain each analysed term (0 for a term the index never saw), as plain ints from a
+        lookup table built once: captions ask for every pair of articles, so per-call arrays would cost more.
+        bm25s keeps one sparse column per term; its length is the term's document frequency."""
         table = self._frequency_table
         if table is None:
             table = self._frequency_table = self._build_frequency_table()

@@ -40,9 +40,9 @@ def test_empty_index(tmp_path):
     assert KeywordIndex.load(tmp_path / "kw").search("anything", k=5)[0].size == 0
 
 
-def test_frequencies_are_document_frequencies_as_plain_ints(tmp_path):
+def test_frequencies_are_document_frequencies(tmp_path):
     KeywordIndex.build(DOCS).save(tmp_path / "kw")
     for index in (KeywordIndex.build(DOCS), KeywordIndex.load(tmp_path / "kw")):
         terms = ["traffick", "ghana", "unknownword", "fund"]
-        assert index.frequencies(terms) == index.document_frequency(terms).tolist() == [2, 1, 0, 1]
+        assert index.frequencies(terms) == [2, 1, 0, 1]
     assert KeywordIndex.build([]).frequencies(["ghana"]) == [0]
