@@ -25,6 +25,7 @@ from indexer.errors import ChunksNotEmbedded, IndexCorrupt, IndexNotFound, Publi
 from indexer.geography import tag_places
 from indexer.keyword import PARAMS as KEYWORD_PARAMS
 from indexer.keyword import KeywordIndex
+from indexer import relatedness
 from indexer.relatedness import PARAMS as RELATED_PARAMS
 from indexer.relatedness import related_neighbours
 from indexer.store import Store
@@ -32,6 +33,7 @@ from indexer.vectors import VectorConfig, build_store, drop_store
 
 # 3: neighbour_rank.npy (related order) beside neighbour cosines. Versions may also hold term profiles
 # (indexer.terms.FILES); the engine uses them when the manifest lists them, so older versions still serve.
+# They may also hold the related-list state (indexer.relatedness.STATE_FILES) an incremental pass starts from.
 FORMAT_VERSION = 3
 STORE_FILE = "store.sqlite"
 CURRENT_FILE = "CURRENT"
@@ -52,6 +54,8 @@ class PublishedVersion:
     chunks: int
     profiles_reused: int = 0  # term profiles copied from the previous version (text unchanged)
     profiles_computed: int = 0  # term profiles built for new and edited articles
+    related_pass: str = "full"  # "incremental" when only the lists near the changes were recomputed
+    related_recomputed: int = 0  # related lists computed by this publish
 
 
 def _fsync_file(path: Path) -> None:
@@ -176,6 +180,76 @@ def _previous_profiles(index_dir: Path) -> terms.StoredProfiles | None:
         return None
 
 
+@dataclass(frozen=True)
+class _PreviousRelated:
+    ids: list[str]
+    lists: relatedness.Neighbours
+    vectors: np.ndarray  # the previous version's article vectors, to tell which articles changed
+    changes_since_full_pass: int
+
+
+def _previous_related(index_dir: Path, *, model_id: str, build: dict) -> _PreviousRelated | None:
+    """The live version's related lists and incremental state when the next pass may start from them: same model
+    and related/keyword parameters, every file present and matching its checksum. None otherwise (a full pass)."""
+    try:
+        version_dir = current_version_dir(index_dir)
+        manifest = read_manifest(version_dir)
+        if manifest.get("model_id") != model_id or (manifest.get("build") or {}).get("related") != build["related"]:
+            return None
+        if any(manifest["build"].get(key) != build[key] for key in ("neighbours", "keyword")):
+            return None
+        listed = manifest["files"]
+        names = ["neighbours.npy", "neighbour_scores.npy", "neighbour_rank.npy", "articles.faiss", "articles.parquet"]
+        names += [name for name in relatedness.STATE_FILES.values() if name in listed]
+        if not all(name in listed for name in names[:5] + [relatedness.STATE_FILES["context_ids"]]):
+            return None
+        verify_files(version_dir, {name: listed[name] for name in names})
+        lists = relatedness.load_state(
+            version_dir,
+            np.load(version_dir / "neighbours.npy"),
+            np.load(version_dir / "neighbour_scores.npy"),
+            np.load(version_dir / "neighbour_rank.npy"),
+        )
+        index = faiss.read_index(str(version_dir / "articles.faiss"))
+        ids = pd.read_parquet(version_dir / "articles.parquet", columns=["id"])["id"].tolist()
+        since = int((manifest.get("related") or {}).get("changes_since_full_pass", 0))
+        return _PreviousRelated(ids, lists, index.reconstruct_n(0, index.ntotal), since)
+    except (OSError, ValueError, KeyError, TypeError, RuntimeError, IndexNotFound, IndexCorrupt):
+        return None
+
+
+def _related_lists(
+    index_dir: Path, article_index: faiss.Index, art_vectors: np.ndarray, keyword: KeywordIndex, ids: list[str], *,
+    model_id: str, build: dict,
+) -> tuple[relatedness.Neighbours, dict]:
+    """Every article's related candidates: from the previous version's lists, recomputing only those the changes
+    reach, while the changes since the last full pass stay under `relatedness.INCREMENTAL_LIMIT` of the articles;
+    else (or without a usable previous version) in one full pass. Returns the lists and the manifest's record."""
+    n = len(ids)
+    previous = _previous_related(index_dir, model_id=model_id, build=build)
+    if previous is not None and n > 1:
+        position = {article_id: row for row, article_id in enumerate(ids)}
+        old_to_new = np.array([position.get(article_id, -1) for article_id in previous.ids], dtype=np.int64)
+        kept = np.flatnonzero(old_to_new >= 0)
+        changed_old = np.zeros(len(previous.ids), dtype=bool)
+        if len(kept):
+            changed_old[kept] = np.abs(previous.vectors[kept] - art_vectors[old_to_new[kept]]).max(axis=1) > 1e-6
+        changed = np.ones(n, dtype=bool)  # new articles, then those whose vector moved
+        changed[old_to_new[kept]] = changed_old[kept]
+        changes = int(changed.sum()) + int((old_to_new < 0).sum())
+        since = previous.changes_since_full_pass + changes
+        if since <= relatedness.INCREMENTAL_LIMIT * n:
+            carried, stale = relatedness.carry_over(previous.lists, old_to_new, n, changed_old)
+            lists = relatedness.update_related(
+                article_index, art_vectors, keyword.term_weights(), NEIGHBOURS, carried, changed, stale
+            )
+            if lists is not None:
+                return lists, {"pass": "incremental", "recomputed": lists.recomputed, "changes": changes,
+                               "changes_since_full_pass": since}
+    lists = related_neighbours(article_index, art_vectors, keyword.term_weights(), NEIGHBOURS)
+    return lists, {"pass": "full", "recomputed": lists.recomputed, "changes_since_full_pass": 0}
+
+
 def _article_texts(articles: list, chunk_article: np.ndarray, chunk_text: list[str]) -> Iterator[str]:
     """Each article's title and passages as the engine joins them (chunks are grouped by article)."""
     starts = np.searchsorted(chunk_article, np.arange(len(articles) + 1))
@@ -253,8 +327,14 @@ def _publish(
         faiss.write_index(article_index, str(staging / "articles.faiss"))
         keyword = KeywordIndex.build([f"{a.title}\n{a.body}" for a in articles])
         keyword.save(staging / "keyword")
-        # One batched pass gives every article its related candidates and its near-duplicate group.
-        related = related_neighbours(article_index, art_vectors, keyword.term_weights(), NEIGHBOURS)
+        # One batched pass (or an incremental one, near the changes) gives every article its related candidates
+        # and its near-duplicate group.
+        build_record = build_parameters(build, duplicate_threshold)
+        related, related_record = _related_lists(
+            index_dir, article_index, art_vectors, keyword, [a.id for a in articles], model_id=model_id,
+            build=build_record,
+        )
+        relatedness.save_state(staging, related)
         groups = group_near_duplicates(
             related.dense_ids, related.dense_cosines, duplicate_threshold, keyword_scores=related.dense_keyword
         )
@@ -301,7 +381,8 @@ def _publish(
             "created_at": datetime.now(timezone.utc).replace(microsecond=0).isoformat(),
             "counts": {"articles": len(articles), "chunks": len(chunks)},
             "store_generation": generation,
-            "build": build_parameters(build, duplicate_threshold),
+            "build": build_record,
+            "related": related_record,
             "vectors": passages.describe(),  # the index chosen, its calibrated search parameters and recall
             "files": {file: sha256_file(staging / file) for file in files},
         }
@@ -324,7 +405,8 @@ def _publish(
     prune_versions(index_dir, keep=keep_versions, vectors=vectors)
     return PublishedVersion(
         name=name, path=final, articles=len(articles), chunks=len(chunks), profiles_reused=profiles.reused,
-        profiles_computed=profiles.computed,
+        profiles_computed=profiles.computed, related_pass=related_record["pass"],
+        related_recomputed=related_record["recomputed"],
     )
 
 

@@ -14,6 +14,13 @@ BENCHMARKS.md):
 
 The result ranks candidates; the dense cosine is kept beside it, because the similarity floor and near-duplicate
 threshold were calibrated on cosine against human ratings.
+
+Incremental passes (`update_related`): a publish that changes a few articles recomputes only the lists those changes
+can reach — the changed articles', those whose stored list or context names a changed or deleted article, and those
+a changed article is now as close to as their least similar listed article (so it may enter their list) — and keeps
+every other list. The other lists' context profiles and keyword weights drift a little as
+the collection changes, so once the articles changed since the last full pass reach `INCREMENTAL_LIMIT` of the
+collection, the next publish computes every list again.
 """
 
 from __future__ import annotations
@@ -37,6 +44,11 @@ CONTEXT_WEIGHT = 0.5
 # precision 0.683 → 0.674, tests/test_sample_corpus.py); a twentieth stays.
 CONTEXT_SHARE = 0.05
 
+# A publish recomputes every list once this share of the articles changed since the last full pass (or when one
+# publish's changes reach this many lists: then the full pass costs about the same).
+INCREMENTAL_LIMIT = 0.1
+MAX_INCREMENTAL_ROWS = 0.3
+
 PARAMS = {
     "candidates": CANDIDATES,
     "dense_weight": DENSE_WEIGHT,
@@ -51,7 +63,10 @@ class Neighbours:
     """Per article, its candidates best first: row ids (-1 padding), related score and dense cosine (-inf padding).
 
     `dense_ids` / `dense_cosines` / `dense_keyword` are the plain nearest neighbours by cosine and their keyword
-    cosines, for near-duplicate grouping.
+    cosines, for near-duplicate grouping. `context_ids` / `context_weights` are each article's context (its top fused
+    neighbours, -1 / 0 padding) and `floors` the lowest cosine in its list (-inf when the list is not full): what an
+    incremental pass needs from the previous version. `recomputed` is how many lists this
+    pass computed (all of them for a full pass).
     """
 
     ids: np.ndarray
@@ -60,23 +75,69 @@ class Neighbours:
     dense_ids: np.ndarray
     dense_cosines: np.ndarray
     dense_keyword: np.ndarray | None
+    context_ids: np.ndarray | None = None
+    context_weights: np.ndarray | None = None
+    floors: np.ndarray | None = None
+    recomputed: int = 0
 
 
-def nearest_neighbours(index: faiss.Index, vectors: np.ndarray, k: int, batch: int = 4096) -> tuple[np.ndarray, np.ndarray]:
-    """Top-`k` neighbours of every vector, itself excluded: (ids, scores), -1 / -inf where fewer exist."""
+# What a version stores for the next incremental pass (beside neighbours.npy / neighbour_scores.npy /
+# neighbour_rank.npy, which the engine serves).
+STATE_FILES = {
+    "dense_ids": "related/dense_ids.npy",
+    "dense_cosines": "related/dense_cosines.npy",
+    "dense_keyword": "related/dense_keyword.npy",
+    "context_ids": "related/context_ids.npy",
+    "context_weights": "related/context_weights.npy",
+    "floors": "related/floors.npy",
+}
+
+
+def save_state(folder, neighbours: Neighbours) -> list[str]:
+    """Write what the next incremental pass needs; returns the files written (relative to `folder`)."""
+    (folder / "related").mkdir(exist_ok=True)
+    written = []
+    for field, name in STATE_FILES.items():
+        value = getattr(neighbours, field)
+        if value is not None:
+            np.save(folder / name, value)
+            written.append(name)
+    return written
+
+
+def load_state(folder, served_ids: np.ndarray, served_cosines: np.ndarray, served_scores: np.ndarray) -> Neighbours:
+    """A version's related lists and incremental state (raises OSError / ValueError when a file is missing)."""
+    state = {}
+    for field, name in STATE_FILES.items():
+        path = folder / name
+        if field == "dense_keyword" and not path.exists():  # a dense-only pass stores none
+            state[field] = None
+            continue
+        state[field] = np.load(path)
+    return Neighbours(ids=served_ids, scores=served_scores, cosines=served_cosines, **state)
+
+
+def nearest_neighbours(
+    index: faiss.Index, vectors: np.ndarray, k: int, batch: int = 4096, rows: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Top-`k` neighbours of every vector, itself excluded: (ids, scores), -1 / -inf where fewer exist.
+
+    `rows[i]` is `vectors[i]`'s own row in `index` (default: i), the one left out of its neighbours.
+    """
     n = len(vectors)
+    own = np.arange(n) if rows is None else np.asarray(rows)
     ids = np.full((n, k), -1, dtype=np.int64)
     scores = np.full((n, k), -np.inf, dtype=np.float32)
-    fetch = min(n, k + 1)
+    fetch = min(index.ntotal, k + 1)
     for start in range(0, n, batch):
         block = np.ascontiguousarray(vectors[start : start + batch], dtype=np.float32)
         d, i = index.search(block, fetch)
         for row in range(len(block)):
-            me = start + row
+            me = own[start + row]
             keep = [(j, s) for j, s in zip(i[row], d[row]) if j >= 0 and j != me][:k]
             if keep:
-                ids[me, : len(keep)] = [j for j, _ in keep]
-                scores[me, : len(keep)] = [s for _, s in keep]
+                ids[start + row, : len(keep)] = [j for j, _ in keep]
+                scores[start + row, : len(keep)] = [s for _, s in keep]
     return ids, scores
 
 
@@ -86,8 +147,9 @@ def _unit_rows(matrix: sp.csr_matrix) -> sp.csr_matrix:
     return sp.csr_matrix(sp.diags(1.0 / norms) @ matrix)
 
 
-def pair_cosines(rows: sp.csr_matrix, pairs: np.ndarray, block: int = 256) -> np.ndarray:
-    """Cosine of row i with row `pairs[i, j]` for every candidate (0 for -1 padding); rows are L2-normalised.
+def pair_cosines(matrix: sp.csr_matrix, pairs: np.ndarray, rows: np.ndarray | None = None, block: int = 256) -> np.ndarray:
+    """Cosine of row `rows[i]` (default i) with row `pairs[i, j]` for every candidate (0 for -1 padding); the
+    matrix's rows are L2-normalised.
 
     Each block of rows is multiplied only with the columns its candidates name, so the cost grows with
     articles × candidates rather than with articles squared.
@@ -96,33 +158,116 @@ def pair_cosines(rows: sp.csr_matrix, pairs: np.ndarray, block: int = 256) -> np
     out = np.zeros((n, width), dtype=np.float32)
     if n == 0 or width == 0:
         return out
-    transposed = rows.T.tocsc()
+    left = matrix if rows is None else matrix[np.asarray(rows)]
+    transposed = matrix.T.tocsc()
     for start in range(0, n, block):
         stop = min(n, start + block)
         cand = pairs[start:stop]
         columns, where = np.unique(np.maximum(cand, 0), return_inverse=True)
-        products = (rows[start:stop] @ transposed[:, columns]).toarray()
+        products = (left[start:stop] @ transposed[:, columns]).toarray()
         got = np.take_along_axis(products, where.reshape(cand.shape), axis=1)
         out[start:stop] = np.where(cand >= 0, got, 0.0)
     return out
 
 
-def context_vectors(ids: np.ndarray, fused: np.ndarray, context: int) -> sp.csr_matrix:
-    """Each article's top-`context` fused neighbours and itself (weighted like its best neighbour), unit length."""
-    n = len(ids)
+def context_rows(ids: np.ndarray, fused: np.ndarray, context: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each article's top-`context` fused neighbours and their (non-negative) weights; -1 / 0 padding."""
     width = min(context, ids.shape[1])
     order = np.argsort(-fused, axis=1, kind="stable")[:, :width]
     top_ids = np.take_along_axis(ids, order, axis=1)
     top_w = np.maximum(np.take_along_axis(fused, order, axis=1), 0.0)
-    top_w = np.where(top_ids >= 0, top_w, 0.0)
+    top_w = np.where(top_ids >= 0, top_w, 0.0).astype(np.float32)
+    return np.where(top_ids >= 0, top_ids, -1).astype(np.int32), top_w
+
+
+def context_matrix(top_ids: np.ndarray, top_w: np.ndarray, rows: np.ndarray, n: int) -> sp.csr_matrix:
+    """An n × n sparse matrix whose row `rows[i]` is article rows[i]'s context — its neighbours `top_ids[i]` and
+    itself (weighted like its best neighbour), unit length; the rows not named stay empty."""
     self_w = top_w.max(axis=1, initial=0.0)
     self_w = np.where(self_w > 0, self_w, 1.0)  # an article with no neighbour still has itself
-    cols = np.concatenate([np.arange(n)[:, None], np.maximum(top_ids, 0)], axis=1).ravel()
-    data = np.concatenate([self_w[:, None], top_w], axis=1).ravel().astype(np.float32)
-    rows = np.repeat(np.arange(n), width + 1)
-    matrix = sp.csr_matrix((data, (rows, cols)), shape=(n, n))
+    cols = np.concatenate([np.asarray(rows)[:, None], np.maximum(top_ids, 0)], axis=1).ravel()
+    data = np.concatenate([self_w[:, None], np.where(top_ids >= 0, top_w, 0.0)], axis=1).ravel().astype(np.float32)
+    matrix = sp.csr_matrix((data, (np.repeat(rows, top_ids.shape[1] + 1), cols)), shape=(n, n))
     matrix.eliminate_zeros()
     return _unit_rows(matrix)
+
+
+def context_vectors(ids: np.ndarray, fused: np.ndarray, context: int) -> sp.csr_matrix:
+    """Each article's top-`context` fused neighbours and itself (weighted like its best neighbour), unit length."""
+    top_ids, top_w = context_rows(ids, fused, context)
+    return context_matrix(top_ids, top_w, np.arange(len(ids)), len(ids))
+
+
+def context_width(n: int, context: int = CONTEXT, context_share: float = CONTEXT_SHARE) -> int:
+    """The context width for a collection of `n` articles: at most `context_share` of them, at least 10."""
+    return min(context, max(10, int(n * context_share)))
+
+
+def _unit_terms(term_weights: sp.csr_matrix | None, n: int) -> sp.csr_matrix | None:
+    if term_weights is None or term_weights.shape[0] != n:
+        return None
+    return _unit_rows(sp.csr_matrix(term_weights, dtype=np.float32))
+
+
+def _rank(
+    rows: np.ndarray,
+    ids: np.ndarray,
+    cosines: np.ndarray,
+    unit_terms: sp.csr_matrix | None,
+    k: int,
+    n: int,
+    *,
+    dense_weight: float,
+    context_weight: float,
+    width: int,
+    stored_context: tuple[np.ndarray, np.ndarray] | None = None,
+) -> Neighbours:
+    """Score the candidates `ids` / `cosines` of the articles `rows` (see the module docstring).
+
+    The context of a candidate outside `rows` comes from `stored_context` (every article's context ids and weights)
+    when given; a full pass has every article in `rows`.
+    """
+    valid = ids >= 0
+    keyword = None
+    if unit_terms is not None:
+        keyword = pair_cosines(unit_terms, ids, rows)
+        fused = dense_weight * cosines + (1.0 - dense_weight) * keyword
+    else:
+        fused = cosines.copy()
+    fused = np.where(valid, fused, -np.inf).astype(np.float32)
+    top_ids, top_w = context_rows(ids, np.where(valid, fused, 0.0), width)
+    if context_weight > 0 and n > 1:
+        if stored_context is None:
+            profiles = context_matrix(top_ids, top_w, rows, n)
+        else:
+            needed = np.unique(ids[valid])
+            others = np.setdiff1d(needed, rows, assume_unique=True)
+            profiles = context_matrix(
+                np.concatenate([top_ids, stored_context[0][others]]),
+                np.concatenate([top_w, stored_context[1][others]]),
+                np.concatenate([rows, others]),
+                n,
+            )
+        shared = pair_cosines(profiles, ids, rows)
+        score = np.where(valid, context_weight * shared + (1.0 - context_weight) * fused, -np.inf)
+    else:
+        score = fused
+    order = np.argsort(-score, axis=1, kind="stable")[:, :k]
+    listed = np.take_along_axis(cosines, order, axis=1).astype(np.float32)
+    # the weakest cosine in the list: an article less similar than that rarely outranks a listed one
+    floors = np.where(np.isfinite(listed).all(axis=1), listed.min(axis=1, initial=np.inf), -np.inf)
+    return Neighbours(
+        ids=np.take_along_axis(ids, order, axis=1),
+        scores=np.take_along_axis(score, order, axis=1).astype(np.float32),
+        cosines=listed,
+        dense_ids=ids[:, :k],
+        dense_cosines=cosines[:, :k],
+        dense_keyword=None if keyword is None else keyword[:, :k],
+        context_ids=top_ids,
+        context_weights=top_w,
+        floors=floors.astype(np.float32),
+        recomputed=len(rows),
+    )
 
 
 def related_neighbours(
@@ -144,27 +289,118 @@ def related_neighbours(
     """
     n = len(vectors)
     ids, cosines = nearest_neighbours(index, vectors, max(k, candidates))
-    valid = ids >= 0
-    keyword = None
-    if term_weights is not None and term_weights.shape[0] == n:
-        keyword = pair_cosines(_unit_rows(sp.csr_matrix(term_weights, dtype=np.float32)), ids)
-        fused = dense_weight * cosines + (1.0 - dense_weight) * keyword
-    else:
-        fused = cosines.copy()
-    fused = np.where(valid, fused, -np.inf).astype(np.float32)
-    if context_weight > 0 and n > 1:
-        width = min(context, max(10, int(n * context_share)))
-        profiles = context_vectors(ids, np.where(valid, fused, 0.0), width)
-        shared = pair_cosines(profiles, ids)
-        score = np.where(valid, context_weight * shared + (1.0 - context_weight) * fused, -np.inf)
-    else:
-        score = fused
-    order = np.argsort(-score, axis=1, kind="stable")[:, :k]
+    return _rank(
+        np.arange(n), ids, cosines, _unit_terms(term_weights, n), k, n, dense_weight=dense_weight,
+        context_weight=context_weight, width=context_width(n, context, context_share),
+    )
+
+
+def carry_over(previous: Neighbours, old_to_new: np.ndarray, n: int, changed_old: np.ndarray) -> tuple[Neighbours, np.ndarray]:
+    """The previous version's lists and state in this version's row numbers, and which rows are stale.
+
+    `old_to_new[r]` is the new row of the previous version's row r (-1: deleted); `changed_old[r]` marks previous
+    rows whose article changed. A row is stale when its list, its dense neighbours or its context names a deleted
+    or changed article; rows of new articles are empty (-1 / -inf), for the caller to recompute.
+    """
+    gone = (old_to_new < 0) | changed_old
+    kept = np.flatnonzero(old_to_new >= 0)
+    target = old_to_new[kept]
+
+    def refers(a: np.ndarray) -> np.ndarray:
+        return ((a >= 0) & gone[np.maximum(a, 0)]).any(axis=1)
+
+    stale = np.zeros(n, dtype=bool)
+    stale_old = refers(previous.ids) | refers(previous.dense_ids) | refers(previous.context_ids)
+    stale[target] = stale_old[kept]
+
+    def move(a: np.ndarray | None, fill, *, ids: bool = False) -> np.ndarray | None:
+        if a is None:
+            return None
+        out = np.full((n,) + a.shape[1:], fill, dtype=a.dtype)
+        got = a[kept]
+        if ids:
+            got = np.where(got >= 0, old_to_new[np.maximum(got, 0)], -1).astype(a.dtype)
+        out[target] = got
+        return out
+
+    carried = Neighbours(
+        ids=move(previous.ids, -1, ids=True),
+        scores=move(previous.scores, -np.inf),
+        cosines=move(previous.cosines, -np.inf),
+        dense_ids=move(previous.dense_ids, -1, ids=True),
+        dense_cosines=move(previous.dense_cosines, -np.inf),
+        dense_keyword=move(previous.dense_keyword, 0.0),
+        context_ids=move(previous.context_ids, -1, ids=True),
+        context_weights=move(previous.context_weights, 0.0),
+        floors=move(previous.floors, -np.inf),
+    )
+    return carried, stale
+
+
+def update_related(
+    index: faiss.Index,
+    vectors: np.ndarray,
+    term_weights: sp.csr_matrix | None,
+    k: int,
+    carried: Neighbours,
+    changed: np.ndarray,
+    stale: np.ndarray,
+    *,
+    candidates: int = CANDIDATES,
+    dense_weight: float = DENSE_WEIGHT,
+    context: int = CONTEXT,
+    context_weight: float = CONTEXT_WEIGHT,
+    context_share: float = CONTEXT_SHARE,
+    max_rows: float = MAX_INCREMENTAL_ROWS,
+    block: int = 8192,
+) -> Neighbours | None:
+    """Recompute only the lists a publish's changes can reach (module docstring); None when a full pass is due
+    (the state does not fit these parameters, or the changes reach more than `max_rows` of the lists).
+
+    `carried` / `stale` come from `carry_over`; `changed` marks the rows of new and changed articles.
+    """
+    n = len(vectors)
+    width = min(context_width(n, context, context_share), max(k, candidates))
+    unit_terms = _unit_terms(term_weights, n)
+    if (
+        carried.context_ids is None
+        or carried.floors is None
+        or carried.context_ids.shape != (n, width)
+        or carried.ids.shape[1] != k
+        or (unit_terms is None) != (carried.dense_keyword is None)
+    ):
+        return None
+    affected = changed | stale
+    moved = np.ascontiguousarray(vectors[changed], dtype=np.float32)
+    if len(moved):  # a changed article as close as an article's least similar listed one may enter its list
+        for start in range(0, n, block):
+            sims = vectors[start : start + block] @ moved.T
+            affected[start : start + block] |= (sims >= carried.floors[start : start + block, None]).any(axis=1)
+    rows = np.flatnonzero(affected)
+    if len(rows) > max_rows * n:
+        return None
+    ids, cosines = nearest_neighbours(index, vectors[rows], max(k, candidates), rows=rows)
+    part = _rank(
+        rows, ids, cosines, unit_terms, k, n, dense_weight=dense_weight, context_weight=context_weight, width=width,
+        stored_context=(carried.context_ids, carried.context_weights),
+    )
+
+    def splice(whole: np.ndarray | None, new: np.ndarray | None) -> np.ndarray | None:
+        if whole is None:
+            return None
+        out = whole.copy()
+        out[rows] = new
+        return out
+
     return Neighbours(
-        ids=np.take_along_axis(ids, order, axis=1),
-        scores=np.take_along_axis(score, order, axis=1).astype(np.float32),
-        cosines=np.take_along_axis(cosines, order, axis=1).astype(np.float32),
-        dense_ids=ids[:, :k],
-        dense_cosines=cosines[:, :k],
-        dense_keyword=None if keyword is None else keyword[:, :k],
+        ids=splice(carried.ids, part.ids),
+        scores=splice(carried.scores, part.scores),
+        cosines=splice(carried.cosines, part.cosines),
+        dense_ids=splice(carried.dense_ids, part.dense_ids),
+        dense_cosines=splice(carried.dense_cosines, part.dense_cosines),
+        dense_keyword=splice(carried.dense_keyword, part.dense_keyword),
+        context_ids=splice(carried.context_ids, part.context_ids),
+        context_weights=splice(carried.context_weights, part.context_weights),
+        floors=splice(carried.floors, part.floors),
+        recomputed=len(rows),
     )

@@ -3,7 +3,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from indexer.duplicates import group_near_duplicates
-from indexer.relatedness import context_vectors, pair_cosines, related_neighbours
+from indexer.relatedness import carry_over, context_vectors, pair_cosines, related_neighbours, update_related
 
 
 def _unit(rows):
@@ -82,3 +82,96 @@ def test_near_duplicates_need_shared_words_when_keyword_scores_are_given():
     words = np.array([[0.8], [0.8], [0.3], [0.3]], dtype=np.float32)  # 2-3: same meaning, different words
     assert group_near_duplicates(ids, cos, 0.8).tolist() == [0, 0, 2, 2]
     assert group_near_duplicates(ids, cos, 0.8, keyword_scores=words).tolist() == [0, 0, 2, 3]
+
+
+def _topics(n_topics, per_topic, dim=16, seed=0, spread=0.35):
+    """Clustered unit vectors and matching term weights: each topic has its own centre and its own few words."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(n_topics, dim))
+    topic = np.repeat(np.arange(n_topics), per_topic)
+    vectors = _unit(centres[topic] + spread * rng.normal(size=(len(topic), dim)))
+    terms = np.zeros((len(topic), n_topics * 4 + 20), dtype=np.float32)
+    for i, t in enumerate(topic):
+        terms[i, rng.choice(4, 2, replace=False) + 4 * t] = 1.0
+        terms[i, n_topics * 4 + rng.choice(20, 3, replace=False)] = 0.5  # shared filler words
+    return vectors, sp.csr_matrix(terms), topic
+
+
+def _incremental(previous_vectors, previous_terms, vectors, terms, old_to_new, changed_old, k=8, **params):
+    previous = related_neighbours(_index(previous_vectors), previous_vectors, previous_terms, k, **params)
+    n = len(vectors)
+    carried, stale = carry_over(previous, old_to_new, n, changed_old)
+    changed = np.ones(n, dtype=bool)
+    kept = np.flatnonzero(old_to_new >= 0)
+    changed[old_to_new[kept]] = changed_old[kept]
+    got = update_related(_index(vectors), vectors, terms, k, carried, changed, stale, **params)
+    return previous, carried, stale, changed, got
+
+
+def test_an_incremental_pass_recomputes_only_lists_near_the_changes_and_agrees_with_a_full_pass():
+    vectors, terms, topic = _topics(12, 60, seed=1)  # 720 articles
+    params = dict(candidates=40, context=20)
+    n_old = 700  # the last 20 articles are new; articles 5, 6 deleted; 100's vector moved to another topic
+    old_vectors, old_terms = vectors[:n_old].copy(), terms[:n_old]
+    vectors = vectors.copy()
+    vectors[100] = vectors[400]
+    keep_old = np.setdiff1d(np.arange(n_old), [5, 6])
+    new_rows = np.concatenate([keep_old, np.arange(n_old, len(vectors))])
+    vectors, terms, topic = vectors[new_rows], terms[new_rows], topic[new_rows]
+    old_to_new = np.full(n_old, -1)
+    old_to_new[keep_old] = np.arange(len(keep_old))
+    changed_old = np.zeros(n_old, dtype=bool)
+    changed_old[100] = True
+    terms = sp.csr_matrix(terms)
+    previous, carried, stale, changed, got = _incremental(old_vectors, old_terms, vectors, terms, old_to_new, changed_old, **params)
+    full = related_neighbours(_index(vectors), vectors, terms, 8, **params)
+    n = len(vectors)
+    assert got is not None and 21 <= got.recomputed < n * 0.3
+    assert not (got.ids == np.arange(n)[:, None]).any()  # never self
+    assert (got.ids >= 0).all()  # no dangling entry where a deleted article was
+    # lists the changes cannot reach are the previous ones, renumbered
+    entering = (vectors @ vectors[changed].T >= carried.floors[:, None]).any(axis=1)
+    far = np.flatnonzero(~(changed | stale | entering))
+    assert len(far) > n / 2
+    np.testing.assert_array_equal(got.ids[far], carried.ids[far])
+    # and the whole agrees with computing every list again: top-5 overlap, and the new articles enter old lists
+    overlap = np.mean([len(set(a[:5]) & set(b[:5])) / 5 for a, b in zip(got.ids, full.ids)])
+    assert overlap >= 0.95
+    new = set(range(len(keep_old), n)) | {int(old_to_new[100])}
+    listed_full = {(i, j) for i in range(n) for j in full.ids[i, :5] if j in new}
+    listed_got = {(i, j) for i in range(n) for j in got.ids[i, :5] if j in new}
+    assert len(listed_got & listed_full) >= 0.9 * len(listed_full) > 0
+    # the moved article's lists follow it to its new topic
+    assert np.mean(topic[got.ids[old_to_new[100], :5]] == topic[old_to_new[400]]) >= 0.8
+
+
+def test_an_incremental_pass_with_no_changes_recomputes_nothing():
+    vectors, terms, _ = _topics(10, 50, seed=2)
+    identity = np.arange(len(vectors))
+    previous, carried, stale, changed, got = _incremental(
+        vectors, terms, vectors, terms, identity, np.zeros(len(vectors), dtype=bool), candidates=40, context=20
+    )
+    assert got.recomputed == 0 and not stale.any()
+    for field in ("ids", "scores", "cosines", "dense_ids", "context_ids", "floors"):
+        np.testing.assert_array_equal(getattr(got, field), getattr(previous, field))
+
+
+def test_a_full_pass_is_due_when_changes_reach_many_lists_or_the_state_does_not_fit():
+    vectors, terms, _ = _topics(4, 50, seed=3)  # 200 articles, 40 candidates: every new article is near a fifth
+    shuffle = np.random.default_rng(0).permutation(200)  # the 20 new articles come from every topic
+    vectors, terms = vectors[shuffle], terms[shuffle]
+    n_old = 180
+    old_to_new = np.arange(n_old)
+    previous, carried, stale, changed, got = _incremental(
+        vectors[:n_old], terms[:n_old], vectors, terms, old_to_new, np.zeros(n_old, dtype=bool), candidates=40, context=20
+    )
+    assert got is None  # 20 new articles reach more than 30% of the lists
+    # a different context width (the collection grew past a step) cannot reuse the stored contexts
+    _, _, _, _, got = _incremental(
+        vectors, terms, vectors, terms, np.arange(200), np.zeros(200, dtype=bool), candidates=40, context=20,
+        context_share=0.05,
+    )
+    assert got is not None
+    carried_wrong, stale = carry_over(previous, old_to_new, len(vectors), np.zeros(n_old, dtype=bool))
+    assert update_related(_index(vectors), vectors, terms, 8, carried_wrong, np.zeros(200, bool), stale,
+                          candidates=40, context=20, context_share=0.1) is None
