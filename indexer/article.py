@@ -60,10 +60,13 @@ def _parse_date(value: Any) -> datetime | None:
     elif isinstance(value, (int, float)) and not isinstance(value, bool):
         parsed = datetime.fromtimestamp(float(value), tz=timezone.utc)
     elif isinstance(value, str):
-        try:
-            parsed = date_parser.parse(value.strip())
-        except (ValueError, OverflowError) as exc:
-            raise ValueError(f"unparseable date {value.strip()[:40]!r}") from exc
+        try:  # ISO 8601 (what the store writes, and most feeds and APIs) without dateutil's slower general parser
+            parsed = datetime.fromisoformat(value.strip())
+        except ValueError:
+            try:
+                parsed = date_parser.parse(value.strip())
+            except (ValueError, OverflowError) as exc:
+                raise ValueError(f"unparseable date {value.strip()[:40]!r}") from exc
     else:
         raise ValueError(f"expected a date, got {type(value).__name__}")
     if parsed.tzinfo is None:

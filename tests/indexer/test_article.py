@@ -2,7 +2,9 @@ from datetime import datetime, timezone
 
 import pytest
 
-from indexer.article import ArticleInvalid, parse_article
+from dateutil import parser
+
+from indexer.article import ArticleInvalid, _parse_date, parse_article
 
 GOOD = {"id": "a-1", "title": "Title", "body": "Body text."}
 
@@ -50,3 +52,14 @@ def test_content_hash_changes_with_content_only():
     a = parse_article(GOOD)
     assert a.content_hash() == parse_article(dict(GOOD)).content_hash()
     assert a.content_hash() != parse_article({**GOOD, "body": "Other."}).content_hash()
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["2024-01-02", "2024-01-02T10:20:30Z", "2024-01-02T10:20:30+02:00", "2024-01-02 10:20", "20240102",
+     "2024-01-02T10:20:30.123456", "Tue, 02 Jan 2024 10:20:30 GMT", "January 5, 2023"],
+)
+def test_iso_dates_take_the_fast_path_and_read_as_the_general_parser_reads_them(text):
+    general = parser.parse(text)
+    general = (general if general.tzinfo else general.replace(tzinfo=timezone.utc)).astimezone(timezone.utc)
+    assert _parse_date(text) == general.replace(microsecond=0)
