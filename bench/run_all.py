@@ -50,6 +50,8 @@ def parts(full: bool, scratch: Path, out: Path) -> list[tuple[str, list[str], Pa
             ("bbc", [py, str(BENCH / "bench_bbc.py"), "--json", str(out / "bbc.json")], out / "bbc.json"),
             ("geo", [py, str(BENCH / "bench_geo.py")], None),
             ("scale", [py, str(BENCH / "bench_scale.py"), "--json", str(out / "scale.json")], out / "scale.json"),
+            ("incremental", [py, str(BENCH / "bench_incremental.py"), "--articles", "100000", "--bbc",
+                             "--json", str(out / "incremental.json")], out / "incremental.json"),
         ]
     return [
         ("embedding", [py, str(BENCH / "bench_embedding.py"), "--docs", "200", "--claims", "300", "--rounds", "2",
@@ -61,6 +63,8 @@ def parts(full: bool, scratch: Path, out: Path) -> list[tuple[str, list[str], Pa
         ("scale", [py, str(BENCH / "bench_scale.py"), "--sizes", "10000,100000,1000000", "--only-auto-above", "100000",
                    "--qdrant-up-to", "0", "--site-articles", "100000", "--workers", "1,4", "--requests", "200",
                    "--json", str(out / "scale.json")], out / "scale.json"),
+        ("incremental", [py, str(BENCH / "bench_incremental.py"), "--articles", "20000", "--edits", "20",
+                         "--json", str(out / "incremental.json")], out / "incremental.json"),
     ]
 
 
@@ -182,6 +186,14 @@ def summary(results: dict) -> list[str]:
             lines.append(f"- HTTP, {row['workers']} worker(s), total PSS {mem['total']['pss_mb']:.0f} MB: "
                          + "; ".join(f"{r['clients']} clients {r['rps']:.0f} req/s, p50/p95/p99 {_p(r)} ms, "
                                      f"{r['errors']} errors" for r in row["load"]))
+    inc = (results.get("incremental") or {}).get("synthetic")
+    if inc:
+        lines.append(f"\n## Publishing {inc['edits']} edits to {inc['articles']:,} articles (incremental related lists)")
+        for name in ("incremental", "full"):
+            r = inc[name]
+            lines.append(f"- {name}: publish {r['publish_s']} s, related step {r['related_s']} s, "
+                         f"{r['lists_recomputed']:,} lists computed")
+        lines.append(f"- agreement with the full pass: {inc['agreement']}")
     lines.append("\n## Issue #6 targets")
     for what, value, ok in targets:
         lines.append(f"- {what}: {value} — {'met' if ok else 'NOT met'}")
@@ -191,7 +203,7 @@ def summary(results: dict) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--full", action="store_true", help="the long versions of every part (~1.5 h)")
-    parser.add_argument("--only", help="comma-separated parts to run (embedding, bbc, geo, scale)")
+    parser.add_argument("--only", help="comma-separated parts to run (embedding, bbc, geo, scale, incremental)")
     parser.add_argument("--json", type=Path, default=REPO / "bench" / "results" / "make-bench.json",
                         help="every figure, one file (default bench/results/make-bench.json)")
     parser.add_argument("--dry-run", action="store_true", help="print the commands only")

@@ -57,6 +57,8 @@ class IndexReport:
     cached: int = 0
     version: str | None = None
     published: bool = False
+    related_pass: str | None = None  # "full" or "incremental" (only the lists near the changes recomputed)
+    related_recomputed: int = 0
     seconds: float = 0.0
     errors: list[BadRecord] = field(default_factory=list)
 
@@ -147,6 +149,7 @@ def _embed_and_publish(
             _embed_and_publish(index_dir, store, embedder, report, options, progress=progress)
             return
         report.version, report.published = version.name, True
+        report.related_pass, report.related_recomputed = version.related_pass, version.related_recomputed
     else:
         report.version = current_version(index_dir)
 

@@ -260,7 +260,7 @@ def _rank(
         ids=np.take_along_axis(ids, order, axis=1),
         scores=np.take_along_axis(score, order, axis=1).astype(np.float32),
         cosines=listed,
-        dense_ids=ids[:, :k],
+        dense_ids=ids[:, :k].astype(np.int32),
         dense_cosines=cosines[:, :k],
         dense_keyword=None if keyword is None else keyword[:, :k],
         context_ids=top_ids,

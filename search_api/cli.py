@@ -110,6 +110,8 @@ def _report(settings: Settings, report, as_json: bool) -> None:
         if report.version is not None:
             state = "published" if report.published else "unchanged, still serving"
             typer.echo(f"version {report.version} {state} at {settings.index_dir} in {report.seconds:.1f}s")
+        if report.related_pass == "incremental":
+            typer.echo(f"related lists: {report.related_recomputed} recomputed near the changes, the rest kept")
     if report.version is None:
         raise _fail("nothing was indexed: no readable article in the sources")
     if report.skipped:
