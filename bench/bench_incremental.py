@@ -183,7 +183,8 @@ def bbc(cache: Path, held_out: int = 20) -> dict:
         result = evaluate_related(data, embedder, index_dir=idx, duplicates=tsv, progress=False)
         related = read_manifest(current_version_dir(idx)).get("related") or {"pass": "full"}
         sift = result.systems["sift"]
-        return {"related": related, "precision_at_5": sift["precision@5"], "lists_with_duplicate": sift["duplicate_rate"]}
+        return {"related": related, "precision_at_5": sift["precision@5"],
+                "lists_with_duplicate": sift["duplicate_rate"]}
 
     steps = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -233,7 +234,8 @@ def main() -> None:
         recomputed = [st["recomputed"] for st in b["steps"] if st["pass"] == "incremental"]
         print(f"\n### BBC News: {b['held_out']} articles added back one publish each\n")
         print(f"{passes.count('incremental')} of {len(passes)} publishes incremental, lists recomputed per publish "
-              f"{min(recomputed, default=0)}–{max(recomputed, default=0)} (median {int(np.median(recomputed or [0]))}); "
+              f"{min(recomputed, default=0)}–{max(recomputed, default=0)} "
+              f"(median {int(np.median(recomputed or [0]))}); "
               f"changes since the full pass at the end: {b['incremental']['related'].get('changes_since_full_pass')}\n")
         print("| lists | precision@5 | lists with a duplicate |\n| --- | --- | --- |")
         for name in ("incremental", "full"):

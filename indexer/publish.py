@@ -19,13 +19,12 @@ import faiss
 import numpy as np
 import pandas as pd
 
-from indexer import terms
+from indexer import relatedness, terms
 from indexer.duplicates import DEFAULT_KEYWORD_THRESHOLD, DEFAULT_THRESHOLD, group_near_duplicates
 from indexer.errors import ChunksNotEmbedded, IndexCorrupt, IndexNotFound, PublishFailed
 from indexer.geography import tag_places
 from indexer.keyword import PARAMS as KEYWORD_PARAMS
 from indexer.keyword import KeywordIndex
-from indexer import relatedness
 from indexer.relatedness import PARAMS as RELATED_PARAMS
 from indexer.relatedness import related_neighbours
 from indexer.store import Store
@@ -200,8 +199,8 @@ def _previous_related(index_dir: Path, *, model_id: str, build: dict) -> _Previo
             return None
         listed = manifest["files"]
         names = ["neighbours.npy", "neighbour_scores.npy", "neighbour_rank.npy", "articles.faiss", "articles.parquet"]
-        names += [name for name in relatedness.STATE_FILES.values() if name in listed]
-        if not all(name in listed for name in names[:5] + [relatedness.STATE_FILES["context_ids"]]):
+        names += [name for field, name in relatedness.STATE_FILES.items() if field != "dense_keyword" or name in listed]
+        if not all(name in listed for name in names):  # published before versions stored the state
             return None
         verify_files(version_dir, {name: listed[name] for name in names})
         lists = relatedness.load_state(

@@ -147,7 +147,9 @@ def _unit_rows(matrix: sp.csr_matrix) -> sp.csr_matrix:
     return sp.csr_matrix(sp.diags(1.0 / norms) @ matrix)
 
 
-def pair_cosines(matrix: sp.csr_matrix, pairs: np.ndarray, rows: np.ndarray | None = None, block: int = 256) -> np.ndarray:
+def pair_cosines(
+    matrix: sp.csr_matrix, pairs: np.ndarray, rows: np.ndarray | None = None, block: int = 256
+) -> np.ndarray:
     """Cosine of row `rows[i]` (default i) with row `pairs[i, j]` for every candidate (0 for -1 padding); the
     matrix's rows are L2-normalised.
 
@@ -295,7 +297,9 @@ def related_neighbours(
     )
 
 
-def carry_over(previous: Neighbours, old_to_new: np.ndarray, n: int, changed_old: np.ndarray) -> tuple[Neighbours, np.ndarray]:
+def carry_over(
+    previous: Neighbours, old_to_new: np.ndarray, n: int, changed_old: np.ndarray
+) -> tuple[Neighbours, np.ndarray]:
     """The previous version's lists and state in this version's row numbers, and which rows are stale.
 
     `old_to_new[r]` is the new row of the previous version's row r (-1: deleted); `changed_old[r]` marks previous

@@ -63,7 +63,7 @@ def _weights_digest(model_dir: Path, stamp: tuple) -> str:
 
 def _fingerprint(model_dir: Path) -> str:
     """A short, stable revision id for a model folder: a hash of its configs and every byte of its weights, so a
-    fine-tuned copy (same shapes, same file sizes) never shares a model id — and an embedding cache — with its base."""
+    fine-tuned copy (same shapes, same file sizes) never shares a model id, nor cached vectors, with its base."""
     files = sorted(model_dir.glob("*.safetensors")) + sorted(model_dir.glob("*.bin"))
     weights = _weights_digest(model_dir, tuple((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in files))
     configs = _configs_and_sizes(model_dir)

@@ -123,7 +123,9 @@ def test_an_incremental_pass_recomputes_only_lists_near_the_changes_and_agrees_w
     changed_old = np.zeros(n_old, dtype=bool)
     changed_old[100] = True
     terms = sp.csr_matrix(terms)
-    previous, carried, stale, changed, got = _incremental(old_vectors, old_terms, vectors, terms, old_to_new, changed_old, **params)
+    previous, carried, stale, changed, got = _incremental(
+        old_vectors, old_terms, vectors, terms, old_to_new, changed_old, **params
+    )
     full = related_neighbours(_index(vectors), vectors, terms, 8, **params)
     n = len(vectors)
     assert got is not None and 21 <= got.recomputed < n * 0.3
@@ -163,7 +165,8 @@ def test_a_full_pass_is_due_when_changes_reach_many_lists_or_the_state_does_not_
     n_old = 180
     old_to_new = np.arange(n_old)
     previous, carried, stale, changed, got = _incremental(
-        vectors[:n_old], terms[:n_old], vectors, terms, old_to_new, np.zeros(n_old, dtype=bool), candidates=40, context=20
+        vectors[:n_old], terms[:n_old], vectors, terms, old_to_new, np.zeros(n_old, dtype=bool),
+        candidates=40, context=20,
     )
     assert got is None  # 20 new articles reach more than 30% of the lists
     # a different context width (the collection grew past a step) cannot reuse the stored contexts
