@@ -29,6 +29,7 @@ from indexer.relatedness import PARAMS as RELATED_PARAMS
 from indexer.relatedness import related_neighbours
 from indexer.store import Store
 from indexer.vectors import VectorConfig, build_store, drop_store
+from indexer.vectors.faiss_store import IVF_KINDS
 
 # 3: neighbour_rank.npy (related order) beside neighbour cosines. Versions may also hold term profiles
 # (indexer.terms.FILES); the engine uses them when the manifest lists them, so older versions still serve.
@@ -179,6 +180,23 @@ def _previous_profiles(index_dir: Path) -> terms.StoredProfiles | None:
         return None
 
 
+def _previous_passages(index_dir: Path, *, model_id: str, dim: int) -> tuple[Path, dict] | None:
+    """The live version's folder and `vectors` entry when its passage index may lend its training (same model and
+    dimension, dense.faiss matching its checksum); None otherwise."""
+    try:
+        version_dir = current_version_dir(index_dir)
+        manifest = read_manifest(version_dir)
+        described = manifest.get("vectors") or {}
+        if manifest.get("model_id") != model_id or manifest.get("dim") != dim or described.get("store") != "faiss":
+            return None
+        if described.get("kind") not in IVF_KINDS:  # nothing trained to lend
+            return None
+        verify_files(version_dir, {"dense.faiss": manifest["files"]["dense.faiss"]})
+        return version_dir, described
+    except (OSError, ValueError, KeyError, TypeError, IndexNotFound, IndexCorrupt):
+        return None
+
+
 @dataclass(frozen=True)
 class _PreviousRelated:
     ids: list[str]
@@ -320,7 +338,9 @@ def _publish(
         chunk_ordinal = np.array([c.ordinal for c in chunks], dtype=np.int32)
         art_vectors = article_vectors(chunk_vectors, chunk_article, chunk_ordinal, len(articles))
 
-        passages = build_store(chunk_vectors, vectors)  # exact Flat, or an ANN index past `vectors.flat_below`
+        # exact Flat, or an ANN index past `vectors.flat_below` (an IVF one reuses the live version's training)
+        previous_passages = _previous_passages(index_dir, model_id=model_id, dim=dim)
+        passages = build_store(chunk_vectors, vectors, previous=previous_passages)
         passages.save(staging)
         article_index = _flat_index(art_vectors)
         faiss.write_index(article_index, str(staging / "articles.faiss"))

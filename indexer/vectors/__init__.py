@@ -66,15 +66,24 @@ class VectorStore(Protocol):
     def save(self, directory: Path) -> None: ...
 
 
-def build_store(vectors: np.ndarray, config: VectorConfig = VectorConfig()) -> VectorStore:
-    """A store over `vectors` (row i gets id i), of the kind `config` asks for."""
+def build_store(
+    vectors: np.ndarray, config: VectorConfig = VectorConfig(), previous: tuple[Path, dict] | None = None
+) -> VectorStore:
+    """A store over `vectors` (row i gets id i), of the kind `config` asks for. `previous` (the live version's folder
+    and its manifest `vectors` entry) lets a FAISS IVF build reuse that version's training."""
     if config.store == "qdrant":
         from indexer.vectors.qdrant_store import QdrantVectors
 
         return QdrantVectors.build(vectors, config)
     from indexer.vectors.faiss_store import FaissVectors
 
-    return FaissVectors.build(vectors, kind=config.index, flat_below=config.flat_below)
+    trained = None
+    if previous is not None and previous[1].get("store") == "faiss":
+        try:
+            trained = FaissVectors.trained_from(*previous)
+        except (OSError, RuntimeError, ValueError):  # missing or damaged: train afresh
+            trained = None
+    return FaissVectors.build(vectors, kind=config.index, flat_below=config.flat_below, previous=trained)
 
 
 def open_store(directory: Path, described: dict | None, config: VectorConfig = VectorConfig()) -> VectorStore:

@@ -14,6 +14,7 @@ from indexer.article import Article
 from indexer.chunking import chunk_article
 from indexer.publish import STORE_FILE, current_version_dir, publish, read_manifest
 from indexer.store import Store
+from indexer.vectors import VectorConfig
 
 DIM = 32
 MODEL = "synthetic-test-model"
@@ -43,8 +44,8 @@ class Site:
         self.store.upsert_many(items)
         self.store.put_embeddings(MODEL, hashes, np.asarray(vectors, dtype=np.float32))
 
-    def publish(self, index_dir=None):
-        return publish(index_dir or self.root, self.store, model_id=MODEL, dim=DIM, build={"max_words": 120})
+    def publish(self, index_dir=None, **kwargs):
+        return publish(index_dir or self.root, self.store, model_id=MODEL, dim=DIM, build={"max_words": 120}, **kwargs)
 
 
 def _lists(version_dir, k=5):
@@ -122,3 +123,14 @@ def test_a_republish_without_changes_recomputes_no_list(site):
     version = site.publish()
     assert (version.related_pass, version.related_recomputed) == ("incremental", 0)
     assert _lists(version.path) == before
+
+
+def test_an_ivf_passage_index_is_built_on_the_previous_versions_training(site):
+    ivf = VectorConfig(index="ivf-sq8")
+    first = read_manifest(site.publish(vectors=ivf).path)["vectors"]
+    assert first["kind"] == "ivf-sq8" and first["trained_at"] > 0
+    site.put([("new-0", 3), ("new-1", 4)])
+    second = site.publish(vectors=ivf)
+    again = read_manifest(second.path)["vectors"]
+    assert (again["trained_at"], again["nlist"]) == (first["trained_at"], first["nlist"])  # not trained again
+    assert again["calibrated_recall_at_10"] >= 0.95 and second.chunks == TOPICS * PER_TOPIC + 2

@@ -136,3 +136,34 @@ def test_deep_pages_on_ivf_probe_more_lists_rather_than_come_back_short(data):
 def test_an_unknown_index_kind_is_refused(data):
     with pytest.raises(ValueError, match="unknown vector index 'annoy'; use auto, flat, hnsw, ivf-sq8, ivf-pq"):
         FaissVectors.build(data[0], kind="annoy")
+
+
+@pytest.mark.parametrize("kind", ["ivf-sq8", "ivf-pq"])
+def test_a_rebuild_after_a_few_changes_reuses_the_saved_training(kind, data, tmp_path):
+    base, queries = data
+    first = build_store(base, CONFIGS[kind])
+    first.save(tmp_path)
+    described = first.describe()
+    previous = FaissVectors.trained_from(tmp_path, described)
+    edited = np.concatenate([base[20:], clustered(1250, seed=9)[:40]])  # 20 deleted, 40 added: ~5% changed
+    again = build_store(edited, CONFIGS[kind], previous=(tmp_path, described))
+    assert again.describe()["trained_at"] == described["trained_at"]  # not trained again
+    np.testing.assert_array_equal(
+        again.index.quantizer.reconstruct_n(0, described["nlist"]),
+        previous.index.quantizer.reconstruct_n(0, described["nlist"]),
+    )
+    assert again.ntotal == len(edited)  # none of the old lists came along
+    _, truth = exact_search(edited, queries, 10)
+    assert recall_at_10(truth, again.search(queries, 10)[1]) >= TARGET_RECALL  # calibrated on the new vectors
+    # a collection that grew past RETRAIN_GROWTH is trained afresh
+    grown = np.concatenate([base, clustered(2000, seed=11)[:600]])
+    retrained = build_store(grown, CONFIGS[kind], previous=(tmp_path, described))
+    assert retrained.describe()["trained_at"] != described["trained_at"]
+
+
+def test_a_damaged_saved_index_means_training_afresh(data, tmp_path):
+    first = build_store(data[0], CONFIGS["ivf-sq8"])
+    first.save(tmp_path)
+    (tmp_path / "dense.faiss").write_bytes(b"not an index")
+    again = build_store(data[0][:1100], CONFIGS["ivf-sq8"], previous=(tmp_path, first.describe()))
+    assert again.describe()["trained_at"] != first.describe()["trained_at"]
