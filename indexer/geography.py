@@ -157,6 +157,22 @@ _TRAIL = re.compile(r"\s+(?:region|regions|countries|country|nations)\b", re.IGN
 _NEXT_CAPITALISED = re.compile(r"[ \t]+[A-Z][a-z]")
 
 
+# Bump when tagging changes (rules, tables): a publish copies the previous version's tags for unchanged articles
+# only while this and country_converter's version are what they were (`tagger_params`).
+TAGGER_RECIPE = 1
+
+
+def tagger_params() -> dict:
+    """What decides an article's tags besides its text: recorded in each version's build parameters."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        coco = version("country_converter")
+    except PackageNotFoundError:
+        coco = None
+    return {"recipe": TAGGER_RECIPE, "country_converter": coco}
+
+
 class UnknownRegion(ValueError):
     """A region name that is not in known_regions(); the message lists close matches."""
 

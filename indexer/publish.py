@@ -22,7 +22,7 @@ import pandas as pd
 from indexer import relatedness, terms
 from indexer.duplicates import DEFAULT_KEYWORD_THRESHOLD, DEFAULT_THRESHOLD, group_near_duplicates
 from indexer.errors import ChunksNotEmbedded, IndexCorrupt, IndexNotFound, PublishFailed
-from indexer.geography import tag_places
+from indexer.geography import tag_places, tagger_params
 from indexer.keyword import PARAMS as KEYWORD_PARAMS
 from indexer.keyword import KeywordIndex
 from indexer.relatedness import PARAMS as RELATED_PARAMS
@@ -165,6 +165,7 @@ def build_parameters(build: dict, duplicate_threshold: float) -> dict:
         "duplicate_keyword_threshold": DEFAULT_KEYWORD_THRESHOLD,
         "keyword": dict(KEYWORD_PARAMS),
         "term_profiles": dict(terms.PROFILE_PARAMS),
+        "places": tagger_params(),
     }
 
 
@@ -178,6 +179,41 @@ def _previous_profiles(index_dir: Path) -> terms.StoredProfiles | None:
         return terms.StoredProfiles(version_dir)
     except (OSError, ValueError, KeyError, TypeError, IndexNotFound, IndexCorrupt):
         return None
+
+
+PLACES_KEYS = "places_keys.npy"  # per article, a hash of what its place tags are computed from
+
+
+def _places_key(article) -> bytes:
+    payload = "\0".join([article.title, article.body, *article.countries]).encode()
+    return hashlib.blake2b(payload, digest_size=16).digest()
+
+
+def _place_tags(index_dir: Path, articles: list, build: dict) -> tuple[np.ndarray, list[tuple]]:
+    """Each article's place-tag keys and (country names, ISO3 codes, regions): copied from the live version for
+    articles whose title, body and declared countries are unchanged (same tagger), tagged afresh otherwise."""
+    keys = np.array([_places_key(a) for a in articles], dtype="S16")
+    previous: dict[bytes, tuple] = {}
+    try:
+        version_dir = current_version_dir(index_dir)
+        manifest = read_manifest(version_dir)
+        if (manifest.get("build") or {}).get("places") == build["places"] and PLACES_KEYS in manifest["files"]:
+            verify_files(version_dir, {name: manifest["files"][name] for name in (PLACES_KEYS, "articles.parquet")})
+            old = pd.read_parquet(version_dir / "articles.parquet", columns=["countries", "country_codes", "regions"])
+            for key, names, codes, regions in zip(
+                np.load(version_dir / PLACES_KEYS), old["countries"], old["country_codes"], old["regions"]
+            ):
+                previous[bytes(key)] = (tuple(names), tuple(codes), tuple(regions))
+    except (OSError, ValueError, KeyError, TypeError, IndexNotFound, IndexCorrupt):
+        previous = {}
+    tags = []
+    for article, key in zip(articles, keys):
+        hit = previous.get(bytes(key))
+        if hit is None:
+            places = tag_places(article.title, article.body, article.countries)
+            hit = (places.country_names, places.countries, places.regions)
+        tags.append(hit)
+    return keys, tags
 
 
 def _previous_passages(index_dir: Path, *, model_id: str, dim: int) -> tuple[Path, dict] | None:
@@ -364,7 +400,8 @@ def _publish(
         profiles = terms.write_profiles(
             staging, _article_texts(articles, chunk_article, [c.text for c in chunks]), _previous_profiles(index_dir)
         )
-        places = [tag_places(a.title, a.body, a.countries) for a in articles]
+        place_keys, places = _place_tags(index_dir, articles, build_record)
+        np.save(staging / PLACES_KEYS, place_keys)
         pd.DataFrame(
             {
                 "id": [a.id for a in articles],
@@ -374,9 +411,9 @@ def _publish(
                 "published_at": [a.published_at.isoformat() if a.published_at else None for a in articles],
                 "categories": [list(a.categories) for a in articles],
                 "tags": [list(a.tags) for a in articles],
-                "countries": [list(p.country_names) for p in places],  # declared, then mentioned
-                "country_codes": [list(p.countries) for p in places],
-                "regions": [list(p.regions) for p in places],
+                "countries": [list(names) for names, _, _ in places],  # declared, then mentioned
+                "country_codes": [list(codes) for _, codes, _ in places],
+                "regions": [list(regions) for _, _, regions in places],
                 "author": [a.author for a in articles],
                 "language": [a.language for a in articles],
                 "image_url": [a.image_url for a in articles],

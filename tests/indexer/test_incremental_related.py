@@ -134,3 +134,33 @@ def test_an_ivf_passage_index_is_built_on_the_previous_versions_training(site):
     again = read_manifest(second.path)["vectors"]
     assert (again["trained_at"], again["nlist"]) == (first["trained_at"], first["nlist"])  # not trained again
     assert again["calibrated_recall_at_10"] >= 0.95 and second.chunks == TOPICS * PER_TOPIC + 2
+
+
+def test_place_tags_are_copied_for_unchanged_articles_and_computed_for_the_rest(site, monkeypatch, tmp_path):
+    import indexer.publish as publishing
+
+    tagged = []
+    real = publishing.tag_places
+
+    def counting(title, body, declared=()):
+        tagged.append(title)
+        return real(title, body, declared)
+
+    monkeypatch.setattr(publishing, "tag_places", counting)
+    kenya = Article(id="kenya", title="Floods in Kenya", body="Rain in Nairobi and Ghana.")
+    chunks = chunk_article(kenya)
+    site.store.upsert_many([(kenya, chunks, "test")])
+    site.store.put_embeddings(MODEL, [c.hash for c in chunks], np.full((len(chunks), DIM), DIM**-0.5, np.float32))
+    site.publish()
+    assert tagged == ["Floods in Kenya"]  # the 2,400 others came from the previous version
+    tags = pd.read_parquet(current_version_dir(site.root) / "articles.parquet").set_index("id")
+    assert list(tags.loc["kenya", "country_codes"]) == ["KEN", "GHA"]
+    fresh = pd.read_parquet(site.publish(tmp_path / "fresh").path / "articles.parquet").set_index("id")
+    assert len(tagged) == 1 + TOPICS * PER_TOPIC + 1  # a folder without a previous version tags everything
+    for column in ("countries", "country_codes", "regions"):
+        assert tags[column].map(list).equals(fresh.loc[tags.index, column].map(list))
+    # another tagger (a new recipe or country table) tags everything again
+    monkeypatch.setattr(publishing, "tagger_params", lambda: {"recipe": -1})
+    tagged.clear()
+    site.publish()
+    assert len(tagged) == TOPICS * PER_TOPIC + 1
