@@ -189,7 +189,7 @@ def summary(results: dict) -> list[str]:
     inc = (results.get("incremental") or {}).get("synthetic")
     if inc:
         lines.append(f"\n## Publishing {inc['edits']} edits to {inc['articles']:,} articles (incremental related lists)")
-        for name in ("incremental", "full"):
+        for name in ("incremental", "full", "from_scratch"):
             r = inc[name]
             lines.append(f"- {name}: publish {r['publish_s']} s, related step {r['related_s']} s, "
                          f"{r['lists_recomputed']:,} lists computed")
