@@ -18,9 +18,10 @@ threshold were calibrated on cosine against human ratings.
 Incremental passes (`update_related`): a publish that changes a few articles recomputes only the lists those changes
 can reach — the changed articles', those whose stored list or context names a changed or deleted article, and those
 a changed article is now as close to as their least similar listed article (so it may enter their list) — and keeps
-every other list. The other lists' context profiles and keyword weights drift a little as
-the collection changes, so once the articles changed since the last full pass reach `INCREMENTAL_LIMIT` of the
-collection, the next publish computes every list again.
+every other list. The kept lists' context profiles and keyword weights drift a little as the collection changes, so
+once the articles changed since the last full pass reach `INCREMENTAL_LIMIT` of the collection, the next publish
+computes every list again. Measured at 100k articles: 20 edits recompute ~2% of the lists, whose top 5 agree 99.9%
+with a full pass (bench/bench_incremental.py).
 """
 
 from __future__ import annotations
@@ -44,9 +45,10 @@ CONTEXT_WEIGHT = 0.5
 # precision 0.683 → 0.674, tests/test_sample_corpus.py); a twentieth stays.
 CONTEXT_SHARE = 0.05
 
-# A publish recomputes every list once this share of the articles changed since the last full pass (or when one
-# publish's changes reach this many lists: then the full pass costs about the same).
+# A publish recomputes every list once this share of the articles changed since the last full pass …
 INCREMENTAL_LIMIT = 0.1
+# … or when its changes reach this share of the lists (each change reaches ~100-200 lists: its own neighbourhood's
+# contexts and the lists it may enter), where the bookkeeping stops paying for itself.
 MAX_INCREMENTAL_ROWS = 0.3
 
 PARAMS = {
