@@ -26,7 +26,7 @@ from pathlib import Path
 
 import faiss
 import numpy as np
-import pandas as pd
+import pyarrow as pa
 from scipy.stats import pearsonr, spearmanr
 from sklearn.feature_extraction.text import TfidfVectorizer
 
@@ -37,6 +37,7 @@ from bench_bbc import convert  # noqa: E402
 
 from indexer.errors import IndexMismatch  # noqa: E402
 from indexer.keyword import analyse  # noqa: E402
+from indexer.passages import PASSAGES_FILE  # noqa: E402
 from indexer.pipeline import index_sources  # noqa: E402
 from models import Embedder  # noqa: E402
 from search_api.engine import Engine  # noqa: E402
@@ -161,7 +162,7 @@ def measures(lists: Lists, labels: np.ndarray, dup: np.ndarray, vectors: np.ndar
 
 def chunk_data(version: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     index = faiss.read_index(str(version / "dense.faiss"))
-    chunks = pd.read_parquet(version / "chunks.parquet")
+    chunks = pa.ipc.open_file(pa.memory_map(str(version / PASSAGES_FILE))).read_all()
     return index.reconstruct_n(0, index.ntotal), chunks["article"].to_numpy(), chunks["ordinal"].to_numpy()
 
 

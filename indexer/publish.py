@@ -25,6 +25,7 @@ from indexer.errors import ChunksNotEmbedded, IndexCorrupt, IndexNotFound, Publi
 from indexer.geography import tag_places, tagger_params
 from indexer.keyword import PARAMS as KEYWORD_PARAMS
 from indexer.keyword import KeywordIndex
+from indexer.passages import PASSAGES_FILE, write_passages
 from indexer.relatedness import PARAMS as RELATED_PARAMS
 from indexer.relatedness import related_neighbours
 from indexer.store import Store
@@ -420,9 +421,7 @@ def _publish(
                 "group": groups,
             }
         ).to_parquet(staging / "articles.parquet", index=False)
-        pd.DataFrame(
-            {"article": chunk_article, "ordinal": chunk_ordinal, "text": [c.text for c in chunks]}
-        ).to_parquet(staging / "chunks.parquet", index=False)
+        write_passages(staging / PASSAGES_FILE, chunk_article, chunk_ordinal, [c.text for c in chunks])
 
         files = sorted(str(p.relative_to(staging)) for p in staging.rglob("*") if p.is_file())
         for file in files:

@@ -16,6 +16,7 @@ import pandas as pd
 
 from indexer.article import Article
 from indexer.chunking import chunk_article
+from indexer.passages import open_passages
 from indexer.editorial import Curation
 from indexer.errors import ArticleNotFound, IndexCorrupt, IndexMismatch, InvalidQuery
 from indexer.geography import UnknownRegion, canonical_region, country_code, parse_query_places, region_members
@@ -118,9 +119,8 @@ class Engine:
             # pandas reads a missing string back as NaN; every consumer expects None
             articles[column] = articles[column].astype(object).where(articles[column].notna(), None)
         self.articles = articles
-        chunks = pd.read_parquet(version_dir / "chunks.parquet")
-        self.chunk_article = chunks["article"].to_numpy(dtype=np.int64)
-        self.chunk_text: list[str] = chunks["text"].tolist()
+        # passage texts stay in the mapped file, shared by the workers, until a snippet or caption reads one
+        self.chunk_article, self.chunk_text = open_passages(version_dir, manifest["files"], mmap=vectors.mmap)
         # chunks are stored grouped by article, so each article's passages are one contiguous range
         self._chunk_start = np.searchsorted(self.chunk_article, np.arange(len(self.articles) + 1))
         self.neighbours = np.load(version_dir / "neighbours.npy")

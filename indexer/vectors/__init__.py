@@ -2,7 +2,7 @@
 
 `build_store` makes a store from a version's chunk vectors, `save` writes it into the version folder, and
 `open_store` gets it back, from what the manifest's `vectors` entry says was built. Ids are row numbers (chunk
-positions in `chunks.parquet`); every vector is unit length and scores are inner products (= cosine).
+positions in `passages.arrow`); every vector is unit length and scores are inner products (= cosine).
 """
 
 from __future__ import annotations

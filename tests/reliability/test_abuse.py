@@ -228,13 +228,13 @@ def test_a_server_without_an_index_names_no_path(tmp_path):
 
 
 def test_a_corrupt_index_names_no_path(tiny_copy, embedder):
-    (tiny_copy / "versions" / "000001" / "chunks.parquet").write_bytes(b"garbage")
+    (tiny_copy / "versions" / "000001" / "passages.arrow").write_bytes(b"garbage")
     with TestClient(create_app(Settings(index_dir=tiny_copy, model_path=None))) as c:
         for path in ERROR_PATHS:
             r = c.get(path)
             assert r.status_code == 503, path
             _assert_clean(r, tiny_copy.parent)
-            assert "chunks.parquet does not match its checksum" in r.json()["error"]
+            assert "passages.arrow does not match its checksum" in r.json()["error"]
 
 
 def test_a_bug_is_a_500_with_a_request_id_and_nothing_else(tiny_engine, tiny_index, tmp_path, caplog):

@@ -127,3 +127,32 @@ def test_complete_legs_score_every_candidate_on_both_legs(sample_engine):
         cosines = sample_engine.chunk_index.reconstruct(rows.astype(np.int64)) @ vec
         assert full_dense[art][0] == pytest.approx(float(cosines.max()), abs=1e-5)
         assert full_dense[art][1] == rows[int(np.argmax(cosines))]
+
+
+def test_a_version_published_with_chunks_parquet_still_serves_the_same_snippets(
+    tiny_index, tiny_engine, embedder, tmp_path
+):
+    import json
+    import shutil
+
+    import pandas as pd
+    import pyarrow as pa
+
+    from indexer.publish import sha256_file
+    from search_api.engine import Engine
+
+    old = tmp_path / "idx"
+    shutil.copytree(tiny_index, old)
+    version = next((old / "versions").iterdir())
+    passages = pa.ipc.open_file(pa.memory_map(str(version / "passages.arrow"))).read_all().to_pandas()
+    passages.to_parquet(version / "chunks.parquet", index=False)  # as versions before passages.arrow held them
+    (version / "passages.arrow").unlink()
+    manifest = json.loads((version / "manifest.json").read_text())
+    del manifest["files"]["passages.arrow"]
+    manifest["files"]["chunks.parquet"] = sha256_file(version / "chunks.parquet")
+    (version / "manifest.json").write_text(json.dumps(manifest))
+    engine = Engine.open(old, embedder)
+    assert isinstance(engine.chunk_text, list)
+    query = "mangrove restoration grant"
+    got, want = engine.search(query, k=5), tiny_engine.search(query, k=5)
+    assert [(h.id, h.snippet) for h in got.hits] == [(h.id, h.snippet) for h in want.hits]
