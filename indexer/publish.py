@@ -57,6 +57,7 @@ class PublishedVersion:
     profiles_computed: int = 0  # term profiles built for new and edited articles
     related_pass: str = "full"  # "incremental" when only the lists near the changes were recomputed
     related_recomputed: int = 0  # related lists computed by this publish
+    seconds: float = 0.0  # building the version (also in its manifest as publish_seconds)
 
 
 def _fsync_file(path: Path) -> None:
@@ -359,6 +360,7 @@ def _publish(
     name = _next_version_name(versions)
     staging = versions / f".building-{name}-{os.getpid()}"
     staging.mkdir()
+    started = time.perf_counter()
     try:
         generation = store.generation()
         articles = list(store.iter_articles())
@@ -439,6 +441,8 @@ def _publish(
             "build": build_record,
             "related": related_record,
             "vectors": passages.describe(),  # the index chosen, its calibrated search parameters and recall
+            # how long building the version took: API writes quote it when saying when they will be searchable
+            "publish_seconds": round(time.perf_counter() - started, 2),
             "files": {file: sha256_file(staging / file) for file in files},
         }
         (staging / "manifest.json").write_text(json.dumps(manifest, indent=2))
@@ -461,7 +465,7 @@ def _publish(
     return PublishedVersion(
         name=name, path=final, articles=len(articles), chunks=len(chunks), profiles_reused=profiles.reused,
         profiles_computed=profiles.computed, related_pass=related_record["pass"],
-        related_recomputed=related_record["recomputed"],
+        related_recomputed=related_record["recomputed"], seconds=manifest["publish_seconds"],
     )
 
 

@@ -4,6 +4,7 @@ background publisher that makes API writes searchable."""
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -12,6 +13,9 @@ from pathlib import Path
 from indexer.errors import SiftError
 from indexer.publish import CURRENT_FILE, STORE_FILE, current_version, sha256_file
 from search_api.engine import Engine
+
+# The least a write's response promises: the publisher waits 0.5 s to coalesce a burst, then embeds and publishes.
+VISIBLE_WITHIN_SECONDS = 30
 
 log = logging.getLogger("sift.live")
 
@@ -168,6 +172,7 @@ class Publisher:
         self._idle.set()
         self.error: str | None = None
         self.publishes = 0
+        self.last_seconds: float | None = None  # the last successful refresh (embed + publish)
         self._thread = threading.Thread(target=self._run, name="sift-publisher", daemon=True)
         self._thread.start()
 
@@ -191,7 +196,18 @@ class Publisher:
                       timeout)
         return not self._thread.is_alive()
 
+    def visible_within(self, published_seconds: float | None = None) -> int:
+        """Seconds within which a write made now should be searchable: the coalescing delay, a publish that may be
+        running, and ours — from the last publish here or else `published_seconds` (the live version's manifest
+        `publish_seconds`); never less than VISIBLE_WITHIN_SECONDS. An estimate: a publish that falls due for a full
+        related pass (every tenth of the articles changed) takes longer."""
+        last = self.last_seconds if self.last_seconds is not None else published_seconds
+        if not last:
+            return VISIBLE_WITHIN_SECONDS
+        return max(VISIBLE_WITHIN_SECONDS, math.ceil(self._delay + 2 * last + 5))
+
     def _publish(self) -> bool:
+        started = time.perf_counter()
         try:
             self._refresh()
         except Exception as exc:  # the writes are safe in the store; a retry publishes them
@@ -199,6 +215,7 @@ class Publisher:
             log.error("%s", self.error, exc_info=None if isinstance(exc, SiftError) else exc)
             return False
         self.publishes += 1
+        self.last_seconds = time.perf_counter() - started
         self.error = None
         self._on_published()
         return True

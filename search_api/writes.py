@@ -14,10 +14,9 @@ from indexer.pipeline import ChunkingParams, apply_changes
 from indexer.publish import STORE_FILE
 from indexer.store import Store
 from search_api.deps import SettingsDep, require_api_key
+from search_api.live import VISIBLE_WITHIN_SECONDS
 
 MAX_BATCH = 500
-# The publisher waits 0.5 s to coalesce a burst, then embeds and publishes: a few seconds for a handful of articles.
-VISIBLE_WITHIN_SECONDS = 30
 
 
 class ArticleIn(BaseModel):
@@ -46,7 +45,9 @@ class WriteResult(BaseModel):
     unchanged: int
     deleted: int
     publish: str = Field(description="'scheduled' when a publish will make the change searchable, else 'not needed'")
-    visible_within_seconds: int
+    visible_within_seconds: int = Field(
+        description="an estimate from how long publishing takes here (at least 30 s); 0 when nothing changed"
+    )
 
 
 def _validate(records: list[ArticleIn], prefix: str) -> list[Article]:
@@ -90,15 +91,18 @@ def writes_router() -> APIRouter:
         )
         changed = bool(report.added or report.updated or report.deleted)
         publisher = request.app.state.publisher
+        visible = VISIBLE_WITHIN_SECONDS if changed else 0
         if changed and publisher is not None:
             publisher.request()
+            engine = request.app.state.live.engine
+            visible = publisher.visible_within(None if engine is None else engine.manifest.get("publish_seconds"))
         return WriteResult(
             added=report.added,
             updated=report.updated,
             unchanged=report.unchanged,
             deleted=report.deleted,
             publish="scheduled" if changed else "not needed",
-            visible_within_seconds=VISIBLE_WITHIN_SECONDS if changed else 0,
+            visible_within_seconds=visible,
         )
 
     @router.post("/articles", response_model=WriteResult, status_code=202)

@@ -163,3 +163,25 @@ def test_server_swaps_versions_under_load_without_failing_a_request(tmp_path, em
     assert {status for status, _ in outcomes} == {200}, "a request failed during a swap"
     versions = [v for _, v in outcomes]
     assert versions[0] == "000001" and versions[-1] == "000004"
+
+
+def test_a_write_says_when_it_will_be_searchable_from_how_long_publishing_takes(client):
+    publisher = client.app.state.publisher
+    r = client.post("/articles", json={"articles": [{**NEW, "id": "v1"}]}, headers=AUTH)
+    assert r.json()["visible_within_seconds"] == 30  # the tiny index publishes in well under a second
+    _settle(client)
+    assert 0 < publisher.last_seconds < 10
+    # a site whose publishes take 100 s: the delay, one publish that may be running, then ours (+5 s of slack)
+    publisher.last_seconds = None
+    assert publisher.visible_within(100.0) == 206  # before any publish here, from the live version's manifest
+    publisher.last_seconds = 40.0
+    assert publisher.visible_within(100.0) == 86  # a publish in this process is the better guide
+    assert publisher.visible_within(None) == 86
+    publisher.last_seconds = None
+    assert publisher.visible_within(None) == 30
+
+
+def test_the_manifest_records_how_long_the_version_took(client):
+    _settle(client)
+    seconds = client.app.state.live.engine.manifest["publish_seconds"]
+    assert isinstance(seconds, float) and 0 <= seconds < 60
