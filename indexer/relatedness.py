@@ -29,6 +29,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import faiss
+import numba
 import numpy as np
 import scipy.sparse as sp
 
@@ -150,28 +151,51 @@ def _unit_rows(matrix: sp.csr_matrix) -> sp.csr_matrix:
 
 
 def pair_cosines(
-    matrix: sp.csr_matrix, pairs: np.ndarray, rows: np.ndarray | None = None, block: int = 256
+    matrix: sp.csr_matrix, pairs: np.ndarray, rows: np.ndarray | None = None
 ) -> np.ndarray:
     """Cosine of row `rows[i]` (default i) with row `pairs[i, j]` for every candidate (0 for -1 padding); the
     matrix's rows are L2-normalised.
 
-    Each block of rows is multiplied only with the columns its candidates name, so the cost grows with
-    articles × candidates rather than with articles squared.
+    Only the asked-for pairs are computed (each row scattered once into a dense scratch vector, each candidate's
+    non-zeros read against it). Multiplying blocks of rows by every column their candidates name (scipy) computed
+    ~250 products per one used: 127 of the 240 s of a 100k-article related pass; this is 3.6× faster on random
+    pairs (20k rows × 200, 150 terms each: 1.9 s vs 6.9 s, identical values).
     """
     n, width = pairs.shape
     out = np.zeros((n, width), dtype=np.float32)
     if n == 0 or width == 0:
         return out
-    left = matrix if rows is None else matrix[np.asarray(rows)]
-    transposed = matrix.T.tocsc()
-    for start in range(0, n, block):
-        stop = min(n, start + block)
-        cand = pairs[start:stop]
-        columns, where = np.unique(np.maximum(cand, 0), return_inverse=True)
-        products = (left[start:stop] @ transposed[:, columns]).toarray()
-        got = np.take_along_axis(products, where.reshape(cand.shape), axis=1)
-        out[start:stop] = np.where(cand >= 0, got, 0.0)
+    matrix = sp.csr_matrix(matrix, dtype=np.float32)
+    if not matrix.has_canonical_format:  # the scatter needs each term once per row
+        matrix = matrix.copy()
+        matrix.sum_duplicates()
+    left = np.arange(n, dtype=np.int64) if rows is None else np.asarray(rows, dtype=np.int64)
+    _pair_dots(
+        matrix.indptr.astype(np.int64), matrix.indices.astype(np.int64), matrix.data, left,
+        np.ascontiguousarray(pairs, dtype=np.int64), matrix.shape[1], out,
+    )
     return out
+
+
+@numba.njit(cache=True)
+def _pair_dots(indptr, indices, data, left, pairs, n_cols, out):  # pragma: no cover - compiled
+    # serial on purpose: numba's default parallel layer aborts the process when two threads launch kernels at once
+    # (the server publishes in a background thread)
+    scratch = np.zeros(n_cols, np.float32)
+    for r in range(left.shape[0]):
+        i = left[r]
+        for p in range(indptr[i], indptr[i + 1]):
+            scratch[indices[p]] = data[p]
+        for c in range(pairs.shape[1]):
+            j = pairs[r, c]
+            if j < 0:
+                continue
+            total = np.float32(0.0)
+            for p in range(indptr[j], indptr[j + 1]):
+                total += scratch[indices[p]] * data[p]
+            out[r, c] = total
+        for p in range(indptr[i], indptr[i + 1]):
+            scratch[indices[p]] = 0.0
 
 
 def context_rows(ids: np.ndarray, fused: np.ndarray, context: int) -> tuple[np.ndarray, np.ndarray]:

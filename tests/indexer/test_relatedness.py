@@ -178,3 +178,14 @@ def test_a_full_pass_is_due_when_changes_reach_many_lists_or_the_state_does_not_
     carried_wrong, stale = carry_over(previous, old_to_new, len(vectors), np.zeros(n_old, dtype=bool))
     assert update_related(_index(vectors), vectors, terms, 8, carried_wrong, np.zeros(200, bool), stale,
                           candidates=40, context=20, context_share=0.1) is None
+
+
+def test_pair_cosines_sum_a_term_listed_twice_in_a_row_and_take_rows_by_number():
+    # row 0 lists column 1 twice (0.6 + 0.2): a scatter that kept only the last would lose 0.6
+    duplicated = sp.csr_matrix(
+        (np.array([0.6, 0.2, 1.0, 0.8], dtype=np.float32), np.array([1, 1, 0, 1]), np.array([0, 2, 3, 4])),
+        shape=(3, 2),
+    )
+    assert not duplicated.has_canonical_format
+    got = pair_cosines(duplicated, np.array([[2, 1]]), rows=np.array([0]))
+    np.testing.assert_allclose(got, [[0.8 * 0.8, 0.0]], atol=1e-6)
