@@ -11,7 +11,7 @@ import shutil
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -30,7 +30,7 @@ from indexer.relatedness import PARAMS as RELATED_PARAMS
 from indexer.relatedness import related_neighbours
 from indexer.store import Store
 from indexer.vectors import VectorConfig, build_store, drop_store
-from indexer.vectors.faiss_store import IVF_KINDS
+from indexer.vectors.faiss_store import INDEX_FILE, IVF_KINDS
 
 # 3: neighbour_rank.npy (related order) beside neighbour cosines. Versions may also hold term profiles
 # (indexer.terms.FILES); the engine uses them when the manifest lists them, so older versions still serve.
@@ -171,15 +171,51 @@ def build_parameters(build: dict, duplicate_threshold: float) -> dict:
     }
 
 
-def _previous_profiles(index_dir: Path) -> terms.StoredProfiles | None:
+# What reading a previous version's files can raise when they are missing, damaged or of another shape: then the
+# step computes afresh instead of starting from them.
+_UNUSABLE = (OSError, ValueError, KeyError, TypeError, RuntimeError, IndexNotFound, IndexCorrupt)
+
+
+@dataclass
+class _LiveVersion:
+    """The version being replaced, read once per publish: its steps start from its files when they can be trusted."""
+
+    path: Path
+    manifest: dict
+    _verified: set[str] = field(default_factory=set)
+
+    @classmethod
+    def read(cls, index_dir: Path) -> _LiveVersion | None:
+        try:
+            path = current_version_dir(index_dir)
+            return cls(path, read_manifest(path))
+        except _UNUSABLE:
+            return None
+
+    def build(self, key: str):
+        return (self.manifest.get("build") or {}).get(key)
+
+    def trusted(self, *names: str) -> bool:
+        """Every file in `names` is listed in the manifest and matches its checksum (each file hashed once)."""
+        listed = self.manifest.get("files") or {}
+        if not all(name in listed for name in names):
+            return False
+        try:
+            verify_files(self.path, {name: listed[name] for name in names if name not in self._verified})
+        except IndexCorrupt:
+            return False
+        self._verified.update(names)
+        return True
+
+
+def _previous_profiles(live: _LiveVersion | None) -> terms.StoredProfiles | None:
     """The live version's term profiles, to copy those of unchanged articles; None when it has none we can trust
     (published before profiles were stored, or damaged: then every profile is built afresh)."""
+    if live is None or not live.trusted(*terms.FILES):
+        return None
     try:
-        version_dir = current_version_dir(index_dir)
-        listed = read_manifest(version_dir)["files"]
-        verify_files(version_dir, {name: listed[name] for name in terms.FILES})
-        return terms.StoredProfiles(version_dir)
-    except (OSError, ValueError, KeyError, TypeError, IndexNotFound, IndexCorrupt):
+        return terms.StoredProfiles(live.path)
+    except _UNUSABLE:
         return None
 
 
@@ -191,23 +227,20 @@ def _places_key(article) -> bytes:
     return hashlib.blake2b(payload, digest_size=16).digest()
 
 
-def _place_tags(index_dir: Path, articles: list, build: dict) -> tuple[np.ndarray, list[tuple]]:
+def _place_tags(live: _LiveVersion | None, articles: list, build: dict) -> tuple[np.ndarray, list[tuple]]:
     """Each article's place-tag keys and (country names, ISO3 codes, regions): copied from the live version for
     articles whose title, body and declared countries are unchanged (same tagger), tagged afresh otherwise."""
     keys = np.array([_places_key(a) for a in articles], dtype="S16")
     previous: dict[bytes, tuple] = {}
-    try:
-        version_dir = current_version_dir(index_dir)
-        manifest = read_manifest(version_dir)
-        if (manifest.get("build") or {}).get("places") == build["places"] and PLACES_KEYS in manifest["files"]:
-            verify_files(version_dir, {name: manifest["files"][name] for name in (PLACES_KEYS, "articles.parquet")})
-            old = pd.read_parquet(version_dir / "articles.parquet", columns=["countries", "country_codes", "regions"])
+    if live is not None and live.build("places") == build["places"] and live.trusted(PLACES_KEYS, "articles.parquet"):
+        try:
+            old = pd.read_parquet(live.path / "articles.parquet", columns=["countries", "country_codes", "regions"])
             for key, names, codes, regions in zip(
-                np.load(version_dir / PLACES_KEYS), old["countries"], old["country_codes"], old["regions"]
+                np.load(live.path / PLACES_KEYS), old["countries"], old["country_codes"], old["regions"]
             ):
                 previous[bytes(key)] = (tuple(names), tuple(codes), tuple(regions))
-    except (OSError, ValueError, KeyError, TypeError, IndexNotFound, IndexCorrupt):
-        previous = {}
+        except _UNUSABLE:
+            previous = {}
     tags = []
     for article, key in zip(articles, keys):
         hit = previous.get(bytes(key))
@@ -218,21 +251,15 @@ def _place_tags(index_dir: Path, articles: list, build: dict) -> tuple[np.ndarra
     return keys, tags
 
 
-def _previous_passages(index_dir: Path, *, model_id: str, dim: int) -> tuple[Path, dict] | None:
+def _previous_passages(live: _LiveVersion | None, *, model_id: str, dim: int) -> tuple[Path, dict] | None:
     """The live version's folder and `vectors` entry when its passage index may lend its training (same model and
-    dimension, dense.faiss matching its checksum); None otherwise."""
-    try:
-        version_dir = current_version_dir(index_dir)
-        manifest = read_manifest(version_dir)
-        described = manifest.get("vectors") or {}
-        if manifest.get("model_id") != model_id or manifest.get("dim") != dim or described.get("store") != "faiss":
-            return None
-        if described.get("kind") not in IVF_KINDS:  # nothing trained to lend
-            return None
-        verify_files(version_dir, {"dense.faiss": manifest["files"]["dense.faiss"]})
-        return version_dir, described
-    except (OSError, ValueError, KeyError, TypeError, IndexNotFound, IndexCorrupt):
+    dimension, an IVF index in dense.faiss matching its checksum); None otherwise."""
+    if live is None or live.manifest.get("model_id") != model_id or live.manifest.get("dim") != dim:
         return None
+    described = live.manifest.get("vectors") or {}
+    if described.get("store") != "faiss" or described.get("kind") not in IVF_KINDS:  # nothing trained to lend
+        return None
+    return (live.path, described) if live.trusted(INDEX_FILE) else None
 
 
 @dataclass(frozen=True)
@@ -243,45 +270,42 @@ class _PreviousRelated:
     changes_since_full_pass: int
 
 
-def _previous_related(index_dir: Path, *, model_id: str, build: dict) -> _PreviousRelated | None:
+def _previous_related(live: _LiveVersion | None, *, model_id: str, build: dict) -> _PreviousRelated | None:
     """The live version's related lists and incremental state when the next pass may start from them: same model
     and related/keyword parameters, every file present and matching its checksum. None otherwise (a full pass)."""
+    if live is None or live.manifest.get("model_id") != model_id:
+        return None
+    if any(live.build(key) != build[key] for key in ("related", "neighbours", "keyword")):
+        return None
+    listed = live.manifest.get("files") or {}
+    names = ["neighbours.npy", "neighbour_scores.npy", "neighbour_rank.npy", "articles.faiss", "articles.parquet"]
+    names += [name for part, name in relatedness.STATE_FILES.items() if part != "dense_keyword" or name in listed]
+    if not live.trusted(*names):  # published before versions stored the state, or damaged
+        return None
     try:
-        version_dir = current_version_dir(index_dir)
-        manifest = read_manifest(version_dir)
-        if manifest.get("model_id") != model_id or (manifest.get("build") or {}).get("related") != build["related"]:
-            return None
-        if any(manifest["build"].get(key) != build[key] for key in ("neighbours", "keyword")):
-            return None
-        listed = manifest["files"]
-        names = ["neighbours.npy", "neighbour_scores.npy", "neighbour_rank.npy", "articles.faiss", "articles.parquet"]
-        names += [name for field, name in relatedness.STATE_FILES.items() if field != "dense_keyword" or name in listed]
-        if not all(name in listed for name in names):  # published before versions stored the state
-            return None
-        verify_files(version_dir, {name: listed[name] for name in names})
         lists = relatedness.load_state(
-            version_dir,
-            np.load(version_dir / "neighbours.npy"),
-            np.load(version_dir / "neighbour_scores.npy"),
-            np.load(version_dir / "neighbour_rank.npy"),
+            live.path,
+            np.load(live.path / "neighbours.npy"),
+            np.load(live.path / "neighbour_scores.npy"),
+            np.load(live.path / "neighbour_rank.npy"),
         )
-        index = faiss.read_index(str(version_dir / "articles.faiss"))
-        ids = pd.read_parquet(version_dir / "articles.parquet", columns=["id"])["id"].tolist()
-        since = int((manifest.get("related") or {}).get("changes_since_full_pass", 0))
+        index = faiss.read_index(str(live.path / "articles.faiss"))
+        ids = pd.read_parquet(live.path / "articles.parquet", columns=["id"])["id"].tolist()
+        since = int((live.manifest.get("related") or {}).get("changes_since_full_pass", 0))
         return _PreviousRelated(ids, lists, index.reconstruct_n(0, index.ntotal), since)
-    except (OSError, ValueError, KeyError, TypeError, RuntimeError, IndexNotFound, IndexCorrupt):
+    except _UNUSABLE:
         return None
 
 
 def _related_lists(
-    index_dir: Path, article_index: faiss.Index, art_vectors: np.ndarray, keyword: KeywordIndex, ids: list[str], *,
-    model_id: str, build: dict,
+    live: _LiveVersion | None, article_index: faiss.Index, art_vectors: np.ndarray, keyword: KeywordIndex,
+    ids: list[str], *, model_id: str, build: dict,
 ) -> tuple[relatedness.Neighbours, dict]:
     """Every article's related candidates: from the previous version's lists, recomputing only those the changes
     reach, while the changes since the last full pass stay under `relatedness.INCREMENTAL_LIMIT` of the articles;
     else (or without a usable previous version) in one full pass. Returns the lists and the manifest's record."""
     n = len(ids)
-    previous = _previous_related(index_dir, model_id=model_id, build=build)
+    previous = _previous_related(live, model_id=model_id, build=build)
     if previous is not None and n > 1:
         position = {article_id: row for row, article_id in enumerate(ids)}
         old_to_new = np.array([position.get(article_id, -1) for article_id in previous.ids], dtype=np.int64)
@@ -378,8 +402,8 @@ def _publish(
         art_vectors = article_vectors(chunk_vectors, chunk_article, chunk_ordinal, len(articles))
 
         # exact Flat, or an ANN index past `vectors.flat_below` (an IVF one reuses the live version's training)
-        previous_passages = _previous_passages(index_dir, model_id=model_id, dim=dim)
-        passages = build_store(chunk_vectors, vectors, previous=previous_passages)
+        live = _LiveVersion.read(index_dir)  # the version this one replaces: unchanged work is taken from it
+        passages = build_store(chunk_vectors, vectors, previous=_previous_passages(live, model_id=model_id, dim=dim))
         passages.save(staging)
         article_index = _flat_index(art_vectors)
         faiss.write_index(article_index, str(staging / "articles.faiss"))
@@ -389,7 +413,7 @@ def _publish(
         # and its near-duplicate group.
         build_record = build_parameters(build, duplicate_threshold)
         related, related_record = _related_lists(
-            index_dir, article_index, art_vectors, keyword, [a.id for a in articles], model_id=model_id,
+            live, article_index, art_vectors, keyword, [a.id for a in articles], model_id=model_id,
             build=build_record,
         )
         relatedness.save_state(staging, related)
@@ -401,9 +425,9 @@ def _publish(
         np.save(staging / "neighbour_rank.npy", related.scores)
         # "why related" captions read these profiles instead of analysing both texts on the serving path
         profiles = terms.write_profiles(
-            staging, _article_texts(articles, chunk_article, [c.text for c in chunks]), _previous_profiles(index_dir)
+            staging, _article_texts(articles, chunk_article, [c.text for c in chunks]), _previous_profiles(live)
         )
-        place_keys, places = _place_tags(index_dir, articles, build_record)
+        place_keys, places = _place_tags(live, articles, build_record)
         np.save(staging / PLACES_KEYS, place_keys)
         pd.DataFrame(
             {

@@ -220,12 +220,6 @@ def context_matrix(top_ids: np.ndarray, top_w: np.ndarray, rows: np.ndarray, n: 
     return _unit_rows(matrix)
 
 
-def context_vectors(ids: np.ndarray, fused: np.ndarray, context: int) -> sp.csr_matrix:
-    """Each article's top-`context` fused neighbours and itself (weighted like its best neighbour), unit length."""
-    top_ids, top_w = context_rows(ids, fused, context)
-    return context_matrix(top_ids, top_w, np.arange(len(ids)), len(ids))
-
-
 def context_width(n: int, context: int = CONTEXT, context_share: float = CONTEXT_SHARE) -> int:
     """The context width for a collection of `n` articles: at most `context_share` of them, at least 10."""
     return min(context, max(10, int(n * context_share)))

@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timezone
-import functools
-from functools import partial
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import Literal, Protocol
 
@@ -16,11 +15,11 @@ import pandas as pd
 
 from indexer.article import Article
 from indexer.chunking import chunk_article
-from indexer.passages import open_passages
 from indexer.editorial import Curation
 from indexer.errors import ArticleNotFound, IndexCorrupt, IndexMismatch, InvalidQuery
 from indexer.geography import UnknownRegion, canonical_region, country_code, parse_query_places, region_members
 from indexer.keyword import KeywordIndex
+from indexer.passages import open_passages
 from indexer.publish import FORMAT_VERSION, article_vectors, current_version_dir, read_manifest, verify_files
 from indexer.terms import FILES as PROFILE_FILES
 from indexer.terms import StoredProfiles, article_text
@@ -148,7 +147,7 @@ class Engine:
         self._reasons: dict[tuple[int, int], str] = {}  # (source row, item row) → caption; fixed per version
         # each passage's stems, for choosing keyword snippets: stemming a passage costs ~26 µs, and popular
         # articles' passages come up query after query (4,096 passages: ~10 MB at most)
-        self._stems = functools.lru_cache(maxsize=4096)(lambda chunk: passage_stems(self.chunk_text[chunk]))
+        self._stems = lru_cache(maxsize=4096)(lambda chunk: passage_stems(self.chunk_text[chunk]))
 
     def _stored_profiles(self) -> StoredProfiles | None:
         """The term profiles published with the version (memory-mapped, decoded per article on use), or None for a

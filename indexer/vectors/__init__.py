@@ -78,9 +78,9 @@ def build_store(
     from indexer.vectors.faiss_store import FaissVectors
 
     trained = None
-    if previous is not None and previous[1].get("store") == "faiss":
+    if previous is not None:
         try:
-            trained = FaissVectors.trained_from(*previous)
+            trained = FaissVectors.trained_from(*previous)  # None unless it holds a trained IVF index
         except (OSError, RuntimeError, ValueError):  # missing or damaged: train afresh
             trained = None
     return FaissVectors.build(vectors, kind=config.index, flat_below=config.flat_below, previous=trained)

@@ -134,6 +134,12 @@ def test_an_ivf_passage_index_is_built_on_the_previous_versions_training(site):
     again = read_manifest(second.path)["vectors"]
     assert (again["trained_at"], again["nlist"]) == (first["trained_at"], first["nlist"])  # not trained again
     assert again["calibrated_recall_at_10"] >= 0.95 and second.chunks == TOPICS * PER_TOPIC + 2
+    # a live index that no longer matches its checksum lends nothing: the next build trains afresh
+    damaged = second.path / "dense.faiss"
+    damaged.write_bytes(damaged.read_bytes()[:-16] + b"\0" * 16)
+    site.put([("new-2", 5)])
+    third = read_manifest(site.publish(vectors=ivf).path)["vectors"]
+    assert third["trained_at"] != first["trained_at"]
 
 
 def test_place_tags_are_copied_for_unchanged_articles_and_computed_for_the_rest(site, monkeypatch, tmp_path):

@@ -3,7 +3,14 @@ import numpy as np
 import scipy.sparse as sp
 
 from indexer.duplicates import group_near_duplicates
-from indexer.relatedness import carry_over, context_vectors, pair_cosines, related_neighbours, update_related
+from indexer.relatedness import (
+    carry_over,
+    context_matrix,
+    context_rows,
+    pair_cosines,
+    related_neighbours,
+    update_related,
+)
 
 
 def _unit(rows):
@@ -26,14 +33,18 @@ def test_pair_cosines_match_dense_products_and_zero_padding():
     np.testing.assert_allclose(got, want, atol=1e-6)
 
 
-def test_context_vectors_are_unit_and_hold_self_and_neighbours():
+def test_contexts_are_unit_and_hold_self_and_neighbours():
     ids = np.array([[1, 2], [0, -1], [0, 1]])
     fused = np.array([[0.5, 0.25], [0.5, 0.0], [0.25, 0.2]], dtype=np.float32)
-    m = context_vectors(ids, fused, 2).toarray()
+    top_ids, top_w = context_rows(ids, fused, 2)
+    m = context_matrix(top_ids, top_w, np.arange(3), 3).toarray()
     np.testing.assert_allclose(np.linalg.norm(m, axis=1), 1.0, atol=1e-6)
     # article 0: itself weighted like its best neighbour (0.5), then 0.5 and 0.25 → (2, 2, 1) / 3
     np.testing.assert_allclose(m[0], [2 / 3, 2 / 3, 1 / 3], atol=1e-6)
     assert m[1, 2] == 0  # padding adds nothing
+    # an incremental pass fills only the rows it names; the others stay empty
+    one = context_matrix(top_ids[:1], top_w[:1], np.array([2]), 3).toarray()
+    assert not one[:2].any() and np.isclose(np.linalg.norm(one[2]), 1.0)
 
 
 def test_keyword_overlap_reorders_dense_ties():
