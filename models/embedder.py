@@ -37,23 +37,27 @@ def default_model_path() -> Path:
 _SIZE_FINGERPRINTS = {"5076c6045d315992ac1325636e50a5a084335f5edad94d16747e5d4370a0fb0d": "6028a101d8bd"}
 
 
-def _configs_and_sizes(model_dir: Path) -> hashlib._Hash:
+def _weight_files(model_dir: Path) -> list[Path]:
+    return sorted(model_dir.glob("*.safetensors")) + sorted(model_dir.glob("*.bin"))
+
+
+def _configs_and_sizes(model_dir: Path, files: list[Path]) -> hashlib._Hash:
     digest = hashlib.sha256()
     for name in ("config.json", "modules.json", "sentence_bert_config.json", "1_Pooling/config.json"):
         path = model_dir / name
         if path.is_file():
             digest.update(name.encode())
             digest.update(path.read_bytes())
-    for weights in sorted(model_dir.glob("*.safetensors")) + sorted(model_dir.glob("*.bin")):
+    for weights in files:
         digest.update(f"{weights.name}:{weights.stat().st_size}".encode())
     return digest
 
 
 @functools.lru_cache(maxsize=16)
-def _weights_digest(model_dir: Path, stamp: tuple) -> str:
+def _weights_digest(files: tuple[Path, ...], stamp: tuple) -> str:
     """sha256 of every weight file's name and bytes (~0.15 s for MiniLM); `stamp` (sizes, mtimes) keys the cache."""
     digest = hashlib.sha256()
-    for weights in sorted(model_dir.glob("*.safetensors")) + sorted(model_dir.glob("*.bin")):
+    for weights in files:
         digest.update(weights.name.encode())
         with open(weights, "rb") as handle:
             for block in iter(lambda: handle.read(1 << 20), b""):
@@ -64,9 +68,9 @@ def _weights_digest(model_dir: Path, stamp: tuple) -> str:
 def _fingerprint(model_dir: Path) -> str:
     """A short, stable revision id for a model folder: a hash of its configs and every byte of its weights, so a
     fine-tuned copy (same shapes, same file sizes) never shares a model id, nor cached vectors, with its base."""
-    files = sorted(model_dir.glob("*.safetensors")) + sorted(model_dir.glob("*.bin"))
-    weights = _weights_digest(model_dir, tuple((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in files))
-    configs = _configs_and_sizes(model_dir)
+    files = _weight_files(model_dir)
+    weights = _weights_digest(tuple(files), tuple((p.stat().st_size, p.stat().st_mtime_ns) for p in files))
+    configs = _configs_and_sizes(model_dir, files)
     legacy = _SIZE_FINGERPRINTS.get(weights)
     if legacy is not None and configs.hexdigest()[:12] == legacy:
         return legacy
