@@ -71,8 +71,9 @@ class RateLimit:
 
     PREFIXES = ("/search", "/articles/", "/related", "/widget/related")
 
-    def __init__(self, app: ASGIApp, per_minute: int, burst: int) -> None:
+    def __init__(self, app: ASGIApp, per_minute: int, burst: int, clock=time.monotonic) -> None:
         self.app = app
+        self._clock = clock
         self.rate = per_minute / 60.0
         self.burst = float(burst)
         self._buckets: dict[str, tuple[float, float]] = {}
@@ -80,7 +81,7 @@ class RateLimit:
 
     def _take(self, client: str) -> float:
         """0 if a token was taken, else seconds until one is available."""
-        now = time.monotonic()
+        now = self._clock()
         with self._lock:
             tokens, last = self._buckets.get(client, (self.burst, now))
             tokens = min(self.burst, tokens + (now - last) * self.rate)

@@ -65,7 +65,7 @@ def test_every_request_writes_one_access_line(client, caplog, method, path, kwar
 
 def test_a_rate_limited_request_is_logged_and_named_too(tiny_engine, tiny_index, caplog):
     caplog.set_level(logging.INFO, logger="sift.access")
-    settings = Settings(index_dir=tiny_index, rate_limit_per_minute=60, rate_limit_burst=2)
+    settings = Settings(index_dir=tiny_index, rate_limit_per_minute=1, rate_limit_burst=2)  # no refill mid-test
     with TestClient(create_app(settings, engine=tiny_engine)) as c:
         responses = [c.get("/articles/t01/related") for _ in range(3)]
     assert [r.status_code for r in responses] == [200, 200, 429]
