@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -60,3 +68,81 @@ def sample_engine(sample_index, embedder):
     from search_api.engine import Engine
 
     return Engine.open(sample_index, embedder)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Server:
+    """`sift serve` running in its own process; its log (stdout and stderr) goes to `log_path`."""
+
+    proc: subprocess.Popen
+    base: str
+    log_path: Path
+
+    def log_lines(self) -> list[str]:
+        return self.log_path.read_text(errors="replace").splitlines()
+
+    def json_log(self) -> list[dict]:
+        """Every log line as the JSON object it must be."""
+        return [json.loads(line) for line in self.log_lines()]
+
+    def stop(self, timeout: float = 30.0) -> int:
+        """SIGTERM, then the exit status (raises if the server outlives `timeout`)."""
+        self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(timeout)
+
+    def close(self, timeout: float = 15.0) -> None:
+        """Stop it whatever state it is in: SIGTERM, SIGKILL after `timeout`."""
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+
+
+@pytest.fixture(scope="session")
+def launch():
+    """Start `sift serve` over an index on a free loopback port: `launch(index_dir, log_dir, env={...}, args=[...],
+    preexec_fn=..., wait=True)`. Returns a Server once /health answers (or, with `wait=False`, at once). The caller
+    closes it; any still running when the session ends are killed."""
+    started: list[Server] = []
+
+    def start(index_dir: Path, log_dir: Path, *, env: dict[str, str] | None = None, args: tuple[str, ...] = (),
+              preexec_fn=None, wait: bool = True, timeout: float = 120.0) -> Server:
+        port = _free_port()
+        full_env = {**os.environ, "HF_HUB_OFFLINE": "1", "SIFT_INDEX_DIR": str(index_dir), "SIFT_PORT": str(port),
+                    **(env or {})}
+        log_path = Path(log_dir) / f"server-{port}.log"
+        with open(log_path, "wb") as log:  # a file: a pipe nobody reads fills up and stalls the server
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "search_api.cli", "serve", *args], env=full_env, cwd=REPO,
+                stdout=log, stderr=subprocess.STDOUT, preexec_fn=preexec_fn,
+            )
+        server = Server(proc, f"http://127.0.0.1:{port}", log_path)
+        started.append(server)
+        deadline = time.monotonic() + timeout
+        while wait and time.monotonic() < deadline:
+            if proc.poll() is not None:
+                pytest.fail(f"server exited with {proc.returncode}:\n{log_path.read_text(errors='replace')}")
+            try:
+                if httpx.get(f"{server.base}/health", timeout=2).status_code == 200:
+                    return server
+            except httpx.TransportError:
+                time.sleep(0.2)
+        if wait:
+            server.close()
+            pytest.fail(f"the server did not answer /health within {timeout:.0f} s:\n{server.log_path.read_text(errors='replace')}")
+        return server
+
+    yield start
+    for server in started:
+        if server.proc.poll() is None:
+            server.proc.kill()
+            server.proc.wait(10)

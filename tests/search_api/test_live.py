@@ -3,7 +3,6 @@
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import threading
@@ -107,30 +106,16 @@ def test_writes_are_disabled_without_a_key(tmp_path, tiny_engine, tiny_index):
         assert r.status_code == 403 and "writes are disabled" in r.json()["error"]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.slow
-def test_server_swaps_versions_under_load_without_failing_a_request(tmp_path, embedder):
+def test_server_swaps_versions_under_load_without_failing_a_request(tmp_path, embedder, launch):
     corpus = tmp_path / "corpus.jsonl"
     shutil.copy(TINY, corpus)
     idx = tmp_path / "idx"
     index_sources([corpus], idx, embedder, progress=False)
-    port = _free_port()
-    env = {**os.environ, "SIFT_INDEX_DIR": str(idx), "SIFT_PORT": str(port), "HF_HUB_OFFLINE": "1"}
-    server = subprocess.Popen([sys.executable, "-m", "search_api.cli", "serve"], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "SIFT_INDEX_DIR": str(idx), "HF_HUB_OFFLINE": "1"}
+    server = launch(idx, tmp_path)
+    base = server.base
     try:
-        for _ in range(300):
-            try:
-                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.3)
         stop = threading.Event()
         outcomes: list[tuple[int, str]] = []
 
@@ -157,8 +142,7 @@ def test_server_swaps_versions_under_load_without_failing_a_request(tmp_path, em
         for t in threads:
             t.join()
     finally:
-        server.terminate()
-        server.wait(15)
+        server.close()
     assert len(outcomes) > 50
     assert {status for status, _ in outcomes} == {200}, "a request failed during a swap"
     versions = [v for _, v in outcomes]

@@ -5,11 +5,7 @@ publisher's site (another origin), and any request off the loopback interface is
 """
 
 import json
-import os
 import shutil
-import socket
-import subprocess
-import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -25,12 +21,6 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 LOOPBACK = {"127.0.0.1", "localhost"}
 HOSTILE = '<script>alert(1)</script> & "quotes"'
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Publisher:
@@ -77,37 +67,16 @@ def publisher():
 
 
 @pytest.fixture(scope="module")
-def server(tiny_index, publisher, tmp_path_factory):
-    port = _free_port()
+def server(tiny_index, publisher, launch, tmp_path_factory):
     # the widget records impressions and clicks into the store: a copy, so other tests' shared index stays unwritten
-    index = tmp_path_factory.mktemp("browser") / "idx"
+    folder = tmp_path_factory.mktemp("browser")
+    index = folder / "idx"
     shutil.copytree(tiny_index, index)
     # no similarity floor over the tiny corpus of unrelated stories (see tiny_engine in conftest.py)
-    env = {**os.environ, "SIFT_INDEX_DIR": str(index), "SIFT_PORT": str(port), "HF_HUB_OFFLINE": "1",
-           "SIFT_RELATED_MIN_SIMILARITY": "-1",
-           "SIFT_CORS_ORIGINS": json.dumps([publisher.allowed])}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "search_api.cli", "serve"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"server exited: {proc.stdout.read().decode(errors='replace')}")
-        try:
-            if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            time.sleep(0.3)
-    else:
-        proc.kill()
-        pytest.fail("server did not start within 90 s")
-    yield base
-    proc.terminate()
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    running = launch(index, folder, env={"SIFT_RELATED_MIN_SIMILARITY": "-1",
+                                         "SIFT_CORS_ORIGINS": json.dumps([publisher.allowed])})
+    yield running.base
+    running.close()
 
 
 @pytest.fixture(scope="module")
