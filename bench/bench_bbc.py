@@ -190,7 +190,7 @@ def main() -> None:
 
         size = sum(p.stat().st_size for p in (idx / "versions").rglob("*") if p.is_file())
         store = (idx / "store.sqlite").stat().st_size
-        print(f"\n## Footprint")
+        print("\n## Footprint")
         print(f"version on disk: {size / 1e6:.1f} MB · store.sqlite: {store / 1e6:.1f} MB")
         print(f"peak RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
         out["footprint"] = {"version_mb": size / 1e6, "store_mb": store / 1e6,

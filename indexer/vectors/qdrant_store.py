@@ -8,7 +8,6 @@ With a URL every version gets its own collection (named in the manifest), droppe
 
 from __future__ import annotations
 
-import json
 import threading
 import uuid
 from pathlib import Path

@@ -135,7 +135,6 @@ def test_a_version_published_with_chunks_parquet_still_serves_the_same_snippets(
     import json
     import shutil
 
-    import pandas as pd
     import pyarrow as pa
 
     from indexer.publish import sha256_file
