@@ -96,6 +96,11 @@ class Server:
         self.proc.send_signal(signal.SIGTERM)
         return self.proc.wait(timeout)
 
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+
     def close(self, timeout: float = 15.0) -> None:
         """Stop it whatever state it is in: SIGTERM, SIGKILL after `timeout`."""
         if self.proc.poll() is None:
@@ -103,8 +108,7 @@ class Server:
             try:
                 self.proc.wait(timeout)
             except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
+                self.kill()
 
 
 @pytest.fixture(scope="session")
@@ -143,6 +147,4 @@ def launch():
 
     yield start
     for server in started:
-        if server.proc.poll() is None:
-            server.proc.kill()
-            server.proc.wait(10)
+        server.kill()

@@ -45,6 +45,4 @@ def serve(launch, tmp_path):
 
     yield start
     for server in started:
-        if server.proc.poll() is None:
-            server.proc.kill()
-            server.proc.wait(10)
+        server.kill()
