@@ -226,6 +226,8 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         date_from: Annotated[date | None, Query(description="YYYY-MM-DD, inclusive")] = None,
         date_to: Annotated[date | None, Query(description="YYYY-MM-DD, inclusive")] = None,
         mode: Annotated[Mode, Query(description="hybrid (default), semantic or keyword")] = "hybrid",
+        facets: Annotated[bool, Query(description="Also count categories, countries, regions and years over the "
+                                                  "best 100 results, for refining the search")] = False,
     ) -> SearchResults:
         query = clean_query(q)
         if not query:
@@ -238,7 +240,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
             date_from=date_from,
             date_to=date_to,
         )
-        return engine.search(query, k=k, offset=offset, filters=filters, mode=mode)
+        return engine.search(query, k=k, offset=offset, filters=filters, mode=mode, facets=facets)
 
     @app.get("/articles/{article_id}", response_model=ArticleInfo, tags=["articles"])
     def article(engine: EngineDep, article_id: ArticleId) -> ArticleInfo:

@@ -163,6 +163,8 @@ def search(
     date_from: Annotated[Optional[datetime], typer.Option(formats=["%Y-%m-%d"], help="Published on/after")] = None,
     date_to: Annotated[Optional[datetime], typer.Option(formats=["%Y-%m-%d"], help="Published on/before")] = None,
     mode: Annotated[str, typer.Option("--mode", "-m", help="hybrid, semantic or keyword")] = "hybrid",
+    facets: Annotated[bool, typer.Option("--facets", help="Also count categories, countries, regions and years "
+                                                          "over the best 100 results")] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Search the index with a natural-language question."""
@@ -179,7 +181,8 @@ def search(
     if mode not in ("hybrid", "semantic", "keyword"):
         raise _fail(f"unknown mode {mode!r}; use hybrid, semantic or keyword")
     try:
-        results = engine.search(query, k=k, offset=offset, filters=filters, mode=mode)  # type: ignore[arg-type]
+        results = engine.search(query, k=k, offset=offset, filters=filters, mode=mode,  # type: ignore[arg-type]
+                                facets=facets)
     except SiftError as exc:
         raise _fail(str(exc)) from None
     if as_json:
@@ -196,6 +199,12 @@ def search(
         if hit.url:
             typer.echo(f"   {hit.url}")
         typer.echo(f"   {hit.snippet}")
+    if results.facets is not None and results.facets.counted:
+        typer.echo(f"\nin the best {results.facets.counted} results:")
+        for name in ("categories", "countries", "regions", "years"):
+            values = getattr(results.facets, name)[:8]
+            if values:
+                typer.echo(f"  {name}: " + " · ".join(f"{v.value} ({v.count})" for v in values))
 
 
 @app.command()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timezone
@@ -29,6 +30,8 @@ from search_api.explain import PINNED_REASON, Explainer, TermProfile, term_profi
 from search_api.related import Picked, Pin, RelatedRules, select_related
 from search_api.schemas import (
     ArticleInfo,
+    Facets,
+    FacetValue,
     Filters,
     IndexStats,
     Mode,
@@ -60,6 +63,13 @@ class RankingParams:
     rrf_k: int = 60
     depth: int = 100  # candidates taken from each leg before fusing
     collapse_duplicates: bool = True
+    # Facets count the results scoring at least `facet_share` of the best one, among the first `facet_depth`. Semantic
+    # search scores every article, so a fixed top-k would count most of a small site for any query. Measured on
+    # SciFact's train queries (hybrid): half the best score keeps 97% of the judged-relevant articles in the top 100
+    # and counts a median of 41 results (0.6: 92%, 14).
+    facet_depth: int = 100
+    facet_share: float = 0.5
+    facet_values: int = 20  # values listed per facet at most
     # Articles about a place the query names score (1 + geo_boost) × their score: a soft preference, not a filter.
     geo_boost: float = 0.5
 
@@ -131,6 +141,10 @@ class Engine:
             self._group_members.setdefault(int(g), []).append(i)
         self._position = {aid: i for i, aid in enumerate(self.articles["id"])}
         self._published = np.array([_to_utc_seconds(v) for v in self.articles["published_at"]], dtype=np.float64)
+        # UTC publication year, 0 when undated
+        self._year = np.zeros(len(self._published), dtype=np.int64)
+        dated_rows = ~np.isnan(self._published)
+        self._year[dated_rows] = self._published[dated_rows].astype("datetime64[s]").astype("datetime64[Y]").astype(np.int64) + 1970
         self._category_members = self._members(self.articles["categories"], str.casefold)
         self._country_members = self._members(self.articles["country_codes"], str)
         self._region_members = self._members(self.articles["regions"], str)
@@ -142,7 +156,7 @@ class Engine:
         # plain lists for the serving path: a related list reads five rows, and pandas row access costs ~0.1 ms each
         self._card = {
             column: self.articles[column].tolist()
-            for column in ("id", "title", "url", "published_at", "categories", "countries")
+            for column in ("id", "title", "url", "published_at", "categories", "countries", "regions")
         }
         self._reasons: dict[tuple[int, int], str] = {}  # (source row, item row) → caption; fixed per version
         # each passage's stems, for choosing keyword snippets: stemming a passage costs ~26 µs, and popular
@@ -355,7 +369,8 @@ class Engine:
 
     # -- search ---------------------------------------------------------------------------------------------
     def search(
-        self, query: str, *, k: int = 10, offset: int = 0, filters: Filters | None = None, mode: Mode = "hybrid"
+        self, query: str, *, k: int = 10, offset: int = 0, filters: Filters | None = None, mode: Mode = "hybrid",
+        facets: bool = False,
     ) -> SearchResults:
         text = " ".join(query.split())
         if not text:
@@ -368,7 +383,8 @@ class Engine:
         allowed = self._allowed_articles(filters)
         eligible = int(allowed.sum()) if allowed is not None else len(self.articles)
         hits: list[SearchHit] = []
-        if eligible and offset < eligible:
+        groups: list[tuple[_Candidate, list[int]]] = []
+        if eligible and (offset < eligible or facets):
             need = offset + k
             depth = max(self.ranking.depth, need)
             while True:
@@ -379,8 +395,32 @@ class Engine:
                     break
                 depth = min(eligible, depth * 2)
             terms = query_terms(text)
-            hits = [self._hit(cand, others, terms) for cand, others in groups[offset:need]]
-        return SearchResults(query=text, mode=mode, k=k, offset=offset, eligible=eligible, hits=hits, version=self.version)
+            hits = [self._hit(cand, others, terms) for cand, others in groups[offset:offset + k]]
+        counts = None
+        if facets:
+            best = groups[0][0].score if groups else 0.0
+            cut = self.ranking.facet_share * best if best > 0 else -np.inf  # nothing scores well: count the top
+            counted = [c.article for c, _ in groups[: self.ranking.facet_depth] if c.score >= cut]
+            counts = self._facets(counted)
+        return SearchResults(query=text, mode=mode, k=k, offset=offset, eligible=eligible, hits=hits,
+                             version=self.version, facets=counts)
+
+    def _facets(self, rows: list[int]) -> Facets:
+        """Category, country, region and year counts over the result rows `rows`."""
+        card, most = self._card, self.ranking.facet_values
+
+        def top(counter: Counter, order=lambda kv: (-kv[1], kv[0])) -> list[FacetValue]:
+            return [FacetValue(value=str(v), count=c) for v, c in sorted(counter.items(), key=order)[:most]]
+
+        categories, countries, regions, years = Counter(), Counter(), Counter(), Counter()
+        for r in rows:
+            categories.update(set(card["categories"][r]))
+            countries.update(set(card["countries"][r]))
+            regions.update(set(card["regions"][r]))
+            if self._year[r]:
+                years[int(self._year[r])] += 1
+        return Facets(counted=len(rows), categories=top(categories), countries=top(countries), regions=top(regions),
+                      years=top(years, order=lambda kv: -kv[0]))
 
     def _hit(self, cand: _Candidate, others: list[int], terms: frozenset[str]) -> SearchHit:
         chunk = cand.chunk

@@ -57,6 +57,23 @@ class Filters(_Frozen):
         return not (self.categories or self.countries or self.regions) and self.date_from is None and self.date_to is None
 
 
+class FacetValue(_Frozen):
+    value: str
+    count: int
+
+
+class Facets(_Frozen):
+    """What the best results are about, for refining a search: counts over the `counted` results that score at least
+    half as well as the first (at most 100; near-duplicate groups once; within the filters already applied), most
+    frequent first. A semantic search ranks every article, so counts over all of them would say nothing."""
+
+    counted: int = Field(description="How many of the best results the counts cover")
+    categories: list[FacetValue] = []
+    countries: list[FacetValue] = []
+    regions: list[FacetValue] = []
+    years: list[FacetValue] = Field([], description="Publication years (UTC), newest first; undated articles left out")
+
+
 class SearchResults(_Frozen):
     query: str
     mode: Mode
@@ -65,6 +82,7 @@ class SearchResults(_Frozen):
     eligible: int = Field(description="Articles that pass the filters (all articles when there are none)")
     hits: list[SearchHit]
     version: str
+    facets: Facets | None = Field(None, description="Present when asked for (facets=true)")
 
 
 class RelatedItem(_Frozen):

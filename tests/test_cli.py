@@ -46,6 +46,10 @@ def test_search_human_and_json(cli_index):
     assert human.output.startswith("1. Mangrove restoration grant for coastal communities in Indonesia")
     data = json.loads(sift("search", "grants to replant mangroves", "-i", str(cli_index), "--json").stdout)
     assert data["hits"][0]["id"] == "t11" and len(data["hits"]) == 10
+    faceted = sift("search", "grants to replant mangroves", "-i", str(cli_index), "-k", "1", "--facets")
+    assert "\nin the best " in faceted.output and "  categories: " in faceted.output
+    data = json.loads(sift("search", "grants to replant mangroves", "-i", str(cli_index), "--facets", "--json").stdout)
+    assert data["facets"]["counted"] > 0
 
 
 def test_search_filters(cli_index):

@@ -20,7 +20,7 @@ def test_search_returns_typed_hits(client):
         "id", "title", "url", "score", "semantic_score", "keyword_score", "snippet", "snippet_html",
         "published_at", "categories", "countries", "regions", "similar",
     }
-    assert (body["k"], body["offset"], body["eligible"]) == (2, 0, 12)
+    assert (body["k"], body["offset"], body["eligible"], body["facets"]) == (2, 0, 12, None)
 
 
 def test_search_filters_over_http(client):
@@ -129,3 +129,15 @@ def test_place_filters_over_http(client):
 def test_bad_place_and_mode_parameters(client, params, message):
     r = client.get("/search", params=params)
     assert r.status_code == 422 and message in r.json()["error"]
+
+
+def test_search_facets_over_http(client):
+    plain = client.get("/search", params={"q": "mangrove restoration grant"}).json()
+    assert plain["facets"] is None
+    body = client.get("/search", params={"q": "mangrove restoration grant", "facets": "true"}).json()
+    facets = body["facets"]
+    assert set(facets) == {"counted", "categories", "countries", "regions", "years"}
+    assert 0 < facets["counted"] <= 12  # the tiny index holds 12 articles
+    assert all(set(v) == {"value", "count"} for v in facets["categories"])
+    r = client.get("/search", params={"q": "water", "facets": "perhaps"})
+    assert r.status_code == 422 and "facets" in r.json()["error"]

@@ -155,3 +155,49 @@ def test_a_version_published_with_chunks_parquet_still_serves_the_same_snippets(
     query = "mangrove restoration grant"
     got, want = engine.search(query, k=5), tiny_engine.search(query, k=5)
     assert [(h.id, h.snippet) for h in got.hits] == [(h.id, h.snippet) for h in want.hits]
+
+
+def _expected_facets(hits, share=0.5):
+    """Facet counts computed the long way, from a page of hits holding every result the facets may count."""
+    from collections import Counter
+
+    counted = [h for h in hits if h.score >= share * hits[0].score]
+    tally = {name: Counter() for name in ("categories", "countries", "regions", "years")}
+    for h in counted:
+        tally["categories"].update(set(h.categories))
+        tally["countries"].update(set(h.countries))
+        tally["regions"].update(set(h.regions))
+        if h.published_at is not None:
+            tally["years"][str(h.published_at.year)] += 1
+    return len(counted), tally
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "semantic", "keyword"])
+@pytest.mark.parametrize("query", ["cholera outbreak", "child trafficking funding in Africa", "grants for women farmers"])
+def test_facets_count_the_results_that_score_at_least_half_the_best(sample_engine, query, mode):
+    every = sample_engine.search(query, k=100, mode=mode)  # the 100 results the facets look at, one page
+    got = sample_engine.search(query, k=3, mode=mode, facets=True).facets
+    counted, tally = _expected_facets(every.hits)
+    assert got.counted == counted and 0 < counted < len(every.hits)  # a query does not count the whole site
+    for name, expected in tally.items():
+        if name == "years":  # newest first
+            order = sorted(expected.items(), key=lambda kv: kv[0], reverse=True)
+        else:  # most frequent first, ties alphabetically
+            order = sorted(expected.items(), key=lambda kv: (-kv[1], kv[0]))
+        assert [(v.value, v.count) for v in getattr(got, name)] == order[:20]
+    assert got.categories and got.regions and got.years
+
+
+def test_facets_are_only_computed_when_asked_and_respect_the_filters(sample_engine):
+    assert sample_engine.search("cholera outbreak", k=3).facets is None
+    narrowed = sample_engine.search("child trafficking", k=3, facets=True, filters=Filters(countries=["Nigeria"]))
+    assert narrowed.facets.countries[0].value == "Nigeria"
+    assert narrowed.facets.countries[0].count == narrowed.facets.counted > 0
+    # a page past the end still describes the results
+    past = sample_engine.search("child trafficking", k=10, offset=500, facets=True)
+    assert past.hits == [] and past.facets.counted > 0
+
+
+def test_facets_of_a_search_that_matches_nothing(tiny_engine):
+    nothing = tiny_engine.search("grant", mode="keyword", facets=True, filters=Filters(categories=["No such"]))
+    assert nothing.eligible == 0 and nothing.facets.counted == 0 and nothing.facets.categories == []
