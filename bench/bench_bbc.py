@@ -141,7 +141,8 @@ def main() -> None:
             search_ms.append((t2 - t1) * 1000)
         # hybrid and semantic side by side, query by query, each embedding its query afresh (cache cleared), then
         # again with the query vector cached: the second pair isolates retrieval and fusion
-        timed: dict[str, list[float]] = {"hybrid": [], "semantic": [], "hybrid, cached": [], "semantic, cached": []}
+        timed: dict[str, list[float]] = {"hybrid": [], "semantic": [], "hybrid, cached": [], "semantic, cached": [],
+                                          "hybrid + facets, cached": []}
         for q in queries:
             for mode in ("hybrid", "semantic"):
                 embedder._query_cache.cache_clear()
@@ -151,6 +152,9 @@ def main() -> None:
                 t0 = time.perf_counter()
                 engine.search(q, k=10, mode=mode)
                 timed[f"{mode}, cached"].append((time.perf_counter() - t0) * 1000)
+            t0 = time.perf_counter()
+            engine.search(q, k=10, facets=True)  # what the search page asks for on a first page
+            timed["hybrid + facets, cached"].append((time.perf_counter() - t0) * 1000)
         s, e = percentiles(search_ms), percentiles(embed_ms)
         print(f"\n## Query latency, in-process, k=10 ({len(queries)} queries, 1 client)")
         print(f"hybrid search (embed, FAISS, BM25, fuse): {s}")
@@ -160,6 +164,8 @@ def main() -> None:
         for suffix in ("", ", cached"):
             h, m = percentiles(timed["hybrid" + suffix]), percentiles(timed["semantic" + suffix])
             print(f"hybrid / semantic{suffix}: p50 {h['p50'] / m['p50']:.2f}x · p99 {h['p99'] / m['p99']:.2f}x")
+        f, h = percentiles(timed["hybrid + facets, cached"]), percentiles(timed["hybrid, cached"])
+        print(f"facets cost (cached): p50 {f['p50'] / h['p50']:.2f}x · p99 {f['p99'] / h['p99']:.2f}x of hybrid")
         print(f"embedding share of search p50: {e['p50'] / s['p50']:.0%}")
         out["query"] = {"search": s, "embedding": e} | {name: percentiles(v) for name, v in timed.items()}
 

@@ -2,6 +2,8 @@
 (function () {
   "use strict";
   var PAGE = 10, offset = 0, lastParams = null;
+  var places = { country: [], region: [] };  // filters chosen from the facets; the form holds the others
+  var FACETS = [["categories", "Categories"], ["regions", "Regions"], ["countries", "Countries"], ["years", "Years"]];
   var $ = function (id) { return document.getElementById(id); };
   function el(tag, attrs, text) {
     var node = document.createElement(tag);
@@ -57,20 +59,68 @@
                                     : "No articles match.";
     $("more").hidden = shown >= res.eligible || res.hits.length < res.k;
   }
+  function refine(facet, value) {  // narrow the search to one facet value and run it again
+    if (facet === "years") { $("date_from").value = value + "-01-01"; $("date_to").value = value + "-12-31"; }
+    else if (facet === "categories") {
+      if (![].some.call($("category").options, function (o) { return o.value === value; })) {
+        $("category").appendChild(el("option", { value: value }, value));
+      }
+      $("category").value = value;
+    } else {
+      var list = places[facet === "countries" ? "country" : "region"];
+      if (list.indexOf(value) < 0) list.push(value);
+    }
+    search();
+  }
+  function renderFacets(facets) {
+    var box = $("facets");
+    box.textContent = "";
+    if (!facets || !facets.counted) return;
+    box.appendChild(el("div", { "class": "name" }, "Refine — in the best " + facets.counted + " results:"));
+    FACETS.forEach(function (f) {
+      var values = facets[f[0]].slice(0, 8);
+      if (!values.length) return;
+      var line = el("div");
+      line.appendChild(el("span", { "class": "name" }, f[1] + ":"));
+      values.forEach(function (v) {
+        var b = el("button", { type: "button", "data-facet": f[0] }, v.value + " " + v.count);
+        b.addEventListener("click", function () { refine(f[0], v.value); });
+        line.appendChild(b);
+      });
+      box.appendChild(line);
+    });
+  }
+  function renderActive() {  // the facet filters in force, each removable
+    var box = $("active");
+    box.textContent = "";
+    ["country", "region"].forEach(function (name) {
+      places[name].forEach(function (value, i) {
+        var b = el("button", { type: "button", title: "Remove this filter" }, value + " \u00d7");
+        b.addEventListener("click", function () { places[name].splice(i, 1); search(); });
+        box.appendChild(b);
+      });
+    });
+  }
   function run(append) {
     var params = lastParams;
     params.set("offset", String(offset));
+    if (offset === 0) params.set("facets", "true"); else params.delete("facets");
     $("status").textContent = "Searching…";
-    getJSON("/search?" + params.toString()).then(function (res) { render(res, append); })
-      .catch(function (e) { $("status").textContent = ""; $("results").textContent = "";
+    getJSON("/search?" + params.toString()).then(function (res) {
+      render(res, append);
+      if (!append) renderFacets(res.facets);
+    }).catch(function (e) { $("status").textContent = ""; $("results").textContent = ""; $("facets").textContent = "";
                             $("results").appendChild(el("p", { "class": "error" }, e.message)); });
   }
-  $("f").addEventListener("submit", function (ev) {
-    ev.preventDefault();
+  function search() {
     var p = new URLSearchParams({ q: $("q").value, k: String(PAGE) });
     ["category", "date_from", "date_to"].forEach(function (name) { if ($(name).value) p.set(name, $(name).value); });
+    places.country.forEach(function (c) { p.append("country", c); });
+    places.region.forEach(function (r) { p.append("region", r); });
+    renderActive();
     lastParams = p; offset = 0; run(false);
-  });
+  }
+  $("f").addEventListener("submit", function (ev) { ev.preventDefault(); search(); });
   $("more").addEventListener("click", function () { offset += PAGE; run(true); });
   getJSON("/stats").then(function (s) {
     Object.keys(s.categories).forEach(function (c) { $("category").appendChild(el("option", { value: c }, c)); });

@@ -292,6 +292,30 @@ def test_search_page_works_under_its_content_security_policy(tab, server):
     assert tab.csp_violations() == [] and tab.errors == []
 
 
+def test_search_page_refines_by_a_facet_and_undoes_it(tab, server):
+    from playwright.sync_api import expect
+
+    api = httpx.get(f"{server}/search", params={"q": "grant", "k": 10, "facets": "true"}).json()
+    region = api["facets"]["regions"][0]["value"]
+    narrowed = httpx.get(f"{server}/search", params={"q": "grant", "k": 10, "region": region}).json()["hits"]
+    assert 0 < len(narrowed) < len(api["hits"])
+    tab.page.goto(f"{server}/")
+    tab.page.fill("#q", "grant")
+    tab.page.click("button[type=submit]")
+    tab.page.wait_for_selector("#facets button[data-facet=regions]")
+    chips = tab.page.eval_on_selector_all("#facets button", "bs => bs.map(b => b.textContent)")
+    assert f"{region} {api['facets']['regions'][0]['count']}" in chips
+    tab.page.locator("#facets button[data-facet=regions]").first.click()
+    expect(tab.page.locator(".hit")).to_have_count(len(narrowed))  # polls without eval (the CSP forbids it)
+    titles = tab.page.eval_on_selector_all(".hit h2", "hs => hs.map(h => h.textContent)")
+    assert titles == [h["title"] for h in narrowed]
+    assert tab.page.text_content("#active") == f"{region} \u00d7"
+    tab.page.locator("#active button").click()  # remove the filter: the first results come back
+    expect(tab.page.locator(".hit")).to_have_count(len(api["hits"]))
+    assert tab.page.text_content("#active") == ""
+    assert tab.csp_violations() == [] and tab.errors == []
+
+
 def _framing_page(server: str) -> str:
     return (f'<!doctype html><html><body><h1>A post</h1>'
             f'<iframe id="box" src="{server}/widget/related/t04?k=3" width="600" height="300"></iframe></body></html>')
