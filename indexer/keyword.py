@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import bm25s
@@ -88,6 +88,17 @@ class KeywordIndex:
         return [counts[i] if (i := vocab.get(t)) is not None else 0 for t in terms]
 
     _frequency_table: tuple[dict[str, int], list[int]] | None = None
+
+    def vocabulary(self) -> Iterable[str]:
+        """Every analysed term the index holds."""
+        return self._retriever.vocab_dict.keys() if self._retriever is not None else ()
+
+    def documents_with(self, term: str) -> np.ndarray:
+        """The rows of the documents that contain `term` (empty for an unknown term)."""
+        if self._retriever is None or (column := self._retriever.vocab_dict.get(term)) is None:
+            return np.zeros(0, dtype=np.int64)
+        s = self._retriever.scores
+        return np.asarray(s["indices"][s["indptr"][column] : s["indptr"][column + 1]], dtype=np.int64)
 
     def _build_frequency_table(self) -> tuple[dict[str, int], list[int]]:
         if self._retriever is None:

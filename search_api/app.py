@@ -228,6 +228,8 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         mode: Annotated[Mode, Query(description="hybrid (default), semantic or keyword")] = "hybrid",
         facets: Annotated[bool, Query(description="Also count categories, countries, regions and years over the "
                                                   "best 100 results, for refining the search")] = False,
+        spellcheck: Annotated[bool, Query(description="Correct words no article contains before searching "
+                                                      "(see corrected_query); false searches the words as typed")] = True,
     ) -> SearchResults:
         query = clean_query(q)
         if not query:
@@ -240,7 +242,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
             date_from=date_from,
             date_to=date_to,
         )
-        return engine.search(query, k=k, offset=offset, filters=filters, mode=mode, facets=facets)
+        return engine.search(query, k=k, offset=offset, filters=filters, mode=mode, facets=facets, spellcheck=spellcheck)
 
     @app.get("/articles/{article_id}", response_model=ArticleInfo, tags=["articles"])
     def article(engine: EngineDep, article_id: ArticleId) -> ArticleInfo:

@@ -165,6 +165,8 @@ def search(
     mode: Annotated[str, typer.Option("--mode", "-m", help="hybrid, semantic or keyword")] = "hybrid",
     facets: Annotated[bool, typer.Option("--facets", help="Also count categories, countries, regions and years "
                                                           "over the best 100 results")] = False,
+    spellcheck: Annotated[bool, typer.Option("--spellcheck/--no-spellcheck",
+                                             help="Correct words no article contains")] = True,
     as_json: JsonOpt = False,
 ) -> None:
     """Search the index with a natural-language question."""
@@ -182,12 +184,14 @@ def search(
         raise _fail(f"unknown mode {mode!r}; use hybrid, semantic or keyword")
     try:
         results = engine.search(query, k=k, offset=offset, filters=filters, mode=mode,  # type: ignore[arg-type]
-                                facets=facets)
+                                facets=facets, spellcheck=spellcheck)
     except SiftError as exc:
         raise _fail(str(exc)) from None
     if as_json:
         _print_json(results.model_dump(mode="json"))
         return
+    if results.corrected_query:
+        typer.echo(f"showing results for: {results.corrected_query}  (--no-spellcheck searches as typed)\n")
     if not results.hits:
         typer.echo("no articles match")
     for rank, hit in enumerate(results.hits, start=offset + 1):

@@ -41,6 +41,7 @@ from search_api.schemas import (
     SearchResults,
 )
 from search_api.snippets import best_passage, make_snippet, passage_stems, query_terms
+from search_api.spelling import Speller
 
 
 class QueryEncoder(Protocol):
@@ -152,6 +153,7 @@ class Engine:
         dated = self._published[~np.isnan(self._published)]
         self._newest = float(dated.max()) if len(dated) else np.nan  # recency rules count age from here
         self._explainer = Explainer(self.keyword, self._article_text, self._places, self._stored_profiles())
+        self._speller = Speller(self.keyword.vocabulary, lambda stem: self.keyword.frequencies([stem])[0], self._spelling)
         self.keyword.frequencies(())  # builds the term → document frequency table now, not on a first request
         # plain lists for the serving path: a related list reads five rows, and pandas row access costs ~0.1 ms each
         self._card = {
@@ -162,6 +164,10 @@ class Engine:
         # each passage's stems, for choosing keyword snippets: stemming a passage costs ~26 µs, and popular
         # articles' passages come up query after query (4,096 passages: ~10 MB at most)
         self._stems = lru_cache(maxsize=4096)(lambda chunk: passage_stems(self.chunk_text[chunk]))
+
+    def _spelling(self, stem: str) -> set[str]:
+        """The words an indexed stem is written as, in the first 20 articles holding it (their profiles' spellings)."""
+        return {self._explainer.profile(int(row)).surface.get(stem, stem) for row in self.keyword.documents_with(stem)[:20]}
 
     def _stored_profiles(self) -> StoredProfiles | None:
         """The term profiles published with the version (memory-mapped, decoded per article on use), or None for a
@@ -370,11 +376,16 @@ class Engine:
     # -- search ---------------------------------------------------------------------------------------------
     def search(
         self, query: str, *, k: int = 10, offset: int = 0, filters: Filters | None = None, mode: Mode = "hybrid",
-        facets: bool = False,
+        facets: bool = False, spellcheck: bool = True,
     ) -> SearchResults:
-        text = " ".join(query.split())
+        """Ranked articles for `query`. With `spellcheck`, words no article contains are corrected to the nearest
+        indexed word first (`corrected_query` says so; search again with `spellcheck=False` for the words as typed)."""
+        typed = text = " ".join(query.split())
         if not text:
             raise InvalidQuery("the query is empty; type a few words to search for")
+        correction = self._speller.correct(text) if spellcheck else None
+        if correction is not None:
+            text = correction.query
         if k < 1 or offset < 0:
             raise InvalidQuery("k must be at least 1 and offset at least 0")
         if mode not in ("hybrid", "semantic", "keyword"):
@@ -402,8 +413,8 @@ class Engine:
             cut = self.ranking.facet_share * best if best > 0 else -np.inf  # nothing scores well: count the top
             counted = [c.article for c, _ in groups[: self.ranking.facet_depth] if c.score >= cut]
             counts = self._facets(counted)
-        return SearchResults(query=text, mode=mode, k=k, offset=offset, eligible=eligible, hits=hits,
-                             version=self.version, facets=counts)
+        return SearchResults(query=typed, corrected_query=text if correction else None, mode=mode, k=k, offset=offset,
+                             eligible=eligible, hits=hits, version=self.version, facets=counts)
 
     def _facets(self, rows: list[int]) -> Facets:
         """Category, country, region and year counts over the result rows `rows`."""

@@ -76,6 +76,10 @@ class Facets(_Frozen):
 
 class SearchResults(_Frozen):
     query: str
+    corrected_query: str | None = Field(
+        None, description="The query as searched when words no article contains were corrected (\"Showing results "
+        "for …\"); null when searched as typed. spellcheck=false searches the words as typed"
+    )
     mode: Mode
     k: int
     offset: int

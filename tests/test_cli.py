@@ -50,6 +50,9 @@ def test_search_human_and_json(cli_index):
     assert "\nin the best " in faceted.output and "  categories: " in faceted.output
     data = json.loads(sift("search", "grants to replant mangroves", "-i", str(cli_index), "--facets", "--json").stdout)
     assert data["facets"]["counted"] > 0
+    misspelt = sift("search", "mangorve restoration", "-i", str(cli_index), "-k", "1")
+    assert misspelt.output.startswith("showing results for: mangroves restoration")
+    assert "showing results" not in sift("search", "mangorve restoration", "-i", str(cli_index), "--no-spellcheck").output
 
 
 def test_search_filters(cli_index):

@@ -2,7 +2,7 @@
 (function () {
   "use strict";
   var PAGE = 10, offset = 0, lastParams = null;
-  var places = { country: [], region: [] };  // filters chosen from the facets; the form holds the others
+  var places = { country: [], region: [] }, spell = true;  // filters chosen from the facets; the form holds the others
   var FACETS = [["categories", "Categories"], ["regions", "Regions"], ["countries", "Countries"], ["years", "Years"]];
   var $ = function (id) { return document.getElementById(id); };
   function el(tag, attrs, text) {
@@ -108,19 +108,33 @@
     $("status").textContent = "Searching…";
     getJSON("/search?" + params.toString()).then(function (res) {
       render(res, append);
-      if (!append) renderFacets(res.facets);
+      if (!append) { renderFacets(res.facets); renderCorrection(res); }
     }).catch(function (e) { $("status").textContent = ""; $("results").textContent = ""; $("facets").textContent = "";
                             $("results").appendChild(el("p", { "class": "error" }, e.message)); });
   }
-  function search() {
+  function renderCorrection(res) {  // "Showing results for …" with a way back to the words as typed
+    var box = $("corrected");
+    box.textContent = "";
+    box.hidden = !res.corrected_query;
+    if (!res.corrected_query) return;
+    box.appendChild(document.createTextNode("Showing results for "));
+    box.appendChild(el("strong", {}, res.corrected_query));
+    box.appendChild(document.createTextNode(". "));
+    var asTyped = el("button", { "class": "link", type: "button" }, "Search instead for " + res.query);
+    asTyped.addEventListener("click", function () { search(false); });
+    box.appendChild(asTyped);
+  }
+  function search(spellcheck) {  // a new query corrects spelling; refining keeps the reader's last choice
+    if (spellcheck !== undefined) spell = spellcheck;
     var p = new URLSearchParams({ q: $("q").value, k: String(PAGE) });
+    if (!spell) p.set("spellcheck", "false");
     ["category", "date_from", "date_to"].forEach(function (name) { if ($(name).value) p.set(name, $(name).value); });
     places.country.forEach(function (c) { p.append("country", c); });
     places.region.forEach(function (r) { p.append("region", r); });
     renderActive();
     lastParams = p; offset = 0; run(false);
   }
-  $("f").addEventListener("submit", function (ev) { ev.preventDefault(); search(); });
+  $("f").addEventListener("submit", function (ev) { ev.preventDefault(); search(true); });
   $("more").addEventListener("click", function () { offset += PAGE; run(true); });
   getJSON("/stats").then(function (s) {
     Object.keys(s.categories).forEach(function (c) { $("category").appendChild(el("option", { value: c }, c)); });

@@ -141,3 +141,11 @@ def test_search_facets_over_http(client):
     assert all(set(v) == {"value", "count"} for v in facets["categories"])
     r = client.get("/search", params={"q": "water", "facets": "perhaps"})
     assert r.status_code == 422 and "facets" in r.json()["error"]
+
+
+def test_search_corrects_spelling_and_searches_as_typed_on_request(client):
+    body = client.get("/search", params={"q": "mangorve restoration", "k": 2}).json()
+    assert body["query"] == "mangorve restoration" and body["corrected_query"] == "mangroves restoration"
+    assert body["hits"][0]["id"] == "t11"
+    as_typed = client.get("/search", params={"q": "mangorve restoration", "spellcheck": "false"}).json()
+    assert as_typed["corrected_query"] is None
