@@ -146,6 +146,8 @@ def _items(page) -> list[dict]:
 
 
 def test_demo_page_shows_related_posts(tab, server):
+    from playwright.sync_api import expect
+
     expected = httpx.get(f"{server}/articles/t01/related", params={"k": 5}).json()["items"]
     tab.page.goto(f"{server}/demo/article/t01")
     tab.page.wait_for_selector(".sift-box .sift-item")
@@ -158,7 +160,9 @@ def test_demo_page_shows_related_posts(tab, server):
     # The box sits right after the script tag, and widget.css applied under the page's strict CSP.
     assert tab.page.evaluate("document.querySelector('script[src=\"/widget.js\"]').nextElementSibling.className") \
         == "sift-box sift-list"
-    assert tab.page.eval_on_selector(".sift-box", "b => getComputedStyle(b).borderTopLeftRadius") == "8px"
+    # widget.css is a <link> the script adds: it may still be loading when the items are drawn (it was, on a busy
+    # machine), so wait for it to apply
+    expect(tab.page.locator(".sift-box")).to_have_css("border-top-left-radius", "8px")
     assert tab.page.locator("link#sift-css").count() == 1
     assert tab.csp_violations() == [] and tab.warnings == [] and tab.dialogs == []
     ARTIFACTS.mkdir(exist_ok=True)
@@ -166,10 +170,12 @@ def test_demo_page_shows_related_posts(tab, server):
 
 
 def test_cards_layout(tab, server):
+    from playwright.sync_api import expect
+
     tab.page.goto(f"{server}/demo/article/t04?layout=cards&k=3")
     tab.page.wait_for_selector(".sift-box.sift-cards .sift-item")
     assert len(_items(tab.page)) == 3
-    assert tab.page.eval_on_selector(".sift-items", "ul => getComputedStyle(ul).display") == "grid"
+    expect(tab.page.locator(".sift-items")).to_have_css("display", "grid")  # widget.css loads after the items
     assert tab.page.locator(".sift-meta").count() == 3
     tab.page.screenshot(path=str(ARTIFACTS / "widget-cards.png"), full_page=True)
 
@@ -313,6 +319,20 @@ def test_search_page_refines_by_a_facet_and_undoes_it(tab, server):
     tab.page.locator("#active button").click()  # remove the filter: the first results come back
     expect(tab.page.locator(".hit")).to_have_count(len(api["hits"]))
     assert tab.page.text_content("#active") == ""
+    assert tab.csp_violations() == [] and tab.errors == []
+
+
+def test_search_page_shows_a_spelling_correction_and_searches_as_typed(tab, server):
+    from playwright.sync_api import expect
+
+    tab.page.goto(f"{server}/")
+    tab.page.fill("#q", "mangorve restoration")
+    tab.page.click("button[type=submit]")
+    expect(tab.page.locator("#corrected")).to_have_text(
+        "Showing results for mangroves restoration. Search instead for mangorve restoration")
+    assert tab.page.text_content(".hit h2") == "Mangrove restoration grant for coastal communities in Indonesia"
+    tab.page.locator("#corrected button").click()
+    expect(tab.page.locator("#corrected")).to_be_hidden()
     assert tab.csp_violations() == [] and tab.errors == []
 
 
