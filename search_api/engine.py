@@ -145,7 +145,8 @@ class Engine:
         # UTC publication year, 0 when undated
         self._year = np.zeros(len(self._published), dtype=np.int64)
         dated_rows = ~np.isnan(self._published)
-        self._year[dated_rows] = self._published[dated_rows].astype("datetime64[s]").astype("datetime64[Y]").astype(np.int64) + 1970
+        years = self._published[dated_rows].astype("datetime64[s]").astype("datetime64[Y]")
+        self._year[dated_rows] = years.astype(np.int64) + 1970
         self._category_members = self._members(self.articles["categories"], str.casefold)
         self._country_members = self._members(self.articles["country_codes"], str)
         self._region_members = self._members(self.articles["regions"], str)
@@ -153,7 +154,9 @@ class Engine:
         dated = self._published[~np.isnan(self._published)]
         self._newest = float(dated.max()) if len(dated) else np.nan  # recency rules count age from here
         self._explainer = Explainer(self.keyword, self._article_text, self._places, self._stored_profiles())
-        self._speller = Speller(self.keyword.vocabulary, lambda stem: self.keyword.frequencies([stem])[0], self._spelling)
+        self._speller = Speller(
+            self.keyword.vocabulary, lambda stem: self.keyword.frequencies([stem])[0], self._spelling
+        )
         self.keyword.frequencies(())  # builds the term → document frequency table now, not on a first request
         # plain lists for the serving path: a related list reads five rows, and pandas row access costs ~0.1 ms each
         self._card = {
@@ -167,7 +170,8 @@ class Engine:
 
     def _spelling(self, stem: str) -> set[str]:
         """The words an indexed stem is written as, in the first 20 articles holding it (their profiles' spellings)."""
-        return {self._explainer.profile(int(row)).surface.get(stem, stem) for row in self.keyword.documents_with(stem)[:20]}
+        rows = self.keyword.documents_with(stem)[:20]
+        return {self._explainer.profile(int(row)).surface.get(stem, stem) for row in rows}
 
     def _stored_profiles(self) -> StoredProfiles | None:
         """The term profiles published with the version (memory-mapped, decoded per article on use), or None for a
@@ -383,13 +387,13 @@ class Engine:
         typed = text = " ".join(query.split())
         if not text:
             raise InvalidQuery("the query is empty; type a few words to search for")
-        correction = self._speller.correct(text) if spellcheck else None
-        if correction is not None:
-            text = correction.query
         if k < 1 or offset < 0:
             raise InvalidQuery("k must be at least 1 and offset at least 0")
         if mode not in ("hybrid", "semantic", "keyword"):
             raise InvalidQuery(f"unknown mode {mode!r}; use hybrid, semantic or keyword")
+        correction = self._speller.correct(text) if spellcheck else None
+        if correction is not None:
+            text = correction.query
         filters = filters or Filters()
         allowed = self._allowed_articles(filters)
         eligible = int(allowed.sum()) if allowed is not None else len(self.articles)

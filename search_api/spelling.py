@@ -6,8 +6,8 @@ when an indexed stem with the same first letter lies within a small edit distanc
 of two letters is one edit) — one edit for words of up to 7 letters, two beyond. Place names the geography parser
 recognises are never touched, nor words shorter than 5 letters, with digits, or capitals inside (acronyms, codes).
 The index vocabulary is the keyword index's own (stems), so a correction is always a term that matches articles;
-it is written back as the articles spell it, in the form nearest the typed word. A misspelling that hides a suffix
-from the stemmer can land on a sibling form ("governmnet" → "governmental": "government" itself stems to "govern").
+it is written back as the articles spell it, in the form nearest the typed word ("governmnet" → "government", whose
+stem is "govern": a typo can hide a suffix from the stemmer, so stems near the word's beginnings count too).
 """
 
 from __future__ import annotations
@@ -63,8 +63,10 @@ class Speller:
                 if stem.isalpha():
                     buckets.setdefault((stem[0], len(stem)), []).append(stem)
             self._buckets = buckets
-        pool = [s for n in range(len(probe) - edits, len(probe) + edits + 1) for s in self._buckets.get((first, n), ())]
-        return [(s, int(d)) for s, d, _ in process.extract(probe, pool, scorer=OSA.distance, score_cutoff=edits, limit=None)]
+        pool = [s for n in range(len(probe) - edits, len(probe) + edits + 1)
+                for s in self._buckets.get((first, n), ())]
+        found = process.extract(probe, pool, scorer=OSA.distance, score_cutoff=edits, limit=None)
+        return [(s, int(d)) for s, d, _ in found]
 
     def closest(self, word: str, stem: str) -> str | None:
         """The indexed word nearest `word` (whose stem is `stem`), or None if none is near enough.
@@ -72,8 +74,9 @@ class Speller:
         Candidates are the indexed stems near the typed word's stem, and near the word's beginnings (a typo can hide
         a suffix from the stemmer: "environmetn" stems to itself, "environment" to "environ"); each is written as the
         articles write it, and the written form nearest the typed word wins, then the stem in more articles (a rare
-        indexed misspelling such as "weigt" loses to "weight"), then the nearer stem. Typists rarely miss a word's first letter, and another first letter is usually another word
-        ("uncultured" / "cultured", "Merlin" / "Berlin"), so it must match.
+        indexed misspelling such as "weigt" loses to "weight"), then the nearer stem. Typists rarely miss a word's
+        first letter, and another first letter is usually another word ("uncultured" / "cultured", "Merlin" /
+        "Berlin"), so it must match.
         """
         edits = max_edits(word)
         typed = word.lower()
@@ -116,9 +119,5 @@ class Speller:
 
 
 def _like(word: str, typed: str) -> str:
-    """`word` in the case the reader typed: lower case stays lower, a capital stays a capital."""
-    if typed.islower():
-        return word.lower()
-    if typed.isupper() and len(typed) > 1:
-        return word.upper()
-    return word[:1].upper() + word[1:]
+    """`word` in the case the reader typed (only lower-case and capitalised words are corrected)."""
+    return word.lower() if typed.islower() else word[:1].upper() + word[1:]

@@ -19,7 +19,7 @@ def _speller(words: dict[str, int]) -> Speller:
 
 VOCAB = {"cholera": 5, "outbreak": 3, "outbreaks": 2, "bangladesh": 4, "floods": 9, "traffic": 12,
          "trafficking": 3, "leukemogenesis": 1, "cultured": 6, "grants": 8, "sedan": 1, "mangrove": 2,
-         "environment": 7, "weight": 9, "weigt": 1}
+         "environment": 7, "weight": 9, "weigt": 1, "government": 5, "governmental": 2}
 
 
 @pytest.mark.parametrize(
@@ -33,6 +33,7 @@ VOCAB = {"cholera": 5, "outbreak": 3, "outbreaks": 2, "bangladesh": 4, "floods":
         ("grnats, please!", "grants, please!"),  # punctuation and spacing kept
         ("UNICEF grnts", "UNICEF grants"),  # the acronym untouched, the word beside it corrected
         ("environmetn", "environment"),  # the typo hides the suffix from the stemmer ("environment" → "environ")
+        ("governmnet", "government"),  # likewise; "governmental" (stem "government") is the nearer stem, not word
         ("weigth", "weight"),  # an indexed misspelling ("weigt", in one article) loses to the common word
     ],
 )
