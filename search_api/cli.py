@@ -152,6 +152,40 @@ def sync(
 
 
 @app.command()
+def delete(
+    ids: Annotated[list[str], typer.Argument(help="Ids of the articles to delete")],
+    index: IndexOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Delete articles and publish a version without them (a server on the index switches to it)."""
+    from indexer.pipeline import ChunkingParams, apply_changes
+    from indexer.publish import STORE_FILE
+    from indexer.store import Store
+
+    settings = _settings(index)
+    if not (settings.index_dir / STORE_FILE).exists():
+        raise _fail(f"no index at {settings.index_dir} (no {STORE_FILE}); run `sift index` first")
+    try:
+        with Store(settings.index_dir / STORE_FILE) as store:
+            missing = [i for i in dict.fromkeys(ids) if store.get_article(i) is None]
+        present = [i for i in dict.fromkeys(ids) if i not in missing]
+        for article_id in missing:
+            typer.secho(f"not in the index: {article_id}", fg=typer.colors.YELLOW, err=True)
+        if not present:
+            raise _fail("nothing was deleted: no such article")
+        report = apply_changes(
+            settings.index_dir, _embedder(settings), deletes=present, source="cli",
+            chunking=ChunkingParams(settings.chunk_words, settings.chunk_overlap), keep_versions=settings.keep_versions,
+            duplicate_threshold=settings.duplicate_threshold, vectors=settings.vector_config(),
+        )
+    except SiftError as exc:
+        raise _fail(str(exc)) from None
+    _report(settings, report, as_json)
+    if missing:
+        raise typer.Exit(EXIT_SKIPPED)
+
+
+@app.command()
 def search(
     query: Annotated[str, typer.Argument(help="A question or keywords")],
     index: IndexOpt = None,

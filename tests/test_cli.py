@@ -92,3 +92,20 @@ def test_commands_on_a_missing_index(tmp_path):
 def test_index_of_nothing_readable_fails(tmp_path):
     result = sift("index", str(tmp_path / "missing.jsonl"), "-i", str(tmp_path / "idx"), "-q")
     assert result.exit_code == 1 and "no such file or directory" in result.output
+
+
+def test_delete_publishes_a_version_without_the_articles(cli_index, tmp_path):
+    idx = Path(shutil.copytree(cli_index, tmp_path / "idx"))
+    result = sift("delete", "t11", "t03", "--index", str(idx))
+    assert result.exit_code == 0, result.output
+    assert "0 added, 0 updated, 0 unchanged, 2 deleted" in result.output and "published" in result.output
+    hits = json.loads(sift("search", "grants to replant mangroves", "-i", str(idx), "--json").stdout)["hits"]
+    assert {"t11", "t03"}.isdisjoint(h["id"] for h in hits) and len(hits) == 10
+    assert json.loads(sift("stats", "-i", str(idx), "--json").stdout)["articles"] == 10
+    # an unknown id is named and the rest still deleted (exit 3); only unknown ids delete nothing (exit 1)
+    partly = sift("delete", "t01", "no-such", "-i", str(idx))
+    assert partly.exit_code == EXIT_SKIPPED and "not in the index: no-such" in partly.output
+    nothing = sift("delete", "no-such", "-i", str(idx))
+    assert nothing.exit_code == 1 and "nothing was deleted: no such article" in nothing.output
+    assert json.loads(sift("stats", "-i", str(idx), "--json").stdout)["articles"] == 9
+    assert sift("delete", "t02", "-i", str(tmp_path / "nowhere")).exit_code == 1
