@@ -15,7 +15,8 @@ FIGURES = NOTEBOOKS.parent / "eval-runs" / "figures-slice"
 @pytest.mark.parametrize(
     ("notebook", "dataset", "figures"),
     [
-        ("relevance.ipynb", "scifact_beir", ("ndcg_by_mode.png", "fusion_sweep.png", "wins_losses.png")),
+        ("relevance.ipynb", "scifact_beir",
+         ("ndcg_by_mode.png", "fusion_sweep.png", "wins_losses.png", "spelling.png")),
         ("related.ipynb", "bbc_news", ("related_quality.png",)),
     ],
 )
