@@ -400,6 +400,7 @@ def _publish(
         chunk_article = np.array([position[c.article_id] for c in chunks], dtype=np.int32)
         chunk_ordinal = np.array([c.ordinal for c in chunks], dtype=np.int32)
         art_vectors = article_vectors(chunk_vectors, chunk_article, chunk_ordinal, len(articles))
+        chunk_text = [c.text for c in chunks]
 
         # exact Flat, or an ANN index past `vectors.flat_below` (an IVF one reuses the live version's training)
         live = _LiveVersion.read(index_dir)  # the version this one replaces: unchanged work is taken from it
@@ -425,7 +426,7 @@ def _publish(
         np.save(staging / "neighbour_rank.npy", related.scores)
         # "why related" captions read these profiles instead of analysing both texts on the serving path
         profiles = terms.write_profiles(
-            staging, _article_texts(articles, chunk_article, [c.text for c in chunks]), _previous_profiles(live)
+            staging, _article_texts(articles, chunk_article, chunk_text), _previous_profiles(live)
         )
         place_keys, places = _place_tags(live, articles, build_record)
         np.save(staging / PLACES_KEYS, place_keys)
@@ -447,7 +448,7 @@ def _publish(
                 "group": groups,
             }
         ).to_parquet(staging / "articles.parquet", index=False)
-        write_passages(staging / PASSAGES_FILE, chunk_article, chunk_ordinal, [c.text for c in chunks])
+        write_passages(staging / PASSAGES_FILE, chunk_article, chunk_ordinal, chunk_text)
 
         files = sorted(str(p.relative_to(staging)) for p in staging.rglob("*") if p.is_file())
         for file in files:

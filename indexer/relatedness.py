@@ -26,7 +26,7 @@ with a full pass (bench/bench_incremental.py).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import faiss
 import numba
@@ -416,15 +416,6 @@ def update_related(
         out[rows] = new
         return out
 
-    return Neighbours(
-        ids=splice(carried.ids, part.ids),
-        scores=splice(carried.scores, part.scores),
-        cosines=splice(carried.cosines, part.cosines),
-        dense_ids=splice(carried.dense_ids, part.dense_ids),
-        dense_cosines=splice(carried.dense_cosines, part.dense_cosines),
-        dense_keyword=splice(carried.dense_keyword, part.dense_keyword),
-        context_ids=splice(carried.context_ids, part.context_ids),
-        context_weights=splice(carried.context_weights, part.context_weights),
-        floors=splice(carried.floors, part.floors),
-        recomputed=len(rows),
-    )
+    spliced = {f.name: splice(getattr(carried, f.name), getattr(part, f.name)) for f in fields(Neighbours)
+               if f.name != "recomputed"}
+    return Neighbours(**spliced, recomputed=len(rows))
