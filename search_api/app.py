@@ -227,7 +227,8 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         date_to: Annotated[date | None, Query(description="YYYY-MM-DD, inclusive")] = None,
         mode: Annotated[Mode, Query(description="hybrid (default), semantic or keyword")] = "hybrid",
         facets: Annotated[bool, Query(description="Also count categories, countries, regions and years over the "
-                                                  "best 100 results, for refining the search")] = False,
+                                                  "results scoring at least half the first (at most 100), for "
+                                                  "refining the search")] = False,
         spellcheck: Annotated[bool, Query(description="Correct words no article contains before searching "
                                                       "(see corrected_query); false searches the words as typed")] = True,
     ) -> SearchResults:

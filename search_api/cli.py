@@ -198,7 +198,7 @@ def search(
     date_to: Annotated[Optional[datetime], typer.Option(formats=["%Y-%m-%d"], help="Published on/before")] = None,
     mode: Annotated[str, typer.Option("--mode", "-m", help="hybrid, semantic or keyword")] = "hybrid",
     facets: Annotated[bool, typer.Option("--facets", help="Also count categories, countries, regions and years "
-                                                          "over the best 100 results")] = False,
+                                                          "over the results scoring at least half the first")] = False,
     spellcheck: Annotated[bool, typer.Option("--spellcheck/--no-spellcheck",
                                              help="Correct words no article contains")] = True,
     as_json: JsonOpt = False,
