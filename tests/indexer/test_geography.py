@@ -148,6 +148,60 @@ def test_query_spans_and_country_set():
 
 
 @pytest.mark.parametrize(
+    ("title", "body", "countries"),
+    [
+        ("", "Cholera cases rose in Goma and around Bukavu.", ("COD",)),  # cities of a country the text never names
+        ("Floods in Dhaka", "", ("BGD",)),
+        ("", "NAIROBI, 3 May 2024 \u2013 Rains flooded the city.", ("KEN",)),  # the dateline
+        ("", "Officials in Kano State said; camps in Cox\u2019s Bazar and Port-au-Prince.", ("NGA", "BGD", "HTI")),
+        ("", "Smog in Mexico City and in Kuwait City.", ("MEX", "KWT")),
+        ("", "Goma said the road is open. The Nairobi office, goma.", ()),  # no place preposition; lowercase
+        ("", "He passed to Henderson; Victoria Beckham arrived in Reading from Nice.", ()),  # people, words
+        ("", "Under the Paris Agreement, in Paris Saint-Germain's city.", ()),  # a treaty and a club
+        ("", "The port of Valencia.", ()),  # Spain's 0.8M and Venezuela's 1.6M: too close to tell
+        ("", "The summit in Tripoli.", ("LBY",)),  # Libya's 1.3M outnumber Lebanon's 0.2M
+        ("", "Clinics in Goma, Beni and Bukavu; and Kigali.", ("COD",)),  # a list after a preposition, not beyond
+        ("", "Jurors in Virginia recommended a sentence.", ()),  # a US state, not the South African town
+        ("", "Refugees from Aleppo reached Gaziantep in Turkey.", ("SYR", "TUR")),
+    ],
+)
+def test_article_cities_name_their_country(title, body, countries):
+    assert set(tag_places(title, body).countries) == set(countries)
+
+
+def test_cities_count_as_mentions_and_regions_follow():
+    places = tag_places("Aid reaches Goma", "Trucks from Kigali crossed; in Goma and in Bukavu, clinics reopened.")
+    assert places.countries == ("COD", "RWA")  # DR Congo named twice (not "reaches Goma": no preposition), Rwanda once
+    assert "Great Lakes" in places.regions and "Middle Africa" in places.regions
+
+
+@pytest.mark.parametrize(
+    ("query", "countries", "residual"),
+    [
+        ("cholera in Goma", ("COD",), "cholera in Goma"),  # the city stays in the query
+        ("floods in dhaka", ("BGD",), "floods in dhaka"),  # lowercase: a city of 1M+ after a place preposition
+        ("Nairobi schools", ("KEN",), "Nairobi schools"),
+        ("nairobi schools", (), "nairobi schools"),
+        ("progress in reading", (), "progress in reading"),
+        ("paris agreement", (), "paris agreement"),
+        ("Paris Agreement targets", (), "Paris Agreement targets"),
+        ("Mexico City air", ("MEX",), "Mexico City air"),  # not "City air"
+        ("schools in Kenya and Uganda", ("KEN", "UGA"), "schools"),
+        ("Lagos floods in Ghana", ("NGA", "GHA"), "Lagos floods"),
+    ],
+)
+def test_query_cities(query, countries, residual):
+    parsed = parse_query_places(query)
+    assert (parsed.countries, parsed.residual) == (countries, residual)
+    assert parsed.country_set >= set(countries)
+
+
+def test_query_city_spans_keep_the_speller_off_them():
+    parsed = parse_query_places("cholera in Goma and Kenya")
+    assert parsed.spans == ((11, 15), (20, 25))
+
+
+@pytest.mark.parametrize(
     ("iso3", "region"),
     [
         ("GHA", "Western Africa"), ("GHA", "West Africa"), ("GHA", "Africa"), ("GHA", "Sub-Saharan Africa"),
