@@ -30,7 +30,7 @@ from search_api.live import LiveEngine, Publisher
 from search_api.logs import RequestLog
 from search_api.metrics import Metrics
 from search_api.writes import writes_router
-from search_api.schemas import ArticleInfo, Filters, IndexStats, Mode, RelatedResults, SearchResults
+from search_api.schemas import ArticleInfo, Filters, IndexStats, Mode, RelatedResults, SearchResults, Sort
 from search_api.settings import Settings
 from search_api.widget import widget_router
 
@@ -231,6 +231,8 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
                                                   "refining the search")] = False,
         spellcheck: Annotated[bool, Query(description="Correct words no article contains before searching "
                                                       "(see corrected_query); false searches the words as typed")] = True,
+        sort: Annotated[Sort, Query(description="relevance (default), or date: the relevant results (scoring at "
+                                                "least half the first, at most 100) newest first")] = "relevance",
     ) -> SearchResults:
         query = clean_query(q)
         if not query:
@@ -243,7 +245,8 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
             date_from=date_from,
             date_to=date_to,
         )
-        return engine.search(query, k=k, offset=offset, filters=filters, mode=mode, facets=facets, spellcheck=spellcheck)
+        return engine.search(query, k=k, offset=offset, filters=filters, mode=mode, facets=facets, spellcheck=spellcheck,
+                             sort=sort)
 
     @app.get("/articles/{article_id}", response_model=ArticleInfo, tags=["articles"])
     def article(engine: EngineDep, article_id: ArticleId) -> ArticleInfo:

@@ -201,6 +201,8 @@ def search(
                                                           "over the results scoring at least half the first")] = False,
     spellcheck: Annotated[bool, typer.Option("--spellcheck/--no-spellcheck",
                                              help="Correct words no article contains")] = True,
+    sort: Annotated[str, typer.Option("--sort", help="relevance, or date: the relevant results (scoring at least "
+                                                     "half the first) newest first")] = "relevance",
     as_json: JsonOpt = False,
 ) -> None:
     """Search the index with a natural-language question."""
@@ -218,7 +220,7 @@ def search(
         raise _fail(f"unknown mode {mode!r}; use hybrid, semantic or keyword")
     try:
         results = engine.search(query, k=k, offset=offset, filters=filters, mode=mode,  # type: ignore[arg-type]
-                                facets=facets, spellcheck=spellcheck)
+                                facets=facets, spellcheck=spellcheck, sort=sort)  # type: ignore[arg-type]
     except SiftError as exc:
         raise _fail(str(exc)) from None
     if as_json:
@@ -228,6 +230,8 @@ def search(
         typer.echo(f"showing results for: {results.corrected_query}  (--no-spellcheck searches as typed)\n")
     if not results.hits:
         typer.echo("no articles match")
+    elif results.relevant is not None:
+        typer.echo(f"the {results.relevant} most relevant results, newest first\n")
     for rank, hit in enumerate(results.hits, start=offset + 1):
         typer.secho(f"{rank}. {hit.title}", bold=True)
         facts = [_day(hit.published_at), *hit.categories, *hit.countries, f"score {hit.score:.3f}"]

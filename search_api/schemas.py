@@ -28,6 +28,7 @@ class ArticleInfo(_Frozen):
 
 
 Mode = Literal["hybrid", "semantic", "keyword"]
+Sort = Literal["relevance", "date"]
 
 
 class SearchHit(_Frozen):
@@ -81,9 +82,14 @@ class SearchResults(_Frozen):
         "for …\"); null when searched as typed. spellcheck=false searches the words as typed"
     )
     mode: Mode
+    sort: Sort = "relevance"
     k: int
     offset: int
     eligible: int = Field(description="Articles that pass the filters (all articles when there are none)")
+    relevant: int | None = Field(
+        None, description="sort=date: how many results are ordered by date — those scoring at least half the first, "
+        "at most 100 (the ones facets count); pages end there. Null for sort=relevance"
+    )
     hits: list[SearchHit]
     version: str
     facets: Facets | None = Field(None, description="Present when asked for (facets=true)")

@@ -50,6 +50,10 @@ def test_search_human_and_json(cli_index):
     assert "\nin the best " in faceted.output and "  categories: " in faceted.output
     data = json.loads(sift("search", "grants to replant mangroves", "-i", str(cli_index), "--facets", "--json").stdout)
     assert data["facets"]["counted"] > 0
+    newest = sift("search", "grant", "-i", str(cli_index), "--sort", "date")
+    assert newest.exit_code == 0 and newest.output.startswith("the ") and "most relevant results, newest first" in newest.output
+    wrong = sift("search", "grant", "-i", str(cli_index), "--sort", "oldest")
+    assert wrong.exit_code != 0 and "unknown sort 'oldest'" in wrong.output
     misspelt = sift("search", "mangorve restoration", "-i", str(cli_index), "-k", "1")
     assert misspelt.output.startswith("showing results for: mangroves restoration")
     assert "showing results" not in sift("search", "mangorve restoration", "-i", str(cli_index), "--no-spellcheck").output

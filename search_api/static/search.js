@@ -54,10 +54,11 @@
       div.appendChild(btn);
       results.appendChild(div);
     });
-    var shown = res.offset + res.hits.length;
-    $("status").textContent = shown ? ("Showing " + shown + " of " + res.eligible + " articles, best first")
-                                    : "No articles match.";
-    $("more").hidden = shown >= res.eligible || res.hits.length < res.k;
+    var shown = res.offset + res.hits.length, total = res.relevant === null ? res.eligible : res.relevant;
+    $("status").textContent = !shown ? "No articles match."
+      : res.relevant === null ? "Showing " + shown + " of " + res.eligible + " articles, best first"
+      : "Showing " + shown + " of the " + res.relevant + " most relevant articles, newest first";
+    $("more").hidden = shown >= total || res.hits.length < res.k;
   }
   function refine(facet, value) {  // narrow the search to one facet value and run it again
     if (facet === "years") { $("date_from").value = value + "-01-01"; $("date_to").value = value + "-12-31"; }
@@ -129,12 +130,14 @@
     var p = new URLSearchParams({ q: $("q").value, k: String(PAGE) });
     if (!spell) p.set("spellcheck", "false");
     ["category", "date_from", "date_to"].forEach(function (name) { if ($(name).value) p.set(name, $(name).value); });
+    if ($("sort").value === "date") p.set("sort", "date");
     places.country.forEach(function (c) { p.append("country", c); });
     places.region.forEach(function (r) { p.append("region", r); });
     renderActive();
     lastParams = p; offset = 0; run(false);
   }
   $("f").addEventListener("submit", function (ev) { ev.preventDefault(); search(true); });
+  $("sort").addEventListener("change", function () { if (lastParams) search(); });
   $("more").addEventListener("click", function () { offset += PAGE; run(true); });
   getJSON("/stats").then(function (s) {
     Object.keys(s.categories).forEach(function (c) { $("category").appendChild(el("option", { value: c }, c)); });

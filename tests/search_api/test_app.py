@@ -143,6 +143,17 @@ def test_search_facets_over_http(client):
     assert r.status_code == 422 and "facets" in r.json()["error"]
 
 
+def test_search_sorted_by_date_over_http(client):
+    by_score = client.get("/search", params={"q": "grant", "k": 12, "facets": "true"}).json()
+    body = client.get("/search", params={"q": "grant", "k": 12, "sort": "date"}).json()
+    assert (by_score["sort"], by_score["relevant"], body["sort"]) == ("relevance", None, "date")
+    assert body["relevant"] == by_score["facets"]["counted"] == len(body["hits"])
+    days = [h["published_at"] for h in body["hits"] if h["published_at"]]
+    assert days == sorted(days, reverse=True)
+    r = client.get("/search", params={"q": "grant", "sort": "oldest"})
+    assert r.status_code == 422 and "sort" in r.json()["error"]
+
+
 def test_search_corrects_spelling_and_searches_as_typed_on_request(client):
     body = client.get("/search", params={"q": "mangorve restoration", "k": 2}).json()
     assert body["query"] == "mangorve restoration" and body["corrected_query"] == "mangroves restoration"

@@ -198,6 +198,34 @@ def test_facets_are_only_computed_when_asked_and_respect_the_filters(sample_engi
     assert past.hits == [] and past.facets.counted > 0
 
 
+@pytest.mark.parametrize("mode", ["hybrid", "semantic", "keyword"])
+def test_sort_by_date_orders_the_relevant_results_newest_first(sample_engine, mode):
+    query = "child trafficking funding in Africa"
+    by_score = sample_engine.search(query, k=100, mode=mode, facets=True)
+    by_date = sample_engine.search(query, k=100, mode=mode, sort="date")
+    assert by_score.relevant is None and by_date.sort == "date"
+    # the results the facets count (scoring at least half the first), no more: not the newest articles of the site
+    assert by_date.relevant == by_score.facets.counted and 0 < by_date.relevant < len(by_score.hits)
+    assert sorted(h.id for h in by_date.hits) == sorted(h.id for h in by_score.hits[: by_date.relevant])
+    dates = [h.published_at for h in by_date.hits]
+    dated = [d for d in dates if d is not None]
+    assert dated == sorted(dated, reverse=True) and dates[: len(dated)] == dated  # undated ones last
+    assert [h.id for h in by_date.hits] != [h.id for h in by_score.hits[: by_date.relevant]]  # the order did change
+    pages = [
+        h.id for start in range(0, by_date.relevant, 4)
+        for h in sample_engine.search(query, k=4, offset=start, mode=mode, sort="date").hits
+    ]
+    assert pages == [h.id for h in by_date.hits]  # paging walks the same order, and stops at the relevant ones
+    assert sample_engine.search(query, k=4, offset=by_date.relevant, mode=mode, sort="date").hits == []
+
+
+def test_sort_by_date_keeps_filters_and_rejects_other_orders(sample_engine):
+    narrowed = sample_engine.search("child trafficking", k=50, sort="date", filters=Filters(countries=["Nigeria"]))
+    assert narrowed.hits and all("Nigeria" in h.countries for h in narrowed.hits)
+    with pytest.raises(InvalidQuery, match="unknown sort 'oldest'; use relevance or date"):
+        sample_engine.search("child trafficking", sort="oldest")  # type: ignore[arg-type]
+
+
 def test_facets_of_a_search_that_matches_nothing(tiny_engine):
     nothing = tiny_engine.search("grant", mode="keyword", facets=True, filters=Filters(categories=["No such"]))
     assert nothing.eligible == 0 and nothing.facets.counted == 0 and nothing.facets.categories == []

@@ -322,6 +322,22 @@ def test_search_page_refines_by_a_facet_and_undoes_it(tab, server):
     assert tab.csp_violations() == [] and tab.errors == []
 
 
+def test_search_page_sorts_newest_first(tab, server):
+    from playwright.sync_api import expect
+
+    newest = httpx.get(f"{server}/search", params={"q": "grant", "k": 10, "sort": "date"}).json()
+    assert newest["relevant"] and newest["hits"]
+    tab.page.goto(f"{server}/")
+    tab.page.fill("#q", "grant")
+    tab.page.click("button[type=submit]")
+    tab.page.wait_for_selector(".hit")
+    tab.page.select_option("#sort", "date")  # changing the order searches again
+    expect(tab.page.locator("#status")).to_contain_text("newest first")
+    titles = tab.page.eval_on_selector_all(".hit h2", "hs => hs.map(h => h.textContent)")
+    assert titles == [h["title"] for h in newest["hits"]]
+    assert tab.csp_violations() == [] and tab.errors == []
+
+
 def test_search_page_shows_a_spelling_correction_and_searches_as_typed(tab, server):
     from playwright.sync_api import expect
 
