@@ -42,6 +42,16 @@ def test_two_workers_answer_and_share_the_mapped_index(tiny_index):
             time.sleep(0.5)
         else:
             pytest.fail("two workers did not load the index within 180 s")
+        # mapping the index is not being ready: a worker still builds its tables and starts listening after it
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{base}/health", timeout=5).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            time.sleep(0.5)
+        else:
+            pytest.fail("the server did not answer /health within 180 s")
         r = httpx.get(f"{base}/search", params={"q": "debt bondage on trawlers", "k": 3}, timeout=30)
         assert r.status_code == 200 and r.json()["hits"][0]["id"] == "t10"
         dense = str(current_version_dir(tiny_index).resolve() / "dense.faiss")
