@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from indexer.chunking import chunk_article
 from indexer.editorial import Curation
 from indexer.errors import ArticleNotFound, IndexCorrupt, IndexMismatch, InvalidQuery
 from indexer.geography import UnknownRegion, canonical_region, country_code, parse_query_places, region_members
-from indexer.keyword import KeywordIndex
+from indexer.keyword import KeywordIndex, analyse
 from indexer.passages import open_passages
 from indexer.publish import FORMAT_VERSION, article_vectors, current_version_dir, read_manifest, verify_files
 from indexer.terms import FILES as PROFILE_FILES
@@ -41,6 +42,7 @@ from search_api.schemas import (
     SearchResults,
     Sort,
 )
+from search_api.query_syntax import QuerySyntax, parse_query, phrase_pattern
 from search_api.snippets import best_passage, make_snippet, passage_stems, query_terms
 from search_api.spelling import Speller
 
@@ -399,11 +401,18 @@ class Engine:
             raise InvalidQuery(f"unknown mode {mode!r}; use hybrid, semantic or keyword")
         if sort not in ("relevance", "date"):
             raise InvalidQuery(f"unknown sort {sort!r}; use relevance or date")
-        correction = self._speller.correct(text) if spellcheck else None
+        syntax = parse_query(text)
+        correction = self._speller.correct(text, keep=syntax.spans) if spellcheck else None
         if correction is not None:
             text = correction.query
+            syntax = parse_query(text)
+        if not syntax.text:
+            raise InvalidQuery("the query only excludes words (-word); add words to search for" if syntax.excluded
+                               else "the query is empty; type a few words to search for")
         filters = filters or Filters()
         allowed = self._allowed_articles(filters)
+        if syntax.restricts:  # phrases and excluded words narrow the articles like a filter
+            allowed = self._syntax_mask(syntax, allowed)
         eligible = int(allowed.sum()) if allowed is not None else len(self.articles)
         hits: list[SearchHit] = []
         groups: list[tuple[_Candidate, list[int]]] = []
@@ -412,7 +421,7 @@ class Engine:
             need = max(offset + k, self.ranking.facet_depth) if by_date else offset + k
             depth = max(self.ranking.depth, need)
             while True:
-                ranked = self._rank(text, mode, depth, allowed)
+                ranked = self._rank(syntax.text, mode, depth, allowed)
                 groups = self._collapse(ranked, allowed) if self.ranking.collapse_duplicates else [(c, []) for c in ranked]
                 # collapsing can leave fewer than `need`; look deeper while the legs could still give more
                 if len(groups) >= need or depth >= eligible or len(ranked) < depth:
@@ -425,12 +434,39 @@ class Engine:
                 page = sorted(relevant, key=lambda g: np.inf if np.isnan(when[g[0].article]) else -when[g[0].article])
             else:
                 page = groups
-            terms = query_terms(text)
-            hits = [self._hit(cand, others, terms) for cand, others in page[offset:offset + k]]
+            terms = query_terms(syntax.text)
+            phrases = tuple(phrase_pattern(p) for p in syntax.phrases)
+            hits = [self._hit(cand, others, terms, phrases) for cand, others in page[offset:offset + k]]
         counts = self._facets([c.article for c, _ in relevant]) if facets else None
         return SearchResults(query=typed, corrected_query=text if correction else None, mode=mode, sort=sort, k=k,
                              offset=offset, eligible=eligible, relevant=len(relevant) if by_date else None, hits=hits,
                              version=self.version, facets=counts)
+
+    def _syntax_mask(self, syntax: QuerySyntax, allowed: np.ndarray | None) -> np.ndarray:
+        """`allowed` (every article when None) narrowed to the articles holding each phrase and none of the excluded
+        words. A phrase is looked for only in the articles BM25 says hold all its terms, so a rare phrase costs a
+        few texts; "climate change" on a large site reads every article about climate (~20 µs each)."""
+        mask = np.ones(len(self.articles), dtype=bool) if allowed is None else allowed.copy()
+        for phrase in syntax.phrases:
+            rows = self._rows_with_all(analyse([phrase])[0])
+            rows = np.flatnonzero(mask) if rows is None else rows[mask[rows]]  # None: only stop words in it
+            pattern = phrase_pattern(phrase)
+            holds = np.zeros(len(mask), dtype=bool)
+            holds[[r for r in rows.tolist() if pattern.search(self._article_text(r))]] = True
+            mask &= holds
+        for word in syntax.excluded:
+            rows = self._rows_with_all(analyse([word])[0])
+            if rows is not None:  # a stop word ("-the") is in no index: it excludes nothing
+                mask[rows] = False
+        return mask
+
+    def _rows_with_all(self, terms: list[str]) -> np.ndarray | None:
+        """Rows of the articles holding every analysed term; None for no terms."""
+        rows = None
+        for term in dict.fromkeys(terms):
+            found = self.keyword.documents_with(term)
+            rows = found if rows is None else np.intersect1d(rows, found, assume_unique=True)
+        return rows
 
     def _relevant(self, groups: list[tuple[_Candidate, list[int]]]) -> list[tuple[_Candidate, list[int]]]:
         """The results scoring at least `facet_share` of the best, among the first `facet_depth`, in rank order."""
@@ -455,9 +491,19 @@ class Engine:
         return Facets(counted=len(rows), categories=top(categories), countries=top(countries), regions=top(regions),
                       years=top(years, order=lambda kv: -kv[0]))
 
-    def _hit(self, cand: _Candidate, others: list[int], terms: frozenset[str]) -> SearchHit:
+    def _hit(
+        self, cand: _Candidate, others: list[int], terms: frozenset[str], phrases: tuple[re.Pattern[str], ...] = ()
+    ) -> SearchHit:
         chunk = cand.chunk
-        if chunk is None or (cand.keyword is not None and terms and self._overlap(chunk, terms) < len(terms)):
+        if phrases and (chunk is None or not any(p.search(self.chunk_text[chunk]) for p in phrases)):
+            # a quoted phrase is what the reader insisted on: show a passage holding it (there is one unless the
+            # phrase is only in the title), the dense best passage if it does
+            start, end = self._chunk_start[cand.article], self._chunk_start[cand.article + 1]
+            held = [(sum(bool(p.search(self.chunk_text[c])) for p in phrases), -c) for c in range(start, end)]
+            if held and max(held)[0]:
+                chunk = -max(held)[1]
+        if chunk is None or (cand.keyword is not None and terms and self._overlap(chunk, terms) < len(terms)
+                             and not (phrases and any(p.search(self.chunk_text[chunk]) for p in phrases))):
             # a keyword match shows the passage with most query terms, the dense best passage on a tie — which wins
             # outright when it holds every term, so the other passages are only scanned when it does not
             start, end = self._chunk_start[cand.article], self._chunk_start[cand.article + 1]
@@ -466,7 +512,7 @@ class Engine:
                 candidates.remove(chunk)
                 candidates.insert(0, chunk)
             chunk = candidates[best_passage(candidates, terms, self._overlap)]
-        plain, marked = make_snippet(self.chunk_text[chunk], terms)
+        plain, marked = make_snippet(self.chunk_text[chunk], terms, focus=phrases)
         row = self.articles.iloc[cand.article]
         return SearchHit(
             id=row["id"],

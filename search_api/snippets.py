@@ -31,29 +31,36 @@ def term_overlap(text: str, terms: frozenset[str]) -> int:
     return len(passage_stems(text) & terms)
 
 
-def _window(text: str, terms: frozenset[str], limit: int) -> str:
-    """At most `limit` characters of `text`, starting near the first query term when the passage is long."""
+def _window(text: str, terms: frozenset[str], limit: int, focus: Sequence[re.Pattern[str]] = ()) -> str:
+    """At most `limit` characters of `text`, starting near the first match of a `focus` pattern (a quoted phrase),
+    else near the first query term, when the passage is long."""
     if len(text) <= limit:
         return text
     start = 0
-    if terms:
+    found = next((m for m in (p.search(text) for p in focus) if m), None)
+    if found is not None:
+        start = found.start()
+    elif terms:
         for match in _WORD.finditer(text):
             if stem_word(match.group(0)) in terms:
                 start = match.start()
                 break
-        if start + limit > len(text):
-            start = max(0, len(text) - limit)
-        if start:  # begin at a word boundary, a little before the term
-            start = text.rfind(" ", 0, max(0, start - 40)) + 1
+    if start + limit > len(text):  # near the end: the last `limit` characters, from a word boundary
+        start = text.find(" ", len(text) - limit) + 1
+    elif start:  # begin at a word boundary, a little before the term
+        start = text.rfind(" ", 0, max(0, start - 40)) + 1
     cut = text[start : start + limit]
     if start + limit < len(text):
         cut = cut.rsplit(" ", 1)[0].rstrip(" ,;:") + " …"
     return ("… " if start else "") + cut
 
 
-def make_snippet(text: str, terms: frozenset[str], limit: int = SNIPPET_CHARS) -> tuple[str, str]:
-    """(plain snippet, HTML snippet with <mark> around words whose stem is a query term; all else escaped)."""
-    plain = _window(text, terms, limit)
+def make_snippet(
+    text: str, terms: frozenset[str], limit: int = SNIPPET_CHARS, focus: Sequence[re.Pattern[str]] = ()
+) -> tuple[str, str]:
+    """(plain snippet, HTML snippet with <mark> around words whose stem is a query term; all else escaped). A long
+    passage is cut to show the first match of a `focus` pattern, else the first query term."""
+    plain = _window(text, terms, limit, focus)
     out: list[str] = []
     pos = 0
     for match in _WORD.finditer(plain):

@@ -13,7 +13,7 @@ stem is "govern": a typo can hide a suffix from the stemmer, so stems near the w
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from rapidfuzz import process
@@ -94,9 +94,10 @@ class Speller:
                     ranked.append((written, -self._df(candidate), distance, form))
         return min(ranked)[3] if ranked else None
 
-    def correct(self, query: str) -> Correction | None:
-        """The query with each unknown word corrected, or None when every word is known (or none can be fixed)."""
-        spans = parse_query_places(query).spans
+    def correct(self, query: str, keep: Sequence[tuple[int, int]] = ()) -> Correction | None:
+        """The query with each unknown word corrected, or None when every word is known (or none can be fixed).
+        Words inside the `keep` spans (quoted phrases, excluded words) and place names are left as typed."""
+        spans = (*parse_query_places(query).spans, *keep)
         out, changed, last = [], [], 0
         for m in _WORD.finditer(query):
             word = m.group()

@@ -154,6 +154,17 @@ def test_search_sorted_by_date_over_http(client):
     assert r.status_code == 422 and "sort" in r.json()["error"]
 
 
+def test_search_phrases_and_excluded_words_over_http(client):
+    free = client.get("/search", params={"q": "restoration grant", "k": 12}).json()
+    quoted = client.get("/search", params={"q": '"mangrove restoration" grant', "k": 12}).json()
+    assert 0 < quoted["eligible"] == len(quoted["hits"]) < free["eligible"]
+    assert quoted["hits"][0]["id"] == "t11"
+    without = client.get("/search", params={"q": "restoration grant -mangrove", "k": 12}).json()
+    assert "t11" not in [h["id"] for h in without["hits"]] and without["eligible"] < free["eligible"]
+    r = client.get("/search", params={"q": "-mangrove -grant"})
+    assert r.status_code == 422 and "only excludes words" in r.json()["error"]
+
+
 def test_search_corrects_spelling_and_searches_as_typed_on_request(client):
     body = client.get("/search", params={"q": "mangorve restoration", "k": 2}).json()
     assert body["query"] == "mangorve restoration" and body["corrected_query"] == "mangroves restoration"

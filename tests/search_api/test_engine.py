@@ -1,3 +1,4 @@
+import re
 from datetime import date
 
 import numpy as np
@@ -224,6 +225,52 @@ def test_sort_by_date_keeps_filters_and_rejects_other_orders(sample_engine):
     assert narrowed.hits and all("Nigeria" in h.countries for h in narrowed.hits)
     with pytest.raises(InvalidQuery, match="unknown sort 'oldest'; use relevance or date"):
         sample_engine.search("child trafficking", sort="oldest")  # type: ignore[arg-type]
+
+
+def _text(engine, article_id):
+    return engine._article_text(engine._position[article_id])
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "semantic", "keyword"])
+def test_a_quoted_phrase_must_appear_and_an_excluded_word_must_not(sample_engine, mode):
+    free = sample_engine.search("child labour cocoa", k=100, mode=mode)
+    quoted = sample_engine.search('"child labour" cocoa', k=100, mode=mode)
+    holding = [h.id for h in free.hits if re.search(r"child\W+labour", _text(sample_engine, h.id), re.IGNORECASE)]
+    assert 0 < quoted.eligible == len(quoted.hits) < free.eligible
+    assert [h.id for h in quoted.hits] == holding  # the same ranking, narrowed: a semantic leg ranks every article
+    without = sample_engine.search('"child labour" cocoa -Ghana', k=100, mode=mode)
+    assert without.hits and all("ghana" not in _text(sample_engine, h.id).lower() for h in without.hits)
+    assert without.eligible == len([h for h in quoted.hits if "ghana" not in _text(sample_engine, h.id).lower()])
+    for hit in quoted.hits:  # the snippet shows the phrase, its words marked (unless only the title has it)
+        row = sample_engine._position[hit.id]
+        passages = sample_engine.chunk_text[sample_engine._chunk_start[row] : sample_engine._chunk_start[row + 1]]
+        if any(re.search(r"child\W+labour", text, re.I) for text in passages):
+            assert re.search(r"<mark>child</mark>\W+<mark>labour</mark>", hit.snippet_html, re.I), hit.snippet_html
+
+
+def test_excluded_words_match_any_form_and_combine_with_filters(sample_engine):
+    hits = sample_engine.search("floods -flood", k=100).hits  # "-flood" also rules out "floods", "flooding"
+    assert all(not re.search(r"\bflood", _text(sample_engine, h.id), re.IGNORECASE) for h in hits)
+    narrowed = sample_engine.search("cholera -Yemen", k=100, filters=Filters(regions=["Asia"]))
+    assert narrowed.hits and all(not re.search(r"\byemen\b", _text(sample_engine, h.id), re.I) for h in narrowed.hits)
+    assert all("Asia" in h.regions for h in narrowed.hits)  # a word, not a country: "Yemeni" is another word
+    everything = sample_engine.search("cholera -the", k=5)  # a stop word is indexed nowhere: nothing excluded
+    assert everything.eligible == len(sample_engine.articles)
+
+
+def test_query_operators_edge_cases(sample_engine):
+    assert sample_engine.search('"to be or not"', k=5).eligible < len(sample_engine.articles)  # stop words only
+    assert sample_engine.search('"no such phrase anywhere" water', k=5).hits == []
+    with pytest.raises(InvalidQuery, match="only excludes words"):
+        sample_engine.search("-Ghana -cocoa")
+    with pytest.raises(InvalidQuery, match="query is empty"):
+        sample_engine.search('""')
+    # quoted and excluded words are taken as typed; the speller still fixes the rest
+    typed = sample_engine.search('"colera" outbreak')
+    assert typed.corrected_query is None and typed.hits == []
+    fixed = sample_engine.search('colera "safe water" -Haiti')
+    assert fixed.corrected_query == 'cholera "safe water" -Haiti'
+    assert fixed.hits and all(not re.search(r"\bhaiti\b", _text(sample_engine, h.id), re.I) for h in fixed.hits)
 
 
 def test_facets_of_a_search_that_matches_nothing(tiny_engine):

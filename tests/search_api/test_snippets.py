@@ -28,3 +28,22 @@ def test_best_passage_prefers_most_terms_then_the_first():
     passages = ["about floods", "grants for floods in Sindh", "grants"]
     assert best_passage(passages, query_terms("flood grants Sindh")) == 1
     assert best_passage(passages, frozenset()) == 0
+
+
+def test_a_term_near_the_end_of_a_passage_a_little_longer_than_the_window_is_shown():
+    # 10 characters over the limit: the window used to start 40 characters before the term, clamp below zero and
+    # show the passage's beginning without the term
+    text = " ".join(["filler"] * 16) + " against child labour."
+    assert 100 < len(text) <= 140
+    plain, marked = make_snippet(text, query_terms("labour"), limit=100)
+    assert plain.startswith("… ") and plain.endswith("child labour.") and "<mark>labour</mark>" in marked
+
+
+def test_a_focus_pattern_picks_the_window_over_the_first_term():
+    import re
+
+    text = "child welfare " + " ".join(["filler"] * 100) + " fighting child labour today " + " ".join(["tail"] * 100)
+    plain, _ = make_snippet(text, query_terms("child labour"), limit=120)
+    assert "child labour" not in plain  # the first term's window
+    plain, marked = make_snippet(text, query_terms("child labour"), limit=120, focus=[re.compile(r"child\W+labour")])
+    assert "<mark>child</mark> <mark>labour</mark>" in marked and plain.startswith("… ")
