@@ -217,7 +217,8 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     @app.get("/search", response_model=SearchResults, tags=["search"])
     def search(
         engine: EngineDep,
-        q: Annotated[str, Query(min_length=1, max_length=MAX_QUERY_CHARS, description="Question or keywords")],
+        q: Annotated[str, Query(min_length=1, max_length=MAX_QUERY_CHARS,
+                                     description='Question or keywords; a "quoted phrase" must appear, a -word must not')],
         k: Annotated[int, Query(ge=1, le=100)] = 10,
         offset: Annotated[int, Query(ge=0, le=1000)] = 0,
         category: Annotated[list[str], Query(max_length=20, description="Repeat for several (any of)")] = [],

@@ -187,7 +187,7 @@ def delete(
 
 @app.command()
 def search(
-    query: Annotated[str, typer.Argument(help="A question or keywords")],
+    query: Annotated[str, typer.Argument(help='A question or keywords; a "quoted phrase" must appear, a -word must not')],
     index: IndexOpt = None,
     k: Annotated[int, typer.Option("-k", min=1, max=100, help="Results per page")] = 10,
     offset: Annotated[int, typer.Option(min=0, max=1000, help="Skip this many results")] = 0,
