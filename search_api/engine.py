@@ -29,6 +29,7 @@ from indexer.vectors import VectorConfig, open_store
 from search_api import fusion
 from search_api.explain import PINNED_REASON, Explainer, TermProfile, term_profile
 from search_api.related import Picked, Pin, RelatedRules, select_related
+from search_api.query_syntax import QuerySyntax, parse_query, phrase_pattern
 from search_api.schemas import (
     ArticleInfo,
     Facets,
@@ -42,7 +43,6 @@ from search_api.schemas import (
     SearchResults,
     Sort,
 )
-from search_api.query_syntax import QuerySyntax, parse_query, phrase_pattern
 from search_api.snippets import best_passage, make_snippet, passage_stems, query_terms
 from search_api.spelling import Speller
 
@@ -418,7 +418,7 @@ class Engine:
         groups: list[tuple[_Candidate, list[int]]] = []
         by_date = sort == "date"
         if eligible and (offset < eligible or facets):
-            need = max(offset + k, self.ranking.facet_depth) if by_date else offset + k
+            need = self.ranking.facet_depth if by_date else offset + k  # a date order pages the relevant ones only
             depth = max(self.ranking.depth, need)
             while True:
                 ranked = self._rank(syntax.text, mode, depth, allowed)
@@ -499,9 +499,10 @@ class Engine:
             # a quoted phrase is what the reader insisted on: show a passage holding it (there is one unless the
             # phrase is only in the title), the dense best passage if it does
             start, end = self._chunk_start[cand.article], self._chunk_start[cand.article + 1]
-            held = [(sum(bool(p.search(self.chunk_text[c])) for p in phrases), -c) for c in range(start, end)]
-            if held and max(held)[0]:
-                chunk = -max(held)[1]
+            held = {c: sum(bool(p.search(self.chunk_text[c])) for p in phrases) for c in range(start, end)}
+            most = max(held, key=lambda c: (held[c], -c), default=None)  # most phrases, the earliest on a tie
+            if most is not None and held[most]:
+                chunk = most
         if chunk is None or (cand.keyword is not None and terms and self._overlap(chunk, terms) < len(terms)
                              and not (phrases and any(p.search(self.chunk_text[chunk]) for p in phrases))):
             # a keyword match shows the passage with most query terms, the dense best passage on a tie — which wins
