@@ -48,6 +48,10 @@ QUERIES = [
     "video game sales grow over holiday season",
 ]
 
+# quoted in the operator timings: common BBC phrases, from a few to a few hundred articles each
+PHRASES = ["oil prices", "mobile phone", "general election", "box office", "first round", "interest rates",
+           "video game", "prime minister"]
+
 
 def percentiles(samples_ms: list[float]) -> dict[str, float]:
     arr = np.array(samples_ms)
@@ -178,6 +182,31 @@ def main() -> None:
             filtered.append((time.perf_counter() - t0) * 1000)
         print(f"search with a category filter:      {percentiles(filtered)}")
         out["query"]["filtered"] = percentiles(filtered)
+
+        # operators: the same words with and without quotes (one query vector: quotes are not embedded), warmed by
+        # the plain words, so the difference is the phrase check — first for a phrase (its articles' texts read),
+        # then again (cached per version, as when paging); "-said" excludes a word most articles hold
+        operators: dict[str, list[float]] = {"words": [], '"phrase" words, first': [], '"phrase" words, again': [],
+                                             "words -said": []}
+        engine._phrase_rows.cache_clear()
+        for i, q in enumerate(queries[:100]):
+            phrase = PHRASES[i % len(PHRASES)]
+            engine.search(f"{phrase} {q}", k=10)
+            for name, text in (("words", f"{phrase} {q}"), ('"phrase" words, first', f'"{phrase}" {q}'),
+                               ('"phrase" words, again', f'"{phrase}" {q}'), ("words -said", f"{phrase} {q} -said")):
+                t0 = time.perf_counter()
+                engine.search(text, k=10)
+                operators[name].append((time.perf_counter() - t0) * 1000)
+            engine._phrase_rows.cache_clear()  # the next query's phrase is read afresh
+        for name, values in operators.items():
+            print(f"{name + ' (cached vector):':44s} {percentiles(values)}")
+        w, first, again, ex = (percentiles(operators[n]) for n in operators)
+        print(f"phrase cost: first p50 {first['p50'] / w['p50']:.2f}x · p99 {first['p99'] / w['p99']:.2f}x, again "
+              f"p50 {again['p50'] / w['p50']:.2f}x · p99 {again['p99'] / w['p99']:.2f}x; exclusion: "
+              f"p50 {ex['p50'] / w['p50']:.2f}x · p99 {ex['p99'] / w['p99']:.2f}x of the words alone")
+        holding = {p: len(engine._phrase_rows(p)) for p in PHRASES}
+        print(f"articles holding each phrase: {holding}")
+        out["query"]["operators"] = {name: percentiles(v) for name, v in operators.items()}
 
         ids = list(engine.articles["id"])
         categories = {i: list(c)[0] for i, c in zip(ids, engine.articles["categories"])}

@@ -52,8 +52,12 @@ def parse_query(query: str) -> QuerySyntax:
     return QuerySyntax(" ".join("".join(kept).split()), tuple(phrases), tuple(excluded), tuple(spans))
 
 
+def phrase_words(phrase: str) -> list[str]:
+    """The words a phrase is matched by: "Cox’s Bazar" and "cox's  bazar" are both cox, s, bazar."""
+    return _WORD.findall(phrase)
+
+
 def phrase_pattern(phrase: str) -> re.Pattern[str]:
     """The phrase's words in order, any case, separated by anything that is not a word character ("Cox's Bazar"
     matches "COX’S BAZAR", "child labour" matches "child-labour" and "child\nlabour"), whole words only."""
-    words = _WORD.findall(phrase)
-    return re.compile(r"(?<!\w)" + r"[\W_]+".join(map(re.escape, words)) + r"(?!\w)", re.IGNORECASE)
+    return re.compile(r"(?<!\w)" + r"[\W_]+".join(map(re.escape, phrase_words(phrase))) + r"(?!\w)", re.IGNORECASE)
