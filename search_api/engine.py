@@ -56,6 +56,9 @@ class QueryEncoder(Protocol):
     def encode_query(self, text: str) -> np.ndarray: ...
 
 
+MAX_PHRASES = 5  # distinct quoted phrases per query: each may read many articles' texts the first time
+
+
 @dataclass(frozen=True)
 class RankingParams:
     """How hybrid ranking fuses the two legs; defaults chosen by `sift eval` (see BENCHMARKS.md)."""
@@ -408,6 +411,8 @@ class Engine:
         if correction is not None:
             text = correction.query
             syntax = parse_query(text)
+        if len(set(syntax.phrases)) > MAX_PHRASES:
+            raise InvalidQuery(f"at most {MAX_PHRASES} quoted phrases in a query; {len(set(syntax.phrases))} given")
         if not syntax.text:
             raise InvalidQuery("the query only excludes words (-word); add words to search for" if syntax.excluded
                                else "the query is empty; type a few words to search for")
@@ -463,8 +468,8 @@ class Engine:
         """Rows of the articles holding `phrase` (its words, casefolded and joined by one space): cached per version
         in `_phrase_rows`, so paging through a phrase search reads the texts once."""
         rows = self._rows_with_all(analyse([phrase])[0])
-        if rows is None:  # only stop words: every article may hold it
-            rows = np.arange(len(self.articles))
+        if rows is None:  # only stop words ("to be or not"): BM25 cannot narrow it, and reading every text per
+            return np.arange(len(self.articles))  # query would let a few quotes stall the server; it restricts nothing
         pattern = phrase_pattern(phrase)
         return np.array([r for r in rows.tolist() if pattern.search(self._article_text(r))], dtype=np.int64)
 

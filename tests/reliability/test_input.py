@@ -71,6 +71,28 @@ def test_queries_with_nothing_to_search_are_422(client, q):
     _assert_json_error(r, 422, "the query is empty once control characters and punctuation are removed")
 
 
+@pytest.mark.parametrize(
+    ("q", "status"),
+    [
+        ('"' * 511 + "a", 200),  # 255 empty phrases and a stray quote: "a" is searched
+        ('"water" ' * 64, 200),  # 64 phrases, all the same: one
+        (" ".join(f'"water {i}"' for i in range(6)), 422),  # six different phrases: at most five
+        ('"-water" grant', 200),  # a minus inside quotes is part of the phrase
+        ("-" * 200 + "water", 200),  # not a word after a minus: "---…water" is free text
+        ("water " + "-a " * 100, 200),  # 100 excluded one-letter words: stop words and short tokens exclude nothing
+        ('"\x00" water', 200),  # a control character quoted: a space
+        ('"🌊🌊" water', 200),  # a phrase with no word restricts nothing
+        ("-water -grant", 422),  # only exclusions
+        ('-water ""', 422),
+    ],
+)
+def test_hostile_operators_are_answered_or_refused_with_a_reason(client, q, status):
+    r = client.get("/search", params={"q": q, "k": 3})
+    assert r.status_code == status, r.text
+    if status == 422:
+        _assert_json_error(r, 422, "only excludes words" if q.startswith("-") else "at most 5 quoted phrases")
+
+
 def test_undecodable_query_bytes_are_422(client):
     _assert_json_error(client.get("/search?q=%ff%fe%fd"), 422, "the query is empty")
 
