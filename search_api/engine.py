@@ -470,8 +470,13 @@ class Engine:
         rows = self._rows_with_all(analyse([phrase])[0])
         if rows is None:  # only stop words ("to be or not"): BM25 cannot narrow it, and reading every text per
             return np.arange(len(self.articles))  # query would let a few quotes stall the server; it restricts nothing
-        pattern = phrase_pattern(phrase)
-        return np.array([r for r in rows.tolist() if pattern.search(self._article_text(r))], dtype=np.int64)
+        search, titles = phrase_pattern(phrase).search, self._card["title"]
+        starts, texts = self._chunk_start, self.chunk_text
+
+        def holds(row: int) -> bool:  # the title, then passage by passage: most phrases are found in the first
+            return bool(search(titles[row])) or any(search(texts[c]) for c in range(starts[row], starts[row + 1]))
+
+        return np.array([r for r in rows.tolist() if holds(r)], dtype=np.int64)
 
     def _rows_with_all(self, terms: list[str]) -> np.ndarray | None:
         """Rows of the articles holding every analysed term; None for no terms."""
