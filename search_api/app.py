@@ -30,7 +30,9 @@ from search_api.live import LiveEngine, Publisher
 from search_api.logs import RequestLog
 from search_api.metrics import Metrics
 from search_api.writes import writes_router
-from search_api.schemas import ArticleInfo, Filters, IndexStats, Mode, RelatedResults, SearchResults, Sort
+from search_api.schemas import (
+    ArticleInfo, Filters, IndexStats, Mode, RelatedResults, SearchResults, Sort, Suggestions,
+)
 from search_api.settings import Settings
 from search_api.widget import widget_router
 
@@ -248,6 +250,16 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         )
         return engine.search(query, k=k, offset=offset, filters=filters, mode=mode, facets=facets, spellcheck=spellcheck,
                              sort=sort)
+
+    @app.get("/suggest", response_model=Suggestions, tags=["search"])
+    def suggest(
+        engine: EngineDep,
+        q: Annotated[str, Query(max_length=MAX_QUERY_CHARS, description="What the reader has typed so far")],
+        k: Annotated[int, Query(ge=1, le=20)] = 8,
+    ) -> Suggestions:
+        """Completions for a search box: the last word completed with words the articles use ("child traf" →
+        "child trafficking"), most articles first. Nothing is embedded: cheap enough for every keystroke."""
+        return engine.suggest(clean_query(q) + (" " if q[-1:].isspace() else ""), k=k)
 
     @app.get("/articles/{article_id}", response_model=ArticleInfo, tags=["articles"])
     def article(engine: EngineDep, article_id: ArticleId) -> ArticleInfo:

@@ -42,9 +42,11 @@ from search_api.schemas import (
     SearchHit,
     SearchResults,
     Sort,
+    Suggestions,
 )
 from search_api.snippets import best_passage, make_snippet, passage_stems, query_terms
 from search_api.spelling import Speller
+from search_api.suggest import Suggester
 
 
 class QueryEncoder(Protocol):
@@ -160,8 +162,14 @@ class Engine:
         dated = self._published[~np.isnan(self._published)]
         self._newest = float(dated.max()) if len(dated) else np.nan  # recency rules count age from here
         self._explainer = Explainer(self.keyword, self._article_text, self._places, self._stored_profiles())
+        # a stem's spellings decode up to 20 term profiles: suggestions ask for ~40 stems a keystroke, mostly the same
+        self._spelling = lru_cache(maxsize=16384)(self._spelling)  # type: ignore[method-assign]
         self._speller = Speller(
             self.keyword.vocabulary, lambda stem: self.keyword.frequencies([stem])[0], self._spelling
+        )
+        self._suggester = Suggester(
+            self.keyword.vocabulary, lambda stem: self.keyword.frequencies([stem])[0], self._spelling,
+            self.keyword.documents_with, len(self.articles),
         )
         self.keyword.frequencies(())  # builds the term → document frequency table now, not on a first request
         parse_query_places("")  # and the place tables (~0.35 s once per process: the cities are 16 MB of JSON)
@@ -177,10 +185,11 @@ class Engine:
         # the articles holding a quoted phrase (row arrays, as long as the phrase is common)
         self._phrase_rows = lru_cache(maxsize=256)(self._rows_holding)
 
-    def _spelling(self, stem: str) -> set[str]:
-        """The words an indexed stem is written as, in the first 20 articles holding it (their profiles' spellings)."""
+    def _spelling(self, stem: str) -> Counter[str]:
+        """The words an indexed stem is written as, in the first 20 articles holding it (their profiles' spellings),
+        with how many of those articles write it so."""
         rows = self.keyword.documents_with(stem)[:20]
-        return {self._explainer.profile(int(row)).surface.get(stem, stem) for row in rows}
+        return Counter(self._explainer.profile(int(row)).surface.get(stem, stem) for row in rows)
 
     def _stored_profiles(self) -> StoredProfiles | None:
         """The term profiles published with the version (memory-mapped, decoded per article on use), or None for a
@@ -448,6 +457,13 @@ class Engine:
         return SearchResults(query=typed, corrected_query=text if correction else None, mode=mode, sort=sort, k=k,
                              offset=offset, eligible=eligible, relevant=len(relevant) if by_date else None, hits=hits,
                              version=self.version, facets=counts)
+
+    def suggest(self, query: str, *, k: int = 8) -> Suggestions:
+        """Completions of the word being typed ("child traf" → "child trafficking"), for a search box."""
+        if not 1 <= k <= 20:
+            raise InvalidQuery("k must be between 1 and 20")
+        text = " ".join(query.split()) + (" " if query[-1:].isspace() else "")  # a finished word completes nothing
+        return Suggestions(query=query, suggestions=self._suggester.complete(text, k=k) if text.strip() else [])
 
     def _syntax_mask(self, syntax: QuerySyntax, allowed: np.ndarray | None) -> np.ndarray:
         """`allowed` (every article when None) narrowed to the articles holding each phrase and none of the excluded

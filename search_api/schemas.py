@@ -75,6 +75,14 @@ class Facets(_Frozen):
     years: list[FacetValue] = Field([], description="Publication years (UTC), newest first; undated articles left out")
 
 
+class Suggestions(_Frozen):
+    """Completions of the word being typed, each the whole query with that word completed; every one is held by
+    some article together with the words before it."""
+
+    query: str
+    suggestions: list[str]
+
+
 class SearchResults(_Frozen):
     query: str
     corrected_query: str | None = Field(

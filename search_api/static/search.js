@@ -138,6 +138,21 @@
   }
   $("f").addEventListener("submit", function (ev) { ev.preventDefault(); search(true); });
   $("sort").addEventListener("change", function () { if (lastParams) search(); });
+  var typing = null, asked = "";
+  $("q").addEventListener("input", function () {  // completions of the word being typed, after a pause
+    clearTimeout(typing);
+    typing = setTimeout(function () {
+      var typed = $("q").value;
+      if (typed === asked) return;
+      asked = typed;
+      getJSON("/suggest?" + new URLSearchParams({ q: typed, k: "8" }).toString()).then(function (res) {
+        if (typed !== $("q").value) return;  // the reader typed on meanwhile
+        var list = $("suggestions");
+        list.textContent = "";
+        res.suggestions.forEach(function (s) { list.appendChild(el("option", { value: s })); });
+      }).catch(function () {});
+    }, 150);
+  });
   $("more").addEventListener("click", function () { offset += PAGE; run(true); });
   getJSON("/stats").then(function (s) {
     Object.keys(s.categories).forEach(function (c) { $("category").appendChild(el("option", { value: c }, c)); });

@@ -165,6 +165,15 @@ def test_search_phrases_and_excluded_words_over_http(client):
     assert r.status_code == 422 and "only excludes words" in r.json()["error"]
 
 
+def test_suggest_over_http(client):
+    body = client.get("/suggest", params={"q": "mangr"}).json()
+    assert body["query"] == "mangr" and body["suggestions"] and body["suggestions"][0].startswith("mangrove")
+    assert client.get("/suggest", params={"q": ""}).json()["suggestions"] == []
+    assert client.get("/suggest", params={"q": "mangrove "}).json()["suggestions"] == []
+    r = client.get("/suggest", params={"q": "mangr", "k": 0})
+    assert r.status_code == 422 and "k" in r.json()["error"]
+
+
 def test_search_corrects_spelling_and_searches_as_typed_on_request(client):
     body = client.get("/search", params={"q": "mangorve restoration", "k": 2}).json()
     assert body["query"] == "mangorve restoration" and body["corrected_query"] == "mangroves restoration"

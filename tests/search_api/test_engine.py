@@ -280,3 +280,17 @@ def test_query_operators_edge_cases(sample_engine):
 def test_facets_of_a_search_that_matches_nothing(tiny_engine):
     nothing = tiny_engine.search("grant", mode="keyword", facets=True, filters=Filters(categories=["No such"]))
     assert nothing.eligible == 0 and nothing.facets.counted == 0 and nothing.facets.categories == []
+
+
+def test_suggestions_complete_the_last_word_and_always_find_something(sample_engine):
+    got = sample_engine.suggest("child traf").suggestions
+    assert got and got[0] == "child trafficking" and all(s.startswith("child traf") for s in got)
+    for suggestion in got:  # every completion is held by some article with the words before it
+        assert sample_engine.search(suggestion, k=1, mode="keyword", spellcheck=False).hits
+    assert sample_engine.suggest("Bangl").suggestions[0] == "Bangladesh"
+    assert sample_engine.suggest("cholera ").suggestions == []  # a finished word
+    assert sample_engine.suggest("   ").suggestions == []
+    assert len(sample_engine.suggest("c", k=3).suggestions) == 0  # one letter is too little
+    assert len(sample_engine.suggest("co", k=3).suggestions) == 3
+    with pytest.raises(InvalidQuery, match="k must be between 1 and 20"):
+        sample_engine.suggest("co", k=21)

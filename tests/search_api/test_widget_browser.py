@@ -338,6 +338,19 @@ def test_search_page_sorts_newest_first(tab, server):
     assert tab.csp_violations() == [] and tab.errors == []
 
 
+def test_search_page_suggests_completions_as_the_reader_types(tab, server):
+    from playwright.sync_api import expect
+
+    expected = httpx.get(f"{server}/suggest", params={"q": "mangr"}).json()["suggestions"]
+    assert expected
+    tab.page.goto(f"{server}/")
+    tab.page.type("#q", "mangr", delay=30)
+    expect(tab.page.locator("#suggestions option")).to_have_count(len(expected))
+    values = tab.page.eval_on_selector_all("#suggestions option", "os => os.map(o => o.value)")
+    assert values == expected
+    assert tab.csp_violations() == [] and tab.errors == []
+
+
 def test_search_page_shows_a_spelling_correction_and_searches_as_typed(tab, server):
     from playwright.sync_api import expect
 

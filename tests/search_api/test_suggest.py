@@ -1,0 +1,52 @@
+from collections import Counter
+
+import numpy as np
+import pytest
+
+from search_api.suggest import Suggester
+
+# four articles: 0 and 1 about child trafficking, 2 about traffic jams, 3 about UNICEF in Bangladesh
+ROWS = {
+    "child": [0, 1], "traffick": [0, 1, 3], "traffic": [2], "jam": [2], "unicef": [3], "bangladesh": [3],
+    "bangladeshi": [3], "tradit": [1],
+}
+SPELLING = {
+    "child": Counter(child=2), "traffick": Counter(trafficking=2, Trafficked=1, trafficked=1),
+    "traffic": Counter(traffic=1),
+    "jam": Counter(jams=1), "unicef": Counter(UNICEF=1), "bangladesh": Counter(Bangladesh=1),
+    "bangladeshi": Counter(Bangladeshi=1), "tradit": Counter(traditional=1),
+}
+
+
+@pytest.fixture
+def suggester():
+    return Suggester(
+        lambda: ROWS.keys(), lambda stem: len(ROWS.get(stem, ())), lambda stem: SPELLING.get(stem, Counter()),
+        lambda stem: np.array(ROWS.get(stem, []), dtype=np.int64), articles=4,
+    )
+
+
+@pytest.mark.parametrize(
+    ("typed", "expected"),
+    [
+        ("tra", ["trafficking", "trafficked", "traffic", "traditional"]),  # most articles, then the usual spelling
+        ("child tra", ["child trafficking", "child trafficked", "child traditional"]),  # only what goes with "child"
+        ("jams tra", ["jams traffic"]),
+        ("Tra", ["Trafficking", "Trafficked", "Traffic", "Traditional"]),  # capitalised as the reader began
+        ("ban", ["Bangladesh", "Bangladeshi"]),  # names as the articles write them
+        ("uni", ["UNICEF"]),
+        ("trafficki", ["trafficking"]),  # the stem is shorter than what was typed
+        ("child", []),  # a whole word: nothing longer starts with it
+        ("t", []),  # too short
+        ("child ", []),  # a finished word
+        ("jams child tra", []),  # no article holds all three
+        ("zzz", []),
+        ("tra2", []),
+    ],
+)
+def test_completions(suggester, typed, expected):
+    assert suggester.complete(typed) == expected
+
+
+def test_k_limits_the_list(suggester):
+    assert suggester.complete("tra", k=2) == ["trafficking", "trafficked"]
