@@ -93,7 +93,8 @@ class SearchResults(_Frozen):
     sort: Sort = "relevance"
     k: int
     offset: int
-    eligible: int = Field(description="Articles that pass the filters (all articles when there are none)")
+    eligible: int = Field(description="Articles that pass the filters, hold the query's \"phrases\" and none of its "
+                                      "-words (all articles when there are none)")
     relevant: int | None = Field(
         None, description="sort=date: how many results are ordered by date — those scoring at least half the first, "
         "at most 100 (the ones facets count); pages end there. Null for sort=relevance"
