@@ -250,6 +250,22 @@ def search(
 
 
 @app.command()
+def suggest(
+    typed: Annotated[str, typer.Argument(help="What a reader has typed so far, e.g. 'child traf'")],
+    index: IndexOpt = None,
+    k: Annotated[int, typer.Option("-k", min=1, max=20, help="Completions at most")] = 8,
+    as_json: JsonOpt = False,
+) -> None:
+    """Complete the last word as the search box would (GET /suggest)."""
+    engine = _engine(_settings(index))
+    results = engine.suggest(typed, k=k)
+    if as_json:
+        _print_json(results.model_dump(mode="json"))
+        return
+    typer.echo("\n".join(results.suggestions) if results.suggestions else "no completions")
+
+
+@app.command()
 def related(
     article_id: Annotated[str, typer.Argument(help="The article's id")],
     index: IndexOpt = None,

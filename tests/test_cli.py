@@ -54,6 +54,10 @@ def test_search_human_and_json(cli_index):
     assert newest.exit_code == 0 and newest.output.startswith("the ") and "most relevant results, newest first" in newest.output
     wrong = sift("search", "grant", "-i", str(cli_index), "--sort", "oldest")
     assert wrong.exit_code != 0 and "unknown sort 'oldest'" in wrong.output
+    completed = sift("suggest", "mangr", "-i", str(cli_index))
+    assert completed.exit_code == 0 and completed.output.splitlines()[0].startswith("mangrove")
+    assert json.loads(sift("suggest", "mangr", "-i", str(cli_index), "--json").stdout)["suggestions"]
+    assert sift("suggest", "zzzz", "-i", str(cli_index)).output.strip() == "no completions"
     misspelt = sift("search", "mangorve restoration", "-i", str(cli_index), "-k", "1")
     assert misspelt.output.startswith("showing results for: mangroves restoration")
     assert "showing results" not in sift("search", "mangorve restoration", "-i", str(cli_index), "--no-spellcheck").output

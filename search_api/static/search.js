@@ -59,6 +59,12 @@
       : res.relevant === null ? "Showing " + shown + " of " + res.eligible + " articles, best first"
       : "Showing " + shown + " of the " + res.relevant + " most relevant articles, newest first";
     $("more").hidden = shown >= total || res.hits.length < res.k;
+    if (!shown && !append && /["\u201c\u201d\u201e]/.test(res.query)) {  // no article holds the phrase as typed
+      var loose = res.query.replace(/["\u201c\u201d\u201e]/g, " ").replace(/\s+/g, " ").trim();
+      var again = el("button", { "class": "link", type: "button", id: "unquote" }, "Search without the quotes: " + loose);
+      again.addEventListener("click", function () { $("q").value = loose; search(true); });
+      results.appendChild(again);
+    }
   }
   function refine(facet, value) {  // narrow the search to one facet value and run it again
     if (facet === "years") { $("date_from").value = value + "-01-01"; $("date_to").value = value + "-12-31"; }

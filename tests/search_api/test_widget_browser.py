@@ -351,6 +351,20 @@ def test_search_page_suggests_completions_as_the_reader_types(tab, server):
     assert tab.csp_violations() == [] and tab.errors == []
 
 
+def test_search_page_offers_the_words_without_quotes_when_no_article_holds_the_phrase(tab, server):
+    from playwright.sync_api import expect
+
+    loose = httpx.get(f"{server}/search", params={"q": "restoration mangrove", "k": 10}).json()["hits"]
+    tab.page.goto(f"{server}/")
+    tab.page.fill("#q", '"restoration mangrove"')  # the words, never in this order
+    tab.page.click("button[type=submit]")
+    expect(tab.page.locator("#status")).to_have_text("No articles match.")
+    tab.page.click("#unquote")
+    expect(tab.page.locator(".hit")).to_have_count(len(loose))
+    assert tab.page.input_value("#q") == "restoration mangrove"
+    assert tab.csp_violations() == [] and tab.errors == []
+
+
 def test_search_page_shows_a_spelling_correction_and_searches_as_typed(tab, server):
     from playwright.sync_api import expect
 
