@@ -62,14 +62,14 @@ class BodySizeLimit:
 
 
 class RateLimit:
-    """A token bucket per client address on the read routes that cost CPU (search, related, widget).
+    """A token bucket per client address on the read routes that cost CPU (search, suggestions, related, widget).
 
     `per_minute` tokens refill continuously, up to a burst of `burst`; an empty bucket answers 429 with the seconds
     until the next token in Retry-After. Behind a reverse proxy every client shares the proxy's address: put the
     limit in the proxy instead, or set SIFT_RATE_LIMIT_PER_MINUTE=0 here.
     """
 
-    PREFIXES = ("/search", "/articles/", "/related", "/widget/related")
+    PREFIXES = ("/search", "/suggest", "/articles/", "/related", "/widget/related")
 
     def __init__(self, app: ASGIApp, per_minute: int, burst: int, clock=time.monotonic) -> None:
         self.app = app

@@ -22,6 +22,7 @@ def test_rate_limit_answers_429_with_retry_after(strict):
     r = strict.get("/articles/t01/related")
     retry = int(r.headers["retry-after"])
     assert r.status_code == 429 and 1 <= retry <= 60 and f"retry in {retry} s" in r.json()["error"]
+    assert strict.get("/suggest", params={"q": "wat"}).status_code == 429  # one bucket for the search box's calls
     assert strict.get("/health").status_code == 200  # operations routes are not limited
 
 
