@@ -22,7 +22,7 @@ from pathlib import Path
 # that is also a first name ("Chad", "Jordan", "Georgia") is read as a person only in body text when a capitalised
 # word follows ("Chad Smith said"), so "Michael Jordan", a Title Case headline "Chad Smith Wins" or "Chad President
 # Déby" are misread; cities and first-level provinces map to their country only by the rules above `_cities`, by
-# their GeoNames / ISO names ("Tigrai", not "Tigray"; Darfur only as its states); all-lowercase article text is not
+# their GeoNames / ISO names and a few English ones (`_PROVINCE_ALIASES`); all-lowercase article text is not
 # tagged; "Great Lakes" is always the African one; English names only.
 # ---------------------------------------------------------------------------------------------------------------
 
@@ -202,6 +202,11 @@ _PROVINCE_KINDS = frozenset({
     "Autonomous region", "Republic", "Land", "Division", "Emirate", "Union territory", "Autonomous community",
     "County", "Two-tier county", "Oblast", "Autonomous republic", "Autonomous province",
 })
+# English names in current news use for provinces ISO writes otherwise ("Tigrai", "Nord-Kivu") or splits ("North
+# Darfur", …): read by the same rules as the ISO names.
+_PROVINCE_ALIASES: dict[str, str] = {
+    "ETH": "Tigray|Amhara", "COD": "North Kivu|South Kivu", "SDN": "Darfur|Kordofan", "UKR": "Donbas|Donbass",
+}
 _CITY_KINDS = "State|Province|City|Region|District|Governorate|County|Municipality|Prefecture|Division|Department"
 _CITY_LEAD = re.compile(r"(?:^|[^\w'])(?:in|at|near|from|to|outside|around|across|into|inside|throughout|of|"
                         r"In|At|Near|From|To|Outside|Around|Across|Into|Inside|Throughout|Of)\s+$")
@@ -276,6 +281,9 @@ def _provinces(g: _Gazetteer) -> dict[str, str]:
         words = " ".join(_CITY_WORD.findall(sub.name.translate(g.fold)))
         if (iso3 := g.iso2.get(sub.country_code)) is not None:
             seen.setdefault(words, set()).add(iso3)
+    for iso3, names in _PROVINCE_ALIASES.items():
+        for name in _split(names):
+            seen.setdefault(" ".join(_CITY_WORD.findall(name.translate(g.fold))), set()).add(iso3)
     return {
         words: isos.pop() for words, isos in seen.items()
         if len(isos) == 1 and words not in g.forms and words not in _NOT_CITIES and len(words) >= 3

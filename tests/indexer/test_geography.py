@@ -164,6 +164,7 @@ def test_query_spans_and_country_set():
         ("", "Jurors in Virginia recommended a sentence.", ("USA",)),  # the US state, not the South African town
         ("", "Attacks in Borno State and in Cabo Delgado; camps in Upper Nile, Jonglei and Unity.", ("NGA", "MOZ", "SSD")),
         ("", "Floods across Sindh, and Rakhine's camps.", ("PAK",)),  # no preposition before Rakhine's
+        ("", "Aid reached families in Tigray, Amhara and North Kivu, and in Darfur.", ("ETH", "COD", "SDN")),
         ("", "Bishops at Canterbury; a draw in Pool A; the north of the country.", ()),  # a see, a pool, a word
         ("", "Fans in London, Manchester and Athens.", ("GBR", "GRC")),  # coco's ISO2 cells "^GB$|^UK$", "^GR$|^EL$"
         ("", "A storm in Kent and at Westminster.", ()),  # English places GeoNames has as American cities: neither
