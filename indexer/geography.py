@@ -330,7 +330,7 @@ def _city_matches(text: str, *, query: bool) -> list[tuple[int, int, str]]:
 
 # Bump when tagging changes (rules, tables): a publish copies the previous version's tags for unchanged articles
 # only while this and the data packages' versions are what they were (`tagger_params`).
-TAGGER_RECIPE = 3  # 2: cities; 3: provinces, and British and Greek cities (coco's ISO2 patterns)
+TAGGER_RECIPE = 4  # 2: cities; 3: provinces, British and Greek cities (coco's ISO2 patterns); 4: province aliases
 
 
 def tagger_params() -> dict:
