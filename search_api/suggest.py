@@ -48,7 +48,12 @@ class Suggester:
         if match is None or len(match.group(1)) < MIN_PREFIX or not match.group(1).isalpha():
             return []
         head, typed = text[: match.start()], match.group(1).lower()
-        stems = self._with_prefix(typed[: max(MIN_PREFIX, len(typed) - STEM_SLACK)])
+        pool = self._with_prefix(typed[: max(MIN_PREFIX, len(typed) - STEM_SLACK)])
+        # stems that can be written starting with what was typed: longer ones ("traf" → "traffick"), shorter ones
+        # ("trafficki" → "traffick") and, for 5+ letters, a changed last letter ("countr" → "countri" is covered
+        # above; "happy" → "happi"); not every "tr…" stem, which would crowd the candidates on a large site
+        stems = [s for s in pool if s.startswith(typed) or typed.startswith(s)
+                 or (len(typed) >= 5 and s.startswith(typed[:-1]))]
         stems = sorted(stems, key=lambda s: -self._df(s))[:MAX_CANDIDATES]
         context = self._context(head)
         scored: dict[str, tuple[int, int]] = {}  # word → (articles, how many sampled articles spell it so)

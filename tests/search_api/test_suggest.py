@@ -50,3 +50,15 @@ def test_completions(suggester, typed, expected):
 
 def test_k_limits_the_list(suggester):
     assert suggester.complete("tra", k=2) == ["trafficking", "trafficked"]
+
+
+def test_common_stems_sharing_the_first_letters_do_not_crowd_out_the_completion():
+    rows = {f"tr{chr(97 + i)}{chr(97 + j)}": list(range(10)) for i in range(26) for j in range(26)}  # 676 stems
+    rows["traffick"] = [0]  # in one article of ten, far fewer than every "tr…" stem above
+    spelling = {stem: Counter({stem: 1}) for stem in rows} | {"traffick": Counter(trafficking=1)}
+    suggester = Suggester(
+        lambda: rows.keys(), lambda stem: len(rows.get(stem, ())), lambda stem: spelling.get(stem, Counter()),
+        lambda stem: np.array(rows.get(stem, []), dtype=np.int64), articles=10,
+    )
+    assert suggester.complete("traf") == ["trafficking"]
+    assert suggester.complete("happy") == []  # nothing indexed
