@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 import bm25s
@@ -26,6 +26,15 @@ def analyse(texts: Sequence[str]) -> list[list[str]]:
     return bm25s.tokenize(
         list(texts), stopwords=PARAMS["stopwords"], stemmer=_stemmer(), return_ids=False, show_progress=False
     )
+
+
+def rows_with_all(rows: Callable[[str], np.ndarray], terms: Sequence[str]) -> np.ndarray | None:
+    """Intersect `rows(term)` over the distinct terms; None for no terms."""
+    found = None
+    for term in dict.fromkeys(terms):
+        holding = rows(term)
+        found = holding if found is None else np.intersect1d(found, holding, assume_unique=True)
+    return found
 
 
 @functools.lru_cache(maxsize=65536)
@@ -99,6 +108,10 @@ class KeywordIndex:
             return np.zeros(0, dtype=np.int64)
         s = self._retriever.scores
         return np.asarray(s["indices"][s["indptr"][column] : s["indptr"][column + 1]], dtype=np.int64)
+
+    def documents_with_all(self, terms: Sequence[str]) -> np.ndarray | None:
+        """The rows of the documents that contain every term (None for no terms: nothing to narrow by)."""
+        return rows_with_all(self.documents_with, terms)
 
     def _build_frequency_table(self) -> tuple[dict[str, int], list[int]]:
         if self._retriever is None:

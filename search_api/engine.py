@@ -475,7 +475,7 @@ class Engine:
             holds[self._phrase_rows(" ".join(phrase_words(phrase)).casefold())] = True
             mask &= holds
         for word in syntax.excluded:
-            rows = self._rows_with_all(analyse([word])[0])
+            rows = self.keyword.documents_with_all(analyse([word])[0])
             if rows is not None:  # a stop word ("-the") is in no index: it excludes nothing
                 mask[rows] = False
         return mask
@@ -483,7 +483,7 @@ class Engine:
     def _rows_holding(self, phrase: str) -> np.ndarray:
         """Rows of the articles holding `phrase` (its words, casefolded and joined by one space): cached per version
         in `_phrase_rows`, so paging through a phrase search reads the texts once."""
-        rows = self._rows_with_all(analyse([phrase])[0])
+        rows = self.keyword.documents_with_all(analyse([phrase])[0])
         if rows is None:  # only stop words ("to be or not"): BM25 cannot narrow it, and reading every text per
             return np.arange(len(self.articles))  # query would let a few quotes stall the server; it restricts nothing
         search, titles = phrase_pattern(phrase).search, self._card["title"]
@@ -493,14 +493,6 @@ class Engine:
             return bool(search(titles[row])) or any(search(texts[c]) for c in range(starts[row], starts[row + 1]))
 
         return np.array([r for r in rows.tolist() if holds(r)], dtype=np.int64)
-
-    def _rows_with_all(self, terms: list[str]) -> np.ndarray | None:
-        """Rows of the articles holding every analysed term; None for no terms."""
-        rows = None
-        for term in dict.fromkeys(terms):
-            found = self.keyword.documents_with(term)
-            rows = found if rows is None else np.intersect1d(rows, found, assume_unique=True)
-        return rows
 
     def _relevant(self, groups: list[tuple[_Candidate, list[int]]]) -> list[tuple[_Candidate, list[int]]]:
         """The results scoring at least `facet_share` of the best, among the first `facet_depth`, in rank order."""

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Mapping
 
 import numpy as np
 
-from indexer.keyword import analyse
+from indexer.keyword import analyse, rows_with_all
 
 MIN_PREFIX = 2  # letters typed before anything is suggested
 STEM_SLACK = 3  # a stem may be up to this many letters shorter than the word typed ("trafficki" → "traffick")
@@ -73,11 +73,11 @@ class Suggester:
 
     def _context(self, head: str) -> np.ndarray | None:
         """Which articles hold every indexed word before the one being typed (None: no such word)."""
-        mask = None
-        for term in dict.fromkeys(analyse([head])[0]) if head.strip() else ():
-            holding = np.zeros(self._articles, dtype=bool)
-            holding[self._rows(term)] = True
-            mask = holding if mask is None else mask & holding
+        rows = rows_with_all(self._rows, analyse([head])[0]) if head.strip() else None
+        if rows is None:
+            return None
+        mask = np.zeros(self._articles, dtype=bool)
+        mask[rows] = True
         return mask
 
 
