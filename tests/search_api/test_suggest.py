@@ -61,4 +61,13 @@ def test_common_stems_sharing_the_first_letters_do_not_crowd_out_the_completion(
         lambda stem: np.array(rows.get(stem, []), dtype=np.int64), articles=10,
     )
     assert suggester.complete("traf") == ["trafficking"]
-    assert suggester.complete("happy") == []  # nothing indexed
+
+
+def test_a_stem_that_changed_the_last_letter_still_completes():
+    # "studying" and "studies" stem to "studi": neither a prefix of "study" nor longer than it
+    suggester = Suggester(
+        lambda: ["studi", "stun"], lambda stem: 2, lambda stem: Counter(studying=1, studies=1, study=1),
+        lambda stem: np.array([0, 1]), articles=2,
+    )
+    assert suggester.complete("study") == ["studying"]
+    assert suggester.complete("stud") == ["study", "studies", "studying"]  # the shorter first on a tie
