@@ -521,19 +521,25 @@ class Engine:
         self, cand: _Candidate, others: list[int], terms: frozenset[str], phrases: tuple[re.Pattern[str], ...] = ()
     ) -> SearchHit:
         chunk = cand.chunk
-        if phrases and (chunk is None or not any(p.search(self.chunk_text[chunk]) for p in phrases)):
+        start, end = self._chunk_start[cand.article], self._chunk_start[cand.article + 1]
+        shows_phrase = False
+        if phrases:
             # a quoted phrase is what the reader insisted on: show a passage holding it (there is one unless the
-            # phrase is only in the title), the dense best passage if it does
-            start, end = self._chunk_start[cand.article], self._chunk_start[cand.article + 1]
-            held = {c: sum(bool(p.search(self.chunk_text[c])) for p in phrases) for c in range(start, end)}
-            most = max(held, key=lambda c: (held[c], -c), default=None)  # most phrases, the earliest on a tie
-            if most is not None and held[most]:
-                chunk = most
-        if chunk is None or (cand.keyword is not None and terms and self._overlap(chunk, terms) < len(terms)
-                             and not (phrases and any(p.search(self.chunk_text[chunk]) for p in phrases))):
+            # phrase is only in the title), the dense best passage if it does, else the one with most phrases
+            def held(c: int) -> int:
+                return sum(bool(p.search(self.chunk_text[c])) for p in phrases)
+
+            if chunk is not None and held(chunk):
+                shows_phrase = True
+            else:
+                counts = {c: held(c) for c in range(start, end)}
+                most = max(counts, key=lambda c: (counts[c], -c), default=None)  # the earliest on a tie
+                if most is not None and counts[most]:
+                    chunk, shows_phrase = most, True
+        if chunk is None or (cand.keyword is not None and terms and not shows_phrase
+                             and self._overlap(chunk, terms) < len(terms)):
             # a keyword match shows the passage with most query terms, the dense best passage on a tie — which wins
             # outright when it holds every term, so the other passages are only scanned when it does not
-            start, end = self._chunk_start[cand.article], self._chunk_start[cand.article + 1]
             candidates = list(range(start, end))
             if chunk is not None:  # prefer the dense passage on a tie in term overlap
                 candidates.remove(chunk)
