@@ -12,6 +12,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from rapidfuzz import fuzz
 
 # ---------------------------------------------------------------------------------------------------------------
 # Tables. Countries, ISO3 codes, continents and UN M49 sub-regions come from country_converter's data table; what
@@ -177,6 +178,19 @@ _NEXT_CAPITALISED = re.compile(r"[ \t]+[A-Z][a-z]")
 _CITY_MIN_POPULATION = 100_000
 _CITY_QUERY_LOWERCASE_POPULATION = 1_000_000
 _CITY_DOMINANCE = 3
+# GeoNames names a city once ("Ar Raqqah", "Sanaa", "Kyiv", "Mek'ele") and lists other spellings as alternate names.
+# For cities of 250,000+ (smaller ones' alternates added more wrong places than right ones in BBC News and Disaster
+# Response text), those written like a name and at least this similar to the city's own name (rapidfuzz's Indel
+# ratio) count as the city too: "Raqqa" 0.71, "Sana'a" 0.91, "Kiev" 0.75, "Mekelle" 0.86; not "Bombay" for Mumbai
+# (0.5), "Yunus" for Khan Yunis (0.53) nor an airport code. An alternate spelling that is another town's own name
+# leaves that town's rules to decide ("Mila" is Algeria's, not Milan's; "Southampton" not Hampton's; "Odessa" stays the
+# Texan city's). Alternate spellings are read only with a capital letter, in queries too: the lists hold other
+# languages' forms, some of them English words ("Tunes" for Tunis).
+_ALTERNATE_SIMILARITY = 0.7
+_ALTERNATE_MIN_POPULATION = 250_000
+_ALTERNATE_MIN_LENGTH = 5  # shorter only as a same-length spelling ("Kiev"); not "Soul", "Pal", "Lim"
+_ALTERNATE_WORD = r"[A-Z][a-z]+(?:['’`][a-z]+)*"  # "Raqqa", "Sana'a"; not "ODS", "ao de sa", "Кiev"
+_ALTERNATE_NAME = re.compile(rf"{_ALTERNATE_WORD}(?:[ \-](?:{_ALTERNATE_WORD}|[a-z]{{2,3}})){{0,3}}")  # "Khan Younis", "Al-Falluja"
 # Names kept out (cities and provinces). Seen in BBC News after a place preposition as a person, club, brand, film
 # or a place in Britain or Canada that GeoNames lists only as a city elsewhere:
 _NOT_CITIES = frozenset({
@@ -194,6 +208,9 @@ _NOT_CITIES = frozenset({
     "florence", "jackson", "lincoln", "providence", "mobile", "independence", "concord", "eugene", "chester",
     "columbia", "regina", "split", "surrey", "norfolk", "queens", "riverside", "durham", "worcester",
     "mesa", "garland", "irving",
+    # alternate spellings of big cities that are English words or names: "drug" (Durg), "tunes" (Tunis), "Sophia"
+    # (Sofia), "Judah" (Jeddah), "Quinton" (Quito), "Lester" (Leicester), "Madura" (Madurai), "Dagon" (Yangon)
+    "drug", "tunes", "peste", "sophia", "judah", "quinton", "lester", "madura", "dagon", "tango",
 })
 # ISO 3166-2 subdivision types read as places (first level only): districts, municipalities and parishes hold too many
 # English words ("Unity", "Liberty").
@@ -246,11 +263,20 @@ def _cities() -> _Cities:
     # a city named like a US state is that state in English news ("jurors in Virginia"), unless it is in the US
     us_states = {_name_words(state["name"], g) for state in cache.get_us_states().values()}
     by_name: dict[str, list[tuple[int, str, str]]] = {}
+    every_name, spellings = set(), {}
     for city in cache.get_cities().values():
+        words = _name_words(city["name"], g)
+        every_name.add(words)
+        if city["population"] >= _ALTERNATE_MIN_POPULATION:
+            entry = (city["population"], city["countrycode"], city["name"])
+            for spelling in _spellings(words, city["alternatenames"], g):
+                spellings.setdefault(spelling, []).append(entry)
         if city["population"] * _CITY_DOMINANCE < _CITY_MIN_POPULATION and (city["name"], city["countrycode"]) not in capitals:
             continue  # too small to be kept or to outnumber a kept namesake
-        words = _name_words(city["name"], g)
         by_name.setdefault(words, []).append((city["population"], city["countrycode"], city["name"]))
+    alternate = set(spellings) - every_name  # not another town's own name ("Mila", Algeria; not Milan's)
+    for spelling in alternate:
+        by_name[spelling] = spellings[spelling]
     country, big = {}, set()
     for words, namesakes in by_name.items():
         namesakes.sort(reverse=True)
@@ -265,13 +291,29 @@ def _cities() -> _Cities:
         ):
             continue
         country[words] = iso3
-        if population >= _CITY_QUERY_LOWERCASE_POPULATION:
+        if population >= _CITY_QUERY_LOWERCASE_POPULATION and words not in alternate:
             big.add(words)
     for words, iso3 in _provinces(g).items():
         if country.setdefault(words, iso3) != iso3:  # a city elsewhere ("Kent", Washington State's): neither
             del country[words]
             big.discard(words)
     return _Cities(country, frozenset(big), frozenset(words.split(" ", 1)[0] for words in country))
+
+
+def _spellings(words: str, alternates: Iterable[str], g: _Gazetteer) -> set[str]:
+    """The English news spellings among a city's GeoNames alternate names, as name words: Latin-script names written
+    like a name ("Raqqa" for "Ar Raqqah", "Odessa" for "Odesa", "Sana'a" for "Sanaa") and close to the city's own
+    name, so a historical or foreign name ("Callinicum", "Tarabulus"), a nickname or an airport code ("ODS") is left."""
+    found = set()
+    for name in alternates:
+        if not _ALTERNATE_NAME.fullmatch(name):
+            continue
+        spelling = _name_words(name, g)
+        if spelling == words or spelling in found or (len(spelling) < _ALTERNATE_MIN_LENGTH and len(spelling) != len(words)):
+            continue
+        if fuzz.ratio(spelling, words) >= 100 * _ALTERNATE_SIMILARITY:
+            found.add(spelling)
+    return found
 
 
 def _provinces(g: _Gazetteer) -> dict[str, str]:
@@ -335,7 +377,7 @@ def _city_matches(text: str, *, query: bool) -> list[tuple[int, int, str]]:
 
 # Bump when tagging changes (rules, tables): a publish copies the previous version's tags for unchanged articles
 # only while this and the data packages' versions are what they were (`tagger_params`).
-TAGGER_RECIPE = 4  # 2: cities; 3: provinces, British and Greek cities (coco's ISO2 patterns); 4: province aliases
+TAGGER_RECIPE = 5  # 2: cities; 3: provinces, British and Greek cities (coco's ISO2 patterns); 4: province aliases; 5: cities' alternate spellings
 
 
 def tagger_params() -> dict:
