@@ -2,7 +2,7 @@
 
 For BBC News and the Disaster Response news messages (topic labels hidden from ranking, used for scoring; the
 Disaster Response direct messages are held out: nothing was tuned on them) and Lee's human ratings, scores each
-ranking step — article-vector cosine, keyword (BM25 term-vector) cosine, the fused similarity, fused + context — and a small grid around the defaults. Precision@5 here is over plain top-5
+ranking step — article-vector cosine, keyword overlap (of the BM25 term weights), the fused similarity, fused + context — and a small grid around the defaults. Precision@5 here is over plain top-5
 lists (exact duplicates excluded, no floor, no near-duplicate grouping), so the steps compare cleanly.
 Not a test: `python bench/related_variants.py [--cache DIR]` (a kept cache embeds nothing on re-runs). Prints markdown.
 """
@@ -29,7 +29,7 @@ from search_api.related_eval import _index, _safe_ids, duplicate_groups, lee_cor
 
 STEPS = {
     "article-vector cosine": dict(dense_weight=1.0, context_weight=0.0),
-    "keyword term-vector cosine": dict(dense_weight=0.0, context_weight=0.0),
+    "keyword overlap of the BM25 term weights": dict(dense_weight=0.0, context_weight=0.0),
     "0.4 dense + 0.6 keyword": dict(context_weight=0.0),
     "+ context, mixed 0.5, width ≤ 1/20 of the articles (default)": dict(),
     "+ context, mixed 0.5, width ≤ 1/10 of the articles": dict(context_share=0.1),

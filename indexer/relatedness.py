@@ -5,8 +5,9 @@ first 256 tokens of a passage; BM25 reads everything). Three measured steps beat
 BENCHMARKS.md):
 
 1. candidates: the `CANDIDATES` nearest article vectors (FAISS, one batched search);
-2. a fused similarity per candidate pair: `DENSE_WEIGHT` · dense cosine + the rest · cosine of the two articles'
-   BM25 term-weight vectors (the keyword index's own weights, so no second text model);
+2. a fused similarity per candidate pair: `DENSE_WEIGHT` · dense cosine + the rest · the keyword overlap of the two
+   articles' BM25 term weights (the keyword index's own weights, so no second text model): √(a · b), a and b each
+   article's share of its BM25 weight on the terms both hold (`pair_overlaps`);
 3. context: two articles whose neighbourhoods overlap are related even when their texts share few words. Each
    article's top-`CONTEXT` fused neighbours (and itself) form a sparse unit vector; the cosine of two such vectors
    is mixed into the score with weight `CONTEXT_WEIGHT` (a shared-nearest-neighbour similarity, the idea behind
@@ -53,6 +54,7 @@ INCREMENTAL_LIMIT = 0.1
 MAX_INCREMENTAL_ROWS = 0.3
 
 PARAMS = {
+    "keyword_similarity": "bm25-overlap",  # was the cosine of the BM25 weight vectors (session 7)
     "candidates": CANDIDATES,
     "dense_weight": DENSE_WEIGHT,
     "context": CONTEXT,
@@ -198,6 +200,63 @@ def _pair_dots(indptr, indices, data, left, pairs, n_cols, out):  # pragma: no c
             scratch[indices[p]] = 0.0
 
 
+def pair_overlaps(
+    matrix: sp.csr_matrix, pairs: np.ndarray, rows: np.ndarray | None = None
+) -> np.ndarray:
+    """Weighted Ochiai coefficient of row `rows[i]` (default i) with row `pairs[i, j]`: √(a · b), where a is the
+    share of the first row's weight on the terms both rows hold and b the same share of the second's (0 for -1
+    padding, and for an empty row). Weights must be positive; symmetric, 1 for rows with the same terms.
+
+    With BM25 term weights, a · b is also the product of the two searches: the BM25 score one article's terms give
+    the other, as a share of the score they give itself, times the converse (regroup the four sums). Where the
+    cosine multiplies the two weights of each shared term, so that the heaviest shared terms dominate, each
+    article's weights count here linearly. Chosen by measurement over the cosine (BENCHMARKS.md, "Related posts",
+    session 7).
+    """
+    n, width = pairs.shape
+    out = np.zeros((n, width), dtype=np.float32)
+    if n == 0 or width == 0:
+        return out
+    matrix = sp.csr_matrix(matrix, dtype=np.float32)
+    if not matrix.has_canonical_format:
+        matrix = matrix.copy()
+        matrix.sum_duplicates()
+    sums = np.asarray(matrix.sum(axis=1), dtype=np.float32).ravel()
+    left = np.arange(n, dtype=np.int64) if rows is None else np.asarray(rows, dtype=np.int64)
+    _pair_overlaps(
+        matrix.indptr.astype(np.int64), matrix.indices.astype(np.int64), matrix.data, sums, left,
+        np.ascontiguousarray(pairs, dtype=np.int64), matrix.shape[1], out,
+    )
+    return out
+
+
+@numba.njit(cache=True)
+def _pair_overlaps(indptr, indices, data, sums, left, pairs, n_cols, out):  # pragma: no cover - compiled
+    # serial, as _pair_dots; branch-free sums over the candidate's terms (3× faster than testing each term)
+    weight = np.zeros(n_cols, np.float32)  # the row's weights by term
+    holds = np.zeros(n_cols, np.float32)  # 1 where the row holds the term
+    for r in range(left.shape[0]):
+        i = left[r]
+        if sums[i] <= 0:
+            continue
+        for p in range(indptr[i], indptr[i + 1]):
+            weight[indices[p]] = data[p]
+            holds[indices[p]] = 1.0
+        for c in range(pairs.shape[1]):
+            j = pairs[r, c]
+            if j < 0 or sums[j] <= 0:
+                continue
+            mine = np.float32(0.0)
+            theirs = np.float32(0.0)
+            for p in range(indptr[j], indptr[j + 1]):
+                mine += weight[indices[p]]
+                theirs += holds[indices[p]] * data[p]
+            out[r, c] = np.sqrt((mine / sums[i]) * (theirs / sums[j]))
+        for p in range(indptr[i], indptr[i + 1]):
+            weight[indices[p]] = 0.0
+            holds[indices[p]] = 0.0
+
+
 def context_rows(ids: np.ndarray, fused: np.ndarray, context: int) -> tuple[np.ndarray, np.ndarray]:
     """Each article's top-`context` fused neighbours and their (non-negative) weights; -1 / 0 padding."""
     width = min(context, ids.shape[1])
@@ -225,17 +284,25 @@ def context_width(n: int, context: int = CONTEXT, context_share: float = CONTEXT
     return min(context, max(10, int(n * context_share)))
 
 
-def _unit_terms(term_weights: sp.csr_matrix | None, n: int) -> sp.csr_matrix | None:
+@dataclass(frozen=True)
+class _Terms:
+    weights: sp.csr_matrix  # BM25 term weights, canonical (each term once per row), for the ranking's overlap
+    unit: sp.csr_matrix  # the same rows at unit length, for the near-duplicate rule's cosine
+
+
+def _keyword_terms(term_weights: sp.csr_matrix | None, n: int) -> _Terms | None:
     if term_weights is None or term_weights.shape[0] != n:
         return None
-    return _unit_rows(sp.csr_matrix(term_weights, dtype=np.float32))
+    weights = sp.csr_matrix(term_weights, dtype=np.float32, copy=True)
+    weights.sum_duplicates()
+    return _Terms(weights, _unit_rows(weights))
 
 
 def _rank(
     rows: np.ndarray,
     ids: np.ndarray,
     cosines: np.ndarray,
-    unit_terms: sp.csr_matrix | None,
+    terms: _Terms | None,
     k: int,
     n: int,
     *,
@@ -250,10 +317,10 @@ def _rank(
     when given; a full pass has every article in `rows`.
     """
     valid = ids >= 0
-    keyword = None
-    if unit_terms is not None:
-        keyword = pair_cosines(unit_terms, ids, rows)
-        fused = dense_weight * cosines + (1.0 - dense_weight) * keyword
+    dense_keyword = None
+    if terms is not None:
+        fused = dense_weight * cosines + (1.0 - dense_weight) * pair_overlaps(terms.weights, ids, rows)
+        dense_keyword = pair_cosines(terms.unit, ids[:, :k], rows)  # the duplicate rule's (cosine-calibrated)
     else:
         fused = cosines.copy()
     fused = np.where(valid, fused, -np.inf).astype(np.float32)
@@ -284,7 +351,7 @@ def _rank(
         cosines=listed,
         dense_ids=ids[:, :k].astype(np.int32),
         dense_cosines=cosines[:, :k],
-        dense_keyword=None if keyword is None else keyword[:, :k],
+        dense_keyword=dense_keyword,
         context_ids=top_ids,
         context_weights=top_w,
         floors=floors.astype(np.float32),
@@ -312,7 +379,7 @@ def related_neighbours(
     n = len(vectors)
     ids, cosines = nearest_neighbours(index, vectors, max(k, candidates))
     return _rank(
-        np.arange(n), ids, cosines, _unit_terms(term_weights, n), k, n, dense_weight=dense_weight,
+        np.arange(n), ids, cosines, _keyword_terms(term_weights, n), k, n, dense_weight=dense_weight,
         context_weight=context_weight, width=context_width(n, context, context_share),
     )
 
@@ -385,13 +452,13 @@ def update_related(
     """
     n = len(vectors)
     width = min(context_width(n, context, context_share), max(k, candidates))
-    unit_terms = _unit_terms(term_weights, n)
+    terms = _keyword_terms(term_weights, n)
     if (
         carried.context_ids is None
         or carried.floors is None
         or carried.context_ids.shape != (n, width)
         or carried.ids.shape[1] != k
-        or (unit_terms is None) != (carried.dense_keyword is None)
+        or (terms is None) != (carried.dense_keyword is None)
     ):
         return None
     affected = changed | stale
@@ -405,7 +472,7 @@ def update_related(
         return None
     ids, cosines = nearest_neighbours(index, vectors[rows], max(k, candidates), rows=rows)
     part = _rank(
-        rows, ids, cosines, unit_terms, k, n, dense_weight=dense_weight, context_weight=context_weight, width=width,
+        rows, ids, cosines, terms, k, n, dense_weight=dense_weight, context_weight=context_weight, width=width,
         stored_context=(carried.context_ids, carried.context_weights),
     )
 

@@ -8,6 +8,7 @@ from indexer.relatedness import (
     context_matrix,
     context_rows,
     pair_cosines,
+    pair_overlaps,
     related_neighbours,
     update_related,
 )
@@ -31,6 +32,20 @@ def test_pair_cosines_match_dense_products_and_zero_padding():
     got = pair_cosines(sp.csr_matrix(dense), pairs)
     want = np.where(pairs >= 0, np.einsum("ij,ikj->ik", dense, dense[np.maximum(pairs, 0)]), 0.0)
     np.testing.assert_allclose(got, want, atol=1e-6)
+
+
+def test_pair_overlaps_by_hand():
+    weights = sp.csr_matrix(np.array([
+        [2.0, 1.0, 1.0, 0.0],  # row 0: weight 4
+        [1.0, 0.0, 0.0, 3.0],  # row 1: weight 4, shares term 0 with row 0
+        [4.0, 2.0, 2.0, 0.0],  # row 2: row 0's terms, doubled
+        [0.0, 0.0, 0.0, 0.0],  # row 3: no terms
+    ], dtype=np.float32))
+    got = pair_overlaps(weights, np.array([[1, 2, 3, -1], [0, 2, 3, 1]]), rows=np.array([0, 1]))
+    # 0 vs 1: 0 keeps 2/4 of its weight on the shared term, 1 keeps 1/4 → √(0.5 · 0.25); 0 vs 2: the same terms → 1
+    np.testing.assert_allclose(got[0], [np.sqrt(0.5 * 0.25), 1.0, 0.0, 0.0], atol=1e-6)
+    # symmetric; 1 vs 2: 1/4 and 4/8
+    np.testing.assert_allclose(got[1], [np.sqrt(0.25 * 0.5), np.sqrt(0.25 * 0.5), 0.0, 1.0], atol=1e-6)
 
 
 def test_contexts_are_unit_and_hold_self_and_neighbours():
