@@ -236,6 +236,11 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
                                                       "(see corrected_query); false searches the words as typed")] = True,
         sort: Annotated[Sort, Query(description="relevance (default), or date: the relevant results (scoring at "
                                                 "least half the first, at most 100) newest first")] = "relevance",
+        floor: Annotated[float | None, Query(ge=0.0, le=1.0, description="Match floor for this search (default "
+                                                                        "SIFT_MATCH_FLOOR, 0.30): nothing is listed "
+                                                                        "(weak_only) unless a passage reaches this "
+                                                                        "cosine or an article holds every word; 0 "
+                                                                        "lists the nearest articles however weak")] = None,
     ) -> SearchResults:
         query = clean_query(q)
         if not query:
@@ -249,7 +254,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
             date_to=date_to,
         )
         return engine.search(query, k=k, offset=offset, filters=filters, mode=mode, facets=facets, spellcheck=spellcheck,
-                             sort=sort)
+                             sort=sort, floor=floor)
 
     @app.get("/suggest", response_model=Suggestions, tags=["search"])
     def suggest(

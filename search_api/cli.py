@@ -203,6 +203,10 @@ def search(
                                              help="Correct words no article contains")] = True,
     sort: Annotated[str, typer.Option("--sort", help="relevance, or date: the relevant results (scoring at least "
                                                      "half the first) newest first")] = "relevance",
+    floor: Annotated[Optional[float], typer.Option("--floor", min=0.0, max=1.0,
+                                                   help="Match floor: list nothing unless a passage reaches this "
+                                                        "cosine or an article holds every word (default "
+                                                        "SIFT_MATCH_FLOOR, 0.30; 0 lists the nearest however weak)")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Search the index with a natural-language question."""
@@ -220,7 +224,7 @@ def search(
         raise _fail(f"unknown mode {mode!r}; use hybrid, semantic or keyword")
     try:
         results = engine.search(query, k=k, offset=offset, filters=filters, mode=mode,  # type: ignore[arg-type]
-                                facets=facets, spellcheck=spellcheck, sort=sort)  # type: ignore[arg-type]
+                                facets=facets, spellcheck=spellcheck, sort=sort, floor=floor)  # type: ignore[arg-type]
     except SiftError as exc:
         raise _fail(str(exc)) from None
     if as_json:
@@ -228,7 +232,10 @@ def search(
         return
     if results.corrected_query:
         typer.echo(f"showing results for: {results.corrected_query}  (--no-spellcheck searches as typed)\n")
-    if not results.hits:
+    if results.weak_only:
+        typer.echo("no article matches well: none is close in meaning, none holds every word (--floor 0 lists the "
+                   "nearest ones)")
+    elif not results.hits:
         typer.echo("no articles match")
     elif results.relevant is not None:
         typer.echo(f"the {results.relevant} most relevant results, newest first\n")

@@ -81,6 +81,12 @@ class RankingParams:
     facet_values: int = 20  # values listed per facet at most
     # Articles about a place the query names score (1 + geo_boost) × their score: a soft preference, not a filter.
     geo_boost: float = 0.5
+    # A search answers nothing rather than its nearest junk when no eligible article matches well: none has a passage
+    # at this cosine to the query (hybrid and semantic), and none holds every query word. Measured (BENCHMARKS.md,
+    # "Weak matches"): on the sample corpus 76 of 77 on-topic questions reach 0.39+ (the 77th asks for IOM, which no
+    # article names), while 82-85% of BBC sport/entertainment/tech headlines and SciFact claims stay below 0.30; no
+    # judged query of SciFact, MEDLINE or CISI falls below it. 0 turns the check off.
+    match_floor: float = 0.30
 
 
 @dataclass
@@ -398,14 +404,17 @@ class Engine:
     # -- search ---------------------------------------------------------------------------------------------
     def search(
         self, query: str, *, k: int = 10, offset: int = 0, filters: Filters | None = None, mode: Mode = "hybrid",
-        facets: bool = False, spellcheck: bool = True, sort: Sort = "relevance",
+        facets: bool = False, spellcheck: bool = True, sort: Sort = "relevance", floor: float | None = None,
     ) -> SearchResults:
         """Ranked articles for `query`. With `spellcheck`, words no article contains are corrected to the nearest
         indexed word first (`corrected_query` says so; search again with `spellcheck=False` for the words as typed).
 
         `sort="date"` orders the relevant results newest first: those scoring at least `facet_share` of the best
         among the first `facet_depth` (the ones the facets count). A semantic search ranks every article, so
-        "all matches by date" would put the newest article on the site first whatever was asked."""
+        "all matches by date" would put the newest article on the site first whatever was asked.
+
+        When no article matches well (`RankingParams.match_floor`, or `floor` for this search; keyword mode is never
+        held back) the results are empty and `weak_only` says so: a semantic leg always finds *something* nearest."""
         typed = text = " ".join(query.split())
         if not text:
             raise InvalidQuery("the query is empty; type a few words to search for")
@@ -415,6 +424,9 @@ class Engine:
             raise InvalidQuery(f"unknown mode {mode!r}; use hybrid, semantic or keyword")
         if sort not in ("relevance", "date"):
             raise InvalidQuery(f"unknown sort {sort!r}; use relevance or date")
+        floor = self.ranking.match_floor if floor is None else floor
+        if not 0.0 <= floor <= 1.0:
+            raise InvalidQuery("floor must be between 0 and 1 (0 shows the nearest articles however weak)")
         syntax = parse_query(text)
         correction = self._speller.correct(text, keep=syntax.spans) if spellcheck else None
         if correction is not None:
@@ -443,6 +455,9 @@ class Engine:
                 if len(groups) >= need or depth >= eligible or len(ranked) < depth:
                     break
                 depth = min(eligible, depth * 2)
+        weak_only = bool(groups) and mode != "keyword" and not self._matches_well(groups, syntax.text, floor, allowed)
+        if weak_only:
+            groups = []
         relevant = self._relevant(groups) if facets or by_date else []
         if eligible and offset < eligible:
             if by_date:  # newest first, undated last, equal dates by score (the relevance order is stable)
@@ -456,7 +471,20 @@ class Engine:
         counts = self._facets([c.article for c, _ in relevant]) if facets else None
         return SearchResults(query=typed, corrected_query=text if correction else None, mode=mode, sort=sort, k=k,
                              offset=offset, eligible=eligible, relevant=len(relevant) if by_date else None, hits=hits,
-                             version=self.version, facets=counts)
+                             weak_only=weak_only, version=self.version, facets=counts)
+
+    def _matches_well(
+        self, groups: list[tuple[_Candidate, list[int]]], text: str, floor: float, allowed: np.ndarray | None
+    ) -> bool:
+        """Whether some candidate has a passage at cosine `floor` or more to the query, or some eligible article holds
+        every query word the keyword leg reads (place names aside: "Ghana" alone is answered by the place tags)."""
+        if floor <= 0 or any(c.semantic is not None and c.semantic >= floor for c, _ in groups):
+            return True
+        words = analyse([parse_query_places(text).residual])[0]
+        if not words:  # only place names or stop words: nothing for the keyword leg to hold
+            return True
+        rows = self.keyword.documents_with_all(words)
+        return rows is None or bool(len(rows) if allowed is None else allowed[rows].any())
 
     def suggest(self, query: str, *, k: int = 8) -> Suggestions:
         """Completions of the word being typed ("child traf" → "child trafficking"), for a search box."""

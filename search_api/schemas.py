@@ -100,6 +100,10 @@ class SearchResults(_Frozen):
         "at most 100 (the ones facets count); pages end there. Null for sort=relevance"
     )
     hits: list[SearchHit]
+    weak_only: bool = Field(
+        False, description="True when no article matched well, so none is listed: no passage reached the match floor "
+        "(cosine to the query) and no article holds every query word. Ask again with floor=0 for the nearest ones"
+    )
     version: str
     facets: Facets | None = Field(None, description="Present when asked for (facets=true)")
 

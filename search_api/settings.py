@@ -50,6 +50,10 @@ class Settings(BaseSettings):
     fusion_weight: float = Field(0.75, ge=0.0, le=1.0, description="tm2c2/convex fusion: share of the semantic leg")
     rrf_k: int = Field(60, ge=1, le=1000, description="RRF: the k in 1/(k + rank)")
     geo_boost: float = Field(0.5, ge=0.0, le=5.0, description="Score bonus factor for articles about a place in the query")
+    match_floor: float = Field(
+        0.30, ge=0.0, le=1.0, description="A search lists nothing (weak_only) unless some passage reaches this cosine "
+        "to the query or some article holds every query word; 0 always lists the nearest articles"
+    )
     duplicate_threshold: float = Field(0.80, ge=0.5, le=1.0, description="Article cosine at which two are near-duplicates")
     max_body_bytes: int = Field(10_000_000, ge=1024, description="Largest accepted request body (413 above)")
     rate_limit_per_minute: int = Field(
@@ -166,7 +170,8 @@ class Settings(BaseSettings):
         """The engine's ranking parameters from these settings."""
         from search_api.engine import RankingParams
 
-        return RankingParams(fusion=self.fusion, weight=self.fusion_weight, rrf_k=self.rrf_k, geo_boost=self.geo_boost)
+        return RankingParams(fusion=self.fusion, weight=self.fusion_weight, rrf_k=self.rrf_k, geo_boost=self.geo_boost,
+                             match_floor=self.match_floor)
 
     def related_rules(self) -> RelatedRules:
         """The engine's related-posts rules from these settings."""

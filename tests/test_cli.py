@@ -61,6 +61,11 @@ def test_search_human_and_json(cli_index):
     misspelt = sift("search", "mangorve restoration", "-i", str(cli_index), "-k", "1")
     assert misspelt.output.startswith("showing results for: mangroves restoration")
     assert "showing results" not in sift("search", "mangorve restoration", "-i", str(cli_index), "--no-spellcheck").output
+    weak = sift("search", "premier league transfer window", "-i", str(cli_index))
+    assert weak.exit_code == 0 and weak.output.startswith("no article matches well") and "--floor 0" in weak.output
+    nearest = sift("search", "premier league transfer window", "-i", str(cli_index), "--floor", "0", "-k", "2")
+    assert nearest.output.startswith("1. ") and "\n2. " in nearest.output
+    assert sift("search", "grant", "-i", str(cli_index), "--floor", "2").exit_code == 2  # typer's range check
 
 
 def test_search_filters(cli_index):
@@ -107,7 +112,9 @@ def test_delete_publishes_a_version_without_the_articles(cli_index, tmp_path):
     result = sift("delete", "t11", "t03", "--index", str(idx))
     assert result.exit_code == 0, result.output
     assert "0 added, 0 updated, 0 unchanged, 2 deleted" in result.output and "published" in result.output
-    hits = json.loads(sift("search", "grants to replant mangroves", "-i", str(idx), "--json").stdout)["hits"]
+    gone = json.loads(sift("search", "grants to replant mangroves", "-i", str(idx), "--json").stdout)
+    assert gone["weak_only"] and gone["hits"] == []  # the two mangrove grants are gone: nothing else matches well
+    hits = json.loads(sift("search", "grants to replant mangroves", "-i", str(idx), "--floor", "0", "--json").stdout)["hits"]
     assert {"t11", "t03"}.isdisjoint(h["id"] for h in hits) and len(hits) == 10
     assert json.loads(sift("stats", "-i", str(idx), "--json").stdout)["articles"] == 10
     # an unknown id is named and the rest still deleted (exit 3); only unknown ids delete nothing (exit 1)

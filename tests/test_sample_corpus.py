@@ -28,6 +28,13 @@ def test_child_trafficking_funding_in_africa(sample_engine):
     assert any("Funding Opportunities" in h.categories for h in hits)
 
 
+@pytest.mark.parametrize("query", ["football world cup final", "Oscars red carpet fashion", "formula one race results"])
+def test_questions_the_site_cannot_answer_list_nothing(sample_engine, query):
+    # an aid and development news site: the nearest articles are aid stories, none close to these questions
+    results = sample_engine.search(query)
+    assert results.weak_only and results.hits == []
+
+
 @pytest.mark.parametrize(
     ("query", "article_id"),
     [

@@ -55,10 +55,16 @@
       results.appendChild(div);
     });
     var shown = res.offset + res.hits.length, total = res.relevant === null ? res.eligible : res.relevant;
-    $("status").textContent = !shown ? "No articles match."
+    $("status").textContent = res.weak_only ? "No article matches this well."
+      : !shown ? "No articles match."
       : res.relevant === null ? "Showing " + shown + " of " + res.eligible + " articles, best first"
       : "Showing " + shown + " of the " + res.relevant + " most relevant articles, newest first";
     $("more").hidden = shown >= total || res.hits.length < res.k;
+    if (res.weak_only && !append) {  // nothing close in meaning, no article with every word: offer the nearest anyway
+      var nearest = el("button", { "class": "link", type: "button", id: "nearest" }, "Show the nearest articles anyway");
+      nearest.addEventListener("click", function () { lastParams.set("floor", "0"); offset = 0; run(false); });
+      results.appendChild(nearest);
+    }
     if (!shown && !append && /["\u201c\u201d\u201e]/.test(res.query)) {  // no article holds the phrase as typed
       var loose = res.query.replace(/["\u201c\u201d\u201e]/g, " ").replace(/\s+/g, " ").trim();
       var again = el("button", { "class": "link", type: "button", id: "unquote" }, "Search without the quotes: " + loose);

@@ -112,9 +112,10 @@ def test_missing_index_gives_503_with_the_reason(tmp_path):
 
 
 def test_place_filters_over_http(client):
-    r = client.get("/search", params=[("q", "news"), ("region", "Sahel")])
+    # "news" matches nothing well: floor=0 lists every article the place filters let through
+    r = client.get("/search", params=[("q", "news"), ("region", "Sahel"), ("floor", "0")])
     assert [h["id"] for h in r.json()["hits"]] == ["t06"]  # Nigeria
-    r = client.get("/search", params=[("q", "news"), ("country", "KEN"), ("country", "Malawi")])
+    r = client.get("/search", params=[("q", "news"), ("country", "KEN"), ("country", "Malawi"), ("floor", "0")])
     assert sorted(h["id"] for h in r.json()["hits"]) == ["t02", "t04", "t08"]
 
 
@@ -124,11 +125,22 @@ def test_place_filters_over_http(client):
         ({"q": "x", "region": "Narnia"}, "unknown region 'Narnia'"),
         ({"q": "x", "country": "Atlantis"}, "unknown country 'Atlantis'"),
         ({"q": "x", "mode": "fuzzy"}, "mode: Input should be 'hybrid', 'semantic' or 'keyword'"),
+        ({"q": "x", "floor": "1.5"}, "floor: Input should be less than or equal to 1"),
+        ({"q": "x", "floor": "-0.1"}, "floor: Input should be greater than or equal to 0"),
     ],
 )
 def test_bad_place_and_mode_parameters(client, params, message):
     r = client.get("/search", params=params)
     assert r.status_code == 422 and message in r.json()["error"]
+
+
+def test_a_search_nothing_matches_well_says_so_over_http(client):
+    off = client.get("/search", params={"q": "premier league transfer window"}).json()
+    assert off["weak_only"] is True and off["hits"] == [] and off["eligible"] == 12
+    nearest = client.get("/search", params={"q": "premier league transfer window", "floor": "0", "k": 3}).json()
+    assert nearest["weak_only"] is False and len(nearest["hits"]) == 3
+    on = client.get("/search", params={"q": "mangrove restoration grant"}).json()
+    assert on["weak_only"] is False and on["hits"][0]["id"] == "t11"
 
 
 def test_search_facets_over_http(client):

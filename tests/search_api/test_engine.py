@@ -42,7 +42,9 @@ def test_paging_is_consistent(tiny_engine):
 
 
 def test_category_filter_returns_every_member_however_far_down(tiny_engine):
-    results = tiny_engine.search("stock market rally", k=10, filters=Filters(categories=["funding opportunities"]))
+    # an off-topic query on purpose (floor=0 lists what it finds however weak): the filter, not the ranking, decides
+    results = tiny_engine.search("stock market rally", k=10, filters=Filters(categories=["funding opportunities"]),
+                                 floor=0)
     assert sorted(ids(results)) == ["t03", "t11"]
     assert results.eligible == 2
 
@@ -50,12 +52,13 @@ def test_category_filter_returns_every_member_however_far_down(tiny_engine):
 def test_narrow_filter_on_a_large_index_is_not_starved(sample_engine):
     # a rare category with an off-topic query: its articles rank low overall, yet all must come back
     members = [i for i, cats in enumerate(sample_engine.articles["categories"]) if "WASH" in list(cats)]
-    results = sample_engine.search("football transfer news", k=100, filters=Filters(categories=["WASH"]))
+    results = sample_engine.search("football transfer news", k=100, filters=Filters(categories=["WASH"]), floor=0)
     assert len(results.hits) == len(members) == results.eligible >= 5
 
 
 def test_date_filter_is_inclusive(tiny_engine):
-    got = ids(tiny_engine.search("news", k=20, filters=Filters(date_from=date(2025, 3, 3), date_to=date(2025, 10, 5))))
+    got = ids(tiny_engine.search("news", k=20, filters=Filters(date_from=date(2025, 3, 3), date_to=date(2025, 10, 5)),
+                                 floor=0))  # "news" matches nothing well: floor=0 lists every article in range
     assert sorted(got) == ["t04", "t08", "t12"]
 
 
@@ -294,3 +297,29 @@ def test_suggestions_complete_the_last_word_and_always_find_something(sample_eng
     assert len(sample_engine.suggest("co", k=3).suggestions) == 3
     with pytest.raises(InvalidQuery, match="k must be between 1 and 20"):
         sample_engine.suggest("co", k=21)
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "semantic"])
+def test_a_search_nothing_matches_well_lists_nothing_unless_asked(sample_engine, mode):
+    off_topic = sample_engine.search("football world cup final", mode=mode, facets=True)
+    assert off_topic.weak_only and off_topic.hits == [] and off_topic.facets.counted == 0
+    assert off_topic.eligible == len(sample_engine.articles)  # nothing was filtered out: nothing matched well
+    nearest = sample_engine.search("football world cup final", mode=mode, floor=0)
+    assert not nearest.weak_only and len(nearest.hits) == 10
+    assert max(h.semantic_score for h in nearest.hits) < sample_engine.ranking.match_floor
+    on_topic = sample_engine.search("child trafficking funding in Africa", mode=mode)
+    assert not on_topic.weak_only and on_topic.hits
+
+
+def test_an_article_holding_every_word_is_a_good_match_whatever_its_cosine(sample_engine):
+    # "cocoa" alone: its best passage is far below a floor of 0.99, but articles hold the word
+    held = sample_engine.search("cocoa", floor=0.99)
+    assert not held.weak_only and held.hits[0].keyword_score
+    assert sample_engine.search("cocoa bitcoin", floor=0.99).weak_only  # no article holds both
+    assert not sample_engine.search("Ghana", floor=0.99).weak_only  # a place alone: the place tags answer it
+    assert not sample_engine.search("cocoa bitcoin", floor=0.99, mode="keyword").weak_only  # keyword: as asked
+    # an article that holds every word but is filtered out does not count
+    held_elsewhere = sample_engine.search("cocoa", floor=0.99, filters=Filters(categories=["WASH"]))
+    assert held_elsewhere.weak_only and held_elsewhere.hits == []
+    with pytest.raises(InvalidQuery, match="floor must be between 0 and 1"):
+        sample_engine.search("cocoa", floor=1.5)

@@ -365,6 +365,23 @@ def test_search_page_offers_the_words_without_quotes_when_no_article_holds_the_p
     assert tab.csp_violations() == [] and tab.errors == []
 
 
+def test_search_page_says_when_nothing_matches_well_and_can_show_the_nearest(tab, server):
+    from playwright.sync_api import expect
+
+    nearest = httpx.get(f"{server}/search", params={"q": "premier league transfer window", "k": 10, "floor": 0}).json()
+    assert nearest["hits"]
+    tab.page.goto(f"{server}/")
+    tab.page.fill("#q", "premier league transfer window")
+    tab.page.click("button[type=submit]")
+    expect(tab.page.locator("#status")).to_have_text("No article matches this well.")
+    assert tab.page.locator(".hit").count() == 0
+    tab.page.click("#nearest")
+    expect(tab.page.locator(".hit")).to_have_count(len(nearest["hits"]))
+    titles = tab.page.eval_on_selector_all(".hit h2", "hs => hs.map(h => h.textContent)")
+    assert titles == [h["title"] for h in nearest["hits"]]
+    assert tab.csp_violations() == [] and tab.errors == []
+
+
 def test_search_page_shows_a_spelling_correction_and_searches_as_typed(tab, server):
     from playwright.sync_api import expect
 
