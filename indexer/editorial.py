@@ -1,20 +1,25 @@
-"""Editorial state kept in store.sqlite beside the articles: pins, excludes and the widget's click counters.
+"""Editorial state kept in store.sqlite beside the articles: pins, excludes, the widget's click counters and the
+search box's query counts (search insights).
 
 None of it is derived from the sources, so re-indexing never touches it; it is read when related lists are served.
 """
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+from indexer.errors import StoreBusy
 from indexer.store import DEFAULT_BUSY_TIMEOUT, busy_error, is_busy, write_transaction
+
+log = logging.getLogger(__name__)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS related_pins (
@@ -38,6 +43,13 @@ CREATE TABLE IF NOT EXISTS related_clicks (
     PRIMARY KEY (source, target)
 );
 CREATE TABLE IF NOT EXISTS related_views (source TEXT PRIMARY KEY, views INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS search_log (
+    day TEXT NOT NULL,
+    query TEXT NOT NULL,
+    searches INTEGER NOT NULL DEFAULT 0,
+    unanswered INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (day, query)
+);
 CREATE TABLE IF NOT EXISTS editorial_generation (id INTEGER PRIMARY KEY CHECK (id = 0), value INTEGER NOT NULL);
 INSERT OR IGNORE INTO editorial_generation VALUES (0, 0);
 """
@@ -45,6 +57,13 @@ INSERT OR IGNORE INTO editorial_generation VALUES (0, 0);
 # How stale a serving process may be about pins written by another process (`sift pin` while `sift serve` runs).
 # Writes through the same EditorialStore are seen at once.
 REFRESH_SECONDS = 1.0
+# Search counts are kept in memory and written together, every FLUSH_SECONDS or FLUSH_QUERIES distinct queries
+# (one SQLite write per search would queue every reader behind the store's write lock). At most BUFFER_QUERIES
+# distinct queries wait while the store is locked; beyond that new ones are dropped and logged.
+FLUSH_SECONDS = 10.0
+FLUSH_QUERIES = 200
+BUFFER_QUERIES = 20_000
+QUERY_CHARS = 200  # a logged query is cut to this many characters
 
 
 @dataclass(frozen=True)
@@ -75,6 +94,30 @@ class SourceClicks:
     items: tuple[TargetClicks, ...] = field(default_factory=tuple)
 
 
+@dataclass(frozen=True)
+class QueryCount:
+    query: str
+    searches: int
+    unanswered: int
+
+
+@dataclass(frozen=True)
+class SearchInsights:
+    """What readers searched for over the last `days` days: totals, the most searched queries, and the most searched
+    of those that found nothing (or nothing that matched well): the site's content gaps."""
+
+    days: int
+    searches: int
+    unanswered: int
+    top: tuple[QueryCount, ...]
+    unanswered_top: tuple[QueryCount, ...]
+
+
+def log_key(query: str) -> str:
+    """How a query is counted: casefolded, one space between words, at most QUERY_CHARS characters."""
+    return " ".join(query.casefold().split())[:QUERY_CHARS]
+
+
 class NotCurated(LookupError):
     """Unpinning or un-excluding an article that was not pinned or excluded."""
 
@@ -95,6 +138,9 @@ class EditorialStore:
         self._cache: dict[str, Curation] = {}
         self._generation = -1
         self._checked = -float("inf")
+        self._searches: dict[tuple[str, str], list[int]] = {}  # (day, query) -> [searches, unanswered], unwritten
+        self._flushed = time.monotonic()
+        self._dropped = 0
 
     def _db(self) -> sqlite3.Connection:
         if self._conn is None:
@@ -113,6 +159,10 @@ class EditorialStore:
         return self._conn
 
     def close(self) -> None:
+        try:
+            self.flush_searches()
+        except StoreBusy:
+            log.warning("search counts not written on close: %s is locked by another writer", self.path)
         with self._lock:
             if self._conn is not None:
                 self._conn.close()
@@ -249,3 +299,67 @@ class EditorialStore:
                 ).fetchall()
                 out.append(SourceClicks(name, views, clicks, tuple(TargetClicks(*row) for row in items)))
             return out
+
+    # -- search insights -----------------------------------------------------------------------------------
+    def record_search(self, query: str, *, answered: bool, keep_days: int) -> None:
+        """Count one search for `query` (log_key) today, and whether it listed anything; written in batches. Nothing
+        about the reader is kept. `keep_days` is the retention: older days are deleted when counts are written."""
+        key = (datetime.now(timezone.utc).date().isoformat(), log_key(query))
+        with self._lock:
+            counts = self._searches.get(key)
+            if counts is None:
+                if len(self._searches) >= BUFFER_QUERIES:
+                    self._dropped += 1
+                    return
+                counts = self._searches[key] = [0, 0]
+            counts[0] += 1
+            counts[1] += 0 if answered else 1
+            due = len(self._searches) >= FLUSH_QUERIES or time.monotonic() - self._flushed >= FLUSH_SECONDS
+        if due:
+            try:
+                self.flush_searches(keep_days)
+            except StoreBusy as exc:  # the counts stay in memory and go with the next batch
+                log.warning("search counts kept in memory: %s", exc)
+
+    def flush_searches(self, keep_days: int | None = None) -> None:
+        """Write the buffered search counts (and delete days older than `keep_days`, when given)."""
+        with self._lock:
+            self._flushed = time.monotonic()
+            if self._dropped:
+                log.warning("%d searches not counted: %d distinct queries were waiting for the store's write lock",
+                            self._dropped, BUFFER_QUERIES)
+                self._dropped = 0
+            if not self._searches and keep_days is None:
+                return
+            rows = [(day, query, n, u) for (day, query), (n, u) in self._searches.items()]
+            with self._transaction() as db:
+                db.executemany(
+                    "INSERT INTO search_log VALUES (?, ?, ?, ?) ON CONFLICT(day, query) DO UPDATE SET "
+                    "searches = searches + excluded.searches, unanswered = unanswered + excluded.unanswered",
+                    rows,
+                )
+                if keep_days is not None:
+                    cutoff = (datetime.now(timezone.utc).date() - timedelta(days=keep_days - 1)).isoformat()
+                    db.execute("DELETE FROM search_log WHERE day < ?", (cutoff,))
+            self._searches.clear()
+
+    def search_insights(self, days: int = 30, limit: int = 20) -> SearchInsights:
+        """Search counts of the last `days` days (today included), with this process's unwritten ones."""
+        self.flush_searches()
+        since = (datetime.now(timezone.utc).date() - timedelta(days=days - 1)).isoformat()
+        with self._lock:
+            db = self._db()
+            searches, unanswered = db.execute(
+                "SELECT COALESCE(SUM(searches), 0), COALESCE(SUM(unanswered), 0) FROM search_log WHERE day >= ?",
+                (since,),
+            ).fetchone()
+
+            def top(where: str) -> tuple[QueryCount, ...]:
+                rows = db.execute(
+                    "SELECT query, SUM(searches) AS n, SUM(unanswered) AS u FROM search_log WHERE day >= ? "
+                    f"GROUP BY query {where} ORDER BY n DESC, u DESC, query LIMIT ?",
+                    (since, limit),
+                ).fetchall()
+                return tuple(QueryCount(*row) for row in rows)
+
+            return SearchInsights(days, int(searches), int(unanswered), top(""), top("HAVING u > 0"))

@@ -21,7 +21,7 @@ from indexer.errors import ArticleNotFound, IndexMismatch, IndexNotFound, Invali
 from models import ModelLoadError
 from indexer.editorial import EditorialStore
 from indexer.publish import STORE_FILE
-from search_api.deps import EditorialDep, EngineDep
+from search_api.deps import EditorialDep, EngineDep, SettingsDep
 from search_api.editorial_api import RulesQuery, editorial_router, rules_for
 from indexer.pipeline import ChunkingParams, refresh
 from search_api.engine import Engine, QueryEncoder
@@ -219,6 +219,8 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     @app.get("/search", response_model=SearchResults, tags=["search"])
     def search(
         engine: EngineDep,
+        editorial: EditorialDep,
+        config: SettingsDep,
         q: Annotated[str, Query(min_length=1, max_length=MAX_QUERY_CHARS,
                                      description='Question or keywords; a "quoted phrase" must appear, a -word must not')],
         k: Annotated[int, Query(ge=1, le=100)] = 10,
@@ -253,8 +255,11 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
             date_from=date_from,
             date_to=date_to,
         )
-        return engine.search(query, k=k, offset=offset, filters=filters, mode=mode, facets=facets, spellcheck=spellcheck,
-                             sort=sort, floor=floor)
+        results = engine.search(query, k=k, offset=offset, filters=filters, mode=mode, facets=facets,
+                                spellcheck=spellcheck, sort=sort, floor=floor)
+        if config.search_log_days and offset == 0:  # a search, not its next page: counted for /stats/search
+            editorial.record_search(query, answered=bool(results.hits), keep_days=config.search_log_days)
+        return results
 
     @app.get("/suggest", response_model=Suggestions, tags=["search"])
     def suggest(

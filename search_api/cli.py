@@ -377,6 +377,36 @@ def stats(index: IndexOpt = None, as_json: JsonOpt = False) -> None:
         typer.echo(f"  {count:6d}  {name}")
 
 
+@app.command()
+def insights(
+    index: IndexOpt = None,
+    days: Annotated[int, typer.Option(min=1, max=3650, help="The last this many days, today included")] = 30,
+    k: Annotated[int, typer.Option("-k", min=1, max=1000, help="Queries per list")] = 20,
+    as_json: JsonOpt = False,
+) -> None:
+    """What readers searched for on `sift serve` (GET /stats/search): the most searched queries, and the most searched
+    of those that listed nothing — what readers look for and the site does not have."""
+    from dataclasses import asdict
+
+    editorial = _editorial(_settings(index))
+    try:
+        found = editorial.search_insights(days=days, limit=k)
+    except SiftError as exc:
+        raise _fail(str(exc)) from None
+    finally:
+        editorial.close()
+    if as_json:
+        _print_json(asdict(found))
+        return
+    share = f" ({found.unanswered / found.searches:.0%})" if found.searches else ""
+    typer.echo(f"last {found.days} days: {found.searches} searches, {found.unanswered} listed nothing{share}")
+    for title, counts in (("most searched", found.top), ("most searched of those that listed nothing", found.unanswered_top)):
+        if counts:
+            typer.echo(f"\n{title}:")
+            for c in counts:
+                typer.echo(f"  {c.searches:6d}  {c.query}" + (f"  ({c.unanswered} listed nothing)" if c.unanswered else ""))
+
+
 @app.command(name="eval")
 def eval_(
     dataset: Annotated[Path, typer.Argument(help="A BEIR folder: corpus.jsonl(.gz), queries.jsonl, qrels/test.tsv")],

@@ -42,8 +42,21 @@ def require_api_key(
     settings: SettingsDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> None:
     """Let a write through only with `Authorization: Bearer <SIFT_API_KEY>`; no configured key = no writes."""
+    _check_key(settings, credentials, "writes are disabled on this server; set SIFT_API_KEY to enable them")
+
+
+def require_api_key_to_read(
+    settings: SettingsDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> None:
+    """Readers' queries are the site's private data: served only with the API key (no configured key = only `sift
+    insights` on the server reads them)."""
+    _check_key(settings, credentials, "search insights are served only with SIFT_API_KEY set; on the server, "
+                                      "`sift insights` prints them")
+
+
+def _check_key(settings, credentials: HTTPAuthorizationCredentials | None, disabled: str) -> None:
     if settings.api_key is None:
-        raise HTTPException(403, "writes are disabled on this server; set SIFT_API_KEY to enable them")
+        raise HTTPException(403, disabled)
     if credentials is None:
         raise HTTPException(
             401, "this route needs the API key: send `Authorization: Bearer <key>`", headers={"WWW-Authenticate": "Bearer"}

@@ -1,5 +1,6 @@
 """Editorial control and feedback over HTTP: pins and excludes (API key needed), the widget's impression and click
-events (no cookies, nothing personal), click-through per article, and the related-rules query parameters."""
+events (no cookies, nothing personal), click-through per article, search insights (API key needed) and the
+related-rules query parameters."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 
 from indexer.editorial import Curation, NotCurated
 from indexer.errors import ArticleNotFound, InvalidQuery
-from search_api.deps import EditorialDep, EngineDep, require_api_key
+from search_api.deps import EditorialDep, EngineDep, require_api_key, require_api_key_to_read
 from search_api.engine import Engine
 from search_api.related import RelatedRules
 
@@ -50,6 +51,23 @@ class WidgetEvent(BaseModel):
     article_id: EventId
     shown: list[EventId] = Field([], max_length=50)
     clicked: EventId | None = None
+
+
+class QueryCountInfo(BaseModel):
+    query: str = Field(description="As typed, casefolded, one space between words")
+    searches: int
+    unanswered: int = Field(description="Searches that listed nothing: no match, or nothing that matched well")
+
+
+class SearchStats(BaseModel):
+    days: int = Field(description="The window: the last `days` days, today included")
+    searches: int
+    unanswered: int
+    queries: list[QueryCountInfo] = Field(description="The most searched queries")
+    unanswered_queries: list[QueryCountInfo] = Field(
+        description="The most searched of the queries that listed nothing at least once: what readers look for and "
+        "the site does not have (or words it does not use)"
+    )
 
 
 class ItemClicks(BaseModel):
@@ -210,5 +228,23 @@ def editorial_router() -> APIRouter:
             for box in editorial.click_through(limit, article_id)
         ]
         return RelatedStats(views=views, clicks=clicks, ctr=_ratio(clicks, views), articles=boxes)
+
+    @router.get("/stats/search", response_model=SearchStats, tags=["operations"],
+                dependencies=[Depends(require_api_key_to_read)])
+    def search_stats(
+        editorial: EditorialDep,
+        days: Annotated[int, Query(ge=1, le=3650, description="The last this many days, today included")] = 30,
+        limit: Annotated[int, Query(ge=1, le=1000, description="Queries per list")] = 20,
+    ) -> SearchStats:
+        """What readers searched for (first pages only, counted per day; SIFT_SEARCH_LOG_DAYS kept): the most
+        searched queries and the most searched of those that listed nothing. Needs the API key: readers' queries
+        are the site's private data. No IP address, cookie or user agent is kept."""
+        insights = editorial.search_insights(days=days, limit=limit)
+
+        def rows(counts) -> list[QueryCountInfo]:
+            return [QueryCountInfo(query=c.query, searches=c.searches, unanswered=c.unanswered) for c in counts]
+
+        return SearchStats(days=insights.days, searches=insights.searches, unanswered=insights.unanswered,
+                           queries=rows(insights.top), unanswered_queries=rows(insights.unanswered_top))
 
     return router

@@ -93,6 +93,10 @@ class Settings(BaseSettings):
         20.0, ge=0, le=600,
         description="On SIGTERM, seconds `sift serve` lets requests in flight and a pending publish finish",
     )
+    search_log_days: int = Field(
+        90, ge=0, le=3650, description="Days of search counts kept for GET /stats/search and `sift insights` (the "
+        "query text, counts per day, whether it found anything; nothing about the reader); 0 counts nothing",
+    )
     store_busy_timeout: float = Field(
         10.0, gt=0, le=300,
         description="Seconds an API write waits for another writer's lock on store.sqlite before answering 503",

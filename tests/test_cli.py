@@ -107,6 +107,26 @@ def test_index_of_nothing_readable_fails(tmp_path):
     assert result.exit_code == 1 and "no such file or directory" in result.output
 
 
+def test_insights_print_what_readers_searched_for(cli_index, tmp_path):
+    from indexer.editorial import EditorialStore
+    from indexer.publish import STORE_FILE
+
+    idx = Path(shutil.copytree(cli_index, tmp_path / "idx"))
+    empty = sift("insights", "-i", str(idx))
+    assert empty.exit_code == 0 and empty.output.strip() == "last 30 days: 0 searches, 0 listed nothing"
+    store = EditorialStore(idx / STORE_FILE)  # what `sift serve` records
+    for query, answered in [("mangrove grants", True), ("mangrove grants", True), ("football", False)]:
+        store.record_search(query, answered=answered, keep_days=90)
+    store.close()
+    out = sift("insights", "-i", str(idx), "--days", "7").output
+    assert out.startswith("last 7 days: 3 searches, 1 listed nothing (33%)")
+    assert "most searched:\n       2  mangrove grants\n       1  football  (1 listed nothing)" in out
+    assert "most searched of those that listed nothing:\n       1  football  (1 listed nothing)" in out
+    data = json.loads(sift("insights", "-i", str(idx), "-k", "1", "--json").stdout)
+    assert data["searches"] == 3 and [c["query"] for c in data["top"]] == ["mangrove grants"]
+    assert sift("insights", "-i", str(tmp_path / "nowhere")).exit_code == 1
+
+
 def test_delete_publishes_a_version_without_the_articles(cli_index, tmp_path):
     idx = Path(shutil.copytree(cli_index, tmp_path / "idx"))
     result = sift("delete", "t11", "t03", "--index", str(idx))

@@ -80,3 +80,60 @@ def test_counters_and_click_through(store):
     assert [(i.target, i.impressions, i.clicks) for i in boxes["a"].items] == [("c", 2, 1), ("b", 2, 0)]
     assert [b.source for b in store.click_through(limit=1)] == ["a"]
     assert [b.source for b in store.click_through(source="x")] == ["x"]
+
+
+def test_search_counts_per_query_and_what_found_nothing(store):
+    for query, answered in [("Cholera  Haiti", True), ("cholera haiti", True), ("football", False), ("FOOTBALL", False),
+                            ("grants", True), ("x" * 300, True)]:
+        store.record_search(query, answered=answered, keep_days=90)
+    found = store.search_insights(days=30, limit=2)
+    assert (found.searches, found.unanswered) == (6, 2)
+    assert [(c.query, c.searches, c.unanswered) for c in found.top] == [("football", 2, 2), ("cholera haiti", 2, 0)]
+    assert [c.query for c in found.unanswered_top] == ["football"]
+    assert len(store.search_insights(limit=10).top[-1].query) == editorial_module.QUERY_CHARS  # cut, not dropped
+
+
+def test_search_counts_are_written_in_batches_and_on_close(tmp_path, monkeypatch):
+    monkeypatch.setattr(editorial_module, "FLUSH_QUERIES", 3)
+    first, reader = EditorialStore(tmp_path / "store.sqlite"), EditorialStore(tmp_path / "store.sqlite")
+    first.record_search("a", answered=True, keep_days=90)
+    first.record_search("b", answered=True, keep_days=90)
+    assert reader.search_insights().searches == 0  # still in the first process's memory
+    first.record_search("c", answered=False, keep_days=90)  # the third distinct query writes the batch
+    assert (reader.search_insights().searches, reader.search_insights().unanswered) == (3, 1)
+    first.record_search("a", answered=True, keep_days=90)
+    first.close()  # closing writes what is left
+    assert reader.search_insights().searches == 4
+    reader.close()
+
+
+def test_old_days_are_deleted_when_counts_are_written(store):
+    store.record_search("today", answered=True, keep_days=90)
+    store.flush_searches()
+    with store._transaction() as db:  # a day 100 and a day 10 days back, as an earlier server would have left them
+        db.execute("INSERT INTO search_log VALUES (date('now', '-100 days'), 'old', 5, 5)")
+        db.execute("INSERT INTO search_log VALUES (date('now', '-10 days'), 'recent', 2, 0)")
+    assert store.search_insights(days=365).searches == 8
+    assert store.search_insights(days=7).searches == 1  # the window
+    store.record_search("today", answered=True, keep_days=90)
+    store.flush_searches(keep_days=90)
+    assert {c.query for c in store.search_insights(days=365).top} == {"today", "recent"}
+
+
+def test_search_counts_wait_in_memory_while_another_writer_holds_the_store(tmp_path, monkeypatch):
+    import sqlite3
+
+    monkeypatch.setattr(editorial_module, "FLUSH_QUERIES", 1)
+    path = tmp_path / "store.sqlite"
+    EditorialStore(path).close()  # the tables
+    blocker = sqlite3.connect(path, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")  # another process's write lock
+    store = EditorialStore(path, busy_timeout=0.1)
+    store.record_search("cholera", answered=True, keep_days=90)  # the write fails: kept, logged, no error
+    blocker.execute("ROLLBACK")
+    blocker.close()
+    store.record_search("floods", answered=True, keep_days=90)  # the next batch writes both
+    reader = EditorialStore(path)
+    assert {c.query for c in reader.search_insights().top} == {"cholera", "floods"}
+    reader.close()
+    store.close()

@@ -220,3 +220,28 @@ def test_editorial_routes_are_documented(client):
     paths = client.get("/openapi.json").json()["paths"]
     assert {"put", "delete"} <= set(paths["/articles/{article_id}/related/pins/{other}"])
     assert "requestBody" in paths["/widget/events"]["post"] and "/stats/related" in paths
+
+
+# -- search insights ----------------------------------------------------------------------------------------------
+def test_searches_are_counted_for_the_site_and_shown_only_with_the_key(tmp_path, embedder, source_dir):
+    idx = tmp_path / "idx"
+    index_sources([source_dir], idx, embedder, progress=False)
+    with _client(idx, embedder, api_key=KEY) as c:
+        for q in ["Mangrove restoration grant", "mangrove  restoration grant", "premier league transfer window"]:
+            assert c.get("/search", params={"q": q}).status_code == 200
+        c.get("/search", params={"q": "mangrove restoration grant", "offset": 10})  # a next page is not a search
+        assert c.get("/stats/search").status_code == 401
+        stats = c.get("/stats/search", headers=AUTH).json()
+        assert (stats["days"], stats["searches"], stats["unanswered"]) == (30, 3, 1)
+        assert stats["queries"][0] == {"query": "mangrove restoration grant", "searches": 2, "unanswered": 0}
+        assert stats["unanswered_queries"] == [
+            {"query": "premier league transfer window", "searches": 1, "unanswered": 1}
+        ]
+        assert len(c.get("/stats/search", params={"limit": 1}, headers=AUTH).json()["queries"]) == 1
+        assert c.get("/stats/search", params={"days": 0}, headers=AUTH).status_code == 422
+    with _client(idx, embedder) as c:  # no key configured: readers' queries are not served at all
+        r = c.get("/stats/search", headers=AUTH)
+        assert r.status_code == 403 and "sift insights" in r.json()["error"]
+    with _client(idx, embedder, api_key=KEY, search_log_days=0) as c:  # counting turned off
+        c.get("/search", params={"q": "cholera"})
+        assert c.get("/stats/search", headers=AUTH).json()["searches"] == 3
