@@ -12,6 +12,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
 from rapidfuzz import fuzz
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -302,7 +303,7 @@ def _cities() -> _Cities:
 
 def _spellings(words: str, alternates: Iterable[str], g: _Gazetteer) -> set[str]:
     """The English news spellings among a city's GeoNames alternate names, as name words: Latin-script names written
-    like a name ("Raqqa" for "Ar Raqqah", "Odessa" for "Odesa", "Sana'a" for "Sanaa") and close to the city's own
+    like a name ("Raqqa" for "Ar Raqqah", "Kiev" for "Kyiv", "Sana'a" for "Sanaa") and close to the city's own
     name, so a historical or foreign name ("Callinicum", "Tarabulus"), a nickname or an airport code ("ODS") is left."""
     found = set()
     for name in alternates:

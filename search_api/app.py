@@ -257,7 +257,8 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         )
         results = engine.search(query, k=k, offset=offset, filters=filters, mode=mode, facets=facets,
                                 spellcheck=spellcheck, sort=sort, floor=floor)
-        if config.search_log_days and offset == 0:  # a search, not its next page: counted for /stats/search
+        # a reader's search, not its next page nor a "show the nearest anyway" (floor=): counted for /stats/search
+        if config.search_log_days and offset == 0 and floor is None:
             editorial.record_search(query, answered=bool(results.hits), keep_days=config.search_log_days)
         return results
 

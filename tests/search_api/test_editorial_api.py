@@ -229,7 +229,8 @@ def test_searches_are_counted_for_the_site_and_shown_only_with_the_key(tmp_path,
     with _client(idx, embedder, api_key=KEY) as c:
         for q in ["Mangrove restoration grant", "mangrove  restoration grant", "premier league transfer window"]:
             assert c.get("/search", params={"q": q}).status_code == 200
-        c.get("/search", params={"q": "mangrove restoration grant", "offset": 10})  # a next page is not a search
+        c.get("/search", params={"q": "mangrove restoration grant", "offset": 10})  # a next page is not a search …
+        c.get("/search", params={"q": "premier league transfer window", "floor": 0})  # … nor "show the nearest"
         assert c.get("/stats/search").status_code == 401
         stats = c.get("/stats/search", headers=AUTH).json()
         assert (stats["days"], stats["searches"], stats["unanswered"]) == (30, 3, 1)
