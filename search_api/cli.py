@@ -378,6 +378,32 @@ def stats(index: IndexOpt = None, as_json: JsonOpt = False) -> None:
 
 
 @app.command()
+def backup(
+    destination: Annotated[Path, typer.Argument(help="A new (or empty) folder for the copy")],
+    index: IndexOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Copy the index while it serves: the live version and a consistent snapshot of store.sqlite (articles,
+    embedding cache, pins, click and search counts). The copy is an index folder: `sift serve --index DESTINATION`."""
+    from dataclasses import asdict
+
+    from indexer.backup import backup_index
+
+    settings = _settings(index)
+    try:
+        report = backup_index(settings.index_dir, destination)
+    except SiftError as exc:
+        raise _fail(str(exc)) from None
+    if as_json:
+        _print_json({**asdict(report), "destination": str(report.destination)})
+        return
+    typer.echo(f"backed up version {report.version} ({report.articles} articles) to {report.destination} in "
+               f"{report.seconds:.1f} s: store {report.store_bytes / 1e6:.1f} MB, version {report.version_bytes / 1e6:.1f} MB")
+    if report.vectors_elsewhere:
+        typer.secho("this index keeps its vectors in Qdrant: back those up with a Qdrant snapshot", fg=typer.colors.YELLOW)
+
+
+@app.command()
 def insights(
     index: IndexOpt = None,
     days: Annotated[int, typer.Option(min=1, max=3650, help="The last this many days, today included")] = 30,

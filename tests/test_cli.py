@@ -127,6 +127,18 @@ def test_insights_print_what_readers_searched_for(cli_index, tmp_path):
     assert sift("insights", "-i", str(tmp_path / "nowhere")).exit_code == 1
 
 
+def test_backup_copies_a_serving_index(cli_index, tmp_path):
+    done = sift("backup", str(tmp_path / "copy"), "-i", str(cli_index))
+    assert done.exit_code == 0 and done.output.startswith("backed up version ") and "(12 articles)" in done.output
+    hits = json.loads(sift("search", "grants to replant mangroves", "-i", str(tmp_path / "copy"), "--json").stdout)["hits"]
+    assert hits[0]["id"] == "t11"
+    report = json.loads(sift("backup", str(tmp_path / "second"), "-i", str(cli_index), "--json").stdout)
+    assert report["articles"] == 12 and report["destination"] == str(tmp_path / "second")
+    again = sift("backup", str(tmp_path / "copy"), "-i", str(cli_index))
+    assert again.exit_code == 1 and "already exists and is not an empty folder" in again.output
+    assert sift("backup", str(tmp_path / "x"), "-i", str(tmp_path / "nowhere")).exit_code == 1
+
+
 def test_delete_publishes_a_version_without_the_articles(cli_index, tmp_path):
     idx = Path(shutil.copytree(cli_index, tmp_path / "idx"))
     result = sift("delete", "t11", "t03", "--index", str(idx))
