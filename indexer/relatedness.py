@@ -28,6 +28,7 @@ with a full pass (bench/bench_incremental.py).
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from typing import Literal
 
 import faiss
 import numba
@@ -53,8 +54,12 @@ INCREMENTAL_LIMIT = 0.1
 # contexts and the lists it may enter), where the bookkeeping stops paying for itself.
 MAX_INCREMENTAL_ROWS = 0.3
 
+# The keyword part of the fused score: "overlap" (`pair_overlaps`, session 7) or "cosine" of the BM25 weight
+# vectors (sessions 2-6), kept to compare (bench/related_served.py).
+KEYWORD_SIMILARITY: Literal["overlap", "cosine"] = "overlap"
+
 PARAMS = {
-    "keyword_similarity": "bm25-overlap",  # was the cosine of the BM25 weight vectors (session 7)
+    "keyword_similarity": KEYWORD_SIMILARITY,
     "candidates": CANDIDATES,
     "dense_weight": DENSE_WEIGHT,
     "context": CONTEXT,
@@ -309,6 +314,7 @@ def _rank(
     dense_weight: float,
     context_weight: float,
     width: int,
+    keyword_similarity: str = KEYWORD_SIMILARITY,
     stored_context: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> Neighbours:
     """Score the candidates `ids` / `cosines` of the articles `rows` (see the module docstring).
@@ -319,8 +325,15 @@ def _rank(
     valid = ids >= 0
     dense_keyword = None
     if terms is not None:
-        fused = dense_weight * cosines + (1.0 - dense_weight) * pair_overlaps(terms.weights, ids, rows)
-        dense_keyword = pair_cosines(terms.unit, ids[:, :k], rows)  # the duplicate rule's (cosine-calibrated)
+        if keyword_similarity == "overlap":
+            keyword = pair_overlaps(terms.weights, ids, rows)
+            dense_keyword = pair_cosines(terms.unit, ids[:, :k], rows)  # the duplicate rule's (cosine-calibrated)
+        elif keyword_similarity == "cosine":
+            keyword = pair_cosines(terms.unit, ids, rows)
+            dense_keyword = keyword[:, :k]
+        else:
+            raise ValueError(f"keyword_similarity is 'overlap' or 'cosine', not {keyword_similarity!r}")
+        fused = dense_weight * cosines + (1.0 - dense_weight) * keyword
     else:
         fused = cosines.copy()
     fused = np.where(valid, fused, -np.inf).astype(np.float32)
@@ -370,6 +383,7 @@ def related_neighbours(
     context: int = CONTEXT,
     context_weight: float = CONTEXT_WEIGHT,
     context_share: float = CONTEXT_SHARE,
+    keyword_similarity: str = KEYWORD_SIMILARITY,
 ) -> Neighbours:
     """Every article's top-`k` related candidates, best first, scored as the module docstring says.
 
@@ -381,6 +395,7 @@ def related_neighbours(
     return _rank(
         np.arange(n), ids, cosines, _keyword_terms(term_weights, n), k, n, dense_weight=dense_weight,
         context_weight=context_weight, width=context_width(n, context, context_share),
+        keyword_similarity=keyword_similarity,
     )
 
 
@@ -442,6 +457,7 @@ def update_related(
     context: int = CONTEXT,
     context_weight: float = CONTEXT_WEIGHT,
     context_share: float = CONTEXT_SHARE,
+    keyword_similarity: str = KEYWORD_SIMILARITY,
     max_rows: float = MAX_INCREMENTAL_ROWS,
     block: int = 8192,
 ) -> Neighbours | None:
@@ -473,7 +489,7 @@ def update_related(
     ids, cosines = nearest_neighbours(index, vectors[rows], max(k, candidates), rows=rows)
     part = _rank(
         rows, ids, cosines, terms, k, n, dense_weight=dense_weight, context_weight=context_weight, width=width,
-        stored_context=(carried.context_ids, carried.context_weights),
+        keyword_similarity=keyword_similarity, stored_context=(carried.context_ids, carried.context_weights),
     )
 
     def splice(whole: np.ndarray | None, new: np.ndarray | None) -> np.ndarray | None:
