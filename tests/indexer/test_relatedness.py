@@ -1,5 +1,6 @@
 import faiss
 import numpy as np
+import pytest
 import scipy.sparse as sp
 
 from indexer.duplicates import group_near_duplicates
@@ -71,6 +72,13 @@ def test_keyword_overlap_reorders_dense_ties():
     fused = related_neighbours(_index(vectors), vectors, terms, 3, context_weight=0)
     assert fused.ids[0, 0] == 2
     np.testing.assert_allclose(fused.cosines[0, 0], vectors[0] @ vectors[2], atol=1e-6)  # cosine kept beside
+    # the cosine of the weight vectors (the ranking before the overlap) agrees here; the duplicate rule's keyword
+    # cosines are the same whichever ranks
+    by_cosine = related_neighbours(_index(vectors), vectors, terms, 3, context_weight=0, keyword_similarity="cosine")
+    assert by_cosine.ids[0, 0] == 2
+    np.testing.assert_allclose(by_cosine.dense_keyword, fused.dense_keyword, atol=1e-6)
+    with pytest.raises(ValueError, match="keyword_similarity is 'overlap' or 'cosine'"):
+        related_neighbours(_index(vectors), vectors, terms, 3, keyword_similarity="jaccard")
 
 
 def test_lists_never_hold_self_and_are_sorted_by_score():
