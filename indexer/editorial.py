@@ -159,10 +159,7 @@ class EditorialStore:
         return self._conn
 
     def close(self) -> None:
-        try:
-            self.flush_searches()
-        except StoreBusy:
-            log.warning("search counts not written on close: %s is locked by another writer", self.path)
+        self._try_flush("not written on close")
         with self._lock:
             if self._conn is not None:
                 self._conn.close()
@@ -316,10 +313,15 @@ class EditorialStore:
             counts[1] += 0 if answered else 1
             due = len(self._searches) >= FLUSH_QUERIES or time.monotonic() - self._flushed >= FLUSH_SECONDS
         if due:
-            try:
-                self.flush_searches(keep_days)
-            except StoreBusy as exc:  # the counts stay in memory and go with the next batch
-                log.warning("search counts kept in memory: %s", exc)
+            self._try_flush("kept in memory for the next batch", keep_days)
+
+    def _try_flush(self, what: str, keep_days: int | None = None) -> None:
+        """Write the counts; a store that cannot be written (locked, read-only, disk full) must not fail the search
+        or the request that triggered the write: the counts stay buffered (up to BUFFER_QUERIES) and it is logged."""
+        try:
+            self.flush_searches(keep_days)
+        except (StoreBusy, sqlite3.Error, OSError) as exc:
+            log.warning("search counts %s: %s", what, exc)
 
     def flush_searches(self, keep_days: int | None = None) -> None:
         """Write the buffered search counts (and delete days older than `keep_days`, when given)."""
@@ -344,8 +346,9 @@ class EditorialStore:
             self._searches.clear()
 
     def search_insights(self, days: int = 30, limit: int = 20) -> SearchInsights:
-        """Search counts of the last `days` days (today included), with this process's unwritten ones."""
-        self.flush_searches()
+        """Search counts of the last `days` days (today included), with this process's unwritten ones when the store
+        can take them."""
+        self._try_flush("not written before reading them")
         since = (datetime.now(timezone.utc).date() - timedelta(days=days - 1)).isoformat()
         with self._lock:
             db = self._db()

@@ -137,3 +137,23 @@ def test_search_counts_wait_in_memory_while_another_writer_holds_the_store(tmp_p
     assert {c.query for c in reader.search_insights().top} == {"cholera", "floods"}
     reader.close()
     store.close()
+
+
+def test_a_store_that_cannot_be_written_never_fails_a_search(store, monkeypatch, caplog):
+    import sqlite3
+    from contextlib import contextmanager
+
+    monkeypatch.setattr(editorial_module, "FLUSH_QUERIES", 1)
+
+    @contextmanager
+    def read_only():
+        raise sqlite3.OperationalError("attempt to write a readonly database")
+        yield
+
+    monkeypatch.setattr(store, "_transaction", read_only)
+    store.record_search("cholera", answered=True, keep_days=90)  # no exception: logged, kept
+    assert "attempt to write a readonly database" in caplog.text
+    assert store.search_insights().searches == 0  # what the store holds; the count waits in memory
+    monkeypatch.undo()
+    store.flush_searches()
+    assert store.search_insights().searches == 1
