@@ -54,7 +54,7 @@ def require_api_key_to_read(
                                       "`sift insights` prints them")
 
 
-def _check_key(settings, credentials: HTTPAuthorizationCredentials | None, disabled: str) -> None:
+def _check_key(settings: Settings, credentials: HTTPAuthorizationCredentials | None, disabled: str) -> None:
     if settings.api_key is None:
         raise HTTPException(403, disabled)
     if credentials is None:
