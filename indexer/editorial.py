@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from indexer.errors import StoreBusy
-from indexer.store import DEFAULT_BUSY_TIMEOUT, busy_error, is_busy, write_transaction
+from indexer.errors import StoreBusy, StoreUnwritable
+from indexer.store import DEFAULT_BUSY_TIMEOUT, busy_error, is_busy, is_unwritable, unwritable_error, write_transaction
 
 log = logging.getLogger(__name__)
 
@@ -144,7 +144,11 @@ class EditorialStore:
 
     def _db(self) -> sqlite3.Connection:
         if self._conn is None:
-            conn = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None, check_same_thread=False)
+            try:
+                conn = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None,
+                                       check_same_thread=False)
+            except sqlite3.OperationalError as exc:
+                raise unwritable_error(self.path, exc) if is_unwritable(exc) else exc
             try:
                 conn.execute("PRAGMA journal_mode=WAL")
                 # counters may lose the last few events on power loss, never the file; pins commit like the store
@@ -154,6 +158,8 @@ class EditorialStore:
                 conn.close()
                 if is_busy(exc):
                     raise busy_error(self.path, self.busy_timeout) from None
+                if is_unwritable(exc):
+                    raise unwritable_error(self.path, exc) from exc
                 raise
             self._conn = conn
         return self._conn
@@ -320,7 +326,7 @@ class EditorialStore:
         or the request that triggered the write: the counts stay buffered (up to BUFFER_QUERIES) and it is logged."""
         try:
             self.flush_searches(keep_days)
-        except (StoreBusy, sqlite3.Error, OSError) as exc:
+        except (StoreBusy, StoreUnwritable, sqlite3.Error, OSError) as exc:
             log.warning("search counts %s: %s", what, exc)
 
     def flush_searches(self, keep_days: int | None = None) -> None:

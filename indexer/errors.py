@@ -53,6 +53,11 @@ class ChunksNotEmbedded(SiftError):
     """Passages in the store have no vector yet for the model: a write landed after the embedding step."""
 
 
+class StoreUnwritable(SiftError):
+    """SQLite could not write the store (read-only file or folder, disk full, I/O error); the transaction was rolled
+    back, so nothing of the write landed. Not retried: it lasts until an operator frees space or fixes permissions."""
+
+
 class StoreBusy(SiftError):
     """Another process held the store's write lock for longer than the busy timeout; the write can be retried."""
 

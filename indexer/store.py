@@ -16,7 +16,7 @@ import numpy as np
 
 from indexer.article import Article
 from indexer.chunking import Chunk
-from indexer.errors import StoreBusy
+from indexer.errors import StoreBusy, StoreUnwritable
 
 SCHEMA_VERSION = 1
 # How long a writer waits for another one (a second `sift index`) to release the write lock, retrying meanwhile.
@@ -111,21 +111,44 @@ def busy_error(path: Path, timeout: float) -> StoreBusy:
     )
 
 
+# SQLite's primary result codes for a write the file system refused: the file or folder is read-only, the disk
+# (or the volume's quota) is full, an I/O error, the journal cannot be opened
+_UNWRITABLE = (sqlite3.SQLITE_PERM, sqlite3.SQLITE_READONLY, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_FULL,
+               sqlite3.SQLITE_CANTOPEN)
+
+
+def is_unwritable(exc: sqlite3.Error) -> bool:
+    return ((getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF) in _UNWRITABLE
+
+
+def unwritable_error(path: Path, exc: sqlite3.Error) -> StoreUnwritable:
+    return StoreUnwritable(
+        f"{path.name} cannot be written ({exc}: a read-only file or folder, or a full disk?); nothing was written"
+    )
+
+
 @contextmanager
 def write_transaction(db: sqlite3.Connection | sqlite3.Cursor, path: Path, busy_timeout: float) -> Iterator[None]:
     """BEGIN IMMEDIATE (the write lock now, waiting up to busy_timeout for it; a clear StoreBusy if it stays held),
-    committed when the block ends, rolled back if it raises."""
+    committed when the block ends, rolled back if it raises. A write the file system refuses (read-only, disk full,
+    I/O error) raises StoreUnwritable after the rollback."""
+    conn = db if isinstance(db, sqlite3.Connection) else db.connection
     try:
         db.execute("BEGIN IMMEDIATE")
     except sqlite3.OperationalError as exc:
         if is_busy(exc):
             raise busy_error(path, busy_timeout) from None
+        if is_unwritable(exc):
+            raise unwritable_error(path, exc) from exc
         raise
     try:
         yield
         db.execute("COMMIT")
-    except BaseException:
-        db.execute("ROLLBACK")
+    except BaseException as exc:
+        if conn.in_transaction:  # SQLite rolls back by itself after some errors (a full disk during COMMIT)
+            db.execute("ROLLBACK")
+        if isinstance(exc, sqlite3.Error) and is_unwritable(exc):
+            raise unwritable_error(path, exc) from exc
         raise
 
 

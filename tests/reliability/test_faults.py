@@ -13,7 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from indexer.article import parse_article
-from indexer.errors import StoreBusy
+from indexer.errors import StoreBusy, StoreUnwritable
 from indexer.pipeline import index_sources
 from indexer.publish import current_version
 from indexer.store import Store
@@ -230,3 +230,48 @@ def test_writes_over_http_answer_503_with_retry_after_while_the_store_is_locked(
         assert c.get("/search", params={"q": "water"}).status_code == 200  # reading goes on
         locked.execute("COMMIT")
         assert c.post("/articles", json={"articles": [NEW]}, headers=AUTH).status_code == 202
+
+
+# -- a store the file system will not write (read-only, disk full) -------------------------------------------------
+def test_a_write_the_file_system_refuses_is_rolled_back_and_named(tiny_copy):
+    with Store(tiny_copy / "store.sqlite") as store:
+        store._conn.execute("PRAGMA query_only=ON")  # SQLite's own read-only mode: the answer a read-only file gets
+        with pytest.raises(StoreUnwritable, match=r"store.sqlite cannot be written \(attempt to write a readonly "
+                                                  r"database: a read-only file or folder, or a full disk\?\); "
+                                                  "nothing was written"):
+            store.upsert_many([(parse_article(NEW), [], "test")])
+        assert not store._conn.in_transaction
+        store._conn.execute("PRAGMA query_only=OFF")
+        assert store.count_articles() == 12 and store.upsert_many([(parse_article(NEW), [], "test")]) == ["added"]
+
+
+def _no_file_may_grow() -> None:
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past RLIMIT_FSIZE fails with EFBIG, as on a full disk
+
+
+def test_writes_to_a_full_disk_answer_503_and_land_once_space_is_back(tiny_copy, serve, auth):
+    server = serve(tiny_copy, preexec_fn=_no_file_may_grow)
+    base = server.base
+    assert httpx.put(f"{base}/articles/t01/related/pins/t03", headers=auth).status_code == 200
+    resource.prlimit(server.proc.pid, resource.RLIMIT_FSIZE, (0, resource.RLIM_INFINITY))  # the disk is full
+    for method, path, kwargs in [
+        ("put", "/articles/t01/related/pins/t02", {}),
+        ("post", "/widget/events", {"json": {"article_id": "t01", "shown": ["t02"], "clicked": "t02"}}),
+        ("post", "/articles", {"json": {"articles": [NEW]}}),
+    ]:
+        r = getattr(httpx, method)(f"{base}{path}", headers=auth, **kwargs)
+        assert r.status_code == 503, (path, r.text)
+        assert r.json()["error"].startswith("store.sqlite cannot be written ("), r.text
+        assert r.json()["error"].endswith("a read-only file or folder, or a full disk?); nothing was written")
+        assert "Traceback" not in server.log_path.read_text(errors="replace")
+    assert httpx.get(f"{base}/search", params={"q": "water"}).status_code == 200  # reading goes on
+    pins = httpx.get(f"{base}/articles/t01/related/curation", headers=auth).json()
+    assert [p["id"] for p in pins["pins"]] == ["t03"]  # the earlier pin is kept, the refused one did not land
+
+    resource.prlimit(server.proc.pid, resource.RLIMIT_FSIZE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+    assert httpx.put(f"{base}/articles/t01/related/pins/t02", headers=auth).status_code == 200
+    assert httpx.post(f"{base}/articles", json={"articles": [NEW]}, headers=auth).status_code == 202
+    assert server.stop() == 0
+    with sqlite3.connect(tiny_copy / "store.sqlite") as db:
+        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert db.execute("SELECT COUNT(*) FROM related_pins").fetchone()[0] == 2
