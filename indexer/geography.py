@@ -339,6 +339,14 @@ def _provinces(g: _Gazetteer) -> dict[str, str]:
     }
 
 
+def _acronym(text: str, start: int, end: int, *, query: bool) -> bool:
+    """A one-word name written in capitals, in text that is not all capitals, reads as an acronym: "SUMO E3
+    ligase", "YAP in Drosophila". An article's dateline ("GOMA, 3 May -") opens its text and is not one."""
+    written = text[start:end]
+    return (len(written) > 1 and written.isupper() and written.isalpha() and not text.isupper()
+            and (query or bool(text[:start].strip())))
+
+
 def _city_matches(text: str, *, query: bool) -> list[tuple[int, int, str]]:
     """City mentions that name their country, as (start, end, ISO3), by the rules above the table. A dictionary
     look-up of the 1-4 word runs starting at capitals (every word in a query): a regex over the ~7,600 names takes
@@ -362,7 +370,9 @@ def _city_matches(text: str, *, query: bool) -> list[tuple[int, int, str]]:
             if iso is None:
                 continue
             written = text[start:end]
-            if written[:1].isupper():
+            if _acronym(text, start, end, query=query):  # "SUMO", "YAP": a protein, not a city
+                ok = False
+            elif written[:1].isupper():
                 dateline = written.isupper() and not text[:start].strip() and _CITY_DATELINE.match(text, end)
                 listed = found and _CITY_LIST.fullmatch(text, found[-1][1], start)  # "in Goma, Beni and Bukavu"
                 lead = query or dateline or listed or _CITY_LEAD.search(text, max(0, start - 12), start)
@@ -378,7 +388,7 @@ def _city_matches(text: str, *, query: bool) -> list[tuple[int, int, str]]:
 
 # Bump when tagging changes (rules, tables): a publish copies the previous version's tags for unchanged articles
 # only while this and the data packages' versions are what they were (`tagger_params`).
-TAGGER_RECIPE = 5  # 2: cities; 3: provinces, British and Greek cities (coco's ISO2 patterns); 4: province aliases; 5: cities' alternate spellings
+TAGGER_RECIPE = 6  # 2: cities; 3: provinces, British and Greek cities (coco's ISO2 patterns); 4: province aliases; 5: cities' alternate spellings; 6: a city in capitals inside other text is an acronym
 
 
 def tagger_params() -> dict:

@@ -174,6 +174,8 @@ def test_query_spans_and_country_set():
         ("", "Floods in Mila and at Southampton.", ("DZA", "GBR")),  # towns' own names, not Milan's or Hampton's spellings
         ("", "Offices in Tarabulus and Bombay.", ()),  # spellings unlike the city's GeoNames name are not read
         ("", "Letters from Sophia to Judah; life in Soul.", ()),  # Sofia's, Jeddah's, Seoul's spellings: names, a word
+        ("", "The activation of SUMO ligase; binding of YAP in flies.", ()),  # acronyms, not Sumy and Yap
+        ("GOMA, 3 May", "GOMA, 3 May - Shelling resumed.", ("COD",)),  # a dateline in capitals still counts
     ],
 )
 def test_article_cities_name_their_country(title, body, countries):
@@ -201,6 +203,11 @@ def test_cities_count_as_mentions_and_regions_follow():
         ("Mexico City air", ("MEX",), "Mexico City air"),  # not "City air"
         ("schools in Kenya and Uganda", ("KEN", "UGA"), "schools"),
         ("Lagos floods in Ghana", ("NGA", "GHA"), "Lagos floods"),
+        # a city's name in capitals among other words is an acronym (SciFact claims: the protein YAP, not Yap State's
+        # town; SUMO, not Sumy); a query all in capitals is read as written
+        ("sequestration of YAP in Drosophila", (), "sequestration of YAP in Drosophila"),
+        ("activation of SUMO E3 ligase", (), "activation of SUMO E3 ligase"),
+        ("CHOLERA IN GOMA", ("COD",), "CHOLERA IN GOMA"),
     ],
 )
 def test_query_cities(query, countries, residual):
