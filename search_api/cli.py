@@ -449,7 +449,7 @@ def eval_(
 ) -> None:
     """Score keyword, semantic and hybrid ranking on a BEIR collection: nDCG@10, Recall@100, MRR@10."""
     from indexer.pipeline import ChunkingParams
-    from search_api.evaluation import evaluate, load_beir, slice_data
+    from search_api.evaluation import DEFAULT_RUN, evaluate, load_beir, slice_data
 
     settings = Settings()
     try:
@@ -479,9 +479,15 @@ def eval_(
     for name, scores in result.metrics.items():
         if name.startswith("hybrid-convex-") and name != "hybrid-convex-0.5":
             continue
-        if name.startswith("hybrid-tm2c2-") and name != "hybrid-tm2c2-0.75":
+        if name.startswith("hybrid-tm2c2-") and name != DEFAULT_RUN:
             continue
-        typer.echo(f"{name:22s} {scores['ndcg@10']:8.4f} {scores['recall@100']:8.4f} {scores['mrr@10']:8.4f}")
+        interval = result.intervals.get(name)
+        ci = f"  (95% CI {interval['low']:.4f}-{interval['high']:.4f})" if interval else ""
+        typer.echo(f"{name:22s} {scores['ndcg@10']:8.4f} {scores['recall@100']:8.4f} {scores['mrr@10']:8.4f}{ci}")
+    for pair, d in result.comparisons.items():
+        p = "p < 0.001" if d["p"] < 0.001 else f"p = {d['p']:.3f}"
+        typer.echo(f"{pair}: nDCG@10 {d['difference']:+.4f} (95% CI {d['low']:+.4f} to {d['high']:+.4f}, "
+                   f"{p}; wins {d['wins']}, losses {d['losses']})")
     best = max(result.sweep, key=result.sweep.get)
     typer.echo("convex weight sweep (nDCG@10): " + " ".join(f"{w}:{v:.3f}" for w, v in result.sweep.items()))
     typer.echo(f"best convex weight: {best} (nDCG@10 {result.sweep[best]:.4f})")

@@ -24,6 +24,12 @@ SWEEP_WEIGHTS = tuple(round(w, 1) for w in np.linspace(0.0, 1.0, 11))
 TM2C2_WEIGHTS = tuple(round(w, 2) for w in np.linspace(0.0, 1.0, 21))
 
 
+# The served ranking (RankingParams' defaults: TM2C2 at its weight), and the runs it is compared with per query
+DEFAULT_RUN = f"hybrid-{RankingParams().fusion}-{RankingParams().weight:.2f}"
+COMPARED = ("keyword", "semantic", "hybrid-convex-0.5", "hybrid-rrf")
+RESAMPLES = 10_000
+
+
 class DatasetError(SiftError):
     """A malformed BEIR file, located by path and line."""
 
@@ -134,9 +140,49 @@ class EvalResult:
     sweep: dict[str, float]  # convex (min-max) weight → nDCG@10
     sweep_tm2c2: dict[str, float]  # TM2C2 weight → nDCG@10
     per_query: dict[str, dict[str, float]] = field(default_factory=dict)  # run name → query → nDCG@10
+    # nDCG@10 of the main runs with a 95% bootstrap interval over the queries: run → {mean, low, high}
+    intervals: dict[str, dict[str, float]] = field(default_factory=dict)
+    # DEFAULT_RUN minus each of COMPARED, per query: "A vs B" → {difference, low, high, p, wins, losses}
+    comparisons: dict[str, dict[str, float]] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return {k: v for k, v in self.__dict__.items() if k != "per_query"}
+
+
+def _aligned(*runs: dict[str, float]) -> np.ndarray:
+    queries = sorted(runs[0])
+    if any(sorted(r) != queries for r in runs[1:]):
+        raise ValueError("per-query scores of different query sets")
+    return np.array([[r[q] for q in queries] for r in runs], dtype=np.float64)
+
+
+def bootstrap_interval(scores: dict[str, float], *, resamples: int = RESAMPLES, seed: int = 0) -> dict[str, float]:
+    """The mean of per-query `scores` and its 95% percentile-bootstrap interval (queries resampled with
+    replacement): how far the figure could move on another sample of queries like these."""
+    values = _aligned(scores)[0]
+    rng = np.random.default_rng(seed)
+    means = values[rng.integers(0, len(values), size=(resamples, len(values)))].mean(axis=1)
+    low, high = np.percentile(means, [2.5, 97.5])
+    return {"mean": round(float(values.mean()), 4), "low": round(float(low), 4), "high": round(float(high), 4)}
+
+
+def paired_difference(a: dict[str, float], b: dict[str, float], *, resamples: int = RESAMPLES,
+                      seed: int = 0) -> dict[str, float]:
+    """Run a minus run b over the same queries: the mean difference with a 95% paired-bootstrap interval, the
+    two-sided p-value of a paired randomisation test (each query's two scores swapped at random; the observed
+    difference counted among the resamples, so p is never 0), and the queries each run wins."""
+    diff = np.subtract(*_aligned(a, b))
+    observed = float(diff.mean())
+    rng = np.random.default_rng(seed)
+    means = diff[rng.integers(0, len(diff), size=(resamples, len(diff)))].mean(axis=1)
+    low, high = np.percentile(means, [2.5, 97.5])
+    signs = rng.choice(np.array([-1.0, 1.0]), size=(resamples, len(diff)))
+    flipped = np.abs((signs * diff).mean(axis=1))
+    p = (1 + int(np.sum(flipped >= abs(observed) - 1e-12))) / (resamples + 1)
+    return {
+        "difference": round(observed, 4), "low": round(float(low), 4), "high": round(float(high), 4),
+        "p": round(p, 4), "wins": int(np.sum(diff > 0)), "losses": int(np.sum(diff < 0)),
+    }
 
 
 def _runs(engine: Engine, data: BeirData, encoder: TextEncoder, doc_ids: list[str]) -> dict[str, dict[str, dict[str, float]]]:
@@ -216,6 +262,12 @@ def evaluate(
     sweep_tm2c2 = {
         name.rsplit("-", 1)[1]: metrics[name]["ndcg@10"] for name in metrics if name.startswith("hybrid-tm2c2-")
     }
+    main = [name for name in (*COMPARED, DEFAULT_RUN) if name in per_query]
+    intervals = {name: bootstrap_interval(per_query[name]) for name in main}
+    comparisons = {
+        f"{DEFAULT_RUN} vs {other}": paired_difference(per_query[DEFAULT_RUN], per_query[other])
+        for other in COMPARED if other in per_query and DEFAULT_RUN in per_query
+    }
     return EvalResult(
         dataset=data.name,
         documents=len(data.corpus),
@@ -226,6 +278,8 @@ def evaluate(
         sweep=sweep,
         sweep_tm2c2=sweep_tm2c2,
         per_query=per_query,
+        intervals=intervals,
+        comparisons=comparisons,
     )
 
 

@@ -8,7 +8,15 @@ import pytest
 from typer.testing import CliRunner
 
 from search_api.cli import app
-from search_api.evaluation import DatasetError, evaluate, load_beir, slice_data
+from search_api.evaluation import (
+    DEFAULT_RUN,
+    DatasetError,
+    bootstrap_interval,
+    evaluate,
+    load_beir,
+    paired_difference,
+    slice_data,
+)
 
 TINY = Path(__file__).resolve().parent.parent / "fixtures" / "beir_tiny"
 
@@ -26,6 +34,9 @@ def test_every_mode_finds_the_obvious_answers(embedder, tmp_path):
     assert set(result.sweep) == {f"{w / 10:.1f}" for w in range(11)}
     assert set(result.sweep_tm2c2) == {f"{w / 20:.2f}" for w in range(21)}
     assert result.metrics["hybrid-tm2c2-0.75"]["ndcg@10"] == 1.0
+    assert result.intervals[DEFAULT_RUN] == {"mean": 1.0, "low": 1.0, "high": 1.0}
+    assert result.comparisons[f"{DEFAULT_RUN} vs keyword"] == {
+        "difference": 0.0, "low": 0.0, "high": 0.0, "p": 1.0, "wins": 0, "losses": 0}
     first = (tmp_path / "runs" / "keyword.trec").read_text().splitlines()[0].split()
     assert first[:4] == ["q1", "Q0", "d1", "1"]
     assert (tmp_path / "runs" / "per_query.csv").read_text().startswith("query_id,")
@@ -62,3 +73,37 @@ def test_cli_prints_json(tmp_path):
     assert result.exit_code == 0
     data = json.loads(result.stdout)
     assert data["queries"] == 3 and data["metrics"]["keyword"]["ndcg@10"] == 1.0
+    assert data["intervals"][DEFAULT_RUN]["mean"] == 1.0
+    assert set(data["comparisons"]) == {f"{DEFAULT_RUN} vs {r}" for r in ("keyword", "semantic", "hybrid-convex-0.5", "hybrid-rrf")}
+
+
+def test_the_default_run_is_the_served_ranking():
+    from search_api.engine import RankingParams
+
+    assert DEFAULT_RUN == "hybrid-tm2c2-0.75" and RankingParams().fusion == "tm2c2"
+
+
+def test_a_difference_on_every_query_is_certain_and_one_query_is_not():
+    ten = {f"q{i}": 0.5 for i in range(10)}
+    better = {q: 0.6 for q in ten}
+    d = paired_difference(better, ten)
+    assert d["difference"] == 0.1 and d["low"] == d["high"] == 0.1
+    assert d["wins"] == 10 and d["losses"] == 0
+    # randomisation: only the 2 of 2^10 sign patterns with all signs alike reach |0.1|, so p ≈ 1/512
+    assert 0.0001 < d["p"] < 0.005
+    one = {**ten, "q0": 1.0}  # +0.5 on one query of ten: mean +0.05, but half the sign flips reach it
+    d = paired_difference(one, ten)
+    assert d["difference"] == 0.05 and d["wins"] == 1 and d["low"] == 0.0 and d["high"] == 0.15
+    assert d["p"] == pytest.approx(1.0, abs=0.01)
+    assert paired_difference(ten, one)["difference"] == -0.05
+
+
+def test_the_bootstrap_interval_holds_the_mean_and_widens_with_spread():
+    spread = {f"q{i}": float(i % 2) for i in range(40)}  # half 0, half 1
+    ci = bootstrap_interval(spread)
+    assert ci["mean"] == 0.5 and 0.3 < ci["low"] < 0.4 and 0.6 < ci["high"] < 0.7
+    assert bootstrap_interval(spread) == ci  # seeded: the same figures on every run
+    wide = bootstrap_interval({q: v for q, v in list(spread.items())[:10]})
+    assert wide["high"] - wide["low"] > ci["high"] - ci["low"]
+    with pytest.raises(ValueError, match="different query sets"):
+        paired_difference(spread, {"q0": 1.0})
