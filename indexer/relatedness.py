@@ -22,7 +22,8 @@ a changed article is now as close to as their least similar listed article (so i
 every other list. The kept lists' context profiles and keyword weights drift a little as the collection changes, so
 once the articles changed since the last full pass reach `INCREMENTAL_LIMIT` of the collection, the next publish
 computes every list again. Measured at 100k articles: 20 edits recompute ~2% of the lists, whose top 5 agree 99.9%
-with a full pass (bench/bench_incremental.py).
+with a full pass (bench/bench_incremental.py; re-run with the keyword overlap in session 8: 1,510 lists, 99.96% top-5
+overlap, every new article's entry into an older list found).
 """
 
 from __future__ import annotations
