@@ -543,10 +543,10 @@ def eval_related(
     for name, m in result.systems.items():
         typer.echo(f"{name:26s} {m['precision@5']:7.3f} {m['duplicate_rate']:7.1%} {m['self_links']:7.1%} "
                    f"{m['coverage']:7.1%} {m['items']:6.2f}")
-    sift, mlt = result.systems["sift"], result.systems["tfidf_more_like_this"]
-    if mlt["precision@5"] < 1:
-        cut = 1 - (1 - sift["precision@5"]) / (1 - mlt["precision@5"])
-        typer.echo(f"same-topic error vs TF-IDF more-like-this: {cut:+.0%} (goal: at least 40% lower)")
+    cut = result.error_cut
+    if cut is not None:
+        typer.echo(f"same-topic error {cut['cut']:.1%} lower than TF-IDF more-like-this's (95% CI {cut['low']:.1%} "
+                   f"to {cut['high']:.1%}; goal: at least 40% lower)")
     if result.lee:
         for name in ("sift", "dense_cosine"):
             typer.echo(f"Lee human ratings ({result.lee['pairs']} pairs), {name}: Spearman "

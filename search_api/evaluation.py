@@ -156,12 +156,16 @@ def _aligned(*runs: dict[str, float]) -> np.ndarray:
     return np.array([[r[q] for q in queries] for r in runs], dtype=np.float64)
 
 
+def bootstrap_indices(n: int, *, resamples: int = RESAMPLES, seed: int = 0) -> np.ndarray:
+    """`resamples` rows of n indices drawn from range(n) with replacement (seeded: the same figures every run)."""
+    return np.random.default_rng(seed).integers(0, n, size=(resamples, n))
+
+
 def bootstrap_interval(scores: dict[str, float], *, resamples: int = RESAMPLES, seed: int = 0) -> dict[str, float]:
     """The mean of per-query `scores` and its 95% percentile-bootstrap interval (queries resampled with
     replacement): how far the figure could move on another sample of queries like these."""
     values = _aligned(scores)[0]
-    rng = np.random.default_rng(seed)
-    means = values[rng.integers(0, len(values), size=(resamples, len(values)))].mean(axis=1)
+    means = values[bootstrap_indices(len(values), resamples=resamples, seed=seed)].mean(axis=1)
     low, high = np.percentile(means, [2.5, 97.5])
     return {"mean": round(float(values.mean()), 4), "low": round(float(low), 4), "high": round(float(high), 4)}
 
@@ -173,10 +177,9 @@ def paired_difference(a: dict[str, float], b: dict[str, float], *, resamples: in
     difference counted among the resamples, so p is never 0), and the queries each run wins."""
     diff = np.subtract(*_aligned(a, b))
     observed = float(diff.mean())
-    rng = np.random.default_rng(seed)
-    means = diff[rng.integers(0, len(diff), size=(resamples, len(diff)))].mean(axis=1)
+    means = diff[bootstrap_indices(len(diff), resamples=resamples, seed=seed)].mean(axis=1)
     low, high = np.percentile(means, [2.5, 97.5])
-    signs = rng.choice(np.array([-1.0, 1.0]), size=(resamples, len(diff)))
+    signs = np.random.default_rng(seed + 1).choice(np.array([-1.0, 1.0]), size=(resamples, len(diff)))
     flipped = np.abs((signs * diff).mean(axis=1))
     p = (1 + int(np.sum(flipped >= abs(observed) - 1e-12))) / (resamples + 1)
     return {

@@ -12,9 +12,11 @@ from search_api.cli import app
 from search_api.related_eval import (
     LabelledDataError,
     duplicate_groups,
+    error_cut,
     load_labelled,
     measure,
     newest_first_lists,
+    precisions,
     tfidf_lists,
 )
 
@@ -109,11 +111,29 @@ def test_eval_related_command_end_to_end(labelled, tmp_path):
     sift = report["systems"]["sift"]
     assert sift["self_links"] == 0 and sift["duplicate_rate"] == 0  # the exact copy never shows up beside t04
     assert report["systems"]["newest_first_label_blind"]["coverage"] <= 6 / 13
+    cut = report["error_cut"]
+    assert cut is None or cut["low"] <= cut["cut"] <= cut["high"]
     human = CliRunner().invoke(app, ["eval-related", str(labelled), "--cache", str(tmp_path / "idx")])
-    assert "tfidf_more_like_this" in human.output and "same-topic error vs TF-IDF" in human.output
+    assert "tfidf_more_like_this" in human.output
+    assert cut is None or "lower than TF-IDF more-like-this's (95% CI" in human.output
 
 
 def test_eval_related_bad_corpus_is_one_line_and_exit_1(tmp_path):
     result = CliRunner().invoke(app, ["eval-related", str(_write(tmp_path, "{oops\n"))])
     assert result.exit_code == 1
     assert "c.jsonl:line 1: invalid JSON" in result.output and "Traceback" not in result.output
+
+
+def test_error_cut_hand_computed_and_its_interval():
+    labels = [frozenset({"a"}), frozenset({"a"}), frozenset({"b"}), frozenset({"b"})]
+    assert np.isnan(precisions([[1], [], [3], [0]], labels)[1])  # an empty list is not counted
+    # system precision 0.9 on every article, baseline 0.6: error 0.1 against 0.4, 75% lower, on every resample
+    system, baseline = np.full(50, 0.9), np.full(50, 0.6)
+    assert error_cut(system, baseline) == {"cut": 0.75, "low": 0.75, "high": 0.75}
+    # spread: the interval holds the observed cut and narrows with more articles
+    rng = np.random.default_rng(1)
+    few = error_cut(rng.choice([0.6, 1.0], 40), rng.choice([0.4, 1.0], 40))
+    many = error_cut(rng.choice([0.6, 1.0], 4000), rng.choice([0.4, 1.0], 4000))
+    assert few["low"] < few["cut"] < few["high"] and many["low"] < many["cut"] < many["high"]
+    assert many["high"] - many["low"] < (few["high"] - few["low"]) / 3
+    assert error_cut(system, np.ones(50)) is None  # a perfect baseline leaves nothing to cut
