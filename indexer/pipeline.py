@@ -123,7 +123,7 @@ def _embed_and_publish(
     """Embed every passage the cache lacks (committing as it goes), then publish if the live version is stale."""
     todo = store.chunks_missing_embeddings(embedder.model_id)
     report.cached = store.count_chunks() - len(todo)
-    with tqdm(total=len(todo), desc="embedding", unit=" chunks", disable=not progress or not todo) as ebar:
+    with tqdm(total=len(todo), desc="embedding", unit=" chunks", disable=_bar_off(progress and bool(todo))) as ebar:
         for start in range(0, len(todo), EMBED_COMMIT_BATCH):
             part = todo[start : start + EMBED_COMMIT_BATCH]
             vectors = embedder.encode([text for _, text in part], progress=ebar.update)
@@ -270,6 +270,12 @@ def sync_source(
     return report
 
 
+def _bar_off(progress: bool) -> bool | None:
+    """tqdm's `disable`: off when not asked for, and (None) when stderr is not a terminal — a cron job's log or a
+    pipe would collect every redraw of the bar as text."""
+    return None if progress else True
+
+
 def _run(
     sources: list[tuple[str, Iterable[Article | BadRecord]]],
     index_dir: Path,
@@ -292,7 +298,7 @@ def _run(
                 setattr(report, change, getattr(report, change) + 1)
             batch.clear()
 
-        bar = tqdm(desc="reading", unit=" articles", disable=not progress, leave=False)
+        bar = tqdm(desc="reading", unit=" articles", disable=_bar_off(progress), leave=False)
         for label, items in sources:
             errors_before = len(report.errors)
             for item in items:

@@ -156,3 +156,44 @@ def test_delete_publishes_a_version_without_the_articles(cli_index, tmp_path):
     assert nothing.exit_code == 1 and "nothing was deleted: no such article" in nothing.output
     assert json.loads(sift("stats", "-i", str(idx), "--json").stdout)["articles"] == 9
     assert sift("delete", "t02", "-i", str(tmp_path / "nowhere")).exit_code == 1
+
+
+def _index_stderr(tmp_path: Path, name: str, *, terminal: bool) -> str:
+    """`sift index` of the tiny corpus in a subprocess whose stderr is a terminal (a pty) or a file."""
+    import fcntl
+    import os
+    import pty
+    import struct
+    import subprocess
+    import sys
+    import termios
+
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    cmd = [sys.executable, "-m", "search_api.cli", "index", str(FIXTURES / "tiny_corpus.jsonl"),
+           "--index", str(tmp_path / name)]
+    if not terminal:
+        done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+        return done.stderr
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))  # a new pty is 0 columns wide
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=slave)
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 4096)
+        except OSError:  # the child closed the terminal
+            break
+        if not data:
+            break
+        chunks.append(data)
+    assert proc.wait(timeout=300) == 0
+    os.close(master)
+    return b"".join(chunks).decode(errors="replace")
+
+
+def test_the_progress_bar_draws_on_a_terminal_and_stays_out_of_logs(tmp_path):
+    assert "embedding: 100%" in _index_stderr(tmp_path, "tty", terminal=True)
+    logged = _index_stderr(tmp_path, "log", terminal=False)
+    assert "embedding" not in logged and "\r" not in logged  # a cron job's log gets no bar redraws
