@@ -17,7 +17,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from indexer.errors import StoreBusy, StoreUnwritable
-from indexer.store import DEFAULT_BUSY_TIMEOUT, busy_error, is_busy, is_unwritable, unwritable_error, write_transaction
+from indexer.store import DEFAULT_BUSY_TIMEOUT, store_errors, write_transaction
 
 log = logging.getLogger(__name__)
 
@@ -144,23 +144,17 @@ class EditorialStore:
 
     def _db(self) -> sqlite3.Connection:
         if self._conn is None:
-            try:
+            with store_errors(self.path, self.busy_timeout):
                 conn = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None,
                                        check_same_thread=False)
-            except sqlite3.OperationalError as exc:
-                raise unwritable_error(self.path, exc) if is_unwritable(exc) else exc
-            try:
-                conn.execute("PRAGMA journal_mode=WAL")
-                # counters may lose the last few events on power loss, never the file; pins commit like the store
-                conn.execute("PRAGMA synchronous=NORMAL")
-                conn.executescript(_SCHEMA)  # its INSERT OR IGNORE needs the write lock, like any write
-            except sqlite3.OperationalError as exc:
-                conn.close()
-                if is_busy(exc):
-                    raise busy_error(self.path, self.busy_timeout) from None
-                if is_unwritable(exc):
-                    raise unwritable_error(self.path, exc) from exc
-                raise
+                try:
+                    conn.execute("PRAGMA journal_mode=WAL")
+                    # counters may lose the last few events on power loss, never the file; pins commit like the store
+                    conn.execute("PRAGMA synchronous=NORMAL")
+                    conn.executescript(_SCHEMA)  # its INSERT OR IGNORE needs the write lock, like any write
+                except BaseException:
+                    conn.close()
+                    raise
             self._conn = conn
         return self._conn
 

@@ -123,8 +123,22 @@ def is_unwritable(exc: sqlite3.Error) -> bool:
 
 def unwritable_error(path: Path, exc: sqlite3.Error) -> StoreUnwritable:
     return StoreUnwritable(
-        f"{path.name} cannot be written ({exc}: a read-only file or folder, or a full disk?); nothing was written"
+        f"{path.name} cannot be written ({exc}: a read-only file or folder, or a full disk?); this write was rolled back"
     )
+
+
+@contextmanager
+def store_errors(path: Path, busy_timeout: float) -> Iterator[None]:
+    """SQLite's failures to write, said plainly: a lock held too long raises StoreBusy, a write the file system
+    refuses (read-only, disk full, I/O error) StoreUnwritable; anything else goes on as it was."""
+    try:
+        yield
+    except sqlite3.OperationalError as exc:
+        if is_busy(exc):
+            raise busy_error(path, busy_timeout) from None
+        if is_unwritable(exc):
+            raise unwritable_error(path, exc) from exc
+        raise
 
 
 @contextmanager
@@ -133,23 +147,15 @@ def write_transaction(db: sqlite3.Connection | sqlite3.Cursor, path: Path, busy_
     committed when the block ends, rolled back if it raises. A write the file system refuses (read-only, disk full,
     I/O error) raises StoreUnwritable after the rollback."""
     conn = db if isinstance(db, sqlite3.Connection) else db.connection
-    try:
+    with store_errors(path, busy_timeout):
         db.execute("BEGIN IMMEDIATE")
-    except sqlite3.OperationalError as exc:
-        if is_busy(exc):
-            raise busy_error(path, busy_timeout) from None
-        if is_unwritable(exc):
-            raise unwritable_error(path, exc) from exc
-        raise
-    try:
-        yield
-        db.execute("COMMIT")
-    except BaseException as exc:
-        if conn.in_transaction:  # SQLite rolls back by itself after some errors (a full disk during COMMIT)
-            db.execute("ROLLBACK")
-        if isinstance(exc, sqlite3.Error) and is_unwritable(exc):
-            raise unwritable_error(path, exc) from exc
-        raise
+        try:
+            yield
+            db.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:  # SQLite rolls back by itself after some errors (a full disk during COMMIT)
+                db.execute("ROLLBACK")
+            raise
 
 
 class Store:
@@ -162,16 +168,21 @@ class Store:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.busy_timeout = busy_timeout
-        self._conn = sqlite3.connect(self.path, timeout=busy_timeout, isolation_level=None)
-        self._conn.row_factory = sqlite3.Row
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=FULL")
-        self._conn.execute("PRAGMA foreign_keys=ON")
-        self._conn.executescript(_SCHEMA)
-        row = self._conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
-        if row is None:
-            self._conn.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
-        elif int(row["value"]) != SCHEMA_VERSION:
+        with store_errors(self.path, busy_timeout):
+            self._conn = sqlite3.connect(self.path, timeout=busy_timeout, isolation_level=None)
+            try:
+                self._conn.row_factory = sqlite3.Row
+                self._conn.execute("PRAGMA journal_mode=WAL")  # creates the -wal and -shm files: a first write
+                self._conn.execute("PRAGMA synchronous=FULL")
+                self._conn.execute("PRAGMA foreign_keys=ON")
+                self._conn.executescript(_SCHEMA)
+                row = self._conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+                if row is None:
+                    self._conn.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+            except BaseException:
+                self._conn.close()
+                raise
+        if row is not None and int(row["value"]) != SCHEMA_VERSION:
             raise RuntimeError(
                 f"{self.path} has store schema {row['value']}, this Sift reads {SCHEMA_VERSION}; re-index into a new folder"
             )

@@ -10,7 +10,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from indexer.errors import SiftError
+from indexer.errors import SiftError, StoreBusy, StoreUnwritable
 from models import Embedder, ModelLoadError
 from search_api.settings import Settings
 
@@ -88,6 +88,9 @@ def _index(settings: Settings, sources: list[str], *, progress: bool, sync_full:
         if sync_full is None:
             return index_sources(sources, settings.index_dir, _embedder(settings), **common)
         return sync_source(sources[0], settings.index_dir, _embedder(settings), full=sync_full, **common)
+    except (StoreBusy, StoreUnwritable) as exc:
+        # the store commits in batches: the one in flight is rolled back, the ones before it are kept
+        raise _fail(f"{exc}. Batches committed before it are kept; run it again to go on from there") from None
     except (SiftError, ValueError) as exc:
         raise _fail(str(exc)) from None
 

@@ -2,9 +2,12 @@
 missing or not the one the index was built with, and another process holds SQLite's write lock."""
 
 import json
+import os
 import resource
 import signal
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
 
@@ -238,11 +241,35 @@ def test_a_write_the_file_system_refuses_is_rolled_back_and_named(tiny_copy):
         store._conn.execute("PRAGMA query_only=ON")  # SQLite's own read-only mode: the answer a read-only file gets
         with pytest.raises(StoreUnwritable, match=r"store.sqlite cannot be written \(attempt to write a readonly "
                                                   r"database: a read-only file or folder, or a full disk\?\); "
-                                                  "nothing was written"):
+                                                  "this write was rolled back"):
             store.upsert_many([(parse_article(NEW), [], "test")])
         assert not store._conn.in_transaction
         store._conn.execute("PRAGMA query_only=OFF")
         assert store.count_articles() == 12 and store.upsert_many([(parse_article(NEW), [], "test")]) == ["added"]
+
+
+def test_sift_index_on_a_full_disk_stops_with_one_line_and_the_next_run_goes_on(tiny_copy, tmp_path):
+    source = tmp_path / "more.jsonl"
+    source.write_text(json.dumps(NEW) + "\n")
+    cmd = [sys.executable, "-m", "search_api.cli", "index", str(source), "--index", str(tiny_copy), "-q"]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+
+    def full_disk() -> None:  # files may not grow past 8 KB: enough to start Python, not to write the store
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (8192, resource.RLIM_INFINITY))
+
+    failed = subprocess.run(cmd, env=env, capture_output=True, text=True, preexec_fn=full_disk, timeout=300)
+    assert failed.returncode == 1, failed.stderr
+    assert failed.stderr.strip().splitlines() == [
+        "error: store.sqlite cannot be written (disk I/O error: a read-only file or folder, or a full disk?); this "
+        "write was rolled back. Batches committed before it are kept; run it again to go on from there"
+    ]
+    assert current_version(tiny_copy) == "000001"
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)  # space is back
+    assert done.returncode == 0, done.stderr
+    assert "1 added" in done.stdout and current_version(tiny_copy) == "000002"
+    with sqlite3.connect(tiny_copy / "store.sqlite") as db:
+        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
 
 def _no_file_may_grow() -> None:
@@ -262,7 +289,7 @@ def test_writes_to_a_full_disk_answer_503_and_land_once_space_is_back(tiny_copy,
         r = getattr(httpx, method)(f"{base}{path}", headers=auth, **kwargs)
         assert r.status_code == 503, (path, r.text)
         assert r.json()["error"].startswith("store.sqlite cannot be written ("), r.text
-        assert r.json()["error"].endswith("a read-only file or folder, or a full disk?); nothing was written")
+        assert r.json()["error"].endswith("a read-only file or folder, or a full disk?); this write was rolled back")
         assert "Traceback" not in server.log_path.read_text(errors="replace")
     assert httpx.get(f"{base}/search", params={"q": "water"}).status_code == 200  # reading goes on
     pins = httpx.get(f"{base}/articles/t01/related/curation", headers=auth).json()
