@@ -36,7 +36,7 @@ from indexer.publish import NEIGHBOURS, STORE_FILE
 from indexer.relatedness import related_neighbours
 from indexer.store import Store
 from search_api.engine import Engine
-from search_api.evaluation import DatasetError, bootstrap_indices, json_objects
+from search_api.evaluation import DatasetError, bootstrap_means, json_objects
 
 K = 5
 _SAFE_ID = re.compile(r"[^A-Za-z0-9._~:-]")
@@ -171,16 +171,17 @@ def error_cut(system: np.ndarray, baseline: np.ndarray, *, resamples: int = 10_0
     when the baseline makes no error (or no list) to cut."""
     def cut(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         with np.errstate(invalid="ignore", divide="ignore"):
-            return 1.0 - (1.0 - np.nanmean(a, axis=-1)) / (1.0 - np.nanmean(b, axis=-1))
+            return 1.0 - (1.0 - a) / (1.0 - b)
 
-    rows = bootstrap_indices(len(system), resamples=resamples, seed=seed)
-    with np.errstate(all="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # a resample whose lists are all empty: NaN, dropped
-        samples = cut(system[rows], baseline[rows])
-        low, high = np.nanpercentile(samples, [2.5, 97.5])
-        observed = float(cut(system, baseline))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # no list at all: NaN
+        observed = float(cut(np.nanmean(system), np.nanmean(baseline)))
     if not np.isfinite(observed):
         return None
+    means = bootstrap_means(np.vstack([system, baseline]), resamples=resamples, seed=seed)
+    samples = cut(means[0], means[1])
+    samples[~np.isfinite(samples)] = np.nan  # a sample whose baseline made no error (or had no list): dropped
+    low, high = np.nanpercentile(samples, [2.5, 97.5])
     return {"cut": round(observed, 4), "low": round(float(low), 4), "high": round(float(high), 4)}
 
 

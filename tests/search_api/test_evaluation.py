@@ -4,6 +4,7 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -12,6 +13,7 @@ from search_api.evaluation import (
     DEFAULT_RUN,
     DatasetError,
     bootstrap_interval,
+    bootstrap_means,
     evaluate,
     load_beir,
     paired_difference,
@@ -107,3 +109,16 @@ def test_the_bootstrap_interval_holds_the_mean_and_widens_with_spread():
     assert wide["high"] - wide["low"] > ci["high"] - ci["low"]
     with pytest.raises(ValueError, match="different query sets"):
         paired_difference(spread, {"q0": 1.0})
+
+
+def test_bootstrap_means_pair_the_rows_skip_nan_and_draw_in_blocks():
+    values = np.array([[1.0, np.nan, 3.0], [10.0, 20.0, 30.0]])
+    means = bootstrap_means(values, resamples=500)
+    assert means.shape == (2, 500)
+    drawn = means[0][~np.isnan(means[0])]  # NaN cells left out: only 1s and 3s are averaged
+    assert set(np.round(drawn * 3)) <= {3.0, 5.0, 6.0, 7.0, 9.0} and np.isnan(means[0]).sum() < 50  # all-NaN ≈ 1/27
+    # paired: the same columns for both rows, so where row 0 drew only column 0, row 1 drew only column 0 too
+    only_first = means[0] == 1.0
+    assert only_first.any() and np.all(means[1][only_first] <= 20.0)
+    big = bootstrap_means(np.arange(50_000, dtype=float), resamples=120)  # 40 resamples per ~2M-cell block
+    assert big.shape == (1, 120) and abs(big.mean() - 24_999.5) < 200
