@@ -36,7 +36,7 @@ from indexer.publish import NEIGHBOURS, STORE_FILE
 from indexer.relatedness import related_neighbours
 from indexer.store import Store
 from search_api.engine import Engine
-from search_api.evaluation import DatasetError, bootstrap_means, json_objects
+from search_api.evaluation import RESAMPLES, DatasetError, bootstrap_means, json_objects
 
 K = 5
 _SAFE_ID = re.compile(r"[^A-Za-z0-9._~:-]")
@@ -164,7 +164,7 @@ def precisions(lists: Lists, labels: list[frozenset[str]]) -> np.ndarray:
                      for i, items in enumerate(lists)])
 
 
-def error_cut(system: np.ndarray, baseline: np.ndarray, *, resamples: int = 10_000, seed: int = 0) -> dict | None:
+def error_cut(system: np.ndarray, baseline: np.ndarray, *, resamples: int = RESAMPLES, seed: int = 0) -> dict | None:
     """How much lower `system`'s same-topic error (1 − precision@5) is than `baseline`'s, 1 − error / baseline's
     error, with a 95% bootstrap interval: the articles resampled with replacement, both systems scored on each
     sample (paired), so the interval says how far the cut could move on another collection like this one. None

@@ -112,10 +112,11 @@ def test_eval_related_command_end_to_end(labelled, tmp_path):
     assert sift["self_links"] == 0 and sift["duplicate_rate"] == 0  # the exact copy never shows up beside t04
     assert report["systems"]["newest_first_label_blind"]["coverage"] <= 6 / 13
     cut = report["error_cut"]
-    assert cut is None or cut["low"] <= cut["cut"] <= cut["high"]
+    assert report["systems"]["tfidf_more_like_this"]["precision@5"] < 1  # so there is an error to cut
+    assert cut["low"] <= cut["cut"] <= cut["high"]
     human = CliRunner().invoke(app, ["eval-related", str(labelled), "--cache", str(tmp_path / "idx")])
     assert "tfidf_more_like_this" in human.output
-    assert cut is None or "lower than TF-IDF more-like-this's (95% CI" in human.output
+    assert f"same-topic error {cut['cut']:.1%} lower than TF-IDF more-like-this's (95% CI" in human.output
 
 
 def test_eval_related_bad_corpus_is_one_line_and_exit_1(tmp_path):
