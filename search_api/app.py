@@ -236,8 +236,10 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
                                                   "refining the search")] = False,
         spellcheck: Annotated[bool, Query(description="Correct words no article contains before searching "
                                                       "(see corrected_query); false searches the words as typed")] = True,
-        sort: Annotated[Sort, Query(description="relevance (default), or date: the relevant results (scoring at "
-                                                "least half the first, at most 100) newest first")] = "relevance",
+        sort: Annotated[Sort | None, Query(description="relevance (the default), or date: the relevant results "
+                                                       "(scoring at least half the first, at most 100) newest first. "
+                                                       "Unset, a query starting or ending with \"latest\" (\"latest "
+                                                       "news on …\") is ordered by date (see recency)")] = None,
         floor: Annotated[float | None, Query(ge=0.0, le=1.0, description="Match floor for this search (default "
                                                                         "SIFT_MATCH_FLOOR, 0.30): nothing is listed "
                                                                         "(weak_only) unless a passage reaches this "

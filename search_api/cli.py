@@ -204,8 +204,9 @@ def search(
                                                           "over the results scoring at least half the first")] = False,
     spellcheck: Annotated[bool, typer.Option("--spellcheck/--no-spellcheck",
                                              help="Correct words no article contains")] = True,
-    sort: Annotated[str, typer.Option("--sort", help="relevance, or date: the relevant results (scoring at least "
-                                                     "half the first) newest first")] = "relevance",
+    sort: Annotated[Optional[str], typer.Option("--sort", help="relevance, or date: the relevant results (scoring "
+                                                               "at least half the first) newest first; unset, "
+                                                               "\"latest …\" queries are ordered by date")] = None,
     floor: Annotated[Optional[float], typer.Option("--floor", min=0.0, max=1.0,
                                                    help="Match floor: list nothing unless a passage reaches this "
                                                         "cosine or an article holds every word (default "
@@ -240,11 +241,15 @@ def search(
                    "nearest ones)")
     elif not results.hits:
         typer.echo("no articles match")
+    elif results.recency and all(h.semantic_score is None and h.keyword_score is None for h in results.hits):
+        typer.echo(f"the {results.relevant} newest articles (\"{results.recency}\" with nothing else to search for)\n")
     elif results.relevant is not None:
-        typer.echo(f"the {results.relevant} most relevant results, newest first\n")
+        why = f" (\"{results.recency}\" asks for the newest; --sort relevance ranks them)" if results.recency else ""
+        typer.echo(f"the {results.relevant} most relevant results, newest first{why}\n")
     for rank, hit in enumerate(results.hits, start=offset + 1):
         typer.secho(f"{rank}. {hit.title}", bold=True)
-        facts = [_day(hit.published_at), *hit.categories, *hit.countries, f"score {hit.score:.3f}"]
+        scored = hit.semantic_score is not None or hit.keyword_score is not None
+        facts = [_day(hit.published_at), *hit.categories, *hit.countries, *([f"score {hit.score:.3f}"] if scored else [])]
         if hit.similar:
             facts.append(f"+{len(hit.similar)} similar")
         typer.echo(f"   {hit.id} · " + " · ".join(facts))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timezone
 from functools import lru_cache, partial
@@ -29,7 +29,7 @@ from indexer.vectors import VectorConfig, open_store
 from search_api import fusion
 from search_api.explain import PINNED_REASON, Explainer, TermProfile, term_profile
 from search_api.related import Picked, Pin, RelatedRules, select_related
-from search_api.query_syntax import QuerySyntax, parse_query, phrase_pattern, phrase_words
+from search_api.query_syntax import QuerySyntax, Recency, parse_query, phrase_pattern, phrase_words, recency_intent
 from search_api.schemas import (
     ArticleInfo,
     Facets,
@@ -57,6 +57,9 @@ class QueryEncoder(Protocol):
 
     def encode_query(self, text: str) -> np.ndarray: ...
 
+
+# Stems left by questions around "latest" that name no topic ("what's the latest", "any news, latest first").
+_NOT_A_TOPIC = frozenset(analyse(["what whats which any anything new news there"])[0])
 
 MAX_PHRASES = 5  # distinct quoted phrases per query: each may read many articles' texts the first time
 
@@ -386,11 +389,16 @@ class Engine:
             for a in order
         ]
 
-    def _collapse(self, ranked: list[_Candidate], allowed: np.ndarray | None) -> list[tuple[_Candidate, list[int]]]:
-        """One hit per near-duplicate group (its best-ranked member), with the group's other members."""
+    def _collapse(
+        self, ranked: Iterable[_Candidate], allowed: np.ndarray | None, limit: int | None = None
+    ) -> list[tuple[_Candidate, list[int]]]:
+        """One hit per near-duplicate group (its best-ranked member), with the group's other members; the first
+        `limit` groups when given."""
         seen: set[int] = set()
-        out = []
+        out: list[tuple[_Candidate, list[int]]] = []
         for cand in ranked:
+            if limit is not None and len(out) >= limit:
+                break
             group = int(self.group[cand.article])
             if group in seen:
                 continue
@@ -404,7 +412,7 @@ class Engine:
     # -- search ---------------------------------------------------------------------------------------------
     def search(
         self, query: str, *, k: int = 10, offset: int = 0, filters: Filters | None = None, mode: Mode = "hybrid",
-        facets: bool = False, spellcheck: bool = True, sort: Sort = "relevance", floor: float | None = None,
+        facets: bool = False, spellcheck: bool = True, sort: Sort | None = None, floor: float | None = None,
     ) -> SearchResults:
         """Ranked articles for `query`. With `spellcheck`, words no article contains are corrected to the nearest
         indexed word first (`corrected_query` says so; search again with `spellcheck=False` for the words as typed).
@@ -412,6 +420,10 @@ class Engine:
         `sort="date"` orders the relevant results newest first: those scoring at least `facet_share` of the best
         among the first `facet_depth` (the ones the facets count). A semantic search ranks every article, so
         "all matches by date" would put the newest article on the site first whatever was asked.
+
+        Words at the start or end that ask for the newest articles ("latest news on …", "… most recent") are not
+        searched for; they make the order `date` unless `sort` is given. With nothing else to search for ("latest
+        news", "latest -sport") the hits are the newest eligible articles.
 
         When no article matches well (`RankingParams.match_floor`, or `floor` for this search; keyword mode is never
         held back) the results are empty and `weak_only` says so: a semantic leg always finds *something* nearest."""
@@ -422,19 +434,24 @@ class Engine:
             raise InvalidQuery("k must be at least 1 and offset at least 0")
         if mode not in ("hybrid", "semantic", "keyword"):
             raise InvalidQuery(f"unknown mode {mode!r}; use hybrid, semantic or keyword")
-        if sort not in ("relevance", "date"):
+        if sort not in (None, "relevance", "date"):
             raise InvalidQuery(f"unknown sort {sort!r}; use relevance or date")
         floor = self.ranking.match_floor if floor is None else floor
         if not 0.0 <= floor <= 1.0:
             raise InvalidQuery("floor must be between 0 and 1 (0 shows the nearest articles however weak)")
+        recency = recency_intent(text)
+        if recency is not None:  # "latest news on X": X is searched, newest first
+            text = recency.rest
+        sort = sort or ("date" if recency else "relevance")
         syntax = parse_query(text)
-        correction = self._speller.correct(text, keep=syntax.spans) if spellcheck else None
+        correction = self._speller.correct(text, keep=syntax.spans) if spellcheck and text else None
         if correction is not None:
             text = correction.query
             syntax = parse_query(text)
         if len(set(syntax.phrases)) > MAX_PHRASES:
             raise InvalidQuery(f"at most {MAX_PHRASES} quoted phrases in a query; {len(set(syntax.phrases))} given")
-        if not syntax.text:
+        browse = recency is not None and not syntax.phrases and not self._asks_anything(syntax.text)
+        if not syntax.text and not browse:
             raise InvalidQuery("the query only excludes words (-word); add words to search for" if syntax.excluded
                                else "the query is empty; type a few words to search for")
         filters = filters or Filters()
@@ -442,6 +459,9 @@ class Engine:
         if syntax.restricts:  # phrases and excluded words narrow the articles like a filter
             allowed = self._syntax_mask(syntax, allowed)
         eligible = int(allowed.sum()) if allowed is not None else len(self.articles)
+        searched = recency.restore(text) if correction is not None and recency is not None else text
+        if browse:
+            return self._newest_articles(typed, recency, allowed, eligible, k=k, offset=offset, mode=mode, facets=facets)
         hits: list[SearchHit] = []
         groups: list[tuple[_Candidate, list[int]]] = []
         by_date = sort == "date"
@@ -469,9 +489,38 @@ class Engine:
             phrases = tuple(phrase_pattern(p) for p in syntax.phrases)
             hits = [self._hit(cand, others, terms, phrases) for cand, others in page[offset:offset + k]]
         counts = self._facets([c.article for c, _ in relevant]) if facets else None
-        return SearchResults(query=typed, corrected_query=text if correction else None, mode=mode, sort=sort, k=k,
+        return SearchResults(query=typed, corrected_query=searched if correction else None, mode=mode, sort=sort, k=k,
                              offset=offset, eligible=eligible, relevant=len(relevant) if by_date else None, hits=hits,
-                             weak_only=weak_only, version=self.version, facets=counts)
+                             recency=recency.words if recency else None, weak_only=weak_only, version=self.version,
+                             facets=counts)
+
+    def _asks_anything(self, text: str) -> bool:
+        """Whether `text` names something to rank by: a word the keyword leg reads or a place ("what is", "in the"
+        do not: after "latest" they leave nothing to search for)."""
+        places = parse_query_places(text)
+        return bool(set(analyse([text])[0]) - _NOT_A_TOPIC) or bool(places.countries or places.regions)
+
+    def _newest_articles(
+        self, typed: str, recency: Recency, allowed: np.ndarray | None, eligible: int, *, k: int, offset: int,
+        mode: Mode, facets: bool,
+    ) -> SearchResults:
+        """"latest news": the eligible articles newest first (undated last), one per near-duplicate group; facets
+        count the first `facet_depth` of them."""
+        rows = np.flatnonzero(allowed) if allowed is not None else np.arange(len(self.articles))
+        when = self._published[rows]
+        undated = np.isnan(when)
+        order = rows[np.lexsort((rows, -np.where(undated, 0.0, when), undated))]
+        want = max(offset + k, self.ranking.facet_depth if facets else 0)
+        listed = (_Candidate(int(a), 0.0, chunk=int(self._chunk_start[a])) for a in order)
+        if self.ranking.collapse_duplicates:
+            groups = self._collapse(listed, allowed, limit=want)
+        else:
+            groups = [(cand, []) for cand, _ in zip(listed, range(want))]
+        shown = (np.unique(self.group[rows]).size if self.ranking.collapse_duplicates else len(rows)) if len(rows) else 0
+        hits = [self._hit(cand, others, frozenset()) for cand, others in groups[offset:offset + k]]
+        counts = self._facets([c.article for c, _ in groups[: self.ranking.facet_depth]]) if facets else None
+        return SearchResults(query=typed, mode=mode, sort="date", k=k, offset=offset, eligible=eligible, relevant=shown,
+                             hits=hits, recency=recency.words, version=self.version, facets=counts)
 
     def _matches_well(
         self, groups: list[tuple[_Candidate, list[int]]], text: str, floor: float, allowed: np.ndarray | None

@@ -61,3 +61,43 @@ def phrase_pattern(phrase: str) -> re.Pattern[str]:
     """The phrase's words in order, any case, separated by anything that is not a word character ("Cox's Bazar"
     matches "COX’S BAZAR", "child labour" matches "child-labour" and "child\nlabour"), whole words only."""
     return re.compile(r"(?<!\w)" + r"[\W_]+".join(map(re.escape, phrase_words(phrase))) + r"(?!\w)", re.IGNORECASE)
+
+
+# Words that ask for the newest articles rather than name a topic: "latest news on floods in Sindh", "Ebola vaccine
+# latest", "most recent grant calls". Read only at the start or the end of a query, so "the latest IPCC report" in a
+# sentence, or "recent studies show …" (a claim, not a request for news), keep their meaning; plain "recent" and
+# "new" ask for recency only before a word for news ("recent news on …"): "new funding" is a topic.
+_NEWS = r"(?:news|articles?|stories|story|posts?|updates?|reports?|coverage|headlines|items?)"
+_FRESH = r"(?:latest|newest|most\s+recent|recent(?=\s+" + _NEWS + r"\b))"
+_RECENCY_START = re.compile(
+    r"^\s*(?:(?:show\s+(?:me\s+)?)?(?:the\s+)?(?:very\s+)?" + _FRESH + r"(?:\s+" + _NEWS + r")?"
+    r"(?:\s+(?:on|about|of|regarding|re:?|for)\b)?)(?:\s*[:,]\s*|\s+[-–—]\s+|\s+|$)", re.IGNORECASE)
+_RECENCY_END = re.compile(
+    r"(?:^|\s*[:,]\s*|\s+[-–—]\s+|\s+)((?:the\s+)?(?:very\s+)?(?:" + _FRESH + r"(?:\s+" + _NEWS + r")?|"
+    r"recent\s+" + _NEWS + r"))\s*[.!?]*\s*$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Recency:
+    """A query that asks for the newest articles: `words` as typed, `rest` the query without them (may be empty)."""
+
+    words: str
+    rest: str
+    at_start: bool
+
+    def restore(self, rest: str) -> str:
+        """`rest` (e.g. spell-corrected) with the recency words put back where they were typed."""
+        return " ".join(p for p in ((self.words, rest) if self.at_start else (rest, self.words)) if p)
+
+
+def recency_intent(query: str) -> Recency | None:
+    """The words at the start or end of `query` asking for the latest articles, or None. A quoted phrase is the
+    reader's own text: `"latest news"` asks for nothing."""
+    text = " ".join(query.split())
+    m = _RECENCY_START.match(text)
+    if m and '"' not in m.group(0):
+        return Recency(m.group(0).strip(" :,-–—"), text[m.end():].strip(), True)
+    m = _RECENCY_END.search(text)
+    if m and '"' not in m.group(0):
+        return Recency(m.group(1).strip(), text[:m.start()].strip(" :,-–—"), False)
+    return None

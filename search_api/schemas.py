@@ -97,9 +97,16 @@ class SearchResults(_Frozen):
                                       "-words (all articles when there are none)")
     relevant: int | None = Field(
         None, description="sort=date: how many results are ordered by date — those scoring at least half the first, "
-        "at most 100 (the ones facets count); pages end there. Null for sort=relevance"
+        "at most 100 (the ones facets count); pages end there. For \"latest news\" with nothing else asked, every "
+        "eligible article (one per near-duplicate group). Null for sort=relevance"
     )
     hits: list[SearchHit]
+    recency: str | None = Field(
+        None, description="Words at the start or end of the query that ask for the newest articles (\"latest news on\", "
+        "\"most recent\"), as typed: they are not searched for, and the results are ordered newest first (sort=date) "
+        "unless sort=relevance was asked. When nothing else is asked (\"latest news\") the hits are the newest "
+        "articles passing the filters, score 0"
+    )
     weak_only: bool = Field(
         False, description="True when no article matched well, so none is listed: no passage reached the match floor "
         "(cosine to the query) and no article holds every query word. Ask again with floor=0 for the nearest ones"

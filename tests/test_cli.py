@@ -52,6 +52,11 @@ def test_search_human_and_json(cli_index):
     assert data["facets"]["counted"] > 0
     newest = sift("search", "grant", "-i", str(cli_index), "--sort", "date")
     assert newest.exit_code == 0 and newest.output.startswith("the ") and "most relevant results, newest first" in newest.output
+    latest = sift("search", "latest grants", "-i", str(cli_index))
+    assert latest.exit_code == 0 and '"latest" asks for the newest; --sort relevance ranks them' in latest.output
+    newest = sift("search", "latest news", "-i", str(cli_index), "-k", "3")
+    assert newest.exit_code == 0 and newest.output.startswith("the ") and " newest articles (" in newest.output
+    assert "\n3. " in newest.output and "\n4. " not in newest.output and "score " not in newest.output
     wrong = sift("search", "grant", "-i", str(cli_index), "--sort", "oldest")
     assert wrong.exit_code != 0 and "unknown sort 'oldest'" in wrong.output
     completed = sift("suggest", "mangr", "-i", str(cli_index))

@@ -3,6 +3,7 @@
   "use strict";
   var PAGE = 10, offset = 0, lastParams = null;
   var places = { country: [], region: [] }, spell = true;  // filters chosen from the facets; the form holds the others
+  var sortChosen = false;  // until the reader picks an order, the server picks it ("latest news on …" is by date)
   var FACETS = [["categories", "Categories"], ["regions", "Regions"], ["countries", "Countries"], ["years", "Years"]];
   var $ = function (id) { return document.getElementById(id); };
   function el(tag, attrs, text) {
@@ -47,7 +48,8 @@
       var div = el("div", { "class": "hit" });
       var h2 = el("h2"); h2.appendChild(titleNode(hit)); div.appendChild(h2);
       var meta = [day(hit.published_at)].concat(hit.categories, hit.countries).join(" · ");
-      div.appendChild(el("div", { "class": "meta" }, meta + " · score " + hit.score.toFixed(3)));
+      var ranked = hit.semantic_score !== null || hit.keyword_score !== null;  // "latest news" lists, not ranks
+      div.appendChild(el("div", { "class": "meta" }, ranked ? meta + " · score " + hit.score.toFixed(3) : meta));
       div.appendChild(el("p", { "class": "snippet" }, hit.snippet));
       var btn = el("button", { "class": "link", type: "button" }, "Related posts");
       btn.addEventListener("click", function () { showRelated(hit.id, div, btn); });
@@ -58,6 +60,8 @@
     $("status").textContent = res.weak_only ? "No article matches this well."
       : !shown ? "No articles match."
       : res.relevant === null ? "Showing " + shown + " of " + res.eligible + " articles, best first"
+      : res.recency && res.hits.every(function (h) { return h.semantic_score === null && h.keyword_score === null; })
+        ? "Showing " + shown + " of the " + res.relevant + " newest articles"
       : "Showing " + shown + " of the " + res.relevant + " most relevant articles, newest first";
     $("more").hidden = shown >= total || res.hits.length < res.k;
     if (res.weak_only && !append) {  // nothing close in meaning, no article with every word: offer the nearest anyway
@@ -121,6 +125,7 @@
     $("status").textContent = "Searching…";
     getJSON("/search?" + params.toString()).then(function (res) {
       render(res, append);
+      $("sort").value = res.sort;  // "latest …" asked for the newest: the menu says so, and can undo it
       if (!append) { renderFacets(res.facets); renderCorrection(res); }
     }).catch(function (e) { $("status").textContent = ""; $("results").textContent = ""; $("facets").textContent = "";
                             $("results").appendChild(el("p", { "class": "error" }, e.message)); });
@@ -142,14 +147,14 @@
     var p = new URLSearchParams({ q: $("q").value, k: String(PAGE) });
     if (!spell) p.set("spellcheck", "false");
     ["category", "date_from", "date_to"].forEach(function (name) { if ($(name).value) p.set(name, $(name).value); });
-    if ($("sort").value === "date") p.set("sort", "date");
+    if (sortChosen) p.set("sort", $("sort").value);
     places.country.forEach(function (c) { p.append("country", c); });
     places.region.forEach(function (r) { p.append("region", r); });
     renderActive();
     lastParams = p; offset = 0; run(false);
   }
   $("f").addEventListener("submit", function (ev) { ev.preventDefault(); search(true); });
-  $("sort").addEventListener("change", function () { if (lastParams) search(); });
+  $("sort").addEventListener("change", function () { sortChosen = true; if (lastParams) search(); });
   var typing = null, asked = "";
   $("q").addEventListener("input", function () {  // completions of the word being typed, after a pause
     clearTimeout(typing);

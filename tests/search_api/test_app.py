@@ -166,6 +166,20 @@ def test_search_sorted_by_date_over_http(client):
     assert r.status_code == 422 and "sort" in r.json()["error"]
 
 
+def test_latest_news_over_http(client):
+    latest = client.get("/search", params={"q": "latest grants", "k": 12}).json()
+    dated = client.get("/search", params={"q": "grants", "k": 12, "sort": "date"}).json()
+    assert (latest["sort"], latest["recency"]) == ("date", "latest")
+    assert [h["id"] for h in latest["hits"]] == [h["id"] for h in dated["hits"]]
+    ranked = client.get("/search", params={"q": "latest grants", "sort": "relevance"}).json()
+    assert (ranked["sort"], ranked["recency"], ranked["relevant"]) == ("relevance", "latest", None)
+    newest = client.get("/search", params={"q": "Latest news", "k": 20}).json()
+    assert newest["recency"] == "Latest news" and newest["relevant"] == len(newest["hits"]) > 0
+    days = [h["published_at"] for h in newest["hits"] if h["published_at"]]
+    assert days == sorted(days, reverse=True)
+    assert client.get("/search", params={"q": "grants"}).json()["recency"] is None
+
+
 def test_search_phrases_and_excluded_words_over_http(client):
     free = client.get("/search", params={"q": "restoration grant", "k": 12}).json()
     quoted = client.get("/search", params={"q": '"mangrove restoration" grant', "k": 12}).json()

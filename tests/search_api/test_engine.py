@@ -230,6 +230,60 @@ def test_sort_by_date_keeps_filters_and_rejects_other_orders(sample_engine):
         sample_engine.search("child trafficking", sort="oldest")  # type: ignore[arg-type]
 
 
+def test_latest_news_on_a_topic_is_the_topic_newest_first(sample_engine):
+    latest = sample_engine.search("latest news on child trafficking", k=100)
+    plain = sample_engine.search("child trafficking", k=100, sort="date")
+    assert (latest.sort, latest.recency, latest.query) == ("date", "latest news on", "latest news on child trafficking")
+    # "latest news on" is not searched for: the same results as the topic itself ordered by date
+    assert [h.id for h in latest.hits] == [h.id for h in plain.hits] and latest.relevant == plain.relevant > 0
+    assert plain.recency is None
+    trailing = sample_engine.search("child trafficking - most recent", k=100)
+    assert (trailing.recency, [h.id for h in trailing.hits]) == ("most recent", [h.id for h in plain.hits])
+    # asked for by relevance: the words are still not searched for, the order is the ranking's
+    ranked = sample_engine.search("latest news on child trafficking", k=10, sort="relevance")
+    assert ranked.sort == "relevance" and ranked.relevant is None
+    assert [h.id for h in ranked.hits] == [h.id for h in sample_engine.search("child trafficking", k=10).hits]
+    # a claim that starts with "recent" is a search, not a request for news
+    claim = sample_engine.search("recent reports of trafficked children", k=5)
+    assert claim.recency == "recent reports of" and claim.sort == "date"
+    assert sample_engine.search("recent rise in trafficked children", k=5).recency is None
+
+
+def test_latest_corrects_the_topic_and_keeps_the_words_where_typed(sample_engine):
+    results = sample_engine.search("latest news on child trafficing", k=5)
+    assert results.corrected_query == "latest news on child trafficking" and results.recency == "latest news on"
+    assert [h.id for h in results.hits] == [h.id for h in sample_engine.search("child trafficking", k=5, sort="date").hits]
+
+
+def test_latest_news_alone_lists_the_newest_articles(sample_engine):
+    every = sample_engine.search("latest news", k=200, facets=True)
+    assert (every.sort, every.recency, every.weak_only) == ("date", "latest news", False)
+    assert every.eligible == len(sample_engine.articles)
+    dates = [h.published_at for h in every.hits]
+    dated = [d for d in dates if d is not None]
+    assert dated and dated == sorted(dated, reverse=True) and dates[: len(dated)] == dated
+    # one per near-duplicate group, every group once: the newest of the site, not a ranking
+    assert every.relevant == len(every.hits) == len(set(sample_engine.group))
+    assert any(h.similar for h in every.hits)
+    assert all(h.score == 0.0 and h.semantic_score is None and h.keyword_score is None and h.snippet for h in every.hits)
+    assert every.facets.counted == min(sample_engine.ranking.facet_depth, every.relevant)
+    newest = max(dated)
+    assert every.hits[0].published_at == newest
+    pages = [h.id for start in range(0, every.relevant, 7) for h in sample_engine.search("latest", k=7, offset=start).hits]
+    assert pages == [h.id for h in every.hits]
+    # filters and excluded words narrow it; question words around "latest" ask for nothing more
+    kenya = sample_engine.search("what's the latest", k=50, filters=Filters(countries=["Kenya"]))
+    assert kenya.hits and all("Kenya" in h.countries for h in kenya.hits) and kenya.recency == "the latest"
+    assert [h.id for h in kenya.hits] == [h.id for h in every.hits if "Kenya" in h.countries][: len(kenya.hits)]
+    without = sample_engine.search("latest -Kenya", k=200)
+    says_kenya = {h.id for h in every.hits if re.search(r"\bKenya\b", _text(sample_engine, h.id), re.IGNORECASE)}
+    assert says_kenya and [h.id for h in without.hits] == [h.id for h in every.hits if h.id not in says_kenya]
+    # a place is something to search for: the newest about Kenya, ranked, then ordered by date
+    place = sample_engine.search("latest in Kenya", k=50)
+    assert place.hits and place.hits[0].keyword_score is not None or place.hits[0].semantic_score is not None
+    assert place.relevant < every.relevant
+
+
 def _text(engine, article_id):
     return engine._article_text(engine._position[article_id])
 

@@ -415,3 +415,28 @@ def test_other_sites_may_not_frame_the_fragment(tab, server, publisher):
     with tab.page.expect_console_message(lambda m: "frame-ancestors" in m.text):
         tab.page.goto(f"{publisher.other}/framed")
     assert tab.page.frame_locator("#box").locator(".sift-item").count() == 0
+
+
+def test_search_page_reads_latest_as_newest_first_and_can_rank_instead(tab, server):
+    from playwright.sync_api import expect
+
+    latest = httpx.get(f"{server}/search", params={"q": "latest grants", "k": 10}).json()
+    ranked = httpx.get(f"{server}/search", params={"q": "latest grants", "k": 10, "sort": "relevance"}).json()
+    assert latest["recency"] == "latest" and [h["id"] for h in latest["hits"]] != [h["id"] for h in ranked["hits"]]
+    tab.page.goto(f"{server}/")
+    tab.page.fill("#q", "latest grants")
+    tab.page.click("button[type=submit]")
+    expect(tab.page.locator("#status")).to_contain_text("newest first")
+    assert tab.page.input_value("#sort") == "date"  # the menu shows the order the query asked for
+    titles = tab.page.eval_on_selector_all(".hit h2", "hs => hs.map(h => h.textContent)")
+    assert titles == [h["title"] for h in latest["hits"]]
+    tab.page.select_option("#sort", "relevance")  # the reader's choice wins
+    expect(tab.page.locator("#status")).to_contain_text("best first")
+    titles = tab.page.eval_on_selector_all(".hit h2", "hs => hs.map(h => h.textContent)")
+    assert titles == [h["title"] for h in ranked["hits"]]
+    tab.page.fill("#q", "latest news")  # nothing else asked: the newest articles, listed without scores
+    tab.page.click("button[type=submit]")
+    expect(tab.page.locator("#status")).to_contain_text("newest articles")
+    assert tab.page.input_value("#sort") == "date"
+    assert "score" not in tab.page.text_content(".hit .meta")
+    assert tab.csp_violations() == [] and tab.errors == []
