@@ -231,6 +231,14 @@ _CITY_LEAD = re.compile(r"(?:^|[^\w'])(?:in|at|near|from|to|outside|around|acros
 _CITY_LIST = re.compile(r"(?:,[ \t]*|[ \t]+)(?:(?:and|or)[ \t]+)?")  # ", " / " and " / ", and " between two cities
 _CITY_DATELINE = re.compile(r"\s*[\s\-–—,(]")
 _CITY_NOT_KIND = re.compile(rf"[ \t]+(?!(?:{_CITY_KINDS})\b)[A-Z](?:[a-z]|(?!\w))")  # "Paris Agreement", "Pool A"
+# A city's name before these words names a treaty, a process or a term, not the place: "Kampala convention" (the
+# African Union's on displaced people), "Maputo protocol", "Sendai framework", "Kyoto protocol", "Khartoum process",
+# "Okazaki fragments", "Stockholm syndrome". Written with a capital ("Paris Agreement") _CITY_NOT_KIND already holds
+# them back; a query often has them in lowercase. "Nairobi schools" and "Goma cholera" stay places.
+_CITY_EPONYM = re.compile(
+    r"[ \t]+(?:agreements?|accords?|conventions?|protocols?|framework|declarations?|principles|process|consensus|"
+    r"compact|statute|treaty|charter|commitments?|platform|pact|regulations?|round|agenda|rules|guidelines|"
+    r"syndrome|fragments)\b", re.IGNORECASE)
 
 
 _CITY_WORD = re.compile(r"\w+(?:'\w+)?")  # words of a city name, on folded text: "cox's bazar", "port au prince"
@@ -370,8 +378,8 @@ def _city_matches(text: str, *, query: bool) -> list[tuple[int, int, str]]:
             if iso is None:
                 continue
             written = text[start:end]
-            if _acronym(text, start, end, query=query):  # "SUMO", "YAP": a protein, not a city
-                ok = False
+            if _acronym(text, start, end, query=query) or _CITY_EPONYM.match(text, end):
+                ok = False  # "SUMO", "YAP": a protein; "Maputo protocol", "Okazaki fragments": not the city
             elif written[:1].isupper():
                 dateline = written.isupper() and not text[:start].strip() and _CITY_DATELINE.match(text, end)
                 listed = found and _CITY_LIST.fullmatch(text, found[-1][1], start)  # "in Goma, Beni and Bukavu"
@@ -388,7 +396,7 @@ def _city_matches(text: str, *, query: bool) -> list[tuple[int, int, str]]:
 
 # Bump when tagging changes (rules, tables): a publish copies the previous version's tags for unchanged articles
 # only while this and the data packages' versions are what they were (`tagger_params`).
-TAGGER_RECIPE = 6  # 2: cities; 3: provinces, British and Greek cities (coco's ISO2 patterns); 4: province aliases; 5: cities' alternate spellings; 6: a city in capitals inside other text is an acronym
+TAGGER_RECIPE = 7  # 2: cities; 3: provinces, British and Greek cities (coco's ISO2 patterns); 4: province aliases; 5: cities' alternate spellings; 6: a city in capitals inside other text is an acronym; 7: a city before "protocol", "convention", "syndrome"… names a treaty or term
 
 
 def tagger_params() -> dict:

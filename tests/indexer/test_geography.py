@@ -176,6 +176,9 @@ def test_query_spans_and_country_set():
         ("", "Letters from Sophia to Judah; life in Soul.", ()),  # Sofia's, Jeddah's, Seoul's spellings: names, a word
         ("", "The activation of SUMO ligase; binding of YAP in flies.", ()),  # acronyms, not Sumy and Yap
         ("GOMA, 3 May", "GOMA, 3 May - Shelling resumed.", ("COD",)),  # a dateline in capitals still counts
+        # a city before "protocol", "convention", "fragments"… names a treaty or a term, written in lowercase too
+        ("", "Signatories of Kampala convention; the termination of Okazaki fragments.", ()),
+        ("", "States parties to the Maputo protocol met in Maputo.", ("MOZ",)),
     ],
 )
 def test_article_cities_name_their_country(title, body, countries):
@@ -208,6 +211,13 @@ def test_cities_count_as_mentions_and_regions_follow():
         ("sequestration of YAP in Drosophila", (), "sequestration of YAP in Drosophila"),
         ("activation of SUMO E3 ligase", (), "activation of SUMO E3 ligase"),
         ("CHOLERA IN GOMA", ("COD",), "CHOLERA IN GOMA"),
+        # treaties, processes and terms named after a city (SciFact: "termination zones of Okazaki fragments")
+        ("termination zones of Okazaki fragments", (), "termination zones of Okazaki fragments"),
+        ("Maputo protocol women's rights", (), "Maputo protocol women's rights"),
+        ("Sendai framework funding", (), "Sendai framework funding"),
+        ("Stockholm syndrome", (), "Stockholm syndrome"),
+        ("Kampala convention in Uganda", ("UGA",), "Kampala convention"),  # the country named outright still counts
+        ("floods in Sendai", ("JPN",), "floods in Sendai"),
     ],
 )
 def test_query_cities(query, countries, residual):
