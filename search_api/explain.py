@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import math
+import re
 from collections.abc import Callable, Sequence
 
 from indexer.keyword import KeywordIndex
@@ -15,14 +16,24 @@ MAX_TERMS = 4
 # A term in more than this share of all articles ("said", "year") says nothing about why two are related.
 MAX_DOCUMENT_SHARE = 0.1
 LEAD_BONUS = 2.0
+# Counting and quantifying words pass BM25's short stop list and, on a small site, the document-share limit, but
+# "Both mention six, any and debt" tells a reader nothing: never a reason.
+_NOT_REASONS = frozenset(
+    "one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen "
+    "eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety hundred hundreds thousand thousands "
+    "million millions billion billions dozen dozens first second third fourth fifth sixth seventh eighth ninth tenth "
+    "half once twice any many much several few some all each every other another others more most less least both "
+    "own same".split()
+)
 PINNED_REASON = "Chosen by the editors"
 NOTHING_SHARED = "Close in meaning, with no key terms in common"
 
 
 def shared_terms(
-    a: TermProfile, b: TermProfile, document_frequency: Callable[[list[str]], Sequence[int]], documents: int
+    a: TermProfile, b: TermProfile, document_frequency: Callable[[list[str]], Sequence[int]], documents: int,
+    most: int = MAX_TERMS,
 ) -> list[str]:
-    """The terms both profiles contain, most telling first, as `a` writes them.
+    """The terms both profiles contain, most telling first, as `a` writes them (`most` at most).
 
     A term scores IDF × its weight in a × its weight in b, doubled when it is in either article's title or lead.
     A passing word — said once in each article and in neither lead ("invited", "warned") — is only used when
@@ -36,25 +47,36 @@ def shared_terms(
     lead = a.lead | b.lead
     scored = []
     for stem, df in zip(common, document_frequency(common)):
-        if df > limit:
+        if df > limit or a.surface[stem].casefold() in _NOT_REASONS:
             continue
         idf = math.log(1 + (documents - df + 0.5) / (df + 0.5))
         in_lead = stem in lead
         passing = not in_lead and max(wa[stem], wb[stem]) <= _ONCE
         score = idf * wa[stem] * wb[stem] * (LEAD_BONUS if in_lead else 1.0)
         scored.append((passing, -score, stem))
-    return [a.surface[stem] for _, _, stem in sorted(scored)[:MAX_TERMS]]
+    return [a.surface[stem] for _, _, stem in sorted(scored)[:most]]
 
 
 _ONCE = 1 / (1 + 1.2)  # the saturated weight of a single mention
+_WORDS = re.compile(r"\w+")
 
 
 def caption(places: Sequence[str], terms: Sequence[str], limit: int = MAX_REASON_CHARS) -> str:
-    """"Both mention Ghana, cocoa and harvest": shared places first, then terms, as many as fit in `limit`."""
-    words: list[str] = []
-    for word in [*places, *terms]:
-        if word.casefold() not in {w.casefold() for w in words}:
-            words.append(word)
+    """"Both mention Ghana, cocoa and harvest": shared places first, then up to `MAX_TERMS` terms, as many as fit in
+    `limit`. A term that is a word of a listed place ("Burkina" after "Burkina Faso") is not repeated."""
+    named: list[str] = []
+    for place in places:  # each place once, as first written
+        if place.casefold() not in {p.casefold() for p in named}:
+            named.append(place)
+    said = {p.casefold() for p in named} | {w.casefold() for p in named for w in _WORDS.findall(p)}
+    shown: list[str] = []
+    for term in terms:
+        if len(shown) == MAX_TERMS:
+            break
+        if term.casefold() not in said:
+            said.add(term.casefold())
+            shown.append(term)
+    words = named + shown
     prefix = "Both mention "
     fitted: list[str] = []
     for word in words:
@@ -90,5 +112,7 @@ class Explainer:
     def reason(self, source: TermProfile, source_places: Sequence[str], target: int) -> str:
         target_places = {p.casefold() for p in self._places_of(target)}
         places = [p for p in source_places if p.casefold() in target_places]
-        terms = shared_terms(source, self.profile(target), self._keyword.frequencies, self._keyword.count)
+        # more terms than a caption shows: those that repeat a place's words give way to the next ones
+        terms = shared_terms(source, self.profile(target), self._keyword.frequencies, self._keyword.count,
+                             most=2 * MAX_TERMS)
         return caption(places, terms)

@@ -23,6 +23,13 @@ def test_shared_terms_rank_distinctive_words_and_skip_everyday_ones():
     assert "said" not in shared_terms(a, b, lambda stems: [900] * len(stems), documents=1000)
 
 
+def test_counting_words_are_never_reasons():
+    a = term_profile("Six villages lost any harvest; debt rose. Several million farmers owe twice as much.")
+    b = term_profile("Six districts report any losses and debt; several million households owe twice more.")
+    terms = shared_terms(a, b, lambda stems: [2] * len(stems), documents=1000, most=8)
+    assert terms == ["debt", "owe"]  # not six, any, several, million, twice
+
+
 def test_passing_words_give_way_to_lead_terms_and_repeated_ones():
     filler = " ".join(["Officials reviewed the budget and planned further steps for the coming season."] * 8)
     a = term_profile(f"Mangrove restoration in Indonesia. {filler} Donors were invited to the launch.")
@@ -40,6 +47,10 @@ def test_passing_words_give_way_to_lead_terms_and_repeated_ones():
         ([], ["cocoa"], "Both mention cocoa"),
         (["Ghana"], ["ghana", "cocoa"], "Both mention Ghana and cocoa"),  # a place named again as a term counts once
         ([], [], NOTHING_SHARED),
+        # a word of a listed place is not a term again ("Burkina" after "Burkina Faso"), and the next term shows
+        (["Mali", "Burkina Faso", "Côte d'Ivoire"], ["Burkina", "Côte", "Faso", "cocoa", "buyers"],
+         "Both mention Mali, Burkina Faso, Côte d'Ivoire, cocoa and buyers"),
+        (["Ghana", "Kenya", "GHANA"], ["a", "b", "c", "d", "e"], "Both mention Ghana, Kenya, a, b, c and d"),  # 4 terms
     ],
 )
 def test_caption(places, terms, expected):
