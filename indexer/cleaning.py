@@ -72,3 +72,11 @@ def decode_bytes(data: bytes, declared: str | None = None) -> str:
     if best is None:
         raise UndecodableBytes("bytes are not UTF-8 and their encoding could not be detected")
     return str(best)
+
+
+def shorten(text: str, limit: int) -> str:
+    """`text` cut to about `limit` characters, before the word the limit falls in, with " …" when something was
+    left out: an article's summary, a snippet's tail."""
+    if len(text) <= limit:
+        return text
+    return text[:limit].rsplit(" ", 1)[0].rstrip(" ,;:") + " …"

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from indexer import relatedness, terms
+from indexer.cleaning import shorten
 from indexer.duplicates import DEFAULT_KEYWORD_THRESHOLD, DEFAULT_THRESHOLD, group_near_duplicates
 from indexer.errors import ChunksNotEmbedded, IndexCorrupt, IndexNotFound, PublishFailed
 from indexer.geography import tag_places, tagger_params
@@ -35,6 +36,7 @@ from indexer.vectors.faiss_store import INDEX_FILE, IVF_KINDS
 # 3: neighbour_rank.npy (related order) beside neighbour cosines. Versions may also hold term profiles
 # (indexer.terms.FILES); the engine uses them when the manifest lists them, so older versions still serve.
 # They may also hold the related-list state (indexer.relatedness.STATE_FILES) an incremental pass starts from.
+SUMMARY_CHARS = 280  # an article's summary (GET /articles/{id}, the demo page): its body's opening
 FORMAT_VERSION = 3
 STORE_FILE = "store.sqlite"
 CURRENT_FILE = "CURRENT"
@@ -435,7 +437,7 @@ def _publish(
                 "id": [a.id for a in articles],
                 "url": [a.url for a in articles],
                 "title": [a.title for a in articles],
-                "summary": [a.body[:280] for a in articles],
+                "summary": [shorten(a.body, SUMMARY_CHARS) for a in articles],
                 "published_at": [a.published_at.isoformat() if a.published_at else None for a in articles],
                 "categories": [list(a.categories) for a in articles],
                 "tags": [list(a.tags) for a in articles],

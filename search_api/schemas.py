@@ -16,7 +16,7 @@ class ArticleInfo(_Frozen):
     id: str
     title: str
     url: str | None = None
-    summary: str = Field(description="The first ~280 characters of the body")
+    summary: str = Field(description="The body's first ~280 characters, cut before a word, \" …\" when it goes on")
     published_at: datetime | None = None
     categories: list[str] = []
     tags: list[str] = []

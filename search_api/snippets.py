@@ -7,6 +7,7 @@ import re
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
+from indexer.cleaning import shorten
 from indexer.keyword import analyse, stem_word
 
 SNIPPET_CHARS = 300
@@ -49,10 +50,7 @@ def _window(text: str, terms: frozenset[str], limit: int, focus: Sequence[re.Pat
         start = text.find(" ", len(text) - limit) + 1
     elif start:  # begin at a word boundary, a little before the term
         start = text.rfind(" ", 0, max(0, start - 40)) + 1
-    cut = text[start : start + limit]
-    if start + limit < len(text):
-        cut = cut.rsplit(" ", 1)[0].rstrip(" ,;:") + " …"
-    return ("… " if start else "") + cut
+    return ("… " if start else "") + shorten(text[start:], limit)
 
 
 def make_snippet(
