@@ -62,7 +62,8 @@
       : res.relevant === null ? "Showing " + shown + " of " + res.eligible + " articles, best first"
       : res.recency && res.hits.every(function (h) { return h.semantic_score === null && h.keyword_score === null; })
         ? "Showing " + shown + " of the " + res.relevant + " newest articles"
-      : "Showing " + shown + " of the " + res.relevant + " most relevant articles, newest first";
+      : "Showing " + shown + " of the " + res.relevant + " most relevant articles, newest first"
+        + (res.recency && res.sort === "date" ? " (\u201c" + res.recency + "\u201d)" : "");
     $("more").hidden = shown >= total || res.hits.length < res.k;
     if (res.weak_only && !append) {  // nothing close in meaning, no article with every word: offer the nearest anyway
       var nearest = el("button", { "class": "link", type: "button", id: "nearest" }, "Show the nearest articles anyway");

@@ -426,7 +426,7 @@ def test_search_page_reads_latest_as_newest_first_and_can_rank_instead(tab, serv
     tab.page.goto(f"{server}/")
     tab.page.fill("#q", "latest grants")
     tab.page.click("button[type=submit]")
-    expect(tab.page.locator("#status")).to_contain_text("newest first")
+    expect(tab.page.locator("#status")).to_contain_text("newest first (\u201clatest\u201d)")
     assert tab.page.input_value("#sort") == "date"  # the menu shows the order the query asked for
     titles = tab.page.eval_on_selector_all(".hit h2", "hs => hs.map(h => h.textContent)")
     assert titles == [h["title"] for h in latest["hits"]]
