@@ -109,6 +109,15 @@ class KeywordIndex:
         s = self._retriever.scores
         return np.asarray(s["indices"][s["indptr"][column] : s["indptr"][column + 1]], dtype=np.int64)
 
+    def count_among(self, term: str, rows: np.ndarray) -> int:
+        """How many of `rows` (sorted, distinct) contain `term`: a binary search per row in the term's posting
+        list, which bm25s keeps sorted, so a term held by a tenth of the site costs what a rare one does."""
+        holding = self.documents_with(term)
+        if not len(holding) or not len(rows):
+            return 0
+        at = np.searchsorted(holding, rows)
+        return int(np.count_nonzero(holding[np.minimum(at, len(holding) - 1)] == rows))
+
     def documents_with_all(self, terms: Sequence[str]) -> np.ndarray | None:
         """The rows of the documents that contain every term (None for no terms: nothing to narrow by)."""
         return rows_with_all(self.documents_with, terms)

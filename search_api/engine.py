@@ -27,7 +27,7 @@ from indexer.terms import FILES as PROFILE_FILES
 from indexer.terms import StoredProfiles, article_text
 from indexer.vectors import VectorConfig, open_store
 from search_api import fusion
-from search_api.explain import PINNED_REASON, Explainer, TermProfile, term_profile
+from search_api.explain import PINNED_REASON, Explainer, Neighbourhood, TermProfile, term_profile
 from search_api.related import Picked, Pin, RelatedRules, select_related
 from search_api.query_syntax import QuerySyntax, Recency, parse_query, phrase_pattern, phrase_words, recency_intent
 from search_api.schemas import (
@@ -655,26 +655,38 @@ class Engine:
     def _places(self, idx: int) -> list[str]:
         return list(self._card["countries"][idx])
 
-    def _reason(self, source_row: int | None, source: Callable[[], TermProfile], places: list[str], row: int) -> str:
+    def _reason(
+        self, source_row: int | None, source: Callable[[], TermProfile], places: list[str], row: int,
+        nearby: Callable[[], Neighbourhood],
+    ) -> str:
         """Why `row` is related to the source; cached per pair for an indexed source (drafts are computed)."""
         if source_row is None:
-            return self._explainer.reason(source(), places, row)
+            return self._explainer.reason(source(), places, row, nearby())
         key = (source_row, row)
         reason = self._reasons.get(key)
         if reason is None:
             if len(self._reasons) >= 200_000:
                 self._reasons.clear()
-            reason = self._reasons[key] = self._explainer.reason(source(), places, row)
+            reason = self._reasons[key] = self._explainer.reason(source(), places, row, nearby())
         return reason
 
     def _related_items(
-        self, picks: list[Picked], source: Callable[[], TermProfile], places: list[str], source_row: int | None = None,
+        self, picks: list[Picked], source: Callable[[], TermProfile], places: list[str], nearby_rows: np.ndarray,
+        source_row: int | None = None,
     ) -> list[RelatedItem]:
+        """The picks as items with their captions; `nearby_rows` (the source's nearest articles) tell the captions
+        which shared terms belong to the source's neighbourhood."""
         card = self._card
         items = []
+
+        @lru_cache(maxsize=1)
+        def nearby() -> Neighbourhood:
+            rows = nearby_rows if source_row is None else np.concatenate([[source_row], nearby_rows])
+            return self._explainer.neighbourhood(rows)
+
         for pick in picks:
             r = pick.row
-            reason = PINNED_REASON if pick.pinned else self._reason(source_row, source, places, r)
+            reason = PINNED_REASON if pick.pinned else self._reason(source_row, source, places, r, nearby)
             items.append(
                 RelatedItem(
                     id=card["id"][r],
@@ -743,7 +755,8 @@ class Engine:
             # the precomputed list ran out above the floor (large k, duplicates, excludes): search deeper, live
             ids, scores = self._live_neighbours(vec, 4 * k + 32)
             picks = self._pick_related(ids, scores, k, rules, source=idx, source_vec=vec, curation=curation)
-        items = self._related_items(picks, lambda: self._explainer.profile(idx), self._places(idx), source_row=idx)
+        items = self._related_items(picks, lambda: self._explainer.profile(idx), self._places(idx), self.neighbours[idx],
+                                    source_row=idx)
         return RelatedResults(article_id=article_id, items=items, version=self.version)
 
     def related_to_text(self, title: str, body: str, *, k: int = 5, rules: RelatedRules | None = None) -> RelatedResults:
@@ -761,7 +774,7 @@ class Engine:
         ids, scores = self._live_neighbours(vec, 4 * k + 32)
         picks = self._pick_related(ids, scores, k, rules or self.related_rules, source=None, source_vec=vec)
         profile = term_profile(f"{draft.title}\n{draft.body}")
-        items = self._related_items(picks, lambda: profile, [])
+        items = self._related_items(picks, lambda: profile, [], ids)
         return RelatedResults(article_id=None, items=items, version=self.version)
 
     # -- facts ----------------------------------------------------------------------------------------------

@@ -5,7 +5,10 @@ from __future__ import annotations
 import functools
 import math
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
 
 from indexer.keyword import KeywordIndex
 # profiles are built when a version is published (indexer.terms); re-exported here, where captions are made
@@ -25,19 +28,37 @@ _NOT_REASONS = frozenset(
     "half once twice any many much several few some all each every other another others more most less least both "
     "own same".split()
 )
+# How strongly a term's concentration around the article counts (1: its lift as is). Measured on BBC News' served
+# lists (BENCHMARKS.md, "Captions"): the share of caption terms mostly used in other topics 29% -> 22%.
+CONCENTRATION = 1.0
+RERANKED = 16  # the best-scoring shared terms re-ranked by it (each a look-up in the posting lists)
 PINNED_REASON = "Chosen by the editors"
+
+
+@dataclass(frozen=True)
+class Neighbourhood:
+    """An article and its nearest neighbours: `count(stem)` says how many of them use a stem."""
+
+    count: Callable[[str], int]
+    size: int
+
+    def lift(self, stem: str, df: int, documents: int) -> float:
+        """The stem's share of the neighbourhood over its share of the site (add-one smoothed)."""
+        return ((self.count(stem) + 1) / (self.size + 1)) / ((df + 1) / (documents + 1))
 NOTHING_SHARED = "Close in meaning, with no key terms in common"
 
 
 def shared_terms(
     a: TermProfile, b: TermProfile, document_frequency: Callable[[list[str]], Sequence[int]], documents: int,
-    most: int = MAX_TERMS,
+    most: int = MAX_TERMS, nearby: Neighbourhood | None = None,
 ) -> list[str]:
     """The terms both profiles contain, most telling first, as `a` writes them (`most` at most).
 
-    A term scores IDF × its weight in a × its weight in b, doubled when it is in either article's title or lead.
-    A passing word — said once in each article and in neither lead ("invited", "warned") — is only used when
-    nothing better is shared: rare words are not reasons by themselves.
+    A term scores IDF × its weight in a × its weight in b, doubled when it is in either article's title or lead,
+    and, given the articles `nearby` (a's nearest neighbours), × how much more often they use it than the whole
+    site does (to the power CONCENTRATION): "seaweed" is everywhere around a seaweed story, "higher" and "caused"
+    are not. A passing word — said once in each article and in neither lead ("invited", "warned") — is only used
+    when nothing better is shared: rare words are not reasons by themselves.
     """
     wa, wb = a.weights, b.weights
     common = list(wa.keys() & wb.keys())  # unordered: the final sort is total (stems are unique)
@@ -53,8 +74,13 @@ def shared_terms(
         in_lead = stem in lead
         passing = not in_lead and max(wa[stem], wb[stem]) <= _ONCE
         score = idf * wa[stem] * wb[stem] * (LEAD_BONUS if in_lead else 1.0)
-        scored.append((passing, -score, stem))
-    return [a.surface[stem] for _, _, stem in sorted(scored)[:most]]
+        scored.append((passing, -score, stem, df))
+    scored.sort()
+    if nearby is not None and nearby.size:  # re-rank the head by concentration: the tail would not make a caption
+        head = [(passing, score * nearby.lift(stem, df, documents) ** CONCENTRATION, stem, df)
+                for passing, score, stem, df in scored[:RERANKED]]
+        scored[:RERANKED] = sorted(head)
+    return [a.surface[stem] for _, _, stem, _ in scored[:most]]
 
 
 _ONCE = 1 / (1 + 1.2)  # the saturated weight of a single mention
@@ -109,10 +135,19 @@ class Explainer:
         )
         self.profile: Callable[[int], TermProfile] = functools.lru_cache(maxsize=4096)(build)
 
-    def reason(self, source: TermProfile, source_places: Sequence[str], target: int) -> str:
+    def neighbourhood(self, rows: Iterable[int]) -> Neighbourhood:
+        """These articles (an article and its stored nearest neighbours; -1 padding skipped) as a neighbourhood
+        whose stem counts come from the keyword index's posting lists."""
+        held = np.unique(np.fromiter((r for r in rows if r >= 0), dtype=np.int64))
+        count = functools.lru_cache(maxsize=256)(functools.partial(self._keyword.count_among, rows=held))
+        return Neighbourhood(count, len(held))
+
+    def reason(
+        self, source: TermProfile, source_places: Sequence[str], target: int, nearby: Neighbourhood | None = None
+    ) -> str:
         target_places = {p.casefold() for p in self._places_of(target)}
         places = [p for p in source_places if p.casefold() in target_places]
         # more terms than a caption shows: those that repeat a place's words give way to the next ones
         terms = shared_terms(source, self.profile(target), self._keyword.frequencies, self._keyword.count,
-                             most=2 * MAX_TERMS)
+                             most=2 * MAX_TERMS, nearby=nearby)
         return caption(places, terms)

@@ -63,3 +63,31 @@ def test_caption_fits_a_widget():
     text = caption(["Democratic Republic of the Congo"], long)
     assert len(text) <= 120 and text.startswith("Both mention Democratic Republic of the Congo, ")
     assert caption(["x" * 200], []) == NOTHING_SHARED
+
+
+def test_terms_used_around_the_article_outrank_terms_used_everywhere():
+    from search_api.explain import Neighbourhood
+
+    a = term_profile("Seaweed harvests fell as the water grew warmer and higher tides came in.")
+    b = term_profile("Seaweed farmers moved their lines as higher water and warmer seas hit harvests.")
+    df = {"seawe": 30, "higher": 30, "harvest": 30, "warmer": 30, "water": 30}
+    frequency = lambda stems: [df.get(s, 30) for s in stems]  # noqa: E731 - every term as common on the site
+    plain = shared_terms(a, b, frequency, documents=1000, most=8)
+    # the article's 20 nearest neighbours: all 20 say "seaweed", 2 say "higher" (its site-wide share: 3%)
+    nearby = Neighbourhood(lambda stem: {"seawe": 20, "harvest": 12}.get(stem, 2), 20)
+    ranked = shared_terms(a, b, frequency, documents=1000, most=8, nearby=nearby)
+    assert sorted(ranked) == sorted(plain) and ranked != plain  # the same terms, in another order
+    assert ranked[:2] == ["Seaweed", "harvests"] and ranked.index("higher") > 1
+
+
+def test_count_among_reads_the_posting_lists():
+    from indexer.keyword import KeywordIndex
+
+    import numpy as np
+
+    index = KeywordIndex.build(["cocoa farms in Ghana", "cocoa prices", "gold mines", "cocoa and gold", "tea"])
+
+    assert index.count_among("cocoa", np.array([0, 1, 2])) == 2
+    assert index.count_among("cocoa", np.array([2, 4])) == 0
+    assert index.count_among("gold", np.array([0, 1, 2, 3, 4])) == 2
+    assert index.count_among("silver", np.array([0, 1])) == 0 and index.count_among("gold", np.array([], dtype=int)) == 0
