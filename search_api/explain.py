@@ -52,7 +52,8 @@ def shared_terms(
     a: TermProfile, b: TermProfile, document_frequency: Callable[[list[str]], Sequence[int]], documents: int,
     most: int = MAX_TERMS, nearby: Neighbourhood | None = None,
 ) -> list[str]:
-    """The terms both profiles contain, most telling first, as `a` writes them (`most` at most).
+    """The terms both profiles contain, most telling first, as `a` writes them (`most` at most; a capital only a
+    sentence's start gave in `a` is dropped when `b` writes the word in lower case).
 
     A term scores IDF × its weight in a × its weight in b, doubled when it is in either article's title or lead,
     and, given the articles `nearby` (a's nearest neighbours), × how much more often they use it than the whole
@@ -80,7 +81,13 @@ def shared_terms(
         head = [(passing, score * nearby.lift(stem, df, documents) ** CONCENTRATION, stem, df)
                 for passing, score, stem, df in scored[:RERANKED]]
         scored[:RERANKED] = sorted(head)
-    return [a.surface[stem] for _, _, stem, _ in scored[:most]]
+    return [_spelling(a.surface[stem], b.surface[stem]) for _, _, stem, _ in scored[:most]]
+
+
+def _spelling(a: str, b: str) -> str:
+    """How a caption writes a term: as `a` writes it, unless only a sentence's start capitalised it there and `b`
+    writes it in lower case ("Boys as young as ten …" and "… boys" -> "boys"; "UNICEF", "Ghana" stay)."""
+    return b if a[:1].isupper() and a[1:].islower() and b.islower() and b.lower() == a.lower() else a
 
 
 _ONCE = 1 / (1 + 1.2)  # the saturated weight of a single mention

@@ -91,3 +91,11 @@ def test_count_among_reads_the_posting_lists():
     assert index.count_among("cocoa", np.array([2, 4])) == 0
     assert index.count_among("gold", np.array([0, 1, 2, 3, 4])) == 2
     assert index.count_among("silver", np.array([0, 1])) == 0 and index.count_among("gold", np.array([], dtype=int)) == 0
+
+
+def test_a_capital_from_a_sentence_start_is_dropped_when_the_other_article_writes_lower_case():
+    a = term_profile("Boys as young as ten dig in the Geita pits. UNICEF and Tanzania's ministry responded.")
+    b = term_profile("Traffickers recruit boys for the pits; UNICEF says Tanzania must act.")
+    terms = shared_terms(a, b, lambda stems: [2] * len(stems), documents=1000, most=8)
+    assert "boys" in terms and "Boys" not in terms and "UNICEF" in terms and "Tanzania" in terms
+
