@@ -236,13 +236,21 @@ def search(
         return
     if results.corrected_query:
         typer.echo(f"showing results for: {results.corrected_query}  (--no-spellcheck searches as typed)\n")
+    if results.time_window:
+        span = results.time_window
+        days = (f"on {span.date_from}" if span.date_from == span.date_to
+                else f"from {span.date_from} to {span.date_to}" if span.date_to else f"since {span.date_from}")
+        typer.echo(f"published {days} (\"{span.words}\")\n")
     if results.weak_only:
         typer.echo("no article matches well: none is close in meaning, none holds every word (--floor 0 lists the "
                    "nearest ones)")
     elif not results.hits:
         typer.echo("no articles match")
-    elif results.recency and all(h.semantic_score is None and h.keyword_score is None for h in results.hits):
-        typer.echo(f"the {results.relevant} newest articles (\"{results.recency}\" with nothing else to search for)\n")
+    elif (results.recency or results.time_window) and all(
+        h.semantic_score is None and h.keyword_score is None for h in results.hits
+    ):
+        asked = results.recency or results.time_window.words
+        typer.echo(f"the {results.relevant} newest articles (\"{asked}\" with nothing else to search for)\n")
     elif results.relevant is not None:
         why = f" (\"{results.recency}\" asks for the newest; --sort relevance ranks them)" if results.recency else ""
         typer.echo(f"the {results.relevant} most relevant results, newest first{why}\n")

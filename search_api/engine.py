@@ -6,7 +6,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, time, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from functools import lru_cache, partial
 from pathlib import Path
 from typing import Literal, Protocol
@@ -29,7 +29,9 @@ from indexer.vectors import VectorConfig, open_store
 from search_api import fusion
 from search_api.explain import PINNED_REASON, Explainer, Neighbourhood, TermProfile, term_profile
 from search_api.related import Picked, Pin, RelatedRules, select_related
-from search_api.query_syntax import QuerySyntax, Recency, parse_query, phrase_pattern, phrase_words, recency_intent
+from search_api.query_syntax import (
+    QuerySyntax, Recency, Window, parse_query, phrase_pattern, phrase_words, recency_intent, time_window,
+)
 from search_api.schemas import (
     ArticleInfo,
     Facets,
@@ -43,6 +45,7 @@ from search_api.schemas import (
     SearchResults,
     Sort,
     Suggestions,
+    TimeSpan,
 )
 from search_api.snippets import best_passage, make_snippet, passage_stems, query_terms
 from search_api.spelling import Speller
@@ -105,6 +108,10 @@ def _to_utc_seconds(value: object) -> float:
     if value is None or value != value:
         return np.nan
     return datetime.fromisoformat(str(value)).timestamp()
+
+
+def _span_info(window: Window | None) -> TimeSpan | None:
+    return TimeSpan(words=window.words, date_from=window.start, date_to=window.end) if window is not None else None
 
 
 class Engine:
@@ -413,6 +420,7 @@ class Engine:
     def search(
         self, query: str, *, k: int = 10, offset: int = 0, filters: Filters | None = None, mode: Mode = "hybrid",
         facets: bool = False, spellcheck: bool = True, sort: Sort | None = None, floor: float | None = None,
+        today: date | None = None,
     ) -> SearchResults:
         """Ranked articles for `query`. With `spellcheck`, words no article contains are corrected to the nearest
         indexed word first (`corrected_query` says so; search again with `spellcheck=False` for the words as typed).
@@ -422,8 +430,10 @@ class Engine:
         "all matches by date" would put the newest article on the site first whatever was asked.
 
         Words at the start or end that ask for the newest articles ("latest news on …", "… most recent") are not
-        searched for; they make the order `date` unless `sort` is given. With nothing else to search for ("latest
-        news", "latest -sport") the hits are the newest eligible articles.
+        searched for; they make the order `date` unless `sort` is given. A time span there ("… this week", "… in
+        the past 30 days", counted back from `today`, default the UTC date) is not searched for either; it keeps
+        the articles published within it. With nothing else to search for ("latest news", "latest -sport", "news
+        today") the hits are the newest eligible articles.
 
         When no article matches well (`RankingParams.match_floor`, or `floor` for this search; keyword mode is never
         held back) the results are empty and `weak_only` says so: a semantic leg always finds *something* nearest."""
@@ -442,6 +452,9 @@ class Engine:
         recency = recency_intent(text)
         if recency is not None:  # "latest news on X": X is searched, newest first
             text = recency.rest
+        window = time_window(text, today or datetime.now(timezone.utc).date())
+        if window is not None:  # "floods this week": floods, published since Monday
+            text = window.rest
         sort = sort or ("date" if recency else "relevance")
         syntax = parse_query(text)
         correction = self._speller.correct(text, keep=syntax.spans) if spellcheck and text else None
@@ -450,18 +463,24 @@ class Engine:
             syntax = parse_query(text)
         if len(set(syntax.phrases)) > MAX_PHRASES:
             raise InvalidQuery(f"at most {MAX_PHRASES} quoted phrases in a query; {len(set(syntax.phrases))} given")
-        browse = recency is not None and not syntax.phrases and not self._asks_anything(syntax.text)
+        browse = (recency or window) is not None and not syntax.phrases and not self._asks_anything(syntax.text)
         if not syntax.text and not browse:
             raise InvalidQuery("the query only excludes words (-word); add words to search for" if syntax.excluded
                                else "the query is empty; type a few words to search for")
         filters = filters or Filters()
         allowed = self._allowed_articles(filters)
+        if window is not None:
+            allowed = self._window_mask(window, allowed)
         if syntax.restricts:  # phrases and excluded words narrow the articles like a filter
             allowed = self._syntax_mask(syntax, allowed)
         eligible = int(allowed.sum()) if allowed is not None else len(self.articles)
-        searched = recency.restore(text) if correction is not None and recency is not None else text
+        searched = text
+        for peeled in (window, recency):  # the words read off the ends go back where they were typed
+            searched = peeled.restore(searched) if peeled is not None else searched
+        span = _span_info(window)
         if browse:
-            return self._newest_articles(typed, recency, allowed, eligible, k=k, offset=offset, mode=mode, facets=facets)
+            return self._newest_articles(typed, recency, span, allowed, eligible, k=k, offset=offset, mode=mode,
+                                         facets=facets)
         hits: list[SearchHit] = []
         groups: list[tuple[_Candidate, list[int]]] = []
         by_date = sort == "date"
@@ -491,8 +510,8 @@ class Engine:
         counts = self._facets([c.article for c, _ in relevant]) if facets else None
         return SearchResults(query=typed, corrected_query=searched if correction else None, mode=mode, sort=sort, k=k,
                              offset=offset, eligible=eligible, relevant=len(relevant) if by_date else None, hits=hits,
-                             recency=recency.words if recency else None, weak_only=weak_only, version=self.version,
-                             facets=counts)
+                             recency=recency.words if recency else None, time_window=span, weak_only=weak_only,
+                             version=self.version, facets=counts)
 
     def _asks_anything(self, text: str) -> bool:
         """Whether `text` names something to rank by: a word the keyword leg reads or a place ("what is", "in the"
@@ -500,12 +519,23 @@ class Engine:
         places = parse_query_places(text)
         return bool(set(analyse([text])[0]) - _NOT_A_TOPIC) or bool(places.countries or places.regions)
 
+    def _window_mask(self, window: Window, allowed: np.ndarray | None) -> np.ndarray:
+        """`allowed` narrowed to the articles published within the window (undated ones are not)."""
+        mask = np.ones(len(self.articles), dtype=bool) if allowed is None else allowed.copy()
+        with np.errstate(invalid="ignore"):
+            if window.start is not None:
+                mask &= self._published >= datetime.combine(window.start, time.min, tzinfo=timezone.utc).timestamp()
+            if window.end is not None:
+                end = datetime.combine(window.end + timedelta(days=1), time.min, tzinfo=timezone.utc).timestamp()
+                mask &= self._published < end
+        return mask
+
     def _newest_articles(
-        self, typed: str, recency: Recency, allowed: np.ndarray | None, eligible: int, *, k: int, offset: int,
-        mode: Mode, facets: bool,
+        self, typed: str, recency: Recency | None, span: TimeSpan | None, allowed: np.ndarray | None, eligible: int,
+        *, k: int, offset: int, mode: Mode, facets: bool,
     ) -> SearchResults:
-        """"latest news": the eligible articles newest first (undated last), one per near-duplicate group; facets
-        count the first `facet_depth` of them."""
+        """"latest news", "news this week": the eligible articles newest first (undated last), one per near-duplicate
+        group; facets count the first `facet_depth` of them."""
         rows = np.flatnonzero(allowed) if allowed is not None else np.arange(len(self.articles))
         when = self._published[rows]
         undated = np.isnan(when)
@@ -520,7 +550,8 @@ class Engine:
         hits = [self._hit(cand, others, frozenset()) for cand, others in groups[offset:offset + k]]
         counts = self._facets([c.article for c, _ in groups[: self.ranking.facet_depth]]) if facets else None
         return SearchResults(query=typed, mode=mode, sort="date", k=k, offset=offset, eligible=eligible, relevant=shown,
-                             hits=hits, recency=recency.words, version=self.version, facets=counts)
+                             hits=hits, recency=recency.words if recency else None, time_window=span,
+                             version=self.version, facets=counts)
 
     def _matches_well(
         self, groups: list[tuple[_Candidate, list[int]]], text: str, floor: float, allowed: np.ndarray | None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import date, timedelta
 
 # A quoted phrase ("…" or “…”), or a minus that starts a word and is followed by a letter: "-Ghana" excludes, but
 # "Guinea-Bissau", "COVID-19", "-5%" and "a - b" are free text.
@@ -78,26 +79,100 @@ _RECENCY_END = re.compile(
 
 
 @dataclass(frozen=True)
-class Recency:
-    """A query that asks for the newest articles: `words` as typed, `rest` the query without them (may be empty)."""
+class Peeled:
+    """Words read off one end of a query: `words` as typed, `rest` the query without them (may be empty)."""
 
     words: str
     rest: str
     at_start: bool
 
     def restore(self, rest: str) -> str:
-        """`rest` (e.g. spell-corrected) with the recency words put back where they were typed."""
-        return " ".join(p for p in ((self.words, rest) if self.at_start else (rest, self.words)) if p)
+        """`rest` (e.g. spell-corrected) with the words put back where they were typed (at the close: before any
+        excluded words and phrases that followed them)."""
+        if self.at_start:
+            return " ".join(p for p in (self.words, rest) if p)
+        tail = _TRAILING_OPERATORS.search(rest)
+        core, operators = (rest[: tail.start()], rest[tail.start():].strip()) if tail else (rest, "")
+        return " ".join(p for p in (core.strip(), self.words, operators) if p)
+
+
+@dataclass(frozen=True)
+class Recency(Peeled):
+    """A query that asks for the newest articles."""
 
 
 def recency_intent(query: str) -> Recency | None:
     """The words at the start or end of `query` asking for the latest articles, or None. A quoted phrase is the
     reader's own text: `"latest news"` asks for nothing."""
+    found = _peel(query, _RECENCY_START, _RECENCY_END)
+    return Recency(*found[:3]) if found else None
+
+
+def _peel(query: str, start: re.Pattern[str], end: re.Pattern[str]) -> tuple[str, str, bool, re.Match[str]] | None:
+    """(words, rest, at_start, match) for `start` matching the query's opening or `end` its close (group 1: the
+    words). Excluded words and quoted phrases typed after the close stay in the rest: "floods this week -Pakistan"."""
     text = " ".join(query.split())
-    m = _RECENCY_START.match(text)
+    m = start.match(text)
     if m and '"' not in m.group(0):
-        return Recency(m.group(0).strip(" :,-–—"), text[m.end():].strip(), True)
-    m = _RECENCY_END.search(text)
+        return m.group(0).strip(" :,-–—"), text[m.end():].strip(), True, m
+    tail = _TRAILING_OPERATORS.search(text)
+    core, operators = (text[: tail.start()], text[tail.start():]) if tail else (text, "")
+    m = end.search(core)
     if m and '"' not in m.group(0):
-        return Recency(m.group(1).strip(), text[:m.start()].strip(" :,-–—"), False)
+        return m.group(1).strip(), (core[: m.start()].strip(" :,-–—") + operators).strip(), False, m
     return None
+
+
+_TRAILING_OPERATORS = re.compile(r"(?:\s+(?:-[^\W\d_][\w'’-]*|\"[^\"]*\"))+\s*$")
+
+
+# A time span at the start or end of a query: "floods this week", "cholera in the past 30 days", "today: Sudan".
+# Counted back from today (UTC): today, yesterday; this week (from Monday), this month, this year (from the 1st);
+# last or past week / month / year and the last N days / weeks / months / years (from that long before today).
+# Not after "than", "as" or "to": "worse than last year" compares, it does not ask for last year's articles.
+_COUNTS = {w: n for n, w in enumerate("one two three four five six seven eight nine ten eleven twelve".split(), 1)}
+_UNIT = r"(day|week|month|year)s?"
+_SPAN = (r"(?:(?P<day>today|tonight|yesterday)|(?P<this>this|last|past)\s+(?P<unit1>week|month|year)|"
+         r"(?:the\s+)?(?:past|last)\s+(?P<count>\d{1,3}|" + "|".join(_COUNTS) + r")\s+(?P<unit2>" + _UNIT + r"))")
+_WINDOW_START = re.compile(r"^\s*(?:(?:from|in|during|over|within)\s+)?(?:the\s+)?" + _SPAN + r"(?:\s*[:,]\s*|\s+[-–—]\s+|\s+|$)",
+                           re.IGNORECASE)
+_WINDOW_END = re.compile(r"(?:^|\s*[:,]\s*|\s+[-–—]\s+|(?<!\bthan)(?<!\bas)(?<!\bto)\s+)"
+                         r"((?:(?:from|in|during|over|within|since|for)\s+)?(?:the\s+)?" + _SPAN + r")\s*[.!?]*\s*$",
+                         re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Window(Peeled):
+    """A query that asks for articles published in a span of days (inclusive; `end` None: up to now)."""
+
+    start: date | None = None
+    end: date | None = None
+
+
+def time_window(query: str, today: date) -> Window | None:
+    """The time span named at the start or end of `query`, counted back from `today`, or None."""
+    found = _peel(query, _WINDOW_START, _WINDOW_END)
+    if found is None:
+        return None
+    words, rest, at_start, m = found
+    return Window(words, rest, at_start, *_span(m, today))
+
+
+def _span(m: re.Match[str], today: date) -> tuple[date, date | None]:
+    from dateutil.relativedelta import relativedelta
+
+    day = (m.group("day") or "").lower()
+    if day in ("today", "tonight"):
+        return today, today
+    if day == "yesterday":
+        return today - timedelta(days=1), today - timedelta(days=1)
+    if m.group("this"):
+        unit = m.group("unit1").lower()
+        if m.group("this").lower() == "this":
+            return {"week": today - timedelta(days=today.weekday()), "month": today.replace(day=1),
+                    "year": today.replace(month=1, day=1)}[unit], None
+        count = 1
+    else:
+        unit = m.group("unit2").lower().rstrip("s")
+        count = int(m.group("count")) if m.group("count").isdigit() else _COUNTS[m.group("count").lower()]
+    return today - relativedelta(**{unit + "s": count}), None

@@ -83,6 +83,12 @@ class Suggestions(_Frozen):
     suggestions: list[str]
 
 
+class TimeSpan(_Frozen):
+    words: str = Field(description="The words read as a time span, as typed (\"this week\", \"in the past 30 days\")")
+    date_from: date | None = Field(None, description="The first publication day kept (UTC, inclusive)")
+    date_to: date | None = Field(None, description="The last publication day kept; null: up to now")
+
+
 class SearchResults(_Frozen):
     query: str
     corrected_query: str | None = Field(
@@ -106,6 +112,11 @@ class SearchResults(_Frozen):
         "\"most recent\"), as typed: they are not searched for, and the results are ordered newest first (sort=date) "
         "unless sort=relevance was asked. When nothing else is asked (\"latest news\") the hits are the newest "
         "articles passing the filters, score 0"
+    )
+    time_window: TimeSpan | None = Field(
+        None, description="A time span at the start or end of the query (\"floods this week\", \"cholera in the past "
+        "30 days\", \"today\"), counted back from today (UTC): its words are not searched for, and only articles "
+        "published within it are kept (with any date_from/date_to too); undated articles are left out"
     )
     weak_only: bool = Field(
         False, description="True when no article matched well, so none is listed: no passage reached the match floor "

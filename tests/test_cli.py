@@ -57,6 +57,8 @@ def test_search_human_and_json(cli_index):
     newest = sift("search", "latest news", "-i", str(cli_index), "-k", "3")
     assert newest.exit_code == 0 and newest.output.startswith("the ") and " newest articles (" in newest.output
     assert "\n3. " in newest.output and "\n4. " not in newest.output and "score " not in newest.output
+    span = sift("search", "grant this year", "-i", str(cli_index))
+    assert span.exit_code == 0 and span.output.startswith("published since ") and '("this year")' in span.output
     wrong = sift("search", "grant", "-i", str(cli_index), "--sort", "oldest")
     assert wrong.exit_code != 0 and "unknown sort 'oldest'" in wrong.output
     completed = sift("suggest", "mangr", "-i", str(cli_index))

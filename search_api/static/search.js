@@ -12,6 +12,11 @@
     if (text != null) node.textContent = text;  // text only: article fields are never parsed as HTML
     return node;
   }
+  function span(w) {  // "since 2026-11-23 (“this week”)"
+    var days = w.date_from === w.date_to ? "on " + w.date_from
+      : w.date_to ? "from " + w.date_from + " to " + w.date_to : "since " + w.date_from;
+    return days + " (\u201c" + w.words + "\u201d)";
+  }
   function safeUrl(u) { return /^https?:\/\//i.test(u || "") ? u : null; }
   function day(iso) { return iso ? iso.slice(0, 10) : "undated"; }
   function getJSON(url, opts) {
@@ -57,13 +62,16 @@
       results.appendChild(div);
     });
     var shown = res.offset + res.hits.length, total = res.relevant === null ? res.eligible : res.relevant;
-    $("status").textContent = res.weak_only ? "No article matches this well."
+    $("status").textContent = (res.weak_only ? "No article matches this well."
       : !shown ? "No articles match."
       : res.relevant === null ? "Showing " + shown + " of " + res.eligible + " articles, best first"
-      : res.recency && res.hits.every(function (h) { return h.semantic_score === null && h.keyword_score === null; })
+      : (res.recency || res.time_window) && res.hits.every(function (h) {
+          return h.semantic_score === null && h.keyword_score === null;  // nothing asked but "latest", "this week"
+        })
         ? "Showing " + shown + " of the " + res.relevant + " newest articles"
       : "Showing " + shown + " of the " + res.relevant + " most relevant articles, newest first"
-        + (res.recency && res.sort === "date" ? " (\u201c" + res.recency + "\u201d)" : "");
+        + (res.recency && res.sort === "date" ? " (\u201c" + res.recency + "\u201d)" : "")
+      ) + (res.time_window ? " \u00b7 published " + span(res.time_window) : "");
     $("more").hidden = shown >= total || res.hits.length < res.k;
     if (res.weak_only && !append) {  // nothing close in meaning, no article with every word: offer the nearest anyway
       var nearest = el("button", { "class": "link", type: "button", id: "nearest" }, "Show the nearest articles anyway");

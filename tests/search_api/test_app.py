@@ -180,6 +180,17 @@ def test_latest_news_over_http(client):
     assert client.get("/search", params={"q": "grants"}).json()["recency"] is None
 
 
+def test_time_span_over_http(client):
+    from datetime import date, datetime, timedelta, timezone
+
+    body = client.get("/search", params={"q": "grants in the past 30 days"}).json()
+    today = datetime.now(timezone.utc).date()
+    assert body["time_window"]["words"] == "in the past 30 days" and body["time_window"]["date_to"] is None
+    assert date.fromisoformat(body["time_window"]["date_from"]) in (today - timedelta(days=30), today - timedelta(days=31))
+    assert all(h["published_at"] >= body["time_window"]["date_from"] for h in body["hits"])
+    assert client.get("/search", params={"q": "grants"}).json()["time_window"] is None
+
+
 def test_search_phrases_and_excluded_words_over_http(client):
     free = client.get("/search", params={"q": "restoration grant", "k": 12}).json()
     quoted = client.get("/search", params={"q": '"mangrove restoration" grant', "k": 12}).json()

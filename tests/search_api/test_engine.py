@@ -284,6 +284,35 @@ def test_latest_news_alone_lists_the_newest_articles(sample_engine):
     assert place.relevant < every.relevant
 
 
+def test_a_time_span_in_the_query_keeps_the_articles_published_within_it(sample_engine):
+    today = date(2026, 10, 27)  # the day after the sample's newest article
+    month = sample_engine.search("child labour this month", k=50, today=today)
+    assert month.time_window.words == "this month" and month.time_window.date_from == date(2026, 10, 1)
+    assert month.time_window.date_to is None and month.recency is None and month.sort == "relevance"
+    dated = sample_engine.search("child labour", k=50, filters=Filters(date_from=date(2026, 10, 1)))
+    # the span is a date filter: the same results as the topic with date_from, and the words are not searched
+    assert month.hits and [h.id for h in month.hits] == [h.id for h in dated.hits] and month.eligible == dated.eligible
+    assert all(h.published_at.date() >= date(2026, 10, 1) for h in month.hits)
+    # with a filter of its own: both hold
+    both = sample_engine.search("refugees in the past 60 days", k=50, today=today,
+                                filters=Filters(date_to=date(2026, 9, 30)))
+    assert both.hits and all(date(2026, 8, 28) <= h.published_at.date() <= date(2026, 9, 30) for h in both.hits)
+    # nothing else asked: the newest articles of the span; a span with no article answers nothing
+    week = sample_engine.search("news this week", k=50, today=today)
+    assert week.time_window.date_from == date(2026, 10, 26) and week.relevant == len(week.hits) >= 1
+    assert all(h.published_at.date() >= date(2026, 10, 26) for h in week.hits)
+    assert sample_engine.search("floods today", k=5, today=today).hits == []
+    # with "latest": the span's relevant results, newest first; a typo is corrected and the words kept in place
+    latest = sample_engine.search("latest news on child trafficing this year", k=50, today=today)
+    assert (latest.sort, latest.recency, latest.time_window.words) == ("date", "latest news on", "this year")
+    assert latest.corrected_query == "latest news on child trafficking this year"
+    assert all(h.published_at.date() >= date(2026, 1, 1) for h in latest.hits)
+    days = [h.published_at for h in latest.hits]
+    assert days == sorted(days, reverse=True)
+    # a comparison is not a span
+    assert sample_engine.search("harvests worse than last year", k=3, today=today).time_window is None
+
+
 def _text(engine, article_id):
     return engine._article_text(engine._position[article_id])
 

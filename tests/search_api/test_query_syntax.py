@@ -1,6 +1,8 @@
+from datetime import date
+
 import pytest
 
-from search_api.query_syntax import Recency, parse_query, phrase_pattern, recency_intent
+from search_api.query_syntax import Recency, parse_query, phrase_pattern, recency_intent, time_window
 
 
 @pytest.mark.parametrize(
@@ -78,3 +80,43 @@ def test_recency_restores_a_corrected_rest_where_it_was_typed():
     assert recency_intent("latest news on trafficing").restore("trafficking") == "latest news on trafficking"
     assert recency_intent("trafficing latest").restore("trafficking") == "trafficking latest"
     assert recency_intent("latest").restore("") == "latest"
+
+
+SUNDAY = date(2026, 11, 29)
+
+
+@pytest.mark.parametrize("query, words, rest, start, end", [
+    ("floods this week", "this week", "floods", date(2026, 11, 23), None),  # from Monday
+    ("grants this month", "this month", "grants", date(2026, 11, 1), None),
+    ("trafficking cases this year", "this year", "trafficking cases", date(2026, 1, 1), None),
+    ("Sudan news today", "today", "Sudan news", SUNDAY, SUNDAY),
+    ("today: Sudan", "today", "Sudan", SUNDAY, SUNDAY),
+    ("floods yesterday", "yesterday", "floods", date(2026, 11, 28), date(2026, 11, 28)),
+    ("floods last week", "last week", "floods", date(2026, 11, 22), None),
+    ("cholera in the past 30 days", "in the past 30 days", "cholera", date(2026, 10, 30), None),
+    ("last 3 months cholera", "last 3 months", "cholera", date(2026, 8, 29), None),
+    ("refugees over the past two weeks", "over the past two weeks", "refugees", date(2026, 11, 15), None),
+    ("child labour this month -Ghana", "this month", "child labour -Ghana", date(2026, 11, 1), None),
+    ("this week in Kenya", "this week", "in Kenya", date(2026, 11, 23), None),  # the place keeps its preposition
+])
+def test_time_window_at_either_end(query, words, rest, start, end):
+    window = time_window(query, SUNDAY)
+    assert (window.words, window.rest, window.start, window.end) == (words, rest, start, end)
+
+
+@pytest.mark.parametrize("query", [
+    "harvests worse than last year",  # a comparison, not a span to search in
+    "prices compared to last year",
+    "floods in the last decade",
+    "last weekend's floods",
+    '"this week" radio programme',
+    "this weekly bulletin",
+])
+def test_time_window_only_as_a_span(query):
+    assert time_window(query, SUNDAY) is None
+
+
+def test_peeled_words_go_back_where_they_were_typed():
+    assert time_window("child labor this month -Ghana", SUNDAY).restore("child labour -Ghana") == \
+        "child labour this month -Ghana"
+    assert time_window("today: Sudan", SUNDAY).restore("Sudan") == "today Sudan"

@@ -434,6 +434,10 @@ def test_search_page_reads_latest_as_newest_first_and_can_rank_instead(tab, serv
     expect(tab.page.locator("#status")).to_contain_text("best first")
     titles = tab.page.eval_on_selector_all(".hit h2", "hs => hs.map(h => h.textContent)")
     assert titles == [h["title"] for h in ranked["hits"]]
+    tab.page.fill("#q", "grants in the past 999 months")  # a time span: said under the results
+    tab.page.click("button[type=submit]")
+    expect(tab.page.locator("#status")).to_contain_text("\u00b7 published since ")
+    expect(tab.page.locator("#status")).to_contain_text("(\u201cin the past 999 months\u201d)")
     tab.page.fill("#q", "latest news")  # nothing else asked: the newest articles, listed without scores
     tab.page.click("button[type=submit]")
     expect(tab.page.locator("#status")).to_contain_text("newest articles")
