@@ -33,6 +33,7 @@ _NOT_REASONS = frozenset(
 CONCENTRATION = 1.0
 RERANKED = 16  # the best-scoring shared terms re-ranked by it (each a look-up in the posting lists)
 PINNED_REASON = "Chosen by the editors"
+NOTHING_SHARED = "Close in meaning, with no key terms in common"
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,6 @@ class Neighbourhood:
     def lift(self, stem: str, df: int, documents: int) -> float:
         """The stem's share of the neighbourhood over its share of the site (add-one smoothed)."""
         return ((self.count(stem) + 1) / (self.size + 1)) / ((df + 1) / (documents + 1))
-NOTHING_SHARED = "Close in meaning, with no key terms in common"
 
 
 def shared_terms(
@@ -78,8 +78,8 @@ def shared_terms(
         scored.append((passing, -score, stem, df))
     scored.sort()
     if nearby is not None and nearby.size:  # re-rank the head by concentration: the tail would not make a caption
-        head = [(passing, score * nearby.lift(stem, df, documents) ** CONCENTRATION, stem, df)
-                for passing, score, stem, df in scored[:RERANKED]]
+        head = [(passing, negated * nearby.lift(stem, df, documents) ** CONCENTRATION, stem, df)
+                for passing, negated, stem, df in scored[:RERANKED]]  # scores are negated: the best sorts first
         scored[:RERANKED] = sorted(head)
     return [_spelling(a.surface[stem], b.surface[stem]) for _, _, stem, _ in scored[:most]]
 
