@@ -85,15 +85,15 @@ class Peeled:
     words: str
     rest: str
     at_start: bool
+    followed_by: str = ""  # excluded words and phrases typed after words read off the close ("-Pakistan")
 
     def restore(self, rest: str) -> str:
-        """`rest` (e.g. spell-corrected) with the words put back where they were typed (at the close: before any
-        excluded words and phrases that followed them)."""
+        """`rest` (e.g. spell-corrected) with the words put back where they were typed."""
         if self.at_start:
             return " ".join(p for p in (self.words, rest) if p)
-        tail = _TRAILING_OPERATORS.search(rest)
-        core, operators = (rest[: tail.start()], rest[tail.start():].strip()) if tail else (rest, "")
-        return " ".join(p for p in (core.strip(), self.words, operators) if p)
+        if self.followed_by and rest.endswith(self.followed_by):
+            return " ".join(p for p in (rest[: -len(self.followed_by)].strip(), self.words, self.followed_by) if p)
+        return " ".join(p for p in (rest, self.words) if p)
 
 
 @dataclass(frozen=True)
@@ -105,21 +105,23 @@ def recency_intent(query: str) -> Recency | None:
     """The words at the start or end of `query` asking for the latest articles, or None. A quoted phrase is the
     reader's own text: `"latest news"` asks for nothing."""
     found = _peel(query, _RECENCY_START, _RECENCY_END)
-    return Recency(*found[:3]) if found else None
+    return Recency(*found[:4]) if found else None
 
 
-def _peel(query: str, start: re.Pattern[str], end: re.Pattern[str]) -> tuple[str, str, bool, re.Match[str]] | None:
-    """(words, rest, at_start, match) for `start` matching the query's opening or `end` its close (group 1: the
-    words). Excluded words and quoted phrases typed after the close stay in the rest: "floods this week -Pakistan"."""
+def _peel(query: str, start: re.Pattern[str], end: re.Pattern[str]) -> tuple[str, str, bool, str, re.Match[str]] | None:
+    """(words, rest, at_start, followed_by, match) for `start` matching the query's opening or `end` its close
+    (group 1: the words). Excluded words and quoted phrases typed after the close stay in the rest: "floods this week
+    -Pakistan" is "floods -Pakistan" this week."""
     text = " ".join(query.split())
     m = start.match(text)
     if m and '"' not in m.group(0):
-        return m.group(0).strip(" :,-–—"), text[m.end():].strip(), True, m
+        return m.group(0).strip(" :,-–—"), text[m.end():].strip(), True, "", m
     tail = _TRAILING_OPERATORS.search(text)
-    core, operators = (text[: tail.start()], text[tail.start():]) if tail else (text, "")
+    core, operators = (text[: tail.start()], text[tail.start():].strip()) if tail else (text, "")
     m = end.search(core)
     if m and '"' not in m.group(0):
-        return m.group(1).strip(), (core[: m.start()].strip(" :,-–—") + operators).strip(), False, m
+        rest = " ".join(p for p in (core[: m.start()].strip(" :,-–—"), operators) if p)
+        return m.group(1).strip(), rest, False, operators, m
     return None
 
 
@@ -154,8 +156,8 @@ def time_window(query: str, today: date) -> Window | None:
     found = _peel(query, _WINDOW_START, _WINDOW_END)
     if found is None:
         return None
-    words, rest, at_start, m = found
-    return Window(words, rest, at_start, *_span(m, today))
+    words, rest, at_start, followed_by, m = found
+    return Window(words, rest, at_start, followed_by, *_span(m, today))
 
 
 def _span(m: re.Match[str], today: date) -> tuple[date, date | None]:

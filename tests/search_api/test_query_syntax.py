@@ -120,3 +120,6 @@ def test_peeled_words_go_back_where_they_were_typed():
     assert time_window("child labor this month -Ghana", SUNDAY).restore("child labour -Ghana") == \
         "child labour this month -Ghana"
     assert time_window("today: Sudan", SUNDAY).restore("Sudan") == "today Sudan"
+    assert recency_intent("floods -Pakistan latest").restore("floods -Pakistan") == "floods -Pakistan latest"
+    assert recency_intent('flods latest -Pakistan "Sindh"').restore('floods -Pakistan "Sindh"') == \
+        'floods latest -Pakistan "Sindh"'
