@@ -50,6 +50,7 @@ from search_api.schemas import (
 from search_api.snippets import best_passage, make_snippet, passage_stems, query_terms
 from search_api.spelling import Speller
 from search_api.suggest import Suggester
+from search_api.synonyms import Synonyms
 
 
 class QueryEncoder(Protocol):
@@ -93,6 +94,8 @@ class RankingParams:
     # more at the 1st percentile and every one is answered, while 80% of BBC sport/entertainment/tech headlines and
     # 84.5% of SciFact claims are held back; no judged query of SciFact, MEDLINE or CISI is. 0 turns the check off.
     match_floor: float = 0.30
+    # the site's synonyms (SIFT_SYNONYMS): phrases the keyword leg also searches when the query holds their partner
+    synonyms: Synonyms = Synonyms()
 
 
 @dataclass
@@ -365,10 +368,13 @@ class Engine:
             at += len(chunks)
         return out
 
-    def _rank(self, query: str, mode: Mode, need: int, allowed: np.ndarray | None) -> list[_Candidate]:
+    def _rank(
+        self, query: str, mode: Mode, need: int, allowed: np.ndarray | None, also: Sequence[str] = ()
+    ) -> list[_Candidate]:
+        """The eligible articles ranked for `query`; `also` (synonyms) are searched by the keyword leg as well."""
         places = parse_query_places(query)
         dense, keyword = self.legs(
-            query, need, mode=mode, allowed=allowed, keyword_query=places.residual or query,
+            query, need, mode=mode, allowed=allowed, keyword_query=" ".join([places.residual or query, *also]),
             complete=self.ranking.fusion == "tm2c2",
         )
         if mode == "semantic":
@@ -478,6 +484,7 @@ class Engine:
         for peeled in (window, recency):  # the words read off the ends go back where they were typed
             searched = peeled.restore(searched) if peeled is not None else searched
         span = _span_info(window)
+        also = self.ranking.synonyms.expand(syntax.text) if self.ranking.synonyms else []
         if browse:
             return self._newest_articles(typed, recency, span, allowed, eligible, k=k, offset=offset, mode=mode,
                                          facets=facets)
@@ -488,13 +495,16 @@ class Engine:
             need = self.ranking.facet_depth if by_date else offset + k  # a date order pages the relevant ones only
             depth = max(self.ranking.depth, need)
             while True:
-                ranked = self._rank(syntax.text, mode, depth, allowed)
+                ranked = self._rank(syntax.text, mode, depth, allowed, also)
                 groups = self._collapse(ranked, allowed) if self.ranking.collapse_duplicates else [(c, []) for c in ranked]
                 # collapsing can leave fewer than `need`; look deeper while the legs could still give more
                 if len(groups) >= need or depth >= eligible or len(ranked) < depth:
                     break
                 depth = min(eligible, depth * 2)
         weak_only = bool(groups) and mode != "keyword" and not self._matches_well(groups, syntax.text, floor, allowed)
+        if weak_only and also:  # "IDPs" is held by no article, but "internally displaced" may be
+            weak_only = not any(self._matches_well(groups, variant, floor, allowed)
+                                for variant in self.ranking.synonyms.variants(syntax.text))
         if weak_only:
             groups = []
         relevant = self._relevant(groups) if facets or by_date else []
@@ -504,14 +514,14 @@ class Engine:
                 page = sorted(relevant, key=lambda g: np.inf if np.isnan(when[g[0].article]) else -when[g[0].article])
             else:
                 page = groups
-            terms = query_terms(syntax.text)
+            terms = query_terms(" ".join([syntax.text, *also]))  # a synonym found is marked too
             phrases = tuple(phrase_pattern(p) for p in syntax.phrases)
             hits = [self._hit(cand, others, terms, phrases) for cand, others in page[offset:offset + k]]
         counts = self._facets([c.article for c, _ in relevant]) if facets else None
         return SearchResults(query=typed, corrected_query=searched if correction else None, mode=mode, sort=sort, k=k,
                              offset=offset, eligible=eligible, relevant=len(relevant) if by_date else None, hits=hits,
-                             recency=recency.words if recency else None, time_window=span, weak_only=weak_only,
-                             version=self.version, facets=counts)
+                             recency=recency.words if recency else None, time_window=span, synonyms=also,
+                             weak_only=weak_only, version=self.version, facets=counts)
 
     def _asks_anything(self, text: str) -> bool:
         """Whether `text` names something to rank by: a word the keyword leg reads or a place ("what is", "in the"

@@ -118,6 +118,10 @@ class SearchResults(_Frozen):
         "30 days\", \"today\"), counted back from today (UTC): its words are not searched for, and only articles "
         "published within it are kept (with any date_from/date_to too); undated articles are left out"
     )
+    synonyms: list[str] = Field(
+        [], description="Phrases the keyword leg also searched, from the site's synonyms file (SIFT_SYNONYMS): the "
+        "query held their partner (\"gbv\" → \"gender-based violence\")"
+    )
     weak_only: bool = Field(
         False, description="True when no article matched well, so none is listed: no passage reached the match floor "
         "(cosine to the query) and no article holds every query word. Ask again with floor=0 for the nearest ones"

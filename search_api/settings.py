@@ -54,6 +54,10 @@ class Settings(BaseSettings):
         0.30, ge=0.0, le=1.0, description="A search lists nothing (weak_only) unless some passage reaches this cosine "
         "to the query or some article holds every query word; 0 always lists the nearest articles"
     )
+    synonyms: Path | None = Field(
+        None, description="A synonyms file (Solr format: 'gbv, gender-based violence' or 'idp => internally displaced "
+        "people', one rule a line): a query holding one side also searches the other with the keyword leg"
+    )
     duplicate_threshold: float = Field(0.80, ge=0.5, le=1.0, description="Article cosine at which two are near-duplicates")
     max_body_bytes: int = Field(10_000_000, ge=1024, description="Largest accepted request body (413 above)")
     rate_limit_per_minute: int = Field(
@@ -171,11 +175,13 @@ class Settings(BaseSettings):
         )
 
     def ranking(self):
-        """The engine's ranking parameters from these settings."""
+        """The engine's ranking parameters from these settings (the synonyms file read here)."""
         from search_api.engine import RankingParams
+        from search_api.synonyms import Synonyms, load_synonyms
 
+        synonyms = load_synonyms(self.synonyms) if self.synonyms else Synonyms()
         return RankingParams(fusion=self.fusion, weight=self.fusion_weight, rrf_k=self.rrf_k, geo_boost=self.geo_boost,
-                             match_floor=self.match_floor)
+                             match_floor=self.match_floor, synonyms=synonyms)
 
     def related_rules(self) -> RelatedRules:
         """The engine's related-posts rules from these settings."""

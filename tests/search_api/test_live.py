@@ -169,3 +169,25 @@ def test_the_manifest_records_how_long_the_version_took(client):
     _settle(client)
     seconds = client.app.state.live.engine.manifest["publish_seconds"]
     assert isinstance(seconds, float) and 0 <= seconds < 60
+
+
+def test_synonyms_are_read_with_each_version_and_a_broken_file_keeps_the_running_one(tmp_path, embedder):
+    idx = tmp_path / "idx"
+    index_sources([TINY], idx, embedder, progress=False)
+    rules = tmp_path / "synonyms.txt"
+    rules.write_text("apiculture => beekeeping\n", encoding="utf-8")
+    settings = Settings(index_dir=idx, api_key=KEY, related_min_similarity=-1, synonyms=rules)
+    with TestClient(create_app(settings)) as c:
+        assert c.get("/search", params={"q": "apiculture"}).json()["synonyms"] == ["beekeeping"]
+        rules.write_text("apiculture => beekeeping, honey\n", encoding="utf-8")  # read with the next version
+        assert c.post("/articles", json={"articles": [NEW]}, headers=AUTH).status_code == 202
+        _settle(c)
+        assert c.get("/health").json()["version"] == "000002"
+        body = c.get("/search", params={"q": "apiculture"}).json()
+        assert body["synonyms"] == ["beekeeping", "honey"] and body["hits"][0]["id"] == "n01"
+        rules.write_text("apiculture\n", encoding="utf-8")  # broken: the next version cannot load with it
+        assert c.delete("/articles/n01", headers=AUTH).status_code == 202
+        _settle(c)
+        health = c.get("/health").json()
+        assert health["version"] == "000002" and "synonyms.txt, line 1" in json.dumps(health)
+        assert c.get("/search", params={"q": "apiculture"}).json()["synonyms"] == ["beekeeping", "honey"]
