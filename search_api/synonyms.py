@@ -16,6 +16,7 @@ the same way, cost relevance there (BENCHMARKS.md), so synonyms are a site's own
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +25,7 @@ from indexer.errors import SiftError
 from search_api.query_syntax import phrase_pattern
 
 _WORD = re.compile(r"\w")
+_WORDS = re.compile(r"\w+")
 MAX_RULES = 10_000
 
 
@@ -46,22 +48,39 @@ class Synonyms:
         """The phrases to search besides `query`: every rule's other side when one of its phrases is in the query,
         each once, none the query already holds."""
         added: list[str] = []
-        for rule in self.rules:
-            if any(p.search(query) for p in rule.patterns):
-                for phrase in rule.add:
-                    if phrase not in added and not phrase_pattern(phrase).search(query):
-                        added.append(phrase)
+        for rule, _ in self._found(query):
+            for phrase in rule.add:
+                if phrase not in added and not phrase_pattern(phrase).search(query):
+                    added.append(phrase)
         return added
 
     def variants(self, query: str, most: int = 20) -> list[str]:
         """`query` with a phrase a rule reads replaced by one it adds ("IDPs in Darfur" → "internally displaced in
         Darfur"), at most `most`: what an article holding "every query word" may hold instead."""
-        out: list[str] = []
-        for rule in self.rules:
-            for pattern in rule.patterns:
-                if pattern.search(query):
-                    out.extend(pattern.sub(lambda _, phrase=phrase: phrase, query) for phrase in rule.add)
+        out = [pattern.sub(lambda _, phrase=phrase: phrase, query)
+               for rule, pattern in self._found(query) for phrase in rule.add]
         return list(dict.fromkeys(out))[:most]
+
+    def _found(self, query: str) -> list[tuple[_Rule, re.Pattern[str]]]:
+        """(rule, its pattern that matched), in the file's order: only the rules whose phrase starts with a word of
+        the query are tried, so a list of thousands costs what a few do."""
+        words = {w.casefold() for w in _WORDS.findall(query)}
+        tried = sorted({entry for w in words for entry in self._by_first_word.get(w, ())})
+        found = []
+        for number, which in tried:
+            rule = self.rules[number]
+            pattern = rule.patterns[which]
+            if pattern.search(query) and not any(r is rule for r, _ in found):
+                found.append((rule, pattern))
+        return found
+
+    @functools.cached_property
+    def _by_first_word(self) -> dict[str, list[tuple[int, int]]]:
+        index: dict[str, list[tuple[int, int]]] = {}
+        for number, rule in enumerate(self.rules):
+            for which, phrase in enumerate(rule.when):
+                index.setdefault(_WORDS.findall(phrase)[0].casefold(), []).append((number, which))
+        return index
 
     def __len__(self) -> int:
         return len(self.rules)
