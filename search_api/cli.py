@@ -246,9 +246,7 @@ def search(
                    "nearest ones)")
     elif not results.hits:
         typer.echo("no articles match")
-    elif (results.recency or results.time_window) and all(
-        h.semantic_score is None and h.keyword_score is None for h in results.hits
-    ):
+    elif not results.ranked:
         asked = results.recency or results.time_window.words
         typer.echo(f"the {results.relevant} newest articles (\"{asked}\" with nothing else to search for)\n")
     elif results.relevant is not None:
@@ -256,8 +254,7 @@ def search(
         typer.echo(f"the {results.relevant} most relevant results, newest first{why}\n")
     for rank, hit in enumerate(results.hits, start=offset + 1):
         typer.secho(f"{rank}. {hit.title}", bold=True)
-        scored = hit.semantic_score is not None or hit.keyword_score is not None
-        facts = [_day(hit.published_at), *hit.categories, *hit.countries, *([f"score {hit.score:.3f}"] if scored else [])]
+        facts = [_day(hit.published_at), *hit.categories, *hit.countries, *([f"score {hit.score:.3f}"] if results.ranked else [])]
         if hit.similar:
             facts.append(f"+{len(hit.similar)} similar")
         typer.echo(f"   {hit.id} · " + " · ".join(facts))

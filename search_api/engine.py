@@ -560,7 +560,7 @@ class Engine:
         hits = [self._hit(cand, others, frozenset()) for cand, others in groups[offset:offset + k]]
         counts = self._facets([c.article for c, _ in groups[: self.ranking.facet_depth]]) if facets else None
         return SearchResults(query=typed, mode=mode, sort="date", k=k, offset=offset, eligible=eligible, relevant=shown,
-                             hits=hits, recency=recency.words if recency else None, time_window=span,
+                             hits=hits, recency=recency.words if recency else None, ranked=False, time_window=span,
                              version=self.version, facets=counts)
 
     def _matches_well(

@@ -113,6 +113,10 @@ class SearchResults(_Frozen):
         "unless sort=relevance was asked. When nothing else is asked (\"latest news\") the hits are the newest "
         "articles passing the filters, score 0"
     )
+    ranked: bool = Field(
+        True, description="False when the query asked for nothing but the newest (\"latest news\", \"news this "
+        "week\"): the hits are the newest eligible articles, unscored, not a ranking"
+    )
     time_window: TimeSpan | None = Field(
         None, description="A time span at the start or end of the query (\"floods this week\", \"cholera in the past "
         "30 days\", \"today\"), counted back from today (UTC): its words are not searched for, and only articles "

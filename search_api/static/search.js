@@ -53,8 +53,7 @@
       var div = el("div", { "class": "hit" });
       var h2 = el("h2"); h2.appendChild(titleNode(hit)); div.appendChild(h2);
       var meta = [day(hit.published_at)].concat(hit.categories, hit.countries).join(" · ");
-      var ranked = hit.semantic_score !== null || hit.keyword_score !== null;  // "latest news" lists, not ranks
-      div.appendChild(el("div", { "class": "meta" }, ranked ? meta + " · score " + hit.score.toFixed(3) : meta));
+      div.appendChild(el("div", { "class": "meta" }, res.ranked ? meta + " · score " + hit.score.toFixed(3) : meta));
       div.appendChild(el("p", { "class": "snippet" }, hit.snippet));
       var btn = el("button", { "class": "link", type: "button" }, "Related posts");
       btn.addEventListener("click", function () { showRelated(hit.id, div, btn); });
@@ -65,10 +64,7 @@
     $("status").textContent = (res.weak_only ? "No article matches this well."
       : !shown ? "No articles match."
       : res.relevant === null ? "Showing " + shown + " of " + res.eligible + " articles, best first"
-      : (res.recency || res.time_window) && res.hits.every(function (h) {
-          return h.semantic_score === null && h.keyword_score === null;  // nothing asked but "latest", "this week"
-        })
-        ? "Showing " + shown + " of the " + res.relevant + " newest articles"
+      : !res.ranked ? "Showing " + shown + " of the " + res.relevant + " newest articles"
       : "Showing " + shown + " of the " + res.relevant + " most relevant articles, newest first"
         + (res.recency && res.sort === "date" ? " (\u201c" + res.recency + "\u201d)" : "")
       ) + (res.time_window ? " \u00b7 published " + span(res.time_window) : "");

@@ -232,6 +232,7 @@ def test_sort_by_date_keeps_filters_and_rejects_other_orders(sample_engine):
 
 def test_latest_news_on_a_topic_is_the_topic_newest_first(sample_engine):
     latest = sample_engine.search("latest news on child trafficking", k=100)
+    assert latest.ranked
     plain = sample_engine.search("child trafficking", k=100, sort="date")
     assert (latest.sort, latest.recency, latest.query) == ("date", "latest news on", "latest news on child trafficking")
     # "latest news on" is not searched for: the same results as the topic itself ordered by date
@@ -257,7 +258,7 @@ def test_latest_corrects_the_topic_and_keeps_the_words_where_typed(sample_engine
 
 def test_latest_news_alone_lists_the_newest_articles(sample_engine):
     every = sample_engine.search("latest news", k=200, facets=True)
-    assert (every.sort, every.recency, every.weak_only) == ("date", "latest news", False)
+    assert (every.sort, every.recency, every.weak_only, every.ranked) == ("date", "latest news", False, False)
     assert every.eligible == len(sample_engine.articles)
     dates = [h.published_at for h in every.hits]
     dated = [d for d in dates if d is not None]
@@ -280,7 +281,7 @@ def test_latest_news_alone_lists_the_newest_articles(sample_engine):
     assert says_kenya and [h.id for h in without.hits] == [h.id for h in every.hits if h.id not in says_kenya]
     # a place is something to search for: the newest about Kenya, ranked, then ordered by date
     place = sample_engine.search("latest in Kenya", k=50)
-    assert place.hits and place.hits[0].keyword_score is not None or place.hits[0].semantic_score is not None
+    assert place.hits and (place.hits[0].keyword_score is not None or place.hits[0].semantic_score is not None)
     assert place.relevant < every.relevant
 
 
