@@ -36,13 +36,13 @@ from indexer.vectors.faiss_store import INDEX_FILE, IVF_KINDS
 # 3: neighbour_rank.npy (related order) beside neighbour cosines. Versions may also hold term profiles
 # (indexer.terms.FILES); the engine uses them when the manifest lists them, so older versions still serve.
 # They may also hold the related-list state (indexer.relatedness.STATE_FILES) an incremental pass starts from.
-SUMMARY_CHARS = 280  # an article's summary (GET /articles/{id}, the demo page): its body's opening
 FORMAT_VERSION = 3
 STORE_FILE = "store.sqlite"
 CURRENT_FILE = "CURRENT"
 VERSIONS_DIR = "versions"
 # The first passage carries the title and lead; it says most about what the article is about.
 LEAD_WEIGHT = 2.0
+SUMMARY_CHARS = 280  # an article's summary (GET /articles/{id}, the demo page): its body's opening
 # Nearest neighbours precomputed per article: enough for a related list of 10 after dropping duplicates.
 NEIGHBOURS = 32
 # Versions beyond SIFT_KEEP_VERSIONS are deleted only once they have been replaced for this long.

@@ -10,6 +10,8 @@ import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from dateutil.relativedelta import relativedelta
+
 # A quoted phrase ("…" or “…”), or a minus that starts a word and is followed by a letter: "-Ghana" excludes, but
 # "Guinea-Bissau", "COVID-19", "-5%" and "a - b" are free text.
 _OPERATOR = re.compile(r'"([^"]*)"|(?<!\S)-([^\W\d_][\w\'’]*(?:-[\w\'’]+)*)')
@@ -161,8 +163,6 @@ def time_window(query: str, today: date) -> Window | None:
 
 
 def _span(m: re.Match[str], today: date) -> tuple[date, date | None]:
-    from dateutil.relativedelta import relativedelta
-
     day = (m.group("day") or "").lower()
     if day in ("today", "tonight"):
         return today, today

@@ -49,7 +49,7 @@ def test_the_keyword_leg_searches_the_other_side(sample_index, sample_engine, em
 
     # the sample never says "IDPs"; one article says "internally displaced"
     plain = sample_engine.search("IDPs", k=5)
-    assert plain.synonyms == [] and all(h.keyword_score is None for h in plain.hits)
+    assert plain.synonyms == [] and plain.weak_only and plain.hits == []  # nothing holds it, nothing is close
     engine = Engine.open(sample_index, embedder, ranking=RankingParams(synonyms=parse_synonyms(RULES)))
     found = engine.search("IDPs", k=5)
     assert found.synonyms == ["internally displaced"] and not found.weak_only
