@@ -6,7 +6,7 @@ import hashlib
 import json
 import re
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from typing import Any
 
 from dateutil import parser as date_parser
@@ -90,6 +90,8 @@ class Article(BaseModel):
     author: str | None = None
     language: str | None = None
     image_url: str | None = None
+    # a grant call's application deadline, when the source has a field for it (else read from the text at publish)
+    deadline: date | None = None
 
     @field_validator("id", mode="before")
     @classmethod
@@ -116,6 +118,14 @@ class Article(BaseModel):
     def _check_date(cls, value: Any) -> datetime | None:
         return _parse_date(value)
 
+    @field_validator("deadline", mode="before")
+    @classmethod
+    def _check_deadline(cls, value: Any) -> date | None:
+        if isinstance(value, date) and not isinstance(value, datetime):
+            return value
+        parsed = _parse_date(value)  # "2026-05-15", "15 May 2026", a timestamp: its UTC day
+        return parsed.date() if parsed else None
+
     @field_validator("categories", "tags", "countries", mode="before")
     @classmethod
     def _check_list(cls, value: Any) -> tuple[str, ...]:
@@ -133,6 +143,8 @@ class Article(BaseModel):
     def content_hash(self) -> str:
         """Changes whenever anything stored about the article changes."""
         payload = self.model_dump(mode="json")
+        if payload["deadline"] is None:  # added later: articles without one keep the hash they had
+            del payload["deadline"]
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 

@@ -36,6 +36,7 @@ CREATE TABLE IF NOT EXISTS articles (
     author TEXT,
     language TEXT,
     image_url TEXT,
+    deadline TEXT,
     content_hash TEXT NOT NULL,
     source TEXT,
     updated_at TEXT NOT NULL
@@ -65,7 +66,7 @@ CREATE TABLE IF NOT EXISTS ingest_log (
 Change = Literal["added", "updated", "unchanged"]
 
 _ARTICLE_COLUMNS = (
-    "id, url, title, body, published_at, categories, tags, countries, author, language, image_url"
+    "id, url, title, body, published_at, categories, tags, countries, author, language, image_url, deadline"
 )
 
 
@@ -94,6 +95,7 @@ def _row_to_article(row: sqlite3.Row) -> Article:
         author=row["author"],
         language=row["language"],
         image_url=row["image_url"],
+        deadline=row["deadline"],
     )
 
 
@@ -177,6 +179,9 @@ class Store:
                 self._conn.execute("PRAGMA foreign_keys=ON")
                 self._conn.executescript(_SCHEMA)
                 row = self._conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+                columns = {c["name"] for c in self._conn.execute("PRAGMA table_info(articles)")}
+                if "deadline" not in columns:  # a store written before deadlines were kept: the column is added
+                    self._conn.execute("ALTER TABLE articles ADD COLUMN deadline TEXT")
                 if row is None:
                     self._conn.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
             except BaseException:
@@ -219,11 +224,11 @@ class Store:
                 data = article.model_dump(mode="json")
                 cur.execute(
                     f"INSERT OR REPLACE INTO articles ({_ARTICLE_COLUMNS}, content_hash, source, updated_at) "
-                    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                     (
                         data["id"], data["url"], data["title"], data["body"], data["published_at"],
                         json.dumps(data["categories"]), json.dumps(data["tags"]), json.dumps(data["countries"]),
-                        data["author"], data["language"], data["image_url"], digest, source, _now(),
+                        data["author"], data["language"], data["image_url"], data["deadline"], digest, source, _now(),
                     ),
                 )
                 cur.execute("DELETE FROM chunks WHERE article_id=?", (article.id,))

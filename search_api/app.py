@@ -31,7 +31,7 @@ from search_api.logs import RequestLog
 from search_api.metrics import Metrics
 from search_api.writes import writes_router
 from search_api.schemas import (
-    ArticleInfo, Filters, IndexStats, Mode, RelatedResults, SearchResults, Sort, Suggestions,
+    ArticleInfo, CallsFilter, Filters, IndexStats, Mode, RelatedResults, SearchResults, Sort, Suggestions,
 )
 from search_api.settings import Settings
 from search_api.widget import widget_router
@@ -236,10 +236,14 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
                                                   "refining the search")] = False,
         spellcheck: Annotated[bool, Query(description="Correct words no article contains before searching "
                                                       "(see corrected_query); false searches the words as typed")] = True,
-        sort: Annotated[Sort | None, Query(description="relevance (the default), or date: the relevant results "
-                                                       "(scoring at least half the first, at most 100) newest first. "
-                                                       "Unset, a query starting or ending with \"latest\" (\"latest "
-                                                       "news on …\") is ordered by date (see recency)")] = None,
+        sort: Annotated[Sort | None, Query(description="relevance (the default); date: the relevant results "
+                                                       "(scoring at least half the first, at most 100) newest first; "
+                                                       "deadline: the same by their next grant deadline, soonest "
+                                                       "first. Unset, a query starting or ending with \"latest\" "
+                                                       "(\"latest news on …\") is ordered by date (see recency), one "
+                                                       "asking for open calls (\"… closing soon\") by deadline")] = None,
+        calls: Annotated[CallsFilter | None, Query(description="open: only grant calls with a deadline today or "
+                                                               "later; closed: only calls past every deadline")] = None,
         floor: Annotated[float | None, Query(ge=0.0, le=1.0, description="Match floor for this search (default "
                                                                         "SIFT_MATCH_FLOOR, 0.30): nothing is listed "
                                                                         "(weak_only) unless a passage reaches this "
@@ -256,6 +260,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
             regions=[r for r in region if r.strip()],
             date_from=date_from,
             date_to=date_to,
+            calls=calls,
         )
         results = engine.search(query, k=k, offset=offset, filters=filters, mode=mode, facets=facets,
                                 spellcheck=spellcheck, sort=sort, floor=floor)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import datetime
+from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -204,9 +204,13 @@ def search(
                                                           "over the results scoring at least half the first")] = False,
     spellcheck: Annotated[bool, typer.Option("--spellcheck/--no-spellcheck",
                                              help="Correct words no article contains")] = True,
-    sort: Annotated[Optional[str], typer.Option("--sort", help="relevance, or date: the relevant results (scoring "
-                                                               "at least half the first) newest first; unset, "
-                                                               "\"latest …\" queries are ordered by date")] = None,
+    sort: Annotated[Optional[str], typer.Option("--sort", help="relevance; date: the relevant results (scoring at "
+                                                               "least half the first) newest first; deadline: by "
+                                                               "their next grant deadline, soonest first. Unset, "
+                                                               "\"latest …\" queries are ordered by date and \"open "
+                                                               "calls …\" by deadline")] = None,
+    calls: Annotated[Optional[str], typer.Option("--calls", help="open: only grant calls with a deadline today or "
+                                                                 "later; closed: only calls past every deadline")] = None,
     floor: Annotated[Optional[float], typer.Option("--floor", min=0.0, max=1.0,
                                                    help="Match floor: list nothing unless a passage reaches this "
                                                         "cosine or an article holds every word (default "
@@ -226,6 +230,9 @@ def search(
     )
     if mode not in ("hybrid", "semantic", "keyword"):
         raise _fail(f"unknown mode {mode!r}; use hybrid, semantic or keyword")
+    if calls not in (None, "open", "closed"):
+        raise _fail(f"unknown --calls {calls!r}; use open or closed")
+    filters = filters.model_copy(update={"calls": calls})
     try:
         results = engine.search(query, k=k, offset=offset, filters=filters, mode=mode,  # type: ignore[arg-type]
                                 facets=facets, spellcheck=spellcheck, sort=sort, floor=floor)  # type: ignore[arg-type]
@@ -247,14 +254,20 @@ def search(
     elif not results.hits:
         typer.echo("no articles match")
     elif not results.ranked:
-        asked = results.recency or results.time_window.words
-        typer.echo(f"the {results.relevant} newest articles (\"{asked}\" with nothing else to search for)\n")
+        asked = next(w for w in (results.calls, results.recency, results.time_window and results.time_window.words) if w)
+        which = "open calls, soonest deadline first" if results.sort == "deadline" else "newest articles"
+        typer.echo(f"the {results.relevant} {which} (\"{asked}\" with nothing else to search for)\n")
     elif results.relevant is not None:
-        why = f" (\"{results.recency}\" asks for the newest; --sort relevance ranks them)" if results.recency else ""
-        typer.echo(f"the {results.relevant} most relevant results, newest first{why}\n")
+        if results.sort == "deadline":
+            why = f" (\"{results.calls}\" asks for open calls; --sort relevance ranks them)" if results.calls else ""
+            typer.echo(f"the {results.relevant} most relevant results, soonest deadline first{why}\n")
+        else:
+            why = f" (\"{results.recency}\" asks for the newest; --sort relevance ranks them)" if results.recency else ""
+            typer.echo(f"the {results.relevant} most relevant results, newest first{why}\n")
     for rank, hit in enumerate(results.hits, start=offset + 1):
         typer.secho(f"{rank}. {hit.title}", bold=True)
-        facts = [_day(hit.published_at), *hit.categories, *hit.countries, *([f"score {hit.score:.3f}"] if results.ranked else [])]
+        facts = [_day(hit.published_at), *hit.categories, *hit.countries, *_deadline_fact(hit.deadline, hit.deadline_passed),
+                 *([f"score {hit.score:.3f}"] if results.ranked else [])]
         if hit.similar:
             facts.append(f"+{len(hit.similar)} similar")
         typer.echo(f"   {hit.id} · " + " · ".join(facts))
@@ -263,10 +276,20 @@ def search(
         typer.echo(f"   {hit.snippet}")
     if results.facets is not None and results.facets.counted:
         typer.echo(f"\nin the best {results.facets.counted} results:")
-        for name in ("categories", "countries", "regions", "years"):
+        for name in ("categories", "countries", "regions", "years", "calls"):
             values = getattr(results.facets, name)[:8]
             if values:
                 typer.echo(f"  {name}: " + " · ".join(f"{v.value} ({v.count})" for v in values))
+
+
+def _deadline_fact(deadline: date | None, passed: bool | None) -> list[str]:
+    """"deadline 2026-12-15 (in 16 days)" / "closed 2026-05-15", or nothing for an article without one."""
+    if deadline is None:
+        return []
+    if passed:
+        return [f"closed {deadline}"]
+    days = (deadline - datetime.now(timezone.utc).date()).days
+    return [f"deadline {deadline} (" + ("today" if days == 0 else "tomorrow" if days == 1 else f"in {days} days") + ")"]
 
 
 @app.command()

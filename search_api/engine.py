@@ -30,7 +30,8 @@ from search_api import fusion
 from search_api.explain import PINNED_REASON, Explainer, Neighbourhood, TermProfile, term_profile
 from search_api.related import Picked, Pin, RelatedRules, select_related
 from search_api.query_syntax import (
-    QuerySyntax, Recency, Window, parse_query, phrase_pattern, phrase_words, recency_intent, time_window,
+    Calls, Peeled, QuerySyntax, Window, calls_intent, parse_query, phrase_pattern, phrase_words,
+    recency_intent, time_window,
 )
 from search_api.schemas import (
     ArticleInfo,
@@ -113,6 +114,30 @@ def _to_utc_seconds(value: object) -> float:
     return datetime.fromisoformat(str(value)).timestamp()
 
 
+@dataclass(frozen=True)
+class _Asked:
+    """What the words read off a query's ends asked for, as SearchResults fields."""
+
+    recency: str | None = None
+    time_window: TimeSpan | None = None
+    calls: str | None = None
+
+    def fields(self) -> dict:
+        return {"recency": self.recency, "time_window": self.time_window, "calls": self.calls}
+
+
+_NO_DEADLINE = np.iinfo(np.int64).max  # padding of the deadline table (day ordinals)
+
+
+def _deadline_table(column: Iterable) -> np.ndarray:
+    """Articles × their deadlines as proleptic ordinals (date.toordinal), earliest first, padded with _NO_DEADLINE."""
+    rows = [[date.fromisoformat(d).toordinal() for d in days] for days in column]
+    table = np.full((len(rows), max((len(r) for r in rows), default=0) or 1), _NO_DEADLINE, dtype=np.int64)
+    for i, days in enumerate(rows):
+        table[i, : len(days)] = days
+    return table
+
+
 def _span_info(window: Window | None) -> TimeSpan | None:
     return TimeSpan(words=window.words, date_from=window.start, date_to=window.end) if window is not None else None
 
@@ -155,7 +180,10 @@ class Engine:
         for column in ("url", "published_at", "author", "language", "image_url"):
             # pandas reads a missing string back as NaN; every consumer expects None
             articles[column] = articles[column].astype(object).where(articles[column].notna(), None)
+        if "deadlines" not in articles:  # a version published before deadlines were read: none (the next publish)
+            articles["deadlines"] = [[] for _ in range(len(articles))]
         self.articles = articles
+        self._deadlines = _deadline_table(articles["deadlines"])
         # passage texts stay in the mapped file, shared by the workers, until a snippet or caption reads one
         self.chunk_article, self.chunk_text = open_passages(version_dir, manifest["files"], mmap=vectors.mmap)
         # chunks are stored grouped by article, so each article's passages are one contiguous range
@@ -195,7 +223,7 @@ class Engine:
         # plain lists for the serving path: a related list reads five rows, and pandas row access costs ~0.1 ms each
         self._card = {
             column: self.articles[column].tolist()
-            for column in ("id", "title", "url", "published_at", "categories", "countries", "regions")
+            for column in ("id", "title", "url", "published_at", "categories", "countries", "regions", "deadlines")
         }
         self._reasons: dict[tuple[int, int], str] = {}  # (source row, item row) → caption; fixed per version
         # each passage's stems, for choosing keyword snippets: stemming a passage costs ~26 µs, and popular
@@ -254,7 +282,7 @@ class Engine:
         )
 
     # -- filters --------------------------------------------------------------------------------------------
-    def _allowed_articles(self, filters: Filters) -> np.ndarray | None:
+    def _allowed_articles(self, filters: Filters, today: date) -> np.ndarray | None:
         """Boolean mask of articles passing the filters, or None when there are no filters."""
         if filters.is_empty():
             return None
@@ -287,7 +315,23 @@ class Engine:
             if filters.date_to:
                 end = datetime.combine(filters.date_to, time.max, tzinfo=timezone.utc).timestamp()
                 mask &= self._published <= end
+        if filters.calls is not None:
+            upcoming = self._next_deadlines(today) != _NO_DEADLINE
+            mask &= upcoming if filters.calls == "open" else (self._deadlines[:, 0] != _NO_DEADLINE) & ~upcoming
         return mask
+
+    def _next_deadlines(self, today: date) -> np.ndarray:
+        """Each article's first deadline on or after `today` (day ordinal), _NO_DEADLINE when none is."""
+        table, day = self._deadlines, today.toordinal()
+        return np.where(table >= day, table, _NO_DEADLINE).min(axis=1)
+
+    def _deadline(self, row: int, today: date) -> tuple[date | None, bool | None]:
+        """(the next deadline, else the last; whether all have passed) of one article; (None, None) without one."""
+        days = self._card["deadlines"][row]
+        if not len(days):
+            return None, None
+        upcoming = [d for d in days if d >= today.isoformat()]  # ISO days compare as text
+        return date.fromisoformat(upcoming[0] if upcoming else days[-1]), not upcoming
 
     # -- the two legs ---------------------------------------------------------------------------------------
     def _dense_articles(self, query_vec: np.ndarray, need: int, allowed: np.ndarray | None) -> dict[int, tuple[float, int]]:
@@ -450,18 +494,26 @@ class Engine:
             raise InvalidQuery("k must be at least 1 and offset at least 0")
         if mode not in ("hybrid", "semantic", "keyword"):
             raise InvalidQuery(f"unknown mode {mode!r}; use hybrid, semantic or keyword")
-        if sort not in (None, "relevance", "date"):
-            raise InvalidQuery(f"unknown sort {sort!r}; use relevance or date")
+        if sort not in (None, "relevance", "date", "deadline"):
+            raise InvalidQuery(f"unknown sort {sort!r}; use relevance, date or deadline")
         floor = self.ranking.match_floor if floor is None else floor
         if not 0.0 <= floor <= 1.0:
             raise InvalidQuery("floor must be between 0 and 1 (0 shows the nearest articles however weak)")
+        today = today or datetime.now(timezone.utc).date()
         recency = recency_intent(text)
         if recency is not None:  # "latest news on X": X is searched, newest first
             text = recency.rest
-        window = time_window(text, today or datetime.now(timezone.utc).date())
+        window = time_window(text, today)
         if window is not None:  # "floods this week": floods, published since Monday
             text = window.rest
-        sort = sort or ("date" if recency else "relevance")
+        calls: list[Calls] = []  # "open calls for X", "X closing soon" (both ends may say it)
+        while len(calls) < 2 and (found := calls_intent(text)) is not None:
+            calls.append(found)
+            text = found.rest
+        sort = sort or ("deadline" if calls else "date" if recency else "relevance")
+        filters = filters or Filters()
+        if calls and filters.calls is None:
+            filters = filters.model_copy(update={"calls": "open"})
         syntax = parse_query(text)
         correction = self._speller.correct(text, keep=syntax.spans) if spellcheck and text else None
         if correction is not None:
@@ -469,30 +521,32 @@ class Engine:
             syntax = parse_query(text)
         if len(set(syntax.phrases)) > MAX_PHRASES:
             raise InvalidQuery(f"at most {MAX_PHRASES} quoted phrases in a query; {len(set(syntax.phrases))} given")
-        browse = (recency or window) is not None and not syntax.phrases and not self._asks_anything(syntax.text)
+        browse = bool(recency or window or calls) and not syntax.phrases and not self._asks_anything(syntax.text)
         if not syntax.text and not browse:
             raise InvalidQuery("the query only excludes words (-word); add words to search for" if syntax.excluded
                                else "the query is empty; type a few words to search for")
-        filters = filters or Filters()
-        allowed = self._allowed_articles(filters)
+        allowed = self._allowed_articles(filters, today)
         if window is not None:
             allowed = self._window_mask(window, allowed)
         if syntax.restricts:  # phrases and excluded words narrow the articles like a filter
             allowed = self._syntax_mask(syntax, allowed)
         eligible = int(allowed.sum()) if allowed is not None else len(self.articles)
+        peeled: list[Peeled] = [p for p in (recency, window, *calls) if p is not None]
         searched = text
-        for peeled in (window, recency):  # the words read off the ends go back where they were typed
-            searched = peeled.restore(searched) if peeled is not None else searched
+        for words in reversed(peeled):  # the words read off the ends go back where they were typed
+            searched = words.restore(searched)
         span = _span_info(window)
+        asked = _Asked(recency=recency.words if recency else None, time_window=span,
+                       calls=" … ".join(c.words for c in sorted(calls, key=lambda c: not c.at_start)) or None)
         also = self.ranking.synonyms.expand(syntax.text) if self.ranking.synonyms else []
         if browse:
-            return self._newest_articles(typed, recency, span, allowed, eligible, k=k, offset=offset, mode=mode,
-                                         facets=facets)
+            return self._browse(typed, asked, allowed, eligible, k=k, offset=offset, mode=mode, facets=facets,
+                                sort="deadline" if sort == "deadline" else "date", today=today)
         hits: list[SearchHit] = []
         groups: list[tuple[_Candidate, list[int]]] = []
-        by_date = sort == "date"
+        ordered = sort != "relevance"  # by date or deadline: the relevant results only
         if eligible and (offset < eligible or facets):
-            need = self.ranking.facet_depth if by_date else offset + k  # a date order pages the relevant ones only
+            need = self.ranking.facet_depth if ordered else offset + k  # an ordered list pages the relevant ones only
             depth = max(self.ranking.depth, need)
             while True:
                 ranked = self._rank(syntax.text, mode, depth, allowed, also)
@@ -507,21 +561,23 @@ class Engine:
                                 for variant in self.ranking.synonyms.variants(syntax.text))
         if weak_only:
             groups = []
-        relevant = self._relevant(groups) if facets or by_date else []
+        relevant = self._relevant(groups) if facets or ordered else []
         if eligible and offset < eligible:
-            if by_date:  # newest first, undated last, equal dates by score (the relevance order is stable)
+            if sort == "date":  # newest first, undated last, equal dates by score (the relevance order is stable)
                 when = self._published
                 page = sorted(relevant, key=lambda g: np.inf if np.isnan(when[g[0].article]) else -when[g[0].article])
+            elif sort == "deadline":  # soonest open deadline first; closed calls and other articles after, by score
+                upcoming = self._next_deadlines(today)
+                page = sorted(relevant, key=lambda g: upcoming[g[0].article])
             else:
                 page = groups
             terms = query_terms(" ".join([syntax.text, *also]))  # a synonym found is marked too
             phrases = tuple(phrase_pattern(p) for p in syntax.phrases)
-            hits = [self._hit(cand, others, terms, phrases) for cand, others in page[offset:offset + k]]
-        counts = self._facets([c.article for c, _ in relevant]) if facets else None
+            hits = [self._hit(cand, others, terms, phrases, today=today) for cand, others in page[offset:offset + k]]
+        counts = self._facets([c.article for c, _ in relevant], today) if facets else None
         return SearchResults(query=typed, corrected_query=searched if correction else None, mode=mode, sort=sort, k=k,
-                             offset=offset, eligible=eligible, relevant=len(relevant) if by_date else None, hits=hits,
-                             recency=recency.words if recency else None, time_window=span, synonyms=also,
-                             weak_only=weak_only, version=self.version, facets=counts)
+                             offset=offset, eligible=eligible, relevant=len(relevant) if ordered else None, hits=hits,
+                             **asked.fields(), synonyms=also, weak_only=weak_only, version=self.version, facets=counts)
 
     def _asks_anything(self, text: str) -> bool:
         """Whether `text` names something to rank by: a word the keyword leg reads or a place ("what is", "in the"
@@ -540,16 +596,20 @@ class Engine:
                 mask &= self._published < end
         return mask
 
-    def _newest_articles(
-        self, typed: str, recency: Recency | None, span: TimeSpan | None, allowed: np.ndarray | None, eligible: int,
-        *, k: int, offset: int, mode: Mode, facets: bool,
+    def _browse(
+        self, typed: str, asked: _Asked, allowed: np.ndarray | None, eligible: int, *, k: int, offset: int, mode: Mode,
+        facets: bool, sort: Sort, today: date,
     ) -> SearchResults:
-        """"latest news", "news this week": the eligible articles newest first (undated last), one per near-duplicate
-        group; facets count the first `facet_depth` of them."""
+        """"latest news", "news this week", "open calls": the eligible articles newest first (undated last), or by
+        their next deadline, soonest first (`sort="deadline"`; then newest first), one per near-duplicate group;
+        facets count the first `facet_depth` of them."""
         rows = np.flatnonzero(allowed) if allowed is not None else np.arange(len(self.articles))
         when = self._published[rows]
         undated = np.isnan(when)
-        order = rows[np.lexsort((rows, -np.where(undated, 0.0, when), undated))]
+        keys = [rows, -np.where(undated, 0.0, when), undated]  # np.lexsort: the last key is the primary one
+        if sort == "deadline":
+            keys.append(self._next_deadlines(today)[rows])
+        order = rows[np.lexsort(keys)]
         want = max(offset + k, self.ranking.facet_depth if facets else 0)
         listed = (_Candidate(int(a), 0.0, chunk=int(self._chunk_start[a])) for a in order)
         if self.ranking.collapse_duplicates:
@@ -557,11 +617,10 @@ class Engine:
         else:
             groups = [(cand, []) for cand, _ in zip(listed, range(want))]
         shown = (np.unique(self.group[rows]).size if self.ranking.collapse_duplicates else len(rows)) if len(rows) else 0
-        hits = [self._hit(cand, others, frozenset()) for cand, others in groups[offset:offset + k]]
-        counts = self._facets([c.article for c, _ in groups[: self.ranking.facet_depth]]) if facets else None
-        return SearchResults(query=typed, mode=mode, sort="date", k=k, offset=offset, eligible=eligible, relevant=shown,
-                             hits=hits, recency=recency.words if recency else None, ranked=False, time_window=span,
-                             version=self.version, facets=counts)
+        hits = [self._hit(cand, others, frozenset(), today=today) for cand, others in groups[offset:offset + k]]
+        counts = self._facets([c.article for c, _ in groups[: self.ranking.facet_depth]], today) if facets else None
+        return SearchResults(query=typed, mode=mode, sort=sort, k=k, offset=offset, eligible=eligible, relevant=shown,
+                             hits=hits, ranked=False, **asked.fields(), version=self.version, facets=counts)
 
     def _matches_well(
         self, groups: list[tuple[_Candidate, list[int]]], text: str, floor: float, allowed: np.ndarray | None
@@ -618,25 +677,29 @@ class Engine:
         cut = self.ranking.facet_share * best if best > 0 else -np.inf  # nothing scores well: take the top
         return [g for g in groups[: self.ranking.facet_depth] if g[0].score >= cut]
 
-    def _facets(self, rows: list[int]) -> Facets:
-        """Category, country, region and year counts over the result rows `rows`."""
+    def _facets(self, rows: list[int], today: date) -> Facets:
+        """Category, country, region, year and open / closed call counts over the result rows `rows`."""
         card, most = self._card, self.ranking.facet_values
 
         def top(counter: Counter, order=lambda kv: (-kv[1], kv[0])) -> list[FacetValue]:
             return [FacetValue(value=str(v), count=c) for v, c in sorted(counter.items(), key=order)[:most]]
 
-        categories, countries, regions, years = Counter(), Counter(), Counter(), Counter()
+        categories, countries, regions, years, calls = Counter(), Counter(), Counter(), Counter(), Counter()
+        upcoming = self._next_deadlines(today)
         for r in rows:
+            if len(card["deadlines"][r]):
+                calls["open" if upcoming[r] != _NO_DEADLINE else "closed"] += 1
             categories.update(set(card["categories"][r]))
             countries.update(set(card["countries"][r]))
             regions.update(set(card["regions"][r]))
             if self._year[r]:
                 years[int(self._year[r])] += 1
         return Facets(counted=len(rows), categories=top(categories), countries=top(countries), regions=top(regions),
-                      years=top(years, order=lambda kv: -kv[0]))
+                      years=top(years, order=lambda kv: -kv[0]), calls=top(calls))
 
     def _hit(
-        self, cand: _Candidate, others: list[int], terms: frozenset[str], phrases: tuple[re.Pattern[str], ...] = ()
+        self, cand: _Candidate, others: list[int], terms: frozenset[str], phrases: tuple[re.Pattern[str], ...] = (),
+        *, today: date,
     ) -> SearchHit:
         chunk = cand.chunk
         start, end = self._chunk_start[cand.article], self._chunk_start[cand.article + 1]
@@ -665,6 +728,7 @@ class Engine:
             chunk = candidates[best_passage(candidates, terms, self._overlap)]
         plain, marked = make_snippet(self.chunk_text[chunk], terms, focus=phrases)
         row = self.articles.iloc[cand.article]
+        deadline, passed = self._deadline(cand.article, today)
         return SearchHit(
             id=row["id"],
             title=row["title"],
@@ -679,6 +743,8 @@ class Engine:
             countries=list(row["countries"]),
             regions=list(row["regions"]),
             similar=[self.articles.iloc[m]["id"] for m in others],
+            deadline=deadline,
+            deadline_passed=passed,
         )
 
     def _overlap(self, chunk: int, terms: frozenset[str]) -> int:
@@ -719,6 +785,7 @@ class Engine:
         which shared terms belong to the source's neighbourhood."""
         card = self._card
         items = []
+        today = datetime.now(timezone.utc).date()
 
         @lru_cache(maxsize=1)
         def nearby() -> Neighbourhood:
@@ -728,6 +795,7 @@ class Engine:
         for pick in picks:
             r = pick.row
             reason = PINNED_REASON if pick.pinned else self._reason(source_row, source, places, r, nearby)
+            deadline, passed = self._deadline(r, today)
             items.append(
                 RelatedItem(
                     id=card["id"][r],
@@ -738,6 +806,8 @@ class Engine:
                     categories=list(card["categories"][r]),
                     reason=reason,
                     pinned=pick.pinned,
+                    deadline=deadline,
+                    deadline_passed=passed,
                 )
             )
         return items
@@ -824,7 +894,7 @@ class Engine:
         if idx is None:
             raise ArticleNotFound(article_id)
         row = self.articles.iloc[idx].to_dict()
-        for key in ("categories", "tags", "countries", "regions"):
+        for key in ("categories", "tags", "countries", "regions", "deadlines"):
             row[key] = list(row[key])
         return ArticleInfo(**{k: v for k, v in row.items() if k in ArticleInfo.model_fields})
 

@@ -178,3 +178,30 @@ def _span(m: re.Match[str], today: date) -> tuple[date, date | None]:
         unit = m.group("unit2").lower().rstrip("s")
         count = int(m.group("count")) if m.group("count").isdigit() else _COUNTS[m.group("count").lower()]
     return today - relativedelta(**{unit + "s": count}), None
+
+
+# Words that ask for grant calls still open, soonest deadline first: "open calls for water projects", "education
+# grants closing soon", "upcoming deadlines". Read at the start or the end of a query, like the recency words; "open"
+# only before a word for a call ("open defecation" is a topic), "deadline(s)" only with a word for soon.
+_CALL = (r"(?:(?:grant|funding)\s+)?(?:calls?(?:\s+for\s+(?:proposals|applications|concept\s+notes))?|grants?|"
+         r"funding(?:\s+(?:calls?|opportunities))?|opportunities|tenders?|fellowships?|scholarships?)")
+_CALLS_START = re.compile(
+    r"^\s*(?:(?:show\s+(?:me\s+)?)?(?:(?:all|the|any)\s+)?(?:currently\s+)?open\s+" + _CALL +
+    r"(?:\s+(?:on|about|for|in|to)\b)?|(?:upcoming|approaching|next)\s+deadlines?(?:\s+(?:on|about|for|in)\b)?)"
+    r"(?:\s*[:,]\s*|\s+[-–—]\s+|\s+|$)", re.IGNORECASE)
+_CALLS_END = re.compile(
+    r"(?:^|\s*[:,]\s*|\s+[-–—]\s+|\s+)((?:(?:that|which)\s+(?:are|is)\s+)?(?:"
+    r"(?:closing|ending|due|closes|close|ends)\s+soon|(?:still\s+)?open\s+(?:now|for\s+applications)|still\s+open|"
+    r"(?:with\s+)?(?:upcoming|approaching|open|future)\s+deadlines?|deadlines?\s+(?:soon|approaching|coming\s+up)|"
+    r"(?:still\s+)?accepting\s+(?:applications|proposals)))\s*[.!?]*\s*$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Calls(Peeled):
+    """A query that asks for open grant calls, soonest deadline first."""
+
+
+def calls_intent(query: str) -> Calls | None:
+    """The words at the start or end of `query` asking for open calls, or None."""
+    found = _peel(query, _CALLS_START, _CALLS_END)
+    return Calls(*found[:4]) if found else None

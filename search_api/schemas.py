@@ -25,10 +25,18 @@ class ArticleInfo(_Frozen):
     author: str | None = None
     language: str | None = None
     image_url: str | None = None
+    deadlines: list[date] = Field([], description="A grant call's application deadlines, earliest first: the "
+                                  "source's deadline field, else the ones its text names (\"apply by 15 May 2026\")")
 
 
 Mode = Literal["hybrid", "semantic", "keyword"]
-Sort = Literal["relevance", "date"]
+Sort = Literal["relevance", "date", "deadline"]
+CallsFilter = Literal["open", "closed"]
+
+
+_DEADLINE = ("A grant call's next application deadline (UTC day), or its last one when all have passed; null for an "
+             "article that names none")
+_PASSED = "True when every deadline has passed; null without one"
 
 
 class SearchHit(_Frozen):
@@ -45,6 +53,8 @@ class SearchHit(_Frozen):
     countries: list[str] = []
     regions: list[str] = []
     similar: list[str] = Field([], description="Ids of near-duplicates collapsed into this hit (+N similar)")
+    deadline: date | None = Field(None, description=_DEADLINE)
+    deadline_passed: bool | None = Field(None, description=_PASSED)
 
 
 class Filters(_Frozen):
@@ -53,9 +63,14 @@ class Filters(_Frozen):
     regions: list[str] = Field([], description="Region names, e.g. 'East Africa', 'Sahel' (any of)")
     date_from: date | None = None
     date_to: date | None = None
+    calls: CallsFilter | None = Field(
+        None, description="open: grant calls with a deadline today or later; closed: calls whose deadlines have all "
+        "passed (articles without a deadline are neither)"
+    )
 
     def is_empty(self) -> bool:
-        return not (self.categories or self.countries or self.regions) and self.date_from is None and self.date_to is None
+        return (not (self.categories or self.countries or self.regions) and self.date_from is None
+                and self.date_to is None and self.calls is None)
 
 
 class FacetValue(_Frozen):
@@ -73,6 +88,7 @@ class Facets(_Frozen):
     countries: list[FacetValue] = []
     regions: list[FacetValue] = []
     years: list[FacetValue] = Field([], description="Publication years (UTC), newest first; undated articles left out")
+    calls: list[FacetValue] = Field([], description="Grant calls still open (a deadline today or later) and closed")
 
 
 class Suggestions(_Frozen):
@@ -102,9 +118,9 @@ class SearchResults(_Frozen):
     eligible: int = Field(description="Articles that pass the filters, hold the query's \"phrases\" and none of its "
                                       "-words (all articles when there are none)")
     relevant: int | None = Field(
-        None, description="sort=date: how many results are ordered by date — those scoring at least half the first, "
-        "at most 100 (the ones facets count); pages end there. For \"latest news\" with nothing else asked, every "
-        "eligible article (one per near-duplicate group). Null for sort=relevance"
+        None, description="sort=date or deadline: how many results are ordered by date — those scoring at least half "
+        "the first, at most 100 (the ones facets count); pages end there. For \"latest news\" or \"open calls\" "
+        "with nothing else asked, every eligible article (one per near-duplicate group). Null for sort=relevance"
     )
     hits: list[SearchHit]
     recency: str | None = Field(
@@ -121,6 +137,12 @@ class SearchResults(_Frozen):
         None, description="A time span at the start or end of the query (\"floods this week\", \"cholera in the past "
         "30 days\", \"today\"), counted back from today (UTC): its words are not searched for, and only articles "
         "published within it are kept (with any date_from/date_to too); undated articles are left out"
+    )
+    calls: str | None = Field(
+        None, description="Words at the start or end of the query that ask for open grant calls (\"open calls for\", "
+        "\"closing soon\", \"upcoming deadlines\"), as typed: they are not searched for; only calls with a deadline "
+        "today or later are kept (unless the calls filter is given) and the soonest deadline comes first "
+        "(sort=deadline) unless another sort was asked"
     )
     synonyms: list[str] = Field(
         [], description="Phrases the keyword leg also searched, from the site's synonyms file (SIFT_SYNONYMS): the "
@@ -146,6 +168,8 @@ class RelatedItem(_Frozen):
     categories: list[str] = []
     reason: str = Field("", max_length=120, description="Why it is related, short enough for a widget caption")
     pinned: bool = Field(False, description="Placed in the list by an editor rather than by similarity")
+    deadline: date | None = Field(None, description=_DEADLINE)
+    deadline_passed: bool | None = Field(None, description=_PASSED)
 
 
 class RelatedResults(_Frozen):

@@ -3,7 +3,7 @@ next background publish (coalesced under bursts)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Request
@@ -33,6 +33,7 @@ class ArticleIn(BaseModel):
     author: str | None = Field(None, max_length=300)
     language: str | None = Field(None, max_length=20)
     image_url: str | None = Field(None, max_length=2000)
+    deadline: str | date | None = Field(None, description="A grant call's deadline; else read from the text")
 
 
 class ArticleBatch(BaseModel):

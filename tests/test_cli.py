@@ -82,6 +82,16 @@ def test_search_filters(cli_index):
     assert [h["id"] for h in data["hits"]] == ["t08"]
 
 
+def test_search_grant_calls(cli_index):
+    closed = sift("search", "climate grants", "-i", str(cli_index), "--calls", "closed")
+    assert closed.exit_code == 0 and closed.output.startswith("1. EU opens €2 million call")
+    assert " · closed 2026-03-15 · score " in closed.output and "\n2. " not in closed.output
+    asked = sift("search", "climate grants closing soon", "-i", str(cli_index))
+    assert asked.exit_code == 0 and asked.output.strip() == "no articles match"  # the one call closed in March
+    wrong = sift("search", "grants", "-i", str(cli_index), "--calls", "soon")
+    assert wrong.exit_code != 0 and "unknown --calls 'soon'; use open or closed" in wrong.output
+
+
 def test_related_and_stats(cli_index):
     data = json.loads(sift("related", "t11", "-i", str(cli_index), "-k", "3", "--json").stdout)
     assert data["items"][0]["id"] == "t03" and "t11" not in [i["id"] for i in data["items"]]

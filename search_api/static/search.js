@@ -3,8 +3,10 @@
   "use strict";
   var PAGE = 10, offset = 0, lastParams = null;
   var places = { country: [], region: [] }, spell = true;  // filters chosen from the facets; the form holds the others
+  var calls = "";  // "open" or "closed": the grant-calls facet chosen
   var sortChosen = false;  // until the reader picks an order, the server picks it ("latest news on …" is by date)
-  var FACETS = [["categories", "Categories"], ["regions", "Regions"], ["countries", "Countries"], ["years", "Years"]];
+  var FACETS = [["categories", "Categories"], ["regions", "Regions"], ["countries", "Countries"], ["years", "Years"],
+                ["calls", "Grant calls"]];
   var $ = function (id) { return document.getElementById(id); };
   function el(tag, attrs, text) {
     var node = document.createElement(tag);
@@ -19,6 +21,12 @@
   }
   function safeUrl(u) { return /^https?:\/\//i.test(u || "") ? u : null; }
   function day(iso) { return iso ? iso.slice(0, 10) : "undated"; }
+  function deadline(item) {  // "deadline 2026-12-15 (16 days left)" / "closed 2026-05-15", "" without one
+    if (!item.deadline) return "";
+    if (item.deadline_passed) return "closed " + item.deadline;
+    var left = Math.round((Date.parse(item.deadline) - Date.parse(new Date().toISOString().slice(0, 10))) / 864e5);
+    return "deadline " + item.deadline + " (" + (left <= 0 ? "today" : left === 1 ? "1 day left" : left + " days left") + ")";
+  }
   function getJSON(url, opts) {
     return fetch(url, opts).then(function (r) {
       return r.json().then(function (body) {
@@ -39,7 +47,8 @@
       res.items.forEach(function (item) {
         var li = el("li");
         li.appendChild(titleNode(item));
-        li.appendChild(el("span", { "class": "meta" }, " · " + day(item.published_at)));
+        li.appendChild(el("span", { "class": "meta" }, " · " + [day(item.published_at), deadline(item)]
+          .filter(Boolean).join(" · ")));
         list.appendChild(li);
       });
       box.appendChild(list);
@@ -52,7 +61,7 @@
     res.hits.forEach(function (hit) {
       var div = el("div", { "class": "hit" });
       var h2 = el("h2"); h2.appendChild(titleNode(hit)); div.appendChild(h2);
-      var meta = [day(hit.published_at)].concat(hit.categories, hit.countries).join(" · ");
+      var meta = [day(hit.published_at)].concat(hit.categories, hit.countries, [deadline(hit)]).filter(Boolean).join(" · ");
       div.appendChild(el("div", { "class": "meta" }, res.ranked ? meta + " · score " + hit.score.toFixed(3) : meta));
       div.appendChild(el("p", { "class": "snippet" }, hit.snippet));
       var btn = el("button", { "class": "link", type: "button" }, "Related posts");
@@ -64,10 +73,13 @@
     $("status").textContent = (res.weak_only ? "No article matches this well."
       : !shown ? "No articles match."
       : res.relevant === null ? "Showing " + shown + " of " + res.eligible + " articles, best first"
-      : !res.ranked ? "Showing " + shown + " of the " + res.relevant + " newest articles"
-      : "Showing " + shown + " of the " + res.relevant + " most relevant articles, newest first"
+      : !res.ranked ? "Showing " + shown + " of the " + res.relevant
+        + (res.sort === "deadline" ? " open calls, soonest deadline first" : " newest articles")
+      : "Showing " + shown + " of the " + res.relevant + " most relevant articles, "
+        + (res.sort === "deadline" ? "soonest deadline first" : "newest first")
         + (res.recency && res.sort === "date" ? " (\u201c" + res.recency + "\u201d)" : "")
-      ) + (res.time_window ? " \u00b7 published " + span(res.time_window) : "");
+      ) + (res.calls ? " \u00b7 open calls only (\u201c" + res.calls + "\u201d)" : "")
+        + (res.time_window ? " \u00b7 published " + span(res.time_window) : "");
     $("more").hidden = shown >= total || res.hits.length < res.k;
     if (res.weak_only && !append) {  // nothing close in meaning, no article with every word: offer the nearest anyway
       var nearest = el("button", { "class": "link", type: "button", id: "nearest" }, "Show the nearest articles anyway");
@@ -83,6 +95,7 @@
   }
   function refine(facet, value) {  // narrow the search to one facet value and run it again
     if (facet === "years") { $("date_from").value = value + "-01-01"; $("date_to").value = value + "-12-31"; }
+    else if (facet === "calls") calls = value;
     else if (facet === "categories") {
       if (![].some.call($("category").options, function (o) { return o.value === value; })) {
         $("category").appendChild(el("option", { value: value }, value));
@@ -115,6 +128,11 @@
   function renderActive() {  // the facet filters in force, each removable
     var box = $("active");
     box.textContent = "";
+    if (calls) {
+      var c = el("button", { type: "button", title: "Remove this filter" }, calls + " calls \u00d7");
+      c.addEventListener("click", function () { calls = ""; search(); });
+      box.appendChild(c);
+    }
     ["country", "region"].forEach(function (name) {
       places[name].forEach(function (value, i) {
         var b = el("button", { type: "button", title: "Remove this filter" }, value + " \u00d7");
@@ -153,6 +171,7 @@
     if (!spell) p.set("spellcheck", "false");
     ["category", "date_from", "date_to"].forEach(function (name) { if ($(name).value) p.set(name, $(name).value); });
     if (sortChosen) p.set("sort", $("sort").value);
+    if (calls) p.set("calls", calls);
     places.country.forEach(function (c) { p.append("country", c); });
     places.region.forEach(function (r) { p.append("region", r); });
     renderActive();

@@ -1,4 +1,6 @@
-from datetime import datetime, timezone
+import hashlib
+import json
+from datetime import date, datetime, timezone
 
 import pytest
 
@@ -63,3 +65,17 @@ def test_iso_dates_take_the_fast_path_and_read_as_the_general_parser_reads_them(
     general = parser.parse(text)
     general = (general if general.tzinfo else general.replace(tzinfo=timezone.utc)).astimezone(timezone.utc)
     assert _parse_date(text) == general.replace(microsecond=0)
+
+
+def test_a_deadline_field_is_a_day_and_leaves_other_articles_hashes_alone():
+    base = {"id": "a1", "title": "Grants", "body": "Apply now."}
+    assert parse_article({**base, "deadline": "15 May 2026"}).deadline == date(2026, 5, 15)
+    assert parse_article({**base, "deadline": "2026-05-15T23:59:00+03:00"}).deadline == date(2026, 5, 15)
+    assert parse_article({**base, "deadline": ""}).deadline is None
+    with pytest.raises(ArticleInvalid, match="field 'deadline'"):
+        parse_article({**base, "deadline": "soon"})
+    # an article without one hashes as it did before the field existed: re-indexing re-embeds nothing
+    plain = parse_article(base)
+    before = {k: v for k, v in plain.model_dump(mode="json").items() if k != "deadline"}
+    assert plain.content_hash() == hashlib.sha256(json.dumps(before, sort_keys=True).encode()).hexdigest()
+    assert parse_article({**base, "deadline": "2026-05-15"}).content_hash() != plain.content_hash()

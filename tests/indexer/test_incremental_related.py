@@ -170,3 +170,40 @@ def test_place_tags_are_copied_for_unchanged_articles_and_computed_for_the_rest(
     tagged.clear()
     site.publish()
     assert len(tagged) == TOPICS * PER_TOPIC + 1
+
+
+def test_deadlines_are_read_for_new_and_edited_articles_and_copied_for_the_rest(site, monkeypatch):
+    import datetime as dt
+
+    import indexer.publish as publishing
+
+    read = []
+    real = publishing.find_deadlines
+
+    def counting(title, body, published=None):
+        read.append(title)
+        return real(title, body, published)
+
+    monkeypatch.setattr(publishing, "find_deadlines", counting)
+    call = Article(id="call", title="Grants for Rural Schools", body="Applications must be submitted by 15 May 2026.",
+                   published_at="2026-03-01")
+    declared = Article(id="declared", title="Fellowship", body="Apply through the portal.", deadline="2026-07-01")
+    items = [(a, chunk_article(a), "test") for a in (call, declared)]
+    site.store.upsert_many(items)
+    hashes = [c.hash for _, chunks, _ in items for c in chunks]
+    site.store.put_embeddings(MODEL, hashes, np.full((len(hashes), DIM), DIM**-0.5, np.float32))
+    site.publish()
+    assert read == ["Grants for Rural Schools"]  # the source's own field is not read from the text; the rest copied
+    table = pd.read_parquet(current_version_dir(site.root) / "articles.parquet").set_index("id")["deadlines"]
+    assert list(table["call"]) == ["2026-05-15"] and list(table["declared"]) == ["2026-07-01"]
+    assert list(table["a00-000"]) == []
+    # the publication date says which year "by 15 May" means: a change of date reads the text again
+    edited = call.model_copy(update={"body": "Applications must be submitted by 15 May.",
+                                     "published_at": dt.datetime(2026, 6, 1, tzinfo=dt.timezone.utc)})
+    site.store.upsert_many([(edited, chunk_article(edited), "test")])
+    site.store.put_embeddings(MODEL, [c.hash for c in chunk_article(edited)], np.full((1, DIM), DIM**-0.5, np.float32))
+    read.clear()
+    site.publish()
+    assert read == ["Grants for Rural Schools"]
+    table = pd.read_parquet(current_version_dir(site.root) / "articles.parquet").set_index("id")["deadlines"]
+    assert list(table["call"]) == ["2027-05-15"]

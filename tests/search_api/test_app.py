@@ -18,7 +18,7 @@ def test_search_returns_typed_hits(client):
     assert body["hits"][0]["id"] == "t11"
     assert set(body["hits"][0]) == {
         "id", "title", "url", "score", "semantic_score", "keyword_score", "snippet", "snippet_html",
-        "published_at", "categories", "countries", "regions", "similar",
+        "published_at", "categories", "countries", "regions", "similar", "deadline", "deadline_passed",
     }
     assert (body["k"], body["offset"], body["eligible"], body["facets"]) == (2, 0, 12, None)
 
@@ -148,7 +148,7 @@ def test_search_facets_over_http(client):
     assert plain["facets"] is None
     body = client.get("/search", params={"q": "mangrove restoration grant", "facets": "true"}).json()
     facets = body["facets"]
-    assert set(facets) == {"counted", "categories", "countries", "regions", "years"}
+    assert set(facets) == {"counted", "categories", "countries", "regions", "years", "calls"}
     assert 0 < facets["counted"] <= 12  # the tiny index holds 12 articles
     assert all(set(v) == {"value", "count"} for v in facets["categories"])
     r = client.get("/search", params={"q": "water", "facets": "perhaps"})
@@ -190,6 +190,22 @@ def test_time_span_over_http(client):
     wide = client.get("/search", params={"q": "grants in the past 999 months"}).json()  # every dated article
     assert wide["hits"] and all(h["published_at"] >= wide["time_window"]["date_from"] for h in wide["hits"])
     assert client.get("/search", params={"q": "grants"}).json()["time_window"] is None
+
+
+def test_grant_calls_over_http(client):
+    # t03, the EU climate call, names its deadline ("Proposals must be submitted by 15 March 2026"); the rest none
+    closed = client.get("/search", params={"q": "climate grants", "calls": "closed"}).json()
+    assert [h["id"] for h in closed["hits"]] == ["t03"] and closed["eligible"] == 1
+    assert (closed["hits"][0]["deadline"], closed["hits"][0]["deadline_passed"]) == ("2026-03-15", True)
+    plain = client.get("/search", params={"q": "climate grants", "sort": "deadline", "facets": "true"}).json()
+    assert plain["sort"] == "deadline" and plain["hits"][0]["id"] == "t03"  # no open call: the closed one, then
+    assert all(h["deadline"] is None for h in plain["hits"][1:])  # the others by relevance
+    assert plain["facets"]["calls"] == [{"value": "closed", "count": 1}]
+    asked = client.get("/search", params={"q": "climate grants closing soon"}).json()
+    assert (asked["calls"], asked["sort"], asked["hits"]) == ("closing soon", "deadline", [])  # none open now
+    assert client.get("/articles/t03").json()["deadlines"] == ["2026-03-15"]
+    r = client.get("/search", params={"q": "grants", "calls": "soon"})
+    assert r.status_code == 422 and "calls: Input should be 'open' or 'closed'" in r.json()["error"]
 
 
 def test_search_phrases_and_excluded_words_over_http(client):

@@ -226,7 +226,7 @@ def test_sort_by_date_orders_the_relevant_results_newest_first(sample_engine, mo
 def test_sort_by_date_keeps_filters_and_rejects_other_orders(sample_engine):
     narrowed = sample_engine.search("child trafficking", k=50, sort="date", filters=Filters(countries=["Nigeria"]))
     assert narrowed.hits and all("Nigeria" in h.countries for h in narrowed.hits)
-    with pytest.raises(InvalidQuery, match="unknown sort 'oldest'; use relevance or date"):
+    with pytest.raises(InvalidQuery, match="unknown sort 'oldest'; use relevance, date or deadline"):
         sample_engine.search("child trafficking", sort="oldest")  # type: ignore[arg-type]
 
 
@@ -312,6 +312,52 @@ def test_a_time_span_in_the_query_keeps_the_articles_published_within_it(sample_
     assert days == sorted(days, reverse=True)
     # a comparison is not a span
     assert sample_engine.search("harvests worse than last year", k=3, today=today).time_window is None
+
+
+# The sample's grant calls name their deadlines in the text ("The deadline for applications is 15 December 2026");
+# on 1 October 2026 six are still open.
+OPEN_ON_1_OCTOBER = ["pr-073", "dg-071", "dg-074", "dg-076", "pr-077", "dg-078"]  # soonest deadline first
+
+
+def test_open_calls_soonest_deadline_first(sample_engine):
+    today = date(2026, 10, 1)
+    listed = sample_engine.search("open calls", k=20, today=today)
+    assert (listed.calls, listed.sort, listed.ranked) == ("open calls", "deadline", False)
+    assert [h.id for h in listed.hits] == OPEN_ON_1_OCTOBER and listed.relevant == len(OPEN_ON_1_OCTOBER)
+    assert [h.deadline for h in listed.hits] == sorted(h.deadline for h in listed.hits)
+    assert listed.hits[0].deadline == date(2026, 10, 15) and not any(h.deadline_passed for h in listed.hits)
+    # a topic among the open calls, soonest first: the child-labour call is listed, nothing closed is
+    topic = sample_engine.search("child labour grants closing soon", k=20, today=today)
+    assert (topic.calls, topic.sort, topic.ranked) == ("closing soon", "deadline", True)
+    assert "pr-077" in [h.id for h in topic.hits] and {h.id for h in topic.hits} <= set(OPEN_ON_1_OCTOBER)
+    assert [h.deadline for h in topic.hits] == sorted(h.deadline for h in topic.hits)
+    # the reader's own order wins; "open" before something other than a call is a topic
+    ranked = sample_engine.search("child labour grants closing soon", k=20, today=today, sort="relevance")
+    assert ranked.sort == "relevance" and [h.score for h in ranked.hits] == sorted((h.score for h in ranked.hits),
+                                                                                  reverse=True)
+    assert sample_engine.search("open defecation", k=3, today=today).calls is None
+
+
+def test_the_calls_filter_and_the_deadline_of_each_hit(sample_engine):
+    today = date(2026, 10, 1)
+    closed = sample_engine.search("water and sanitation grants", k=20, today=today, filters=Filters(calls="closed"))
+    assert closed.hits and all(h.deadline_passed and h.deadline < today for h in closed.hits)
+    opened = sample_engine.search("water and sanitation grants", k=20, today=today, filters=Filters(calls="open"))
+    assert opened.hits[0].id == "pr-073"  # Yemen's water grants, deadline 15 October
+    assert {h.id for h in opened.hits} <= set(OPEN_ON_1_OCTOBER) and opened.eligible == len(OPEN_ON_1_OCTOBER)
+    # the same article a month later: its last deadline, passed
+    later = sample_engine.search("water and sanitation grants", k=20, today=date(2026, 11, 1))
+    yemen = next(h for h in later.hits if h.id == "pr-073")
+    assert (yemen.deadline, yemen.deadline_passed) == (date(2026, 10, 15), True)
+    assert any(h.deadline is None and h.deadline_passed is None for h in later.hits)  # not a call
+    # sort=deadline without the filter: open calls first, by deadline, then the rest by relevance
+    mixed = sample_engine.search("grants", k=50, today=today, sort="deadline")
+    is_open = [h.deadline is not None and not h.deadline_passed for h in mixed.hits]
+    assert any(is_open) and is_open == sorted(is_open, reverse=True)
+    faceted = sample_engine.search("grants", k=5, today=today, facets=True)
+    assert {v.value for v in faceted.facets.calls} == {"open", "closed"}
+    assert sample_engine.article("dg-007").deadlines == [date(2024, 5, 31)]
+    assert sample_engine.article("dg-080").deadlines == []
 
 
 def _text(engine, article_id):

@@ -2,7 +2,7 @@ from datetime import date
 
 import pytest
 
-from search_api.query_syntax import Recency, parse_query, phrase_pattern, recency_intent, time_window
+from search_api.query_syntax import Recency, calls_intent, parse_query, phrase_pattern, recency_intent, time_window
 
 
 @pytest.mark.parametrize(
@@ -123,3 +123,31 @@ def test_peeled_words_go_back_where_they_were_typed():
     assert recency_intent("floods -Pakistan latest").restore("floods -Pakistan") == "floods -Pakistan latest"
     assert recency_intent('flods latest -Pakistan "Sindh"').restore('floods -Pakistan "Sindh"') == \
         'floods latest -Pakistan "Sindh"'
+
+
+@pytest.mark.parametrize("query, words, rest", [
+    ("open calls for water projects", "open calls for", "water projects"),
+    ("Open grants in Kenya", "Open grants in", "Kenya"),
+    ("show me open funding opportunities: climate", "show me open funding opportunities", "climate"),
+    ("open calls for proposals on child labour", "open calls for proposals on", "child labour"),
+    ("upcoming deadlines", "upcoming deadlines", ""),
+    ("education grants closing soon", "closing soon", "education grants"),
+    ("child labour grants that are still open -Ghana", "that are still open", "child labour grants -Ghana"),
+    ("WASH calls with upcoming deadlines.", "with upcoming deadlines", "WASH calls"),
+    ("fellowships still accepting applications", "still accepting applications", "fellowships"),
+])
+def test_calls_words_at_either_end(query, words, rest):
+    found = calls_intent(query)
+    assert (found.words, found.rest) == (words, rest)
+
+
+@pytest.mark.parametrize("query", [
+    "open defecation in India",  # "open" before something other than a call
+    "Open Society grants to Roma groups",
+    "why deadlines slip",
+    "grants for schools that stay open",
+    '"open calls" for artists',  # the reader's own phrase
+    "the call was open for two weeks",
+])
+def test_calls_words_only_as_a_request(query):
+    assert calls_intent(query) is None
