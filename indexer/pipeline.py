@@ -144,6 +144,7 @@ def _embed_and_publish(
                 keep_versions=options.keep_versions,
                 duplicate_threshold=options.duplicate_threshold,
                 vectors=options.vectors,
+                token_encoder=getattr(embedder, "token_vectors", None),
             )
         except ChunksNotEmbedded:  # another writer (an API write) added passages since the embedding above
             _embed_and_publish(index_dir, store, embedder, report, options, progress=progress)

@@ -28,6 +28,7 @@ from indexer.errors import ChunksNotEmbedded, IndexCorrupt, IndexNotFound, Publi
 from indexer.geography import tag_places, tagger_params
 from indexer.keyword import PARAMS as KEYWORD_PARAMS
 from indexer.keyword import KeywordIndex
+from indexer.late import MAX_TOKEN_ARTICLES, Tokens, may_be_short, text_key, token_text
 from indexer.passages import PASSAGES_FILE, write_passages
 from indexer.relatedness import PARAMS as RELATED_PARAMS
 from indexer.relatedness import related_neighbours
@@ -307,7 +308,8 @@ def _previous_related(live: _LiveVersion | None, *, model_id: str, build: dict) 
         return None
     listed = live.manifest.get("files") or {}
     names = ["neighbours.npy", "neighbour_scores.npy", "neighbour_rank.npy", "articles.faiss", "articles.parquet"]
-    names += [name for part, name in relatedness.STATE_FILES.items() if part != "dense_keyword" or name in listed]
+    optional = ("dense_keyword", "late_stats")  # a dense-only pass; no short article
+    names += [name for part, name in relatedness.STATE_FILES.items() if part not in optional or name in listed]
     if not live.trusted(*names):  # published before versions stored the state, or damaged
         return None
     try:
@@ -325,14 +327,56 @@ def _previous_related(live: _LiveVersion | None, *, model_id: str, build: dict) 
         return None
 
 
+TokenEncoder = Callable[[list[str]], list[np.ndarray]]
+
+
+def article_tokens(
+    store: Store, articles: list, model_id: str, dim: int, encode: TokenEncoder | None,
+    article_index: faiss.Index | None = None, art_vectors: np.ndarray | None = None,
+) -> Tokens | None:
+    """The token vectors late interaction needs (indexer.late), None when no article is short: those of the short
+    articles and, given the article vectors, of their related candidates. Read from the store's cache by text; the
+    missing ones computed by `encode` and cached (without `encode`, only cached ones are used)."""
+    cache = f"{model_id}#tokens"
+    texts = [token_text(a.title, a.body) for a in articles]
+    keys = [text_key(t) for t in texts]
+    blocks: dict[int, np.ndarray] = {}
+
+    def load(rows: list[int]) -> None:
+        wanted = [r for r in rows if r not in blocks]
+        found = store.get_token_vectors(cache, [keys[r] for r in wanted], dim)
+        missing = list(dict.fromkeys(keys[r] for r in wanted if keys[r] not in found))
+        if missing and encode is not None:
+            text_of = {keys[r]: texts[r] for r in wanted}
+            for start in range(0, len(missing), 256):
+                part = missing[start : start + 256]
+                computed = encode([text_of[k] for k in part])
+                store.put_token_vectors(cache, part, computed)
+                found.update(zip(part, computed))
+        blocks.update((r, found[keys[r]]) for r in wanted if keys[r] in found)
+
+    load([r for r, a in enumerate(articles) if may_be_short(a.title, a.body)])
+    tokens = Tokens.from_blocks([blocks.get(r) for r in range(len(articles))], dim)
+    short = np.flatnonzero(tokens.short(np.arange(len(articles))))
+    if not len(short):
+        return None
+    if article_index is not None and art_vectors is not None:  # a short article's candidates, long ones too
+        ids, _ = relatedness.nearest_neighbours(article_index, art_vectors[short], relatedness.CANDIDATES, rows=short)
+        needed = [int(r) for r in np.unique(ids[ids >= 0]) if int(r) not in blocks]
+        load(needed[: max(0, MAX_TOKEN_ARTICLES - len(blocks))])
+        tokens = Tokens.from_blocks([blocks.get(r) for r in range(len(articles))], dim)
+    return tokens
+
+
 def _related_lists(
     live: _LiveVersion | None, article_index: faiss.Index, art_vectors: np.ndarray, keyword: KeywordIndex,
-    ids: list[str], *, model_id: str, build: dict,
+    ids: list[str], *, model_id: str, build: dict, tokens: Tokens | None = None,
 ) -> tuple[relatedness.Neighbours, dict]:
     """Every article's related candidates: from the previous version's lists, recomputing only those the changes
     reach, while the changes since the last full pass stay under `relatedness.INCREMENTAL_LIMIT` of the articles;
     else (or without a usable previous version) in one full pass. Returns the lists and the manifest's record."""
     n = len(ids)
+    short = int(tokens.short(np.arange(n)).sum()) if tokens is not None else 0  # articles with late interaction
     previous = _previous_related(live, model_id=model_id, build=build)
     if previous is not None and n > 1:
         position = {article_id: row for row, article_id in enumerate(ids)}
@@ -348,13 +392,14 @@ def _related_lists(
         if since <= relatedness.INCREMENTAL_LIMIT * n:
             carried, stale = relatedness.carry_over(previous.lists, old_to_new, n, changed_old)
             lists = relatedness.update_related(
-                article_index, art_vectors, keyword.term_weights(), NEIGHBOURS, carried, changed, stale
+                article_index, art_vectors, keyword.term_weights(), NEIGHBOURS, carried, changed, stale, tokens=tokens
             )
             if lists is not None:
                 return lists, {"pass": "incremental", "recomputed": lists.recomputed, "changes": changes,
-                               "changes_since_full_pass": since}
-    lists = related_neighbours(article_index, art_vectors, keyword.term_weights(), NEIGHBOURS)
-    return lists, {"pass": "full", "recomputed": lists.recomputed, "changes_since_full_pass": 0}
+                               "changes_since_full_pass": since, "late_interaction": short}
+    lists = related_neighbours(article_index, art_vectors, keyword.term_weights(), NEIGHBOURS, tokens=tokens)
+    return lists, {"pass": "full", "recomputed": lists.recomputed, "changes_since_full_pass": 0,
+                   "late_interaction": short}
 
 
 def _article_texts(articles: list, chunk_article: np.ndarray, chunk_text: list[str]) -> Iterator[str]:
@@ -402,8 +447,12 @@ def _publish(
     keep_versions: int = 3,
     duplicate_threshold: float = DEFAULT_THRESHOLD,
     vectors: VectorConfig = VectorConfig(),
+    token_encoder: TokenEncoder | None = None,
 ) -> PublishedVersion:
-    """Write a complete new version from the store and make it CURRENT. Raises if any chunk lacks a vector."""
+    """Write a complete new version from the store and make it CURRENT. Raises if any chunk lacks a vector.
+
+    `token_encoder` (the embedder's `token_vectors`) computes the token vectors short articles' related scores use
+    (indexer.late) when the store has none cached for their text."""
     versions = index_dir / VERSIONS_DIR
     versions.mkdir(parents=True, exist_ok=True)
     # Staging folders are only made under the publish lock, which we hold: any still here is a crashed run's.
@@ -441,9 +490,10 @@ def _publish(
         # One batched pass (or an incremental one, near the changes) gives every article its related candidates
         # and its near-duplicate group.
         build_record = build_parameters(build, duplicate_threshold)
+        tokens = article_tokens(store, articles, model_id, dim, token_encoder, article_index, art_vectors)
         related, related_record = _related_lists(
             live, article_index, art_vectors, keyword, [a.id for a in articles], model_id=model_id,
-            build=build_record,
+            build=build_record, tokens=tokens,
         )
         relatedness.save_state(staging, related)
         groups = group_near_duplicates(

@@ -8,6 +8,8 @@ BENCHMARKS.md):
 2. a fused similarity per candidate pair: `DENSE_WEIGHT` · dense cosine + the rest · the keyword overlap of the two
    articles' BM25 term weights (the keyword index's own weights, so no second text model): √(a · b), a and b each
    article's share of its BM25 weight on the terms both hold (`pair_overlaps`);
+   For a short article (a one-line message), the late interaction of the two texts' token vectors is mixed in too
+   (indexer.late: `late.LATE_WEIGHT` of the score, for articles of at most `late.LATE_TOKENS` kept tokens);
 3. context: two articles whose neighbourhoods overlap are related even when their texts share few words. Each
    article's top-`CONTEXT` fused neighbours (and itself) form a sparse unit vector; the cosine of two such vectors
    is mixed into the score with weight `CONTEXT_WEIGHT` (a shared-nearest-neighbour similarity, the idea behind
@@ -35,6 +37,9 @@ import faiss
 import numba
 import numpy as np
 import scipy.sparse as sp
+
+from indexer import late
+from indexer.late import Tokens
 
 # Measured on BBC News (tuning set, 5 topics) and checked on the Disaster Response news split and Lee's human
 # ratings; see BENCHMARKS.md "Related posts".
@@ -66,6 +71,7 @@ PARAMS = {
     "context": CONTEXT,
     "context_weight": CONTEXT_WEIGHT,
     "context_share": CONTEXT_SHARE,
+    "late": dict(late.PARAMS),
 }
 
 
@@ -89,6 +95,7 @@ class Neighbours:
     context_ids: np.ndarray | None = None
     context_weights: np.ndarray | None = None
     floors: np.ndarray | None = None
+    late_stats: np.ndarray | None = None  # late.calibration of the last full pass (None: no short article had LI)
     recomputed: int = 0
 
 
@@ -101,6 +108,7 @@ STATE_FILES = {
     "context_ids": "related/context_ids.npy",
     "context_weights": "related/context_weights.npy",
     "floors": "related/floors.npy",
+    "late_stats": "related/late_stats.npy",
 }
 
 
@@ -121,7 +129,7 @@ def load_state(folder, served_ids: np.ndarray, served_cosines: np.ndarray, serve
     state = {}
     for field, name in STATE_FILES.items():
         path = folder / name
-        if field == "dense_keyword" and not path.exists():  # a dense-only pass stores none
+        if field in ("dense_keyword", "late_stats") and not path.exists():  # a dense-only pass, no short article
             state[field] = None
             continue
         state[field] = np.load(path)
@@ -317,11 +325,14 @@ def _rank(
     width: int,
     keyword_similarity: str = KEYWORD_SIMILARITY,
     stored_context: tuple[np.ndarray, np.ndarray] | None = None,
+    late_mix: tuple[np.ndarray, np.ndarray] | None = None,
+    late_stats: np.ndarray | None = None,
 ) -> Neighbours:
     """Score the candidates `ids` / `cosines` of the articles `rows` (see the module docstring).
 
     The context of a candidate outside `rows` comes from `stored_context` (every article's context ids and weights)
-    when given; a full pass has every article in `rows`.
+    when given; a full pass has every article in `rows`. `late_mix` (from `_late_mix`) mixes late interaction into
+    the short articles' fused scores; `late_stats` is kept in the result for the next incremental pass.
     """
     valid = ids >= 0
     dense_keyword = None
@@ -337,6 +348,10 @@ def _rank(
         fused = dense_weight * cosines + (1.0 - dense_weight) * keyword
     else:
         fused = cosines.copy()
+    if late_mix is not None:
+        values, weight = late_mix
+        with np.errstate(invalid="ignore"):  # 0 · -inf at padding, replaced just below
+            fused = (1.0 - weight[:, None]) * fused + weight[:, None] * values
     fused = np.where(valid, fused, -np.inf).astype(np.float32)
     top_ids, top_w = context_rows(ids, np.where(valid, fused, 0.0), width)
     if context_weight > 0 and n > 1:
@@ -369,6 +384,7 @@ def _rank(
         context_ids=top_ids,
         context_weights=top_w,
         floors=floors.astype(np.float32),
+        late_stats=late_stats,
         recomputed=len(rows),
     )
 
@@ -385,19 +401,43 @@ def related_neighbours(
     context_weight: float = CONTEXT_WEIGHT,
     context_share: float = CONTEXT_SHARE,
     keyword_similarity: str = KEYWORD_SIMILARITY,
+    tokens: Tokens | None = None,
+    late_weight: float = late.LATE_WEIGHT,
 ) -> Neighbours:
     """Every article's top-`k` related candidates, best first, scored as the module docstring says.
 
-    `term_weights` is the article × term BM25 weight matrix (None: dense only). The context width shrinks on small
-    collections (at most `context_share` of the articles, at least 10).
+    `term_weights` is the article × term BM25 weight matrix (None: dense only); `tokens` every article's token
+    vectors (None: no late interaction). The context width shrinks on small collections (at most `context_share`
+    of the articles, at least 10).
     """
     n = len(vectors)
     ids, cosines = nearest_neighbours(index, vectors, max(k, candidates))
+    rows = np.arange(n)
+    mix, stats = _late_mix(tokens, rows, ids, cosines, None, late_weight)
     return _rank(
-        np.arange(n), ids, cosines, _keyword_terms(term_weights, n), k, n, dense_weight=dense_weight,
+        rows, ids, cosines, _keyword_terms(term_weights, n), k, n, dense_weight=dense_weight,
         context_weight=context_weight, width=context_width(n, context, context_share),
-        keyword_similarity=keyword_similarity,
+        keyword_similarity=keyword_similarity, late_mix=mix, late_stats=stats,
     )
+
+
+def _late_mix(
+    tokens: Tokens | None, rows: np.ndarray, ids: np.ndarray, cosines: np.ndarray, stats: np.ndarray | None,
+    weight: float,
+) -> tuple[tuple[np.ndarray, np.ndarray] | None, np.ndarray | None]:
+    """((LI on the cosines' scale per candidate, its weight per row), the calibration used) for the short ones of
+    `rows`; (None, `stats`) when none is short. `stats` None: calibrated on these pairs (a full pass)."""
+    if tokens is None or weight <= 0:
+        return None, stats
+    short = tokens.short(rows)
+    if not short.any():
+        return None, stats
+    li, computed = late.chamfer(tokens, rows[short], ids[short])
+    if stats is None:
+        stats = late.calibration(li, cosines[short], computed)
+    values = np.asarray(cosines, dtype=np.float32).copy()
+    values[short] = late.rescaled(li, cosines[short], computed, stats)
+    return (values, np.where(short, weight, 0.0).astype(np.float32)), stats
 
 
 def carry_over(
@@ -440,6 +480,7 @@ def carry_over(
         context_ids=move(previous.context_ids, -1, ids=True),
         context_weights=move(previous.context_weights, 0.0),
         floors=move(previous.floors, -np.inf),
+        late_stats=previous.late_stats,
     )
     return carried, stale
 
@@ -461,6 +502,8 @@ def update_related(
     keyword_similarity: str = KEYWORD_SIMILARITY,
     max_rows: float = MAX_INCREMENTAL_ROWS,
     block: int = 8192,
+    tokens: Tokens | None = None,
+    late_weight: float = late.LATE_WEIGHT,
 ) -> Neighbours | None:
     """Recompute only the lists a publish's changes can reach (module docstring); None when a full pass is due
     (the state does not fit these parameters, or the changes reach more than `max_rows` of the lists).
@@ -488,9 +531,11 @@ def update_related(
     if len(rows) > max_rows * n:
         return None
     ids, cosines = nearest_neighbours(index, vectors[rows], max(k, candidates), rows=rows)
+    mix, stats = _late_mix(tokens, rows, ids, cosines, carried.late_stats, late_weight)  # the full pass's scale
     part = _rank(
         rows, ids, cosines, terms, k, n, dense_weight=dense_weight, context_weight=context_weight, width=width,
         keyword_similarity=keyword_similarity, stored_context=(carried.context_ids, carried.context_weights),
+        late_mix=mix, late_stats=stats,
     )
 
     def splice(whole: np.ndarray | None, new: np.ndarray | None) -> np.ndarray | None:
@@ -501,5 +546,6 @@ def update_related(
         return out
 
     spliced = {f.name: splice(getattr(carried, f.name), getattr(part, f.name)) for f in fields(Neighbours)
-               if f.name != "recomputed"}
+               if f.name not in ("recomputed", "late_stats")}
+    spliced["late_stats"] = part.late_stats
     return Neighbours(**spliced, recomputed=len(rows))

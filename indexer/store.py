@@ -328,6 +328,29 @@ class Store:
                     out[row["hash"]] = vec
         return out
 
+    def put_token_vectors(self, key: str, hashes: Sequence[str], blocks: Sequence[np.ndarray]) -> None:
+        """Cache texts' token vectors (indexer.late; float16, one row per token) under `key` ("model#tokens")."""
+        with self._transaction() as cur:
+            cur.executemany(
+                "INSERT OR REPLACE INTO embeddings (hash, model_id, vector) VALUES (?,?,?)",
+                [(h, key, np.ascontiguousarray(b, dtype=np.float16).tobytes()) for h, b in zip(hashes, blocks)],
+            )
+
+    def get_token_vectors(self, key: str, hashes: Iterable[str], dim: int) -> dict[str, np.ndarray]:
+        """The cached token vectors of `hashes` under `key`, each (tokens, dim) float16."""
+        wanted = list(dict.fromkeys(hashes))
+        out: dict[str, np.ndarray] = {}
+        for start in range(0, len(wanted), 900):
+            part = wanted[start : start + 900]
+            marks = ",".join("?" * len(part))
+            for row in self._conn.execute(
+                f"SELECT hash, vector FROM embeddings WHERE model_id=? AND hash IN ({marks})", (key, *part)
+            ):
+                block = np.frombuffer(row["vector"], dtype=np.float16)
+                if block.size % dim == 0:
+                    out[row["hash"]] = block.reshape(-1, dim)
+        return out
+
     # -- log ------------------------------------------------------------------------------------------------
     def log_ingest(self, summary: dict[str, object]) -> None:
         self._conn.execute(

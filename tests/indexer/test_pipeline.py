@@ -177,3 +177,24 @@ def test_a_new_chunking_recipe_rechunks_unchanged_articles_and_reuses_vectors(tm
     monkeypatch.setattr(pipeline, "CHUNKING_RECIPE", pipeline.CHUNKING_RECIPE + 1)  # chunker code changed
     report = index_sources([TINY], idx, embedder, progress=False)
     assert report.updated == 12 and report.embedded == 0  # same passages: every vector from the cache
+
+
+def test_short_articles_token_vectors_are_computed_once_and_cached_in_the_store(tmp_path, embedder, monkeypatch):
+    from indexer.late import text_key, token_text
+
+    idx = tmp_path / "idx"
+    calls = []
+    real = embedder.token_vectors
+    monkeypatch.setattr(embedder, "token_vectors", lambda texts: calls.append(len(texts)) or real(texts))
+    index_sources([TINY], idx, embedder, progress=False)
+    assert calls == [12]  # every tiny article is short (27-44 words): one batch
+    related = read_manifest(idx / "versions" / "000001")["related"]
+    assert related["late_interaction"] == 12 and related["pass"] == "full"
+    with Store(idx / "store.sqlite") as store:
+        articles = list(store.iter_articles())
+        keys = [text_key(token_text(a.title, a.body)) for a in articles]
+        cached = store.get_token_vectors(f"{embedder.model_id}#tokens", keys, embedder.dim)
+    assert len(cached) == 12 and all(0 < len(v) <= 48 for v in cached.values())
+    # a new version (other build parameters) reads them from the store
+    index_sources([TINY], idx, embedder, progress=False, duplicate_threshold=0.9)
+    assert calls == [12] and read_manifest(idx / "versions" / "000002")["related"]["late_interaction"] == 12
