@@ -32,7 +32,7 @@ import scipy.sparse as sp
 
 from indexer.keyword import analyse
 from indexer.pipeline import ChunkingParams, TextEncoder, index_sources
-from indexer.publish import NEIGHBOURS, STORE_FILE
+from indexer.publish import NEIGHBOURS, STORE_FILE, article_tokens
 from indexer.relatedness import related_neighbours
 from indexer.store import Store
 from search_api.engine import Engine
@@ -277,9 +277,12 @@ def evaluate_related(
         to_corpus = np.argsort(to_engine)
 
         vectors = engine.article_index.reconstruct_n(0, engine.article_index.ntotal)
-        started = time.perf_counter()
-        related_neighbours(engine.article_index, vectors, engine.keyword.term_weights(), NEIGHBOURS)
-        related_seconds = time.perf_counter() - started
+        with Store(idx / STORE_FILE) as store:  # the publish step again: token vectors from the store's cache
+            articles = list(store.iter_articles())
+            started = time.perf_counter()
+            tokens = article_tokens(store, articles, encoder.model_id, encoder.dim, None, engine.article_index, vectors)
+            related_neighbours(engine.article_index, vectors, engine.keyword.term_weights(), NEIGHBOURS, tokens=tokens)
+            related_seconds = time.perf_counter() - started
 
         sift: Lists = []
         timings = []

@@ -97,6 +97,8 @@ def _item_html(item: RelatedItem, layout: str) -> str:
     ]
     if item.published_at:
         parts.append(f'<span class="sift-date">{item.published_at.date().isoformat()}</span>')
+    if item.deadline:  # a grant call: its next deadline, or that it closed
+        parts.append(f'<span class="sift-date">{"Closed" if item.deadline_passed else "Deadline"} {item.deadline}</span>')
     if layout == "cards" and item.categories:
         parts.append(f'<span class="sift-meta">{escape(" · ".join(item.categories))}</span>')
     if layout == "cards" and item.reason:

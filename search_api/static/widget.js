@@ -1,8 +1,7 @@
-/* Sift related-posts widget. Embed with one tag where the box should appear:
+/* Sift related-posts widget, embedded with one tag where the box should appear:
    <script src="https://sift.example.org/widget.js" data-article-id="pr-049" async></script>
-   data-url (instead of data-article-id; empty = canonical URL), data-count (1-50, default 5),
-   data-layout ("list" or "cards"), data-title (heading; "" for none), data-target (CSS selector to render into).
-   Article text is only ever set with textContent, and only http(s) URLs become links. */
+   Options data-url, -count, -layout, -title, -target: README "Related-posts widget".
+   Article text is only set with textContent; only http(s) URLs become links. */
 (function () {
   "use strict";
   var SRC = /\/widget\.js(?:[?#].*)?$/;
@@ -23,7 +22,7 @@
     else fn();
   }
 
-  // widget.css sits beside widget.js: one <link>, added once.
+  // widget.css beside widget.js: one <link>, once.
   function addStyles(base) {
     if (document.getElementById("sift-css")) return;
     var link = document.createElement("link");
@@ -48,9 +47,9 @@
       var li = list.appendChild(el("li", "sift-item"));
       var url = /^https?:\/\//i.test(item.url || "") ? item.url : null;
       var title = li.appendChild(el(url ? "a" : "span", "sift-link", item.title));
-      if (url) title.href = url;
-      if (url) title.onclick = function () { report(opts, [], item.id); };
+      if (url) { title.href = url; title.onclick = function () { report(opts, [], item.id); }; }
       if (item.published_at) li.appendChild(el("span", "sift-date", String(item.published_at).slice(0, 10)));
+      if (item.deadline) li.appendChild(el("span", "sift-date", (item.deadline_passed ? "Closed " : "Deadline ") + item.deadline));
       if (opts.layout === "cards") {
         if (item.categories && item.categories.length) li.appendChild(el("span", "sift-meta", item.categories.join(" · ")));
         if (item.reason) li.appendChild(el("span", "sift-why", item.reason));
@@ -105,7 +104,7 @@
 
   var me = document.currentScript;
   if (me && !me.siftDone) return start(me);
-  // Old browsers have no currentScript: start every widget tag not started yet.
+  // No currentScript (old browsers): start every widget tag not started yet.
   var scripts = document.getElementsByTagName("script");
   for (var i = 0; i < scripts.length; i++) {
     if (!scripts[i].siftDone && SRC.test(scripts[i].src || "")) start(scripts[i]);

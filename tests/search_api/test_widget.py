@@ -101,6 +101,14 @@ def test_fragment_lists_k_related_posts_without_the_article(client):
     assert '<h2 class="sift-title">Related posts</h2>' in r.text and 'class="sift-box sift-list"' in r.text
 
 
+def test_fragment_and_json_say_when_a_listed_grant_call_closed(client):
+    items = client.get("/articles/t11/related", params={"k": 5}).json()["items"]
+    call = next(i for i in items if i["id"] == "t03")  # the EU climate call, deadline 15 March 2026
+    assert (call["deadline"], call["deadline_passed"]) == ("2026-03-15", True)
+    assert all(i["deadline"] is None for i in items if i["id"] != "t03")
+    assert '<span class="sift-date">Closed 2026-03-15</span>' in client.get("/widget/related/t11", params={"k": 5}).text
+
+
 def test_fragment_layout_and_title(client):
     r = client.get("/widget/related/t04", params={"k": 2, "layout": "cards", "title": "More <b>stories</b>"})
     assert 'class="sift-box sift-cards"' in r.text and 'class="sift-meta"' in r.text
