@@ -444,3 +444,23 @@ def test_search_page_reads_latest_as_newest_first_and_can_rank_instead(tab, serv
     assert tab.page.input_value("#sort") == "date"
     assert "score" not in tab.page.text_content(".hit .meta")
     assert tab.csp_violations() == [] and tab.errors == []
+
+
+def test_search_page_shows_grant_deadlines_and_filters_by_them(tab, server):
+    from playwright.sync_api import expect
+
+    tab.page.goto(f"{server}/")
+    tab.page.fill("#q", "climate grants")
+    tab.page.click("button[type=submit]")
+    tab.page.wait_for_selector("#facets button[data-facet=calls]")
+    metas = tab.page.eval_on_selector_all(".hit .meta", "ms => ms.map(m => m.textContent)")
+    assert sum("closed 2026-03-15" in m for m in metas) == 1  # t03, the EU climate call, only
+    tab.page.locator("#facets button[data-facet=calls]").first.click()  # "closed 1"
+    expect(tab.page.locator(".hit")).to_have_count(1)
+    assert tab.page.text_content("#active") == "closed calls \u00d7"
+    tab.page.locator("#active button").click()
+    expect(tab.page.locator(".hit")).not_to_have_count(1)
+    tab.page.select_option("#sort", "deadline")
+    expect(tab.page.locator("#status")).to_contain_text("soonest deadline first")
+    assert "closed 2026-03-15" in tab.page.text_content(".hit .meta")  # the only call comes first
+    assert tab.csp_violations() == [] and tab.errors == []
