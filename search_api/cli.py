@@ -328,7 +328,8 @@ def related(
     if not results.items:
         typer.echo("no article is similar enough (SIFT_RELATED_MIN_SIMILARITY)")
     for rank, item in enumerate(results.items, start=1):
-        typer.echo(f"{rank}. [{item.score:.3f}] {item.title} ({item.id}, {_day(item.published_at)})")
+        facts = ", ".join([item.id, _day(item.published_at), *_deadline_fact(item.deadline, item.deadline_passed)])
+        typer.echo(f"{rank}. [{item.score:.3f}] {item.title} ({facts})")
         typer.echo(f"   {item.reason}")
 
 

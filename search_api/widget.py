@@ -221,8 +221,10 @@ def widget_router() -> APIRouter:
     @router.get("/demo/article/{article_id}", response_class=HTMLResponse, include_in_schema=False)
     def demo_article(engine: EngineDep, article_id: ArticleId, k: K = 5, layout: Layout = "list") -> HTMLResponse:
         article = engine.article(article_id)
+        calls = [f"deadline {', '.join(d.isoformat() for d in article.deadlines)}"] if article.deadlines else []
         meta = " · ".join(
-            [article.published_at.date().isoformat() if article.published_at else "undated", *article.categories]
+            [article.published_at.date().isoformat() if article.published_at else "undated", *article.categories,
+             *calls]
         )
         page = _demo_page(article.id, article.title, meta, article.summary, article.url, k, layout)
         return HTMLResponse(page, headers={"Content-Security-Policy": demo_csp})

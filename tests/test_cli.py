@@ -95,6 +95,8 @@ def test_search_grant_calls(cli_index):
 def test_related_and_stats(cli_index):
     data = json.loads(sift("related", "t11", "-i", str(cli_index), "-k", "3", "--json").stdout)
     assert data["items"][0]["id"] == "t03" and "t11" not in [i["id"] for i in data["items"]]
+    human = sift("related", "t11", "-i", str(cli_index), "-k", "3").output
+    assert "(t03, 2025-12-01, closed 2026-03-15)" in human  # a grant call says when it closed
     stats = json.loads(sift("stats", "-i", str(cli_index), "--json").stdout)
     assert (stats["articles"], stats["version"]) == (12, "000001")
     assert "articles     12 in 12 passages" in sift("stats", "-i", str(cli_index)).output

@@ -107,6 +107,7 @@ def test_fragment_and_json_say_when_a_listed_grant_call_closed(client):
     assert (call["deadline"], call["deadline_passed"]) == ("2026-03-15", True)
     assert all(i["deadline"] is None for i in items if i["id"] != "t03")
     assert '<span class="sift-date">Closed 2026-03-15</span>' in client.get("/widget/related/t11", params={"k": 5}).text
+    assert "2025-12-01 · Funding Opportunities · deadline 2026-03-15" in client.get("/demo/article/t03").text
 
 
 def test_fragment_layout_and_title(client):
