@@ -78,7 +78,7 @@
       : "Showing " + shown + " of the " + res.relevant + " most relevant articles, "
         + (res.sort === "deadline" ? "soonest deadline first" : "newest first")
         + (res.recency && res.sort === "date" ? " (\u201c" + res.recency + "\u201d)" : "")
-      ) + (res.calls ? " \u00b7 open calls only (\u201c" + res.calls + "\u201d)" : "")
+      ) + (res.calls && res.ranked ? " \u00b7 open calls only (\u201c" + res.calls + "\u201d)" : "")
         + (res.time_window ? " \u00b7 published " + span(res.time_window) : "");
     $("more").hidden = shown >= total || res.hits.length < res.k;
     if (res.weak_only && !append) {  // nothing close in meaning, no article with every word: offer the nearest anyway
