@@ -13,7 +13,8 @@ cosines' mean and spread over the pairs it was computed for, it lifts the Disast
 short and are unchanged. Mixed into every article's score it pulled the sample's grant calls towards each other
 (long, templated texts match token by token), so it stays with the short ones it was measured for.
 
-Token vectors (PyTorch, the model's first 256 wordpieces, cached in the store by text) are computed for the
+Token vectors (the embedding model's last layer over its first 256 wordpieces — the ONNX graph that embeds gives
+them too, so a server never loads PyTorch for them — cached in the store by text) are computed for the
 articles of at most `SHORT_WORDS` words, to find the short ones, and for the candidates of the short ones (a long
 candidate's first 256 wordpieces: ~200 KB in float16); at most `MAX_TOKEN_ARTICLES` articles, beyond which a long
 candidate's pairs keep their cosine. A site of long articles computes none. A short article's LI with its 200
@@ -33,6 +34,10 @@ LATE_TOKENS = 48  # articles with at most this many kept tokens get late interac
 LATE_WEIGHT = 0.2  # its share of the fused score
 SHORT_WORDS = 120  # an article of more words never has 48 kept tokens or fewer: no need to look
 MAX_TOKEN_ARTICLES = 5_000  # token vectors read for at most this many articles in one publish (~200 KB each at most)
+# A server's background publish after a write computes at most this many missing token vectors (a site of long
+# articles that gains its first brief would otherwise embed ~200 long candidates before the write shows); the rest
+# keep their cosine until the next publishes compute them. `sift index` computes them all.
+LIVE_TOKEN_BUDGET = 32
 TEXT_CHARS = 3000  # an article's text is cut here before tokenising (the model reads 256 wordpieces, ~1,200 characters)
 RECIPE = 1
 PARAMS = {"tokens": LATE_TOKENS, "weight": LATE_WEIGHT, "recipe": RECIPE}

@@ -103,6 +103,7 @@ class _Options:
     keep_versions: int
     duplicate_threshold: float
     vectors: VectorConfig = VectorConfig()
+    token_budget: int | None = None  # missing token vectors of related candidates computed per publish (None: all)
 
     @property
     def salt(self) -> str:
@@ -145,6 +146,7 @@ def _embed_and_publish(
                 duplicate_threshold=options.duplicate_threshold,
                 vectors=options.vectors,
                 token_encoder=getattr(embedder, "token_vectors", None),
+                token_budget=options.token_budget,
             )
         except ChunksNotEmbedded:  # another writer (an API write) added passages since the embedding above
             _embed_and_publish(index_dir, store, embedder, report, options, progress=progress)
@@ -201,13 +203,16 @@ def refresh(
     keep_versions: int = 3,
     duplicate_threshold: float = DEFAULT_THRESHOLD,
     vectors: VectorConfig = VectorConfig(),
+    token_budget: int | None = None,
 ) -> IndexReport:
-    """Embed what the store lacks and publish if the live version is stale: the second half of any write."""
+    """Embed what the store lacks and publish if the live version is stale: the second half of any write.
+    `token_budget`: at most that many related candidates' token vectors computed (indexer.late.LIVE_TOKEN_BUDGET
+    for a server's background publish, so a write shows in seconds)."""
     report = IndexReport()
     with Store(Path(index_dir) / STORE_FILE) as store:
         _embed_and_publish(
-            Path(index_dir), store, embedder, report, _Options(chunking, keep_versions, duplicate_threshold, vectors),
-            progress=False,
+            Path(index_dir), store, embedder, report,
+            _Options(chunking, keep_versions, duplicate_threshold, vectors, token_budget), progress=False,
         )
     return report
 

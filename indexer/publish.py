@@ -332,20 +332,21 @@ TokenEncoder = Callable[[list[str]], list[np.ndarray]]
 
 def article_tokens(
     store: Store, articles: list, model_id: str, dim: int, encode: TokenEncoder | None,
-    article_index: faiss.Index | None = None, art_vectors: np.ndarray | None = None,
+    article_index: faiss.Index | None = None, art_vectors: np.ndarray | None = None, budget: int | None = None,
 ) -> Tokens | None:
     """The token vectors late interaction needs (indexer.late), None when no article is short: those of the short
     articles and, given the article vectors, of their related candidates. Read from the store's cache by text; the
-    missing ones computed by `encode` and cached (without `encode`, only cached ones are used)."""
+    missing ones computed by `encode` and cached (without `encode`, only cached ones are used; with `budget`, at
+    most that many of the candidates' — the short articles' own are always computed)."""
     cache = f"{model_id}#tokens"
     texts = [token_text(a.title, a.body) for a in articles]
     keys = [text_key(t) for t in texts]
     blocks: dict[int, np.ndarray] = {}
 
-    def load(rows: list[int]) -> None:
+    def load(rows: list[int], budget: int | None = None) -> None:
         wanted = [r for r in rows if r not in blocks]
         found = store.get_token_vectors(cache, [keys[r] for r in wanted], dim)
-        missing = list(dict.fromkeys(keys[r] for r in wanted if keys[r] not in found))
+        missing = list(dict.fromkeys(keys[r] for r in wanted if keys[r] not in found))[:budget]
         if missing and encode is not None:
             text_of = {keys[r]: texts[r] for r in wanted}
             for start in range(0, len(missing), 256):
@@ -363,7 +364,7 @@ def article_tokens(
     if article_index is not None and art_vectors is not None:  # a short article's candidates, long ones too
         ids, _ = relatedness.nearest_neighbours(article_index, art_vectors[short], relatedness.CANDIDATES, rows=short)
         needed = [int(r) for r in np.unique(ids[ids >= 0]) if int(r) not in blocks]
-        load(needed[: max(0, MAX_TOKEN_ARTICLES - len(blocks))])
+        load(needed[: max(0, MAX_TOKEN_ARTICLES - len(blocks))], budget)
         tokens = Tokens.from_blocks([blocks.get(r) for r in range(len(articles))], dim)
     return tokens
 
@@ -448,11 +449,13 @@ def _publish(
     duplicate_threshold: float = DEFAULT_THRESHOLD,
     vectors: VectorConfig = VectorConfig(),
     token_encoder: TokenEncoder | None = None,
+    token_budget: int | None = None,
 ) -> PublishedVersion:
     """Write a complete new version from the store and make it CURRENT. Raises if any chunk lacks a vector.
 
     `token_encoder` (the embedder's `token_vectors`) computes the token vectors short articles' related scores use
-    (indexer.late) when the store has none cached for their text."""
+    (indexer.late) when the store has none cached for their text — at most `token_budget` of the candidates' a
+    publish (None: all)."""
     versions = index_dir / VERSIONS_DIR
     versions.mkdir(parents=True, exist_ok=True)
     # Staging folders are only made under the publish lock, which we hold: any still here is a crashed run's.
@@ -490,7 +493,8 @@ def _publish(
         # One batched pass (or an incremental one, near the changes) gives every article its related candidates
         # and its near-duplicate group.
         build_record = build_parameters(build, duplicate_threshold)
-        tokens = article_tokens(store, articles, model_id, dim, token_encoder, article_index, art_vectors)
+        tokens = article_tokens(store, articles, model_id, dim, token_encoder, article_index, art_vectors,
+                                token_budget)
         related, related_record = _related_lists(
             live, article_index, art_vectors, keyword, [a.id for a in articles], model_id=model_id,
             build=build_record, tokens=tokens,

@@ -124,49 +124,38 @@ class _TorchRuntime:
         )
 
 
-TOKEN_WINDOW = 256  # wordpieces a text's token vectors are read from (the model's own window)
+TokenStates = list[tuple[np.ndarray, list[str], np.ndarray]]  # per text: (states, wordpieces, which are special)
 
 
-class _TokenModel:
-    """Token-level output of a sentence-transformers model (its transformer, before pooling)."""
+class _TorchTokens:
+    """Token states from PyTorch, for a backend that cannot give them (the torch runtime itself, an old export)."""
 
     def __init__(self, model) -> None:
-        from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
-
         self._transformer = model[0].auto_model
         self._tokenizer = model.tokenizer
         self._special = set(self._tokenizer.all_special_ids)
-        self._stop = ENGLISH_STOP_WORDS
 
-    def _kept(self, ids: list[int]) -> np.ndarray:
-        keep = []
-        for i, piece in zip(ids, self._tokenizer.convert_ids_to_tokens(ids)):
-            word = piece[2:] if piece.startswith("##") else piece
-            keep.append(i not in self._special and any(ch.isalnum() for ch in word)
-                        and (piece.startswith("##") or piece not in self._stop))
-        keep = np.array(keep, dtype=bool)
-        if not keep.any():  # only stop words and punctuation ("Help!"): every token but the special ones
-            keep = np.array([i not in self._special for i in ids], dtype=bool)
-        return keep
-
-    def vectors(self, texts: Sequence[str], *, max_tokens: int, batch: int = 32) -> list[np.ndarray]:
+    def token_states(self, texts: Sequence[str], max_tokens: int) -> TokenStates:
         import torch
 
-        out: list[np.ndarray] = [np.zeros((0, 0), dtype=np.float16)] * len(texts)
-        order = np.argsort([-len(t) for t in texts], kind="stable")
-        for start in range(0, len(texts), batch):
-            idx = order[start : start + batch]
-            encoded = self._tokenizer([texts[i] for i in idx], padding=True, truncation=True, max_length=max_tokens,
-                                      return_tensors="pt")
-            with torch.inference_mode():
-                hidden = self._transformer(**encoded).last_hidden_state.float().numpy()
-            for b, i in enumerate(idx):
-                length = int(encoded["attention_mask"][b].sum())
-                ids = encoded["input_ids"][b, :length].tolist()
-                v = hidden[b, :length][self._kept(ids)]
-                v /= np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)
-                out[i] = v.astype(np.float16)
+        encoded = self._tokenizer(list(texts), padding=True, truncation=True, max_length=max_tokens,
+                                  return_tensors="pt")
+        with torch.inference_mode():
+            hidden = self._transformer(**encoded).last_hidden_state.float().numpy()
+        out = []
+        for row in range(len(texts)):
+            length = int(encoded["attention_mask"][row].sum())
+            ids = encoded["input_ids"][row, :length].tolist()
+            out.append((hidden[row, :length], self._tokenizer.convert_ids_to_tokens(ids),
+                        np.array([i in self._special for i in ids], dtype=bool)))
         return out
+
+
+def _kept_tokens(pieces: list[str], special: np.ndarray, stop: frozenset[str]) -> np.ndarray:
+    """Which tokens late interaction reads: not special, not punctuation, not an English stop word."""
+    keep = np.array([not sp and any(ch.isalnum() for ch in (p[2:] if p.startswith("##") else p))
+                     and (p.startswith("##") or p not in stop) for p, sp in zip(pieces, special)], dtype=bool)
+    return keep if keep.any() else ~special  # only stop words and punctuation ("Help!"): every token but [CLS] / [SEP]
 
 
 def prepare_backend(model_path: str | Path | None, backend: Backend, cache_dir: str | Path | None = None) -> None:
@@ -241,7 +230,7 @@ class Embedder:
         self.dim: int = self._runtime.dim
         self.max_seq_length: int = self._runtime.max_seq_length
         self.model_id = f"{name}@{_fingerprint(path)}" + self._runtime.id_suffix
-        self._tokens: _TokenModel | None = None  # loaded by the first token_vectors call
+        self._torch_tokens: _TorchTokens | None = None  # token states by PyTorch, when the runtime has none
         # Per instance, not module-level: each Embedder (model, backend) has its own vectors.
         self._query_cache = functools.lru_cache(maxsize=query_cache_size)(self._embed_query)
 
@@ -264,16 +253,30 @@ class Embedder:
                 progress(len(idx))
         return out
 
-    def token_vectors(self, texts: Sequence[str], *, max_tokens: int = TOKEN_WINDOW) -> list[np.ndarray]:
-        """Each text's contextual token vectors (the model's last layer over its first `max_tokens` wordpieces),
+    def token_vectors(self, texts: Sequence[str], *, batch: int = 32) -> list[np.ndarray]:
+        """Each text's contextual token vectors (the model's last layer over its first `max_seq_length` wordpieces),
         unit length, float16, one row per kept token: not [CLS] / [SEP], not punctuation, not an English stop word.
-        For late interaction between short articles (indexer.late); always computed by PyTorch (the ONNX exports
-        give the pooled vector only), the model loaded once on first use."""
-        if self._tokens is None:
-            model = self._runtime._model if isinstance(self._runtime, _TorchRuntime) else _TorchRuntime(
-                self.path, threads=None, max_seq_length=None)._model
-            self._tokens = _TokenModel(model)
-        return self._tokens.vectors(texts, max_tokens=max_tokens)
+        For late interaction between short articles (indexer.late). The ONNX backends read them from the same graph
+        that embeds (no PyTorch in a serving process); the torch backend, or an export without token states, runs
+        the transformer in PyTorch (loaded on first use)."""
+        from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+        out: list[np.ndarray] = [np.zeros((0, self.dim), dtype=np.float16)] * len(texts)
+        order = np.argsort([-len(t) for t in texts], kind="stable")
+        for start in range(0, len(texts), batch):
+            idx = order[start : start + batch]
+            part = [texts[i] for i in idx]
+            states = self._runtime.token_states(part) if hasattr(self._runtime, "token_states") else None
+            if states is None:
+                if self._torch_tokens is None:
+                    model = self._runtime._model if isinstance(self._runtime, _TorchRuntime) else _TorchRuntime(
+                        self.path, threads=None, max_seq_length=None)._model
+                    self._torch_tokens = _TorchTokens(model)
+                states = self._torch_tokens.token_states(part, self.max_seq_length)
+            for i, (hidden, pieces, special) in zip(idx, states):
+                v = np.asarray(hidden, dtype=np.float32)[_kept_tokens(pieces, special, ENGLISH_STOP_WORDS)]
+                out[i] = (v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)).astype(np.float16)
+        return out
 
     def encode_query(self, text: str) -> np.ndarray:
         """One query's unit vector, shape (dim,), read-only; a repeated query is answered from an LRU cache."""

@@ -26,7 +26,7 @@ from models.embedder import ModelLoadError
 
 # Bump when the export or the quantisation changes, so that exports land in a new cache folder; a change that moves
 # the int8 vectors also needs a new INT8_ID_SUFFIX, so that no index mixes vectors from two recipes.
-RECIPE = 1
+RECIPE = 2  # 2: the graph also outputs every token's state (token_embeddings), for late interaction
 INT8_ID_SUFFIX = "+int8"
 MODEL_FILE = "model.onnx"
 META_FILE = "sift-onnx.json"  # written last: a folder holding it is complete
@@ -116,8 +116,9 @@ def _export(model_dir: Path, target: Path) -> None:
     """Export the whole sentence-transformers pipeline, token ids → sentence embedding, to `target`/model.onnx.
 
     The graph holds the model's own modules after the transformer (pooling, and Dense or Normalize where a model has
-    them), so pooling is the library's code, not a re-implementation, and the session returns (batch, dim) rather
-    than every token's state. ONNX Runtime's transformer optimiser then fuses each layer's attention, layer norms
+    them), so pooling is the library's code, not a re-implementation. It has two outputs: the (batch, dim) sentence
+    embedding, and every token's state (batch, sequence, hidden) for late interaction (indexer.late); a session asks
+    only for the one it needs. ONNX Runtime's transformer optimiser then fuses each layer's attention, layer norms
     and GELU into single kernels.
     """
     import torch
@@ -142,7 +143,8 @@ def _export(model_dir: Path, target: Path) -> None:
             features = {"input_ids": input_ids, "attention_mask": attention_mask}
             if token_type_ids is not None:
                 features["token_type_ids"] = token_type_ids
-            return self.model(features)["sentence_embedding"]
+            out = self.model(features)
+            return out["sentence_embedding"], out["token_embeddings"]
 
     # Two texts of different length, so the traced graph sees a padded row; both axes are declared dynamic.
     sample = tokenizer(["a short text", "a somewhat longer text, so that the first row is padded"],
@@ -154,8 +156,9 @@ def _export(model_dir: Path, target: Path) -> None:
             tuple(sample[n] for n in names),
             str(traced),
             input_names=names,
-            output_names=["sentence_embedding"],
-            dynamic_axes={n: {0: "batch", 1: "sequence"} for n in names} | {"sentence_embedding": {0: "batch"}},
+            output_names=["sentence_embedding", "token_embeddings"],
+            dynamic_axes={n: {0: "batch", 1: "sequence"} for n in names}
+            | {"sentence_embedding": {0: "batch"}, "token_embeddings": {0: "batch", 1: "sequence"}},
             opset_version=17,
             dynamo=False,
         )
@@ -228,6 +231,10 @@ class _BatchTokenizer:
         self._pad_id = int(self._tok.token_to_id(pad) or 0)
 
     def __call__(self, texts: list[str]) -> dict[str, np.ndarray]:
+        return self.with_encodings(texts)[0]
+
+    def with_encodings(self, texts: list[str]) -> tuple[dict[str, np.ndarray], list]:
+        """The padded id arrays, and each text's `tokenizers` Encoding (its wordpieces, which are special)."""
         encodings = self._tok.encode_batch(texts)
         shape = (len(encodings), max((len(e.ids) for e in encodings), default=0))
         out = {
@@ -240,7 +247,7 @@ class _BatchTokenizer:
             out["input_ids"][row, :n] = e.ids
             out["attention_mask"][row, :n] = e.attention_mask
             out["token_type_ids"][row, :n] = e.type_ids
-        return out
+        return out, encodings
 
 
 class OnnxBackend:
@@ -284,6 +291,7 @@ class OnnxBackend:
 
             self._tokenizer = AutoTokenizer.from_pretrained(str(model_dir), local_files_only=True)
         self._inputs: list[str] = meta["inputs"]
+        self._outputs = {o.name for o in self._session.get_outputs()}
         self._lower = bool(meta["do_lower_case"])
         # fp32 vectors equal torch's to float rounding and share its model_id; int8 ones do not (see models.embedder)
         self.id_suffix = INT8_ID_SUFFIX if quantized else ""
@@ -299,8 +307,21 @@ class OnnxBackend:
             tokens = self._tokenizer(
                 texts, padding=True, truncation="longest_first", max_length=self.max_seq_length, return_tensors="np"
             )
-        vectors = self._session.run(None, {n: tokens[n].astype(np.int64, copy=False) for n in self._inputs})[0]
+        feeds = {n: tokens[n].astype(np.int64, copy=False) for n in self._inputs}
+        vectors = self._session.run(["sentence_embedding"], feeds)[0]
         # The graph ends in the model's Normalize module when it has one; normalising here as well gives unit rows
         # for any model, as normalize_embeddings=True does on the torch path.
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
         return (vectors / np.maximum(norms, 1e-12)).astype(np.float32, copy=False)
+
+    def token_states(self, texts: Sequence[str]) -> list[tuple[np.ndarray, list[str], np.ndarray]] | None:
+        """Per text, every token's last-layer state (tokens, hidden), its wordpieces and which are special ([CLS],
+        [SEP]); None when this export or tokenizer cannot give them (the caller uses PyTorch then)."""
+        if not isinstance(self._tokenizer, _BatchTokenizer) or "token_embeddings" not in self._outputs:
+            return None
+        texts = [t.strip().lower() if self._lower else t.strip() for t in texts]
+        tokens, encodings = self._tokenizer.with_encodings(texts)
+        feeds = {n: tokens[n].astype(np.int64, copy=False) for n in self._inputs}
+        states = self._session.run(["token_embeddings"], feeds)[0]
+        return [(states[row, : len(e.ids)], list(e.tokens), np.array(e.special_tokens_mask, dtype=bool))
+                for row, e in enumerate(encodings)]

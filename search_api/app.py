@@ -23,6 +23,7 @@ from indexer.editorial import EditorialStore
 from indexer.publish import STORE_FILE
 from search_api.deps import EditorialDep, EngineDep, SettingsDep
 from search_api.editorial_api import RulesQuery, editorial_router, rules_for
+from indexer.late import LIVE_TOKEN_BUDGET
 from indexer.pipeline import ChunkingParams, refresh
 from search_api.engine import Engine, QueryEncoder
 from search_api.guards import BodySizeLimit, RateLimit, SecurityHeaders, clean_query
@@ -138,6 +139,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
                     keep_versions=settings.keep_versions,
                     duplicate_threshold=settings.duplicate_threshold,
                     vectors=settings.vector_config(),
+                    token_budget=LIVE_TOKEN_BUDGET,
                 ),
                 live.reload,
             )

@@ -198,3 +198,24 @@ def test_short_articles_token_vectors_are_computed_once_and_cached_in_the_store(
     # a new version (other build parameters) reads them from the store
     index_sources([TINY], idx, embedder, progress=False, duplicate_threshold=0.9)
     assert calls == [12] and read_manifest(idx / "versions" / "000002")["related"]["late_interaction"] == 12
+
+
+def test_a_live_publish_computes_at_most_its_budget_of_candidates_token_vectors(tmp_path, embedder, monkeypatch):
+    from indexer.article import Article
+    from indexer.pipeline import apply_changes, refresh
+
+    idx = tmp_path / "idx"
+    long = [Article(id=f"l{i}", title=f"Harvest report {i}", body=" ".join(["maize harvest in the district"] * 30))
+            for i in range(5)]
+    apply_changes(idx, embedder, upserts=long)  # five long articles: none is short, no token vectors at all
+    calls = []
+    real = embedder.token_vectors
+    monkeypatch.setattr(embedder, "token_vectors", lambda texts: calls.append(len(texts)) or real(texts))
+    brief = Article(id="brief", title="Maize prices", body="Maize prices fell after the harvest.")
+    apply_changes(idx, embedder, upserts=[brief], publish_now=False)
+    refresh(idx, embedder, token_budget=2)  # as a server's background publish does
+    assert calls == [1, 2]  # the brief's own, then two of its five long candidates; the rest keep their cosine
+    related = read_manifest(idx / "versions" / current_version(idx))["related"]
+    assert related["late_interaction"] == 1
+    index_sources([], idx, embedder, progress=False, duplicate_threshold=0.9)  # `sift index`: no budget
+    assert calls == [1, 2, 3]

@@ -73,6 +73,16 @@ def test_fp32_vectors_equal_the_torch_ones(onnx_fp32, torch_vectors):
 
 
 @needs_onnx
+@needs_onnx
+def test_fp32_token_vectors_equal_the_torch_ones(onnx_fp32, embedder):
+    texts = ["Floods in Sindh: we need tents and clean water", "Help!", "cholera in the camps " * 80]
+    got, want = onnx_fp32.token_vectors(texts), embedder.token_vectors(texts)
+    # kept tokens: "in", "we", "and", ":" dropped; "help" alone; the last cut at 256 wordpieces, "in the" dropped
+    assert [len(g) for g in got] == [len(w) for w in want] == [6, 1, 127]
+    for g, w in zip(got, want):
+        assert cosines(g.astype(np.float32), w.astype(np.float32)).min() > 0.999
+
+
 def test_int8_vectors_stay_close_to_the_torch_ones(onnx_int8, torch_vectors):
     # Measured on these texts: min 0.972 ("?!..."), mean 0.990. Dynamic quantisation scales activations per
     # batch, so a text's int8 vector also moves a little with its batch mates (down to 0.963 alone vs in a batch).
@@ -182,6 +192,7 @@ def test_serving_on_onnx_does_not_load_torch(tmp_path):
         "import sys; from search_api.settings import Settings; "
         "e = Settings(threads=1).embedder(serving=True); e.encode_query('water'); "
         "assert e.backend == 'onnx', e.backend; "
+        "assert len(e.token_vectors(['Floods in Sindh: we need tents'])[0]) == 4; "  # late interaction's, too
         "assert 'torch' not in sys.modules and 'transformers' not in sys.modules, 'torch imported'"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
