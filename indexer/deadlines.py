@@ -49,7 +49,8 @@ _BY = r"(?:by|before|until|till|no\s+later\s+than|not\s+later\s+than|on\s+or\s+b
 _TRIGGERS = re.compile(
     r"(?P<word>\b(?:deadlines?|closing\s+dates?|due\s+dates?|cut-?\s?off\s+dates?)\b)"
     r"|(?P<sent>\b" + _SENT + r"\b(?:(?![.;]\s).){0,160}?\b" + _BY + r":?\s*(?:the\s+)?" + _WEEKDAY + r"$)"
-    r"|(?P<close>\b(?:applications?|submissions?|the\s+call|the\s+(?:fund|window|round)|registrations?|it)\s+"
+    r"|(?P<close>\b(?:applications?|submissions?|nominations?|the\s+call|the\s+(?:application\s+)?(?:window|round)|"
+    r"registrations?)\s+"
     r"(?:will\s+)?(?:close|closes|closing|ends?|shuts?)(?:\s+on|\s+at)?\s*:?\s*" + _WEEKDAY + r"$)",
     re.IGNORECASE | re.DOTALL,
 )
@@ -62,7 +63,7 @@ _LINK = re.compile(
     r"(?:of|on|by|at)\s+)?[:–—-]?\s*(?:the\s+)?" + _WEEKDAY + r"$",
     re.IGNORECASE,
 )
-# What a deadline word's sentence must name (or the article, for a title) to be a call's deadline.
+# What a deadline word's sentence (or else the title; the body, for the title's own) must name for a call's deadline.
 _CALL_WORDS = re.compile(
     r"\b(?:applications?|apply|applicants?|proposals?|concept(?:\s+note)?s?|submissions?|submit(?:ted)?|nominations?|"
     r"grants?|funding|call\s+for|expressions?\s+of\s+interest|eois?|tenders?|fellowships?|scholarships?|awards?|"
@@ -72,7 +73,7 @@ _CALL_WORDS = re.compile(
 # Sentence ends: a full stop, question or exclamation mark before a capital or quote, or a line break.
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"”’)]?\s+(?=[A-Z0-9\"“(])|\n+")
 _LOOKBACK = 200  # characters of the sentence read before a date for its trigger
-RECIPE = 1  # in every version's build record: a change re-reads every article's deadlines
+RECIPE = 2  # in every version's build record: a change re-reads every article's deadlines (2: "it ends on" is no call closing)
 MAX_DEADLINES = 4  # an article's deadlines kept, earliest first (a concept note's and a full proposal's)
 EARLIEST = timedelta(days=31)  # a date this long before publication is not this call's
 LATEST = timedelta(days=2 * 366)  # nor one this long after it

@@ -35,6 +35,7 @@ def test_a_deadline_sentence_names_its_date(sentence, expected):
     "The first round closed on 12 January 2025, with 400 applications.",  # an earlier round's, long before
     "Applications must be submitted by 15 may 2026.",  # "may" in lowercase is not read as the month
     "Applications will be accepted from March 2026.",  # a month without a day
+    "The ceasefire was extended and it ends on 30 June 2026.",  # something closing, but not a call
 ])
 def test_dates_that_are_not_this_calls_deadline(body):
     assert find_deadlines("Floods Displace Thousands in Sindh", body, PUBLISHED) == ()
