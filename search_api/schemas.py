@@ -118,8 +118,8 @@ class SearchResults(_Frozen):
     eligible: int = Field(description="Articles that pass the filters, hold the query's \"phrases\" and none of its "
                                       "-words (all articles when there are none)")
     relevant: int | None = Field(
-        None, description="sort=date or deadline: how many results are ordered by date — those scoring at least half "
-        "the first, at most 100 (the ones facets count); pages end there. For \"latest news\" or \"open calls\" "
+        None, description="sort=date or deadline: how many results are put in that order — those scoring at least "
+        "half the first, at most 100 (the ones facets count); pages end there. For \"latest news\" or \"open calls\" "
         "with nothing else asked, every eligible article (one per near-duplicate group). Null for sort=relevance"
     )
     hits: list[SearchHit]
