@@ -339,13 +339,13 @@ def article_tokens(
     missing ones computed by `encode` and cached (without `encode`, only cached ones are used; with `budget`, at
     most that many of the candidates' — the short articles' own are always computed)."""
     cache = f"{model_id}#tokens"
-    texts = [token_text(a.title, a.body) for a in articles]
-    keys = [text_key(t) for t in texts]
     blocks: dict[int, np.ndarray] = {}
 
     def load(rows: list[int], budget: int | None = None) -> None:
-        wanted = [r for r in rows if r not in blocks]
-        found = store.get_token_vectors(cache, [keys[r] for r in wanted], dim)
+        wanted = [r for r in rows if r not in blocks]  # texts and keys of these only: most articles are never read
+        texts = {r: token_text(articles[r].title, articles[r].body) for r in wanted}
+        keys = {r: text_key(texts[r]) for r in wanted}
+        found = store.get_token_vectors(cache, keys.values(), dim)
         missing = list(dict.fromkeys(keys[r] for r in wanted if keys[r] not in found))[:budget]
         if missing and encode is not None:
             text_of = {keys[r]: texts[r] for r in wanted}

@@ -223,7 +223,7 @@ class Engine:
         # plain lists for the serving path: a related list reads five rows, and pandas row access costs ~0.1 ms each
         self._card = {
             column: self.articles[column].tolist()
-            for column in ("id", "title", "url", "published_at", "categories", "countries", "regions", "deadlines")
+            for column in ("id", "title", "url", "published_at", "categories", "countries", "regions")
         }
         self._reasons: dict[tuple[int, int], str] = {}  # (source row, item row) → caption; fixed per version
         # each passage's stems, for choosing keyword snippets: stemming a passage costs ~26 µs, and popular
@@ -327,11 +327,12 @@ class Engine:
 
     def _deadline(self, row: int, today: date) -> tuple[date | None, bool | None]:
         """(the next deadline, else the last; whether all have passed) of one article; (None, None) without one."""
-        days = self._card["deadlines"][row]
+        days = self._deadlines[row]
+        days = days[days != _NO_DEADLINE]
         if not len(days):
             return None, None
-        upcoming = [d for d in days if d >= today.isoformat()]  # ISO days compare as text
-        return date.fromisoformat(upcoming[0] if upcoming else days[-1]), not upcoming
+        upcoming = days[days >= today.toordinal()]
+        return date.fromordinal(int(upcoming[0] if len(upcoming) else days[-1])), not len(upcoming)
 
     # -- the two legs ---------------------------------------------------------------------------------------
     def _dense_articles(self, query_vec: np.ndarray, need: int, allowed: np.ndarray | None) -> dict[int, tuple[float, int]]:
@@ -685,10 +686,10 @@ class Engine:
             return [FacetValue(value=str(v), count=c) for v, c in sorted(counter.items(), key=order)[:most]]
 
         categories, countries, regions, years, calls = Counter(), Counter(), Counter(), Counter(), Counter()
-        upcoming = self._next_deadlines(today)
         for r in rows:
-            if len(card["deadlines"][r]):
-                calls["open" if upcoming[r] != _NO_DEADLINE else "closed"] += 1
+            deadline, passed = self._deadline(r, today)  # the counted rows only: at most facet_depth
+            if deadline is not None:
+                calls["closed" if passed else "open"] += 1
             categories.update(set(card["categories"][r]))
             countries.update(set(card["countries"][r]))
             regions.update(set(card["regions"][r]))
