@@ -102,19 +102,21 @@ def related_rules_query(
     half_life_days: Annotated[float | None, Query(gt=0, le=36500, description="Soft recency half-life")] = None,
     max_age_days: Annotated[float | None, Query(gt=0, le=36500, description="Drop older posts")] = None,
     same_category_boost: Annotated[float | None, Query(ge=0.0, le=1.0, description="Bonus for a shared category")] = None,
-) -> dict[str, float]:
+    hide_closed_calls: Annotated[bool | None, Query(description="Drop calls whose deadlines have all passed")] = None,
+) -> dict[str, float | bool]:
     """Per-request overrides of the server's related rules (SIFT_RELATED_*); only the ones given."""
     given = {
         "min_similarity": min_similarity, "mmr_lambda": mmr_lambda, "half_life_days": half_life_days,
         "max_age_days": max_age_days, "same_category_boost": same_category_boost,
+        "hide_closed_calls": hide_closed_calls,
     }
     return {name: value for name, value in given.items() if value is not None}
 
 
-RulesQuery = Annotated[dict[str, float], Depends(related_rules_query)]
+RulesQuery = Annotated[dict[str, float | bool], Depends(related_rules_query)]
 
 
-def rules_for(engine: Engine, overrides: dict[str, float]) -> RelatedRules | None:
+def rules_for(engine: Engine, overrides: dict[str, float | bool]) -> RelatedRules | None:
     return replace(engine.related_rules, **overrides) if overrides else None
 
 

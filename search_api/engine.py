@@ -316,14 +316,18 @@ class Engine:
                 end = datetime.combine(filters.date_to, time.max, tzinfo=timezone.utc).timestamp()
                 mask &= self._published <= end
         if filters.calls is not None:
-            upcoming = self._next_deadlines(today) != _NO_DEADLINE
-            mask &= upcoming if filters.calls == "open" else (self._deadlines[:, 0] != _NO_DEADLINE) & ~upcoming
+            mask &= self._next_deadlines(today) != _NO_DEADLINE if filters.calls == "open" else self._calls_closed(today)
         return mask
 
     def _next_deadlines(self, today: date) -> np.ndarray:
         """Each article's first deadline on or after `today` (day ordinal), _NO_DEADLINE when none is."""
         table, day = self._deadlines, today.toordinal()
         return np.where(table >= day, table, _NO_DEADLINE).min(axis=1)
+
+    def _calls_closed(self, today: date, rows: np.ndarray | None = None) -> np.ndarray:
+        """Per article (or per one of `rows`): a call whose deadlines have all passed by `today`; False without one."""
+        table = self._deadlines if rows is None else self._deadlines[rows]
+        return (table[:, 0] != _NO_DEADLINE) & (np.where(table != _NO_DEADLINE, table, -1).max(axis=1) < today.toordinal())
 
     def _deadline(self, row: int, today: date) -> tuple[date | None, bool | None]:
         """(the next deadline, else the last; whether all have passed) of one article; (None, None) without one."""
@@ -828,6 +832,9 @@ class Engine:
             same = np.array([bool(mine.intersection(self.articles["categories"].iat[r])) for r in valid])
         if rules.mmr_lambda < 1.0 and len(valid):
             vectors = self.article_index.reconstruct_batch(valid)
+        closed = None
+        if rules.hide_closed_calls:
+            closed = self._calls_closed(datetime.now(timezone.utc).date(), valid)
         pins: list[Pin] = []
         excluded: list[int] = []
         if curation is not None:  # ids no longer (or not yet) in this version are skipped
@@ -839,7 +846,7 @@ class Engine:
             excluded = [self._position[t] for t in curation.excludes if t in self._position]
         return select_related(
             rows, scores, k, rules, group=self.group, source=source, age_days=age, same_category=same,
-            vectors=vectors, pins=pins, excluded=excluded, rank=rank,
+            vectors=vectors, pins=pins, excluded=excluded, rank=rank, closed=closed,
         )
 
     def _live_neighbours(self, vec: np.ndarray, fetch: int) -> tuple[np.ndarray, np.ndarray]:

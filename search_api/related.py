@@ -30,6 +30,7 @@ class RelatedRules:
     half_life_days: float | None = None  # a candidate this many days older than the newest article scores half
     max_age_days: float | None = None  # candidates older than this are dropped (undated ones are kept)
     same_category_boost: float = 0.0  # added to the score of a candidate sharing a category with the source
+    hide_closed_calls: bool = False  # drop candidates whose application deadlines have all passed (stale calls)
 
     def __post_init__(self) -> None:
         if not -1.0 <= self.min_similarity <= 1.0:
@@ -80,6 +81,7 @@ def select_related(
     pins: Sequence[Pin] = (),
     excluded: Collection[int] = (),
     rank: np.ndarray | None = None,
+    closed: np.ndarray | None = None,
 ) -> list[Picked]:
     """Up to `k` articles from the candidates, best first; fewer (even none) rather than any below the floor.
 
@@ -88,6 +90,7 @@ def select_related(
     near-duplicate group. Never the source; never two members of one group, nor a member of the source's group;
     never an excluded article or its near-duplicates. Pins take their positions first and ignore the rules.
     `rank` (per candidate, default the similarity) orders the candidates; the floor always applies to `similarity`.
+    `closed` (per candidate) marks calls whose deadlines have all passed, dropped under `hide_closed_calls`.
     """
     if k < 1:
         return []
@@ -101,6 +104,8 @@ def select_related(
         keep &= rows != source
     if rules.max_age_days is not None and age_days is not None:
         keep &= ~(age_days > rules.max_age_days)  # NaN (undated) compares False: kept
+    if rules.hide_closed_calls and closed is not None:
+        keep &= ~closed
     score = (similarity if rank is None else rank).astype(np.float64)
     if rules.half_life_days is not None and age_days is not None:
         ages = np.nan_to_num(np.clip(age_days, 0.0, None), nan=0.0)

@@ -128,6 +128,9 @@ class Settings(BaseSettings):
     related_same_category_boost: float = Field(
         0.0, ge=0.0, le=1.0, description="Added to the similarity of a related post sharing a category"
     )
+    related_hide_closed_calls: bool = Field(
+        False, description="Never show a related grant call whose application deadlines have all passed"
+    )
 
     def embedder(self, *, serving: bool = False) -> Embedder:
         """The embedder these settings describe (loads the model; raises models.ModelLoadError).
@@ -191,4 +194,5 @@ class Settings(BaseSettings):
             half_life_days=self.related_half_life_days,
             max_age_days=self.related_max_age_days,
             same_category_boost=self.related_same_category_boost,
+            hide_closed_calls=self.related_hide_closed_calls,
         )

@@ -73,6 +73,16 @@ def test_bad_article_requests(client, path, status, message):
     assert r.status_code == status and message in r.json()["error"]
 
 
+def test_related_rules_per_request_hide_closed_calls(client):
+    ids = lambda **params: [i["id"] for i in client.get("/articles/t04/related", params={"k": 11, **params}).json()["items"]]
+    everything = ids(min_similarity=-1)
+    assert "t03" in everything  # the EU call that closed on 15 March 2026
+    assert ids(min_similarity=-1, hide_closed_calls="true") == [i for i in everything if i != "t03"]
+    assert ids(min_similarity=-1, hide_closed_calls="false") == everything
+    r = client.get("/articles/t04/related", params={"hide_closed_calls": "perhaps"})
+    assert r.status_code == 422 and "hide_closed_calls: Input should be a valid boolean" in r.json()["error"]
+
+
 def test_related_for_a_draft(client):
     r = client.post("/related", json={"title": "Minors freed from cocoa plantations", "body": "Police in Ghana.", "k": 3})
     assert r.status_code == 200 and r.json()["items"][0]["id"] == "t01"

@@ -1,5 +1,7 @@
 """The related-posts policy over small hand-made candidate lists, then the same rules through the real engine."""
 
+from datetime import date
+
 import numpy as np
 import pytest
 
@@ -84,6 +86,14 @@ def test_the_floor_applies_to_the_cosine_not_the_decayed_score():
 def test_same_category_boost(boost, expected):
     same = np.array([False, True, True, True, False])
     assert pick(rules=RelatedRules(min_similarity=-1, same_category_boost=boost), same_category=same) == expected
+
+
+def test_closed_calls_are_dropped_only_when_asked():
+    closed = np.array([True, False, True, False, False])  # per candidate: rows 1 and 3 are calls that have closed
+    assert pick(closed=closed) == [1, 2, 4, 5]
+    assert pick(rules=RelatedRules(min_similarity=-1, hide_closed_calls=True), closed=closed) == [2, 4, 5]
+    # row 3 (2's near-duplicate) is dropped with it, and nothing is dropped without the per-candidate facts
+    assert pick(rules=RelatedRules(min_similarity=-1, hide_closed_calls=True)) == [1, 2, 4, 5]
 
 
 def test_mmr_trades_relevance_for_diversity():
@@ -173,15 +183,28 @@ def test_draft_items_are_explained_too(tiny_engine):
     assert items[0].id == "t01" and "cocoa" in items[0].reason
 
 
+def test_a_closed_call_leaves_related_lists_only_under_the_rule(tiny_engine):
+    # t03 is the tiny corpus's only call; it closed on 15 March 2026
+    lists = {aid: [i.id for i in tiny_engine.related(aid, k=11).items] for aid in tiny_engine.articles["id"] if aid != "t03"}
+    assert all("t03" in ids for ids in lists.values())  # every other article lists it somewhere, floor off
+    hidden = RelatedRules(min_similarity=-1.0, hide_closed_calls=True)
+    for aid, ids in lists.items():
+        shown = [i.id for i in tiny_engine.related(aid, k=11, rules=hidden).items]
+        assert shown == [i for i in ids if i != "t03"]  # only the closed call goes; the rest keep their order
+    item = next(i for i in tiny_engine.related("t04", k=11).items if i.id == "t03")
+    assert (item.deadline, item.deadline_passed) == (date(2026, 3, 15), True)
+
+
 def test_rules_come_from_the_environment(monkeypatch):
     from search_api.settings import Settings
 
     assert Settings().related_rules() == RelatedRules()
     for name, value in [("MIN_SIMILARITY", "0.4"), ("MMR_LAMBDA", "0.8"), ("HALF_LIFE_DAYS", "180"),
-                        ("MAX_AGE_DAYS", "730"), ("SAME_CATEGORY_BOOST", "0.05")]:
+                        ("MAX_AGE_DAYS", "730"), ("SAME_CATEGORY_BOOST", "0.05"), ("HIDE_CLOSED_CALLS", "true")]:
         monkeypatch.setenv(f"SIFT_RELATED_{name}", value)
     assert Settings().related_rules() == RelatedRules(
-        min_similarity=0.4, mmr_lambda=0.8, half_life_days=180, max_age_days=730, same_category_boost=0.05
+        min_similarity=0.4, mmr_lambda=0.8, half_life_days=180, max_age_days=730, same_category_boost=0.05,
+        hide_closed_calls=True,
     )
     monkeypatch.setenv("SIFT_RELATED_MMR_LAMBDA", "1.5")
     with pytest.raises(ValueError, match="related_mmr_lambda"):
