@@ -87,11 +87,7 @@ def _without_paths(settings: Settings):
 
 
 def load_engine(settings: Settings, encoder: QueryEncoder | None = None) -> Engine:
-    encoder = encoder or settings.embedder(serving=True)
-    return Engine.open(
-        settings.index_dir, encoder, verify=settings.verify_checksums, ranking=settings.ranking(),
-        related_rules=settings.related_rules(), vectors=settings.vector_config(),
-    )
+    return settings.open_engine(encoder or settings.embedder(serving=True))
 
 
 def create_app(settings: Settings | None = None, *, engine: Engine | None = None) -> FastAPI:

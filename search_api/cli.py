@@ -52,13 +52,8 @@ def _embedder(settings: Settings, *, serving: bool = False) -> Embedder:
 
 def _engine(settings: Settings, *, serving: bool = True):
     """The live version, for answering queries (so the embedder runs single-threaded, see Settings.embedder)."""
-    from search_api.engine import Engine
-
     try:
-        return Engine.open(
-            settings.index_dir, _embedder(settings, serving=serving), verify=settings.verify_checksums, ranking=settings.ranking(),
-            related_rules=settings.related_rules(), vectors=settings.vector_config(),
-        )
+        return settings.open_engine(_embedder(settings, serving=serving))
     except SiftError as exc:
         raise _fail(str(exc)) from None
 

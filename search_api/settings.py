@@ -186,6 +186,16 @@ class Settings(BaseSettings):
         return RankingParams(fusion=self.fusion, weight=self.fusion_weight, rrf_k=self.rrf_k, geo_boost=self.geo_boost,
                              match_floor=self.match_floor, synonyms=synonyms)
 
+    def open_engine(self, encoder):
+        """The live version of `index_dir` as these settings serve it (ranking, related rules, vector store), with
+        `encoder` embedding queries: the server's and the CLI's engine."""
+        from search_api.engine import Engine
+
+        return Engine.open(
+            self.index_dir, encoder, verify=self.verify_checksums, ranking=self.ranking(),
+            related_rules=self.related_rules(), vectors=self.vector_config(),
+        )
+
     def related_rules(self) -> RelatedRules:
         """The engine's related-posts rules from these settings."""
         return RelatedRules(
