@@ -208,7 +208,11 @@ class Engine:
         self.related_rules = related_rules
         dated = self._published[~np.isnan(self._published)]
         self._newest = float(dated.max()) if len(dated) else np.nan  # recency rules count age from here
-        self._explainer = Explainer(self.keyword, self._article_text, self._places, self._stored_profiles())
+        self._explainer = Explainer(
+            self.keyword, self._article_text, self._places, self._stored_profiles(),
+            categories_of=lambda row: self.articles["categories"].iat[row],
+            category_size=lambda name: len(self._category_members.get(name.casefold(), ())),
+        )
         # a stem's spellings decode up to 20 term profiles: suggestions ask for ~40 stems a keystroke, mostly the same
         self._spelling = lru_cache(maxsize=16384)(self._spelling)  # type: ignore[method-assign]
         self._speller = Speller(
@@ -779,7 +783,9 @@ class Engine:
         if reason is None:
             if len(self._reasons) >= 200_000:
                 self._reasons.clear()
-            reason = self._reasons[key] = self._explainer.reason(source(), places, row, nearby())
+            reason = self._reasons[key] = self._explainer.reason(
+                source(), places, row, nearby(), source_categories=self.articles["categories"].iat[source_row]
+            )
         return reason
 
     def _related_items(

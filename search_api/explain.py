@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
 from indexer.keyword import KeywordIndex
 # profiles are built when a version is published (indexer.terms); re-exported here, where captions are made
@@ -19,9 +20,16 @@ MAX_TERMS = 4
 # A term in more than this share of all articles ("said", "year") says nothing about why two are related.
 MAX_DOCUMENT_SHARE = 0.1
 LEAD_BONUS = 2.0
-# Counting and quantifying words pass BM25's short stop list and, on a small site, the document-share limit, but
-# "Both mention six, any and debt" tells a reader nothing: never a reason.
-_NOT_REASONS = frozenset(
+# Function words pass BM25's short stop list and, on a small site, the document-share limit ("would", "whether",
+# "among", "nothing": 7% of the caption terms on Disaster Response's one-line messages, BENCHMARKS.md "Captions"):
+# scikit-learn's English stop list, without the content words its documentation warns it holds ("fire", "interest",
+# "call", "well", "bill", "system": a wildfire, a loan's interest, a call for proposals, a water well).
+_CONTENT_WORDS = frozenset(
+    "amount back bill bottom call cry describe detail empty fill find fire found front full interest mill move name "
+    "part serious show side sincere system thick thin top well".split()
+)
+# Counting and quantifying words pass both lists, but "Both mention six, any and debt" tells a reader nothing either.
+_NOT_REASONS = (ENGLISH_STOP_WORDS - _CONTENT_WORDS) | frozenset(
     "one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen "
     "eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety hundred hundreds thousand thousands "
     "million millions billion billions dozen dozens first second third fourth fifth sixth seventh eighth ninth tenth "
@@ -33,6 +41,7 @@ _NOT_REASONS = frozenset(
 CONCENTRATION = 1.0
 RERANKED = 16  # the best-scoring shared terms re-ranked by it (each a look-up in the posting lists)
 PINNED_REASON = "Chosen by the editors"
+CATEGORY_PREFIX = "Both in "
 NOTHING_SHARED = "Close in meaning, with no key terms in common"
 
 
@@ -120,6 +129,16 @@ def caption(places: Sequence[str], terms: Sequence[str], limit: int = MAX_REASON
     return prefix + _join(fitted) if fitted else NOTHING_SHARED
 
 
+def category_caption(categories: Sequence[str], limit: int = MAX_REASON_CHARS) -> str | None:
+    """"Both in Child Labour and Funding Opportunities", as many categories as fit; None when none does."""
+    fitted: list[str] = []
+    for category in categories:
+        if len(CATEGORY_PREFIX + _join([*fitted, category])) > limit:
+            break
+        fitted.append(category)
+    return CATEGORY_PREFIX + _join(fitted) if fitted else None
+
+
 def _join(words: Sequence[str]) -> str:
     return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
 
@@ -133,10 +152,13 @@ class Explainer:
 
     def __init__(
         self, keyword: KeywordIndex, text_of: Callable[[int], str], places_of: Callable[[int], Sequence[str]],
-        stored: StoredProfiles | None = None,
+        stored: StoredProfiles | None = None, categories_of: Callable[[int], Sequence[str]] = lambda row: (),
+        category_size: Callable[[str], int] = lambda category: 0,
     ):
         self._keyword = keyword
         self._places_of = places_of
+        self._categories_of = categories_of
+        self._category_size = category_size
         build: Callable[[int], TermProfile] = stored.__getitem__ if stored is not None else (
             lambda row: term_profile(text_of(row))
         )
@@ -150,11 +172,19 @@ class Explainer:
         return Neighbourhood(count, len(held))
 
     def reason(
-        self, source: TermProfile, source_places: Sequence[str], target: int, nearby: Neighbourhood | None = None
+        self, source: TermProfile, source_places: Sequence[str], target: int, nearby: Neighbourhood | None = None,
+        source_categories: Sequence[str] = (),
     ) -> str:
+        """Shared places and terms; when they share no place and no telling term (as one-line messages often), the
+        categories both are filed under, the most specific first ("Both in Child Labour and Funding Opportunities")."""
         target_places = {p.casefold() for p in self._places_of(target)}
         places = [p for p in source_places if p.casefold() in target_places]
         # more terms than a caption shows: those that repeat a place's words give way to the next ones
         terms = shared_terms(source, self.profile(target), self._keyword.frequencies, self._keyword.count,
                              most=2 * MAX_TERMS, nearby=nearby)
-        return caption(places, terms)
+        said = caption(places, terms)
+        if said == NOTHING_SHARED and len(source_categories):
+            theirs = {c.casefold() for c in self._categories_of(target)}
+            shared = [c for c in dict.fromkeys(source_categories) if c.casefold() in theirs]
+            return category_caption(sorted(shared, key=lambda c: (self._category_size(c), c.casefold()))) or said
+        return said

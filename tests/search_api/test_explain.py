@@ -2,7 +2,9 @@
 
 import pytest
 
-from search_api.explain import NOTHING_SHARED, caption, shared_terms, term_profile
+import json
+
+from search_api.explain import NOTHING_SHARED, caption, category_caption, shared_terms, term_profile
 
 
 def test_profile_keeps_words_as_written_and_drops_noise():
@@ -28,6 +30,44 @@ def test_counting_words_are_never_reasons():
     b = term_profile("Six districts report any losses and debt; several million households owe twice more.")
     terms = shared_terms(a, b, lambda stems: [2] * len(stems), documents=1000, most=8)
     assert terms == ["debt", "owe"]  # not six, any, several, million, twice
+
+
+def test_function_words_are_never_reasons_but_the_stop_lists_content_words_are():
+    a = term_profile("Whether the fire would spread among homes, nothing said. Interest on loans doubled; wells ran dry.")
+    b = term_profile("Nobody knew whether fire would reach homes among the hills; nothing left. Interest rose, wells failed.")
+    terms = shared_terms(a, b, lambda stems: [2] * len(stems), documents=1000, most=8)
+    assert not {"whether", "would", "among", "nothing"} & {t.lower() for t in terms}
+    assert {"fire", "interest", "wells", "homes"} <= {t.lower() for t in terms}  # scikit-learn's list holds the first three
+
+
+def test_category_caption_most_specific_first_as_given():
+    assert category_caption(["Child Labour", "Funding Opportunities"]) == "Both in Child Labour and Funding Opportunities"
+    assert category_caption(["Health"]) == "Both in Health"
+    assert category_caption([]) is None
+    assert category_caption(["x" * 200]) is None
+    assert len(category_caption([f"Category {i}" for i in range(30)])) <= 120
+
+
+def test_related_items_sharing_no_term_are_explained_by_their_shared_categories(tmp_path, embedder):
+    from indexer.pipeline import index_sources
+    from search_api.engine import Engine
+    from search_api.related import RelatedRules
+
+    records = [  # one-line messages: the two flood reports share no word, only their meaning and two categories
+        {"id": "m1", "title": "Rain swamps villages", "body": "Rivers burst their banks overnight.", "categories": ["Weather", "Floods"]},
+        {"id": "m2", "title": "Monsoon deluge inundates hamlets", "body": "Torrential downpour submerged houses.", "categories": ["Floods", "Weather", "Asia"]},
+        {"id": "m3", "title": "Schools reopen after holidays", "body": "Pupils returned to classrooms.", "categories": ["Education", "Weather"]},
+        {"id": "m4", "title": "Weather office warns of storms", "body": "Storms and gales are expected.", "categories": ["Weather"]},
+    ]
+    source = tmp_path / "m.jsonl"
+    source.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    index_sources([source], tmp_path / "idx", embedder, progress=False)
+    engine = Engine.open(tmp_path / "idx", embedder, related_rules=RelatedRules(min_similarity=-1.0))
+    reasons = {item.id: item.reason for item in engine.related("m1", k=3).items}
+    assert reasons["m2"] == "Both in Floods and Weather"  # the category fewer articles hold first
+    assert reasons["m3"] == reasons["m4"] == "Both in Weather"
+    draft = {item.id: item.reason for item in engine.related_to_text("Deluge", "Downpour submerged hamlets.", k=3).items}
+    assert draft["m1"] == NOTHING_SHARED  # a draft is filed nowhere yet
 
 
 def test_passing_words_give_way_to_lead_terms_and_repeated_ones():
