@@ -8,12 +8,15 @@ call's text always names the date. A date counts when the same sentence names it
 - a deadline word: "deadline", "closing date", "due date", "cut-off date" (with the date after it: "Deadline: 15
   May", "the deadline for proposals is 15 May 2026");
 - something sent in by a time: "applications / proposals / concept notes / submissions / nominations … by, before,
-  until, no later than, on or before <date>", also "apply / submit … by <date>";
-- something closing: "applications close on <date>", "the call closes <date>".
+  until, no later than, on or before <date>", also "apply / submit … by <date>", with a time of day or not ("by 5 pm
+  on <date>", "by 17:00 CET on <date>");
+- something closing: "applications close on <date>", "the call closes <date>", "applications open on 1 May and close
+  on <date>".
 
 and, for a deadline word, the sentence or the title (the body, for a title) says what is applied for, so "a deadline
 of 30 June for militias to disarm" in a news story is not a grant's. Dates need a day and a month ("15 May
-2026", "May 15, 2026", "Friday 15 May", ISO "2026-05-15"); a date without a year is the next one on or after the
+2026", "May 15, 2026", "Friday 15 May", ISO "2026-05-15", or "15/05/2026" and "15.05.2026" when the numbers say which
+is the day: "03/04/2026" is not read); a date without a year is the next one on or after the
 publication date (none when the article is undated). A date more than a month before publication or more than two
 years after it is not a deadline of this call (an earlier round's, a programme's end).
 """
@@ -38,19 +41,24 @@ _DATE = re.compile(
     r"(?P<d1>" + _DAY + r")(?:\s+of)?\s+(?P<m1>" + _MONTH + r")(?:,?\s+(?P<y1>" + _YEAR + r"))?"  # 15 May 2026
     r"|(?P<m2>" + _MONTH + r")\s+(?P<d2>" + _DAY + r")(?:,?\s+(?P<y2>" + _YEAR + r"))?"  # May 15, 2026
     r"|(?P<y3>" + _YEAR + r")-(?P<m3>0[1-9]|1[0-2])-(?P<d3>0[1-9]|[12]\d|3[01])"  # 2026-05-15
-    r")\b(?!-\d)"
+    r"|(?P<a4>[0-3]?\d)(?P<sep>[/.])(?P<b4>[0-3]?\d)(?P=sep)(?P<y4>" + _YEAR + r")"  # 15/05/2026, 15.05.2026
+    r")\b(?!-\d)(?![/.]\d)"
 )
 _MONTH_ABBREVIATIONS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _WEEKDAY = r"(?:(?:Mon|Tues?|Wed(?:nes)?|Thu(?:rs?)?|Fri|Sat(?:ur)?|Sun)(?:day)?\.?,?\s+)?"
 # What is sent in, and the words that set a time for it: "applications must be submitted … by", "apply before".
 _SENT = (r"(?:applications?|proposals?|concept\s+notes?|submissions?|nominations?|entries|expressions?\s+of\s+"
          r"interest|eois?|letters?\s+of\s+intent|bids|tenders?|abstracts|applicants|apply|submit(?:ted)?)")
-_BY = r"(?:by|before|until|till|no\s+later\s+than|not\s+later\s+than|on\s+or\s+before|up\s+to)\s+(?:midnight\s+(?:on\s+)?)?"
+# A time of day may come first: "by 5 pm on", "by 17:00 CET on", "until 12:00 noon (GMT),", "by midnight on".
+_TIME = (r"(?:(?:(?:[01]?\d|2[0-3])(?:[:.h][0-5]\d)?\s*(?:[ap]\.?m\.?|hrs?|h)?(?:\s+(?:noon|midnight))?|midnight|noon|"
+         r"midday)(?:\s*\(?[A-Z]{2,4}(?:[+-]\d{1,2})?\)?)?\s*,?\s*(?:on\s+)?)?")
+_BY = r"(?:by|before|until|till|no\s+later\s+than|not\s+later\s+than|on\s+or\s+before|up\s+to)\s+" + _TIME
 _TRIGGERS = re.compile(
     r"(?P<word>\b(?:deadlines?|closing\s+dates?|due\s+dates?|cut-?\s?off\s+dates?)\b)"
     r"|(?P<sent>\b" + _SENT + r"\b(?:(?![.;]\s).){0,160}?\b" + _BY + r":?\s*(?:the\s+)?" + _WEEKDAY + r"$)"
     r"|(?P<close>\b(?:applications?|submissions?|nominations?|the\s+call|the\s+(?:application\s+)?(?:window|round)|"
     r"registrations?)\s+"
+    r"(?:(?:(?![.;]\s).){0,80}?\s(?:and|but)\s+)?"  # "applications open on 1 May and close on …": the same subject
     r"(?:will\s+)?(?:close|closes|closing|ends?|shuts?)(?:\s+on|\s+at)?\s*:?\s*" + _WEEKDAY + r"$)",
     re.IGNORECASE | re.DOTALL,
 )
@@ -73,7 +81,9 @@ _CALL_WORDS = re.compile(
 # Sentence ends: a full stop, question or exclamation mark before a capital or quote, or a line break.
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"”’)]?\s+(?=[A-Z0-9\"“(])|\n+")
 _LOOKBACK = 200  # characters of the sentence read before a date for its trigger
-RECIPE = 2  # in every version's build record: a change re-reads every article's deadlines (2: "it ends on" is no call closing)
+# in every version's build record: a change re-reads every article's deadlines (2: "it ends on" is no call closing;
+# 3: numeric dates, a time of day before the date, "applications open on … and close on …")
+RECIPE = 3
 MAX_DEADLINES = 4  # an article's deadlines kept, earliest first (a concept note's and a full proposal's)
 EARLIEST = timedelta(days=31)  # a date this long before publication is not this call's
 LATEST = timedelta(days=2 * 366)  # nor one this long after it
@@ -116,6 +126,8 @@ def _dates(text: str) -> list[re.Match[str]]:
     while at >= 0:
         if text[at + 4: at + 5] == "-":
             starts.add(at)
+        elif at >= 4 and text[at - 1] in "/." and text[at - 4] == text[at - 1]:  # 15/05/2026: from its day
+            starts.add(max(0, at - 6))
         at = text.find("20", at + 2)
     matches, covered = [], -1
     for start in sorted(starts):
@@ -161,6 +173,14 @@ def _trigger(before: str) -> str | None:
 def _as_date(m: re.Match[str], published: date | None) -> date | None:
     if m.group("y3"):
         year, month, day = int(m.group("y3")), int(m.group("m3")), int(m.group("d3"))
+    elif m.group("y4"):  # day first or month first: read only when the numbers say which (15/05, 05/15, 05/05)
+        a, b, year = int(m.group("a4")), int(m.group("b4")), int(m.group("y4"))
+        if a > 12 >= b or a == b:
+            day, month = a, b
+        elif b > 12 >= a:
+            month, day = a, b
+        else:
+            return None  # 03/04/2026: 3 April or March 4, the text does not say
     else:
         name = m.group("m1") or m.group("m2")
         if not name[0].isupper():  # "may 2 groups apply": a month is written with a capital

@@ -22,6 +22,13 @@ PUBLISHED = date(2026, 3, 2)
     ("Nominations must reach the secretariat on or before the 1st of June 2026.", date(2026, 6, 1)),
     ("The call closes on 12 May.", date(2026, 5, 12)),  # no year: the next 12 May after publication
     ("Proposals must be submitted by 10 January.", date(2027, 1, 10)),  # already past this year: next year's
+    ("Submit your application by 5 pm on 20 November 2026.", date(2026, 11, 20)),  # a time of day first
+    ("Proposals must be submitted by 17:00 CET on 15 December 2026.", date(2026, 12, 15)),
+    ("Applications are accepted until 12:00 noon (GMT), 30 November 2026.", date(2026, 11, 30)),
+    ("Applications open on 1 April and close on 15 May 2026.", date(2026, 5, 15)),  # the opening date is not it
+    ("The deadline for applications is 15/05/2026.", date(2026, 5, 15)),  # day first: 15 is no month
+    ("Applications must be sent by 05/15/2026.", date(2026, 5, 15)),  # month first
+    ("Deadline for proposals: 31.07.2026", date(2026, 7, 31)),
 ])
 def test_a_deadline_sentence_names_its_date(sentence, expected):
     body = "The Rural Futures Fund invites proposals from community groups. " + sentence
@@ -36,6 +43,10 @@ def test_a_deadline_sentence_names_its_date(sentence, expected):
     "Applications must be submitted by 15 may 2026.",  # "may" in lowercase is not read as the month
     "Applications will be accepted from March 2026.",  # a month without a day
     "The ceasefire was extended and it ends on 30 June 2026.",  # something closing, but not a call
+    "Applications for the programme, which ends on 30 June 2027, are welcome.",  # the programme's end
+    "Applications are reviewed monthly and the programme ends on 30 June 2027.",  # another subject closing
+    "The deadline for applications is 03/04/2026.",  # 3 April or March 4: not read
+    "Version 1.2.2026 of the application form was published.",  # not a date
 ])
 def test_dates_that_are_not_this_calls_deadline(body):
     assert find_deadlines("Floods Displace Thousands in Sindh", body, PUBLISHED) == ()
