@@ -5,11 +5,11 @@ Deadline 30 June 2025".
 A funding portal's readers ask for open calls and the ones closing soon; the CMS rarely has a field for it, but the
 call's text always names the date. A date counts when the same sentence names it as a deadline before it:
 
-- a deadline word: "deadline", "closing date", "due date", "cut-off date" (with the date after it: "Deadline: 15
-  May", "the deadline for proposals is 15 May 2026");
-- something sent in by a time: "applications / proposals / concept notes / submissions / nominations … by, before,
-  until, no later than, on or before <date>", also "apply / submit … by <date>", with a time of day or not ("by 5 pm
-  on <date>", "by 17:00 CET on <date>");
+- a deadline word: "deadline", "closing date", "due date", "cut-off date", "closes" (with the date after it:
+  "Deadline: 15 May", "the deadline for proposals is 15 May 2026", a title's "… apply now, closes 15 May");
+- something sent in by a time: "applications / proposals / concept notes / submissions / nominations / the call …
+  by, before, until, through, due, no later than, on or before <date>", also "apply / submit … by <date>", with a
+  time of day or not ("by 5 pm on <date>", "until 11:59 p.m. EST on <date>");
 - something closing: "applications close on <date>", "the call closes <date>", "applications open on 1 May and close
   on <date>".
 
@@ -48,18 +48,19 @@ _MONTH_ABBREVIATIONS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", 
 _WEEKDAY = r"(?:(?:Mon|Tues?|Wed(?:nes)?|Thu(?:rs?)?|Fri|Sat(?:ur)?|Sun)(?:day)?\.?,?\s+)?"
 # What is sent in, and the words that set a time for it: "applications must be submitted … by", "apply before".
 _SENT = (r"(?:applications?|proposals?|concept\s+notes?|submissions?|nominations?|entries|expressions?\s+of\s+"
-         r"interest|eois?|letters?\s+of\s+intent|bids|tenders?|abstracts|applicants|apply|submit(?:ted)?)")
+         r"interest|eois?|letters?\s+of\s+intent|bids|tenders?|abstracts|applicants|apply|submit(?:ted)?|the\s+call)")
 # A time of day may come first: "by 5 pm on", "by 17:00 CET on", "until 12:00 noon (GMT),", "by midnight on".
 _TIME = (r"(?:(?:(?:[01]?\d|2[0-3])(?:[:.h][0-5]\d)?\s*(?:[ap]\.?m\.?|hrs?|h)?(?:\s+(?:noon|midnight))?|midnight|noon|"
          r"midday)(?:\s*\(?[A-Z]{2,4}(?:[+-]\d{1,2})?\)?)?\s*,?\s*(?:on\s+)?)?")
-_BY = r"(?:by|before|until|till|no\s+later\s+than|not\s+later\s+than|on\s+or\s+before|up\s+to)\s+" + _TIME
+_BY = (r"(?:by|before|until|till|through|thru|no\s+later\s+than|not\s+later\s+than|on\s+or\s+before|up\s+to|"
+       r"due(?:\s+(?:on|by))?)\s+" + _TIME)
 _TRIGGERS = re.compile(
-    r"(?P<word>\b(?:deadlines?|closing\s+dates?|due\s+dates?|cut-?\s?off\s+dates?)\b)"
+    r"(?P<word>\b(?:deadlines?|closing\s+dates?|due\s+dates?|cut-?\s?off\s+dates?|closes)\b)"
     r"|(?P<sent>\b" + _SENT + r"\b(?:(?![.;]\s).){0,160}?\b" + _BY + r":?\s*(?:the\s+)?" + _WEEKDAY + r"$)"
     r"|(?P<close>\b(?:applications?|submissions?|nominations?|the\s+call|the\s+(?:application\s+)?(?:window|round)|"
     r"registrations?)\s+"
     r"(?:(?:(?![.;]\s).){0,80}?\s(?:and|but)\s+)?"  # "applications open on 1 May and close on …": the same subject
-    r"(?:will\s+)?(?:close|closes|closing|ends?|shuts?)(?:\s+on|\s+at)?\s*:?\s*" + _WEEKDAY + r"$)",
+    r"(?:will\s+)?(?:close|closes|closing|ends?|shuts?)\s*(?:on\s+|at\s+)?" + _TIME + r":?\s*" + _WEEKDAY + r"$)",
     re.IGNORECASE | re.DOTALL,
 )
 # What may stand between a deadline word and its date: "deadline for concept notes is", "deadline: ", "deadline of",
@@ -79,10 +80,11 @@ _CALL_WORDS = re.compile(
     re.IGNORECASE,
 )
 # Sentence ends: a full stop, question or exclamation mark before a capital or quote, or a line break.
-_SENTENCE_END = re.compile(r"(?<=[.!?])[\"”’)]?\s+(?=[A-Z0-9\"“(])|\n+")
+_SENTENCE_END = re.compile(r"(?<=[.!?])(?<![ap]\.m\.)[\"”’)]?\s+(?=[A-Z0-9\"“(])|\n+")  # not "5 p.m. GMT"
 _LOOKBACK = 200  # characters of the sentence read before a date for its trigger
 # in every version's build record: a change re-reads every article's deadlines (2: "it ends on" is no call closing;
-# 3: numeric dates, a time of day before the date, "applications open on … and close on …")
+# 3: numeric dates, a time of day before the date, "applications open on … and close on …", "due", "through",
+# "the call … until", a call that "closes <date>")
 RECIPE = 3
 MAX_DEADLINES = 4  # an article's deadlines kept, earliest first (a concept note's and a full proposal's)
 EARLIEST = timedelta(days=31)  # a date this long before publication is not this call's

@@ -29,6 +29,11 @@ PUBLISHED = date(2026, 3, 2)
     ("The deadline for applications is 15/05/2026.", date(2026, 5, 15)),  # day first: 15 is no month
     ("Applications must be sent by 05/15/2026.", date(2026, 5, 15)),  # month first
     ("Deadline for proposals: 31.07.2026", date(2026, 7, 31)),
+    ("Applications are due 15 May 2026.", date(2026, 5, 15)),
+    ("Applications will be accepted through May 15, 2026.", date(2026, 5, 15)),
+    ("The call will remain open until 15 May 2026.", date(2026, 5, 15)),
+    ("Submissions accepted until 11:59 p.m. EST on May 15, 2026.", date(2026, 5, 15)),  # "p.m. EST" ends no sentence
+    ("The call closes at midnight on 15 May 2026.", date(2026, 5, 15)),
 ])
 def test_a_deadline_sentence_names_its_date(sentence, expected):
     body = "The Rural Futures Fund invites proposals from community groups. " + sentence
@@ -47,6 +52,9 @@ def test_a_deadline_sentence_names_its_date(sentence, expected):
     "Applications are reviewed monthly and the programme ends on 30 June 2027.",  # another subject closing
     "The deadline for applications is 03/04/2026.",  # 3 April or March 4: not read
     "Version 1.2.2026 of the application form was published.",  # not a date
+    "Applications rose due to the floods on 3 April 2026.",  # "due to", not due on
+    "Applications submitted through the portal on 3 April 2026 were lost.",
+    "The call was made by the minister on 3 April 2026.",
 ])
 def test_dates_that_are_not_this_calls_deadline(body):
     assert find_deadlines("Floods Displace Thousands in Sindh", body, PUBLISHED) == ()
@@ -55,8 +63,10 @@ def test_dates_that_are_not_this_calls_deadline(body):
 def test_a_title_deadline_counts_when_the_article_is_a_call():
     title = "Small Grants for Youth-Led WASH Projects in Zambia — Deadline 30 June 2026"
     assert find_deadlines(title, "Youth groups can apply for small grants.", PUBLISHED) == (date(2026, 6, 30),)
+    assert find_deadlines("Water Grants: Apply Now, Closes 15 May 2026", "NGOs may apply.", PUBLISHED) == (date(2026, 5, 15),)
     # a deadline word with no call in sight: a news headline
     assert find_deadlines("Ceasefire Deadline 30 June 2026 Passes Quietly", "Talks went on.", PUBLISHED) == ()
+    assert find_deadlines("Museum Show Closes 15 May 2026", "The gallery said it was popular.", PUBLISHED) == ()
     # a deadline sentence that names nothing applied for, under a call's title
     body = "Projects may include rainwater storage. The closing date for concepts is 15 November 2026."
     assert find_deadlines("Pacific Facility Offers Grants to Community Groups", body, PUBLISHED) == (date(2026, 11, 15),)
