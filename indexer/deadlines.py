@@ -16,13 +16,14 @@ call's text always names the date. A date counts when the same sentence names it
 and, for a deadline word, the sentence or the title (the body, for a title) says what is applied for, so "a deadline
 of 30 June for militias to disarm" in a news story is not a grant's. Dates need a day and a month ("15 May
 2026", "May 15, 2026", "Friday 15 May", ISO "2026-05-15", or "15/05/2026" and "15.05.2026" when the numbers say which
-is the day: "03/04/2026" is not read); a date without a year is the next one on or after the
-publication date (none when the article is undated). A date more than a month before publication or more than two
+is the day: "03/04/2026" is not read; "the end of May" is its last day); a date without a year is the next one on or
+after the publication date (none when the article is undated). A date more than a month before publication or more than two
 years after it is not a deadline of this call (an earlier round's, a programme's end).
 """
 
 from __future__ import annotations
 
+import calendar
 import re
 from datetime import date, datetime, timedelta
 
@@ -42,6 +43,7 @@ _DATE = re.compile(
     r"|(?P<m2>" + _MONTH + r")\s+(?P<d2>" + _DAY + r")(?:,?\s+(?P<y2>" + _YEAR + r"))?"  # May 15, 2026
     r"|(?P<y3>" + _YEAR + r")-(?P<m3>0[1-9]|1[0-2])-(?P<d3>0[1-9]|[12]\d|3[01])"  # 2026-05-15
     r"|(?P<a4>[0-3]?\d)(?P<sep>[/.])(?P<b4>[0-3]?\d)(?P=sep)(?P<y4>" + _YEAR + r")"  # 15/05/2026, 15.05.2026
+    r"|end\s+of\s+(?P<m5>" + _MONTH + r")(?:,?\s+(?P<y5>" + _YEAR + r"))?"  # the end of May 2026: its last day
     r")\b(?!-\d)(?![/.]\d)"
 )
 _MONTH_ABBREVIATIONS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
@@ -84,7 +86,7 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])(?<![ap]\.m\.)[\"”’)]?\s+(?=[A-Z0-9\"
 _LOOKBACK = 200  # characters of the sentence read before a date for its trigger
 # in every version's build record: a change re-reads every article's deadlines (2: "it ends on" is no call closing;
 # 3: numeric dates, a time of day before the date, "applications open on … and close on …", "due", "through",
-# "the call … until", a call that "closes <date>")
+# "the call … until", a call that "closes <date>", "the end of <month>")
 RECIPE = 3
 MAX_DEADLINES = 4  # an article's deadlines kept, earliest first (a concept note's and a full proposal's)
 EARLIEST = timedelta(days=31)  # a date this long before publication is not this call's
@@ -184,20 +186,20 @@ def _as_date(m: re.Match[str], published: date | None) -> date | None:
         else:
             return None  # 03/04/2026: 3 April or March 4, the text does not say
     else:
-        name = m.group("m1") or m.group("m2")
+        name = m.group("m1") or m.group("m2") or m.group("m5")
         if not name[0].isupper():  # "may 2 groups apply": a month is written with a capital
             return None
         month = _MONTHS[name.lower().rstrip(".")]
-        day = int(re.match(r"\d+", m.group("d1") or m.group("d2")).group())
-        given = m.group("y1") or m.group("y2")
-        if given:
-            year = int(given)
-        elif published is None:
+        given = m.group("y1") or m.group("y2") or m.group("y5")
+        if given is None and published is None:
             return None  # "by 30 June" in an undated article: which year is unknown
-        else:  # the next such day on or after publication
-            year = published.year
-            if (month, day) < (published.month, published.day):
-                year += 1
+        year = int(given) if given else published.year
+        end_of_month = m.group("m5") is not None  # "the end of May": its last day
+        written = m.group("d1") or m.group("d2")
+        day = calendar.monthrange(year, month)[1] if end_of_month else int(re.match(r"\d+", written).group())
+        if not given and (month, day) < (published.month, published.day):  # the next such day on or after publication
+            year += 1
+            day = calendar.monthrange(year, month)[1] if end_of_month else day
     try:
         return date(year, month, day)
     except ValueError:  # 31 June

@@ -34,6 +34,9 @@ PUBLISHED = date(2026, 3, 2)
     ("The call will remain open until 15 May 2026.", date(2026, 5, 15)),
     ("Submissions accepted until 11:59 p.m. EST on May 15, 2026.", date(2026, 5, 15)),  # "p.m. EST" ends no sentence
     ("The call closes at midnight on 15 May 2026.", date(2026, 5, 15)),
+    ("Apply before the end of April 2026.", date(2026, 4, 30)),  # a month's end: its last day
+    ("Applications must be submitted by the end of February.", date(2027, 2, 28)),
+    ("The deadline for proposals is the end of February 2028.", date(2028, 2, 29)),
 ])
 def test_a_deadline_sentence_names_its_date(sentence, expected):
     body = "The Rural Futures Fund invites proposals from community groups. " + sentence
