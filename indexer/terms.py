@@ -33,6 +33,7 @@ SATURATION = 1.2  # tf / (tf + SATURATION)
 # What a stored profile depends on besides the text: a change makes every record stale (it is part of each key).
 PROFILE_PARAMS = {
     "format": 1,
+    "surface": 2,  # 2: an acronym written more often than its lower-case word keeps its capitals
     "lead_words": LEAD_WORDS,
     "saturation": SATURATION,
     "stemmer": KEYWORD_PARAMS["stemmer"],
@@ -70,10 +71,20 @@ def _counts(text: str) -> tuple[Counter[str], dict[str, str], frozenset[str]]:
             continue
         counts[stem] += n
         forms.setdefault(stem, []).append((word.islower(), n, word))
-    # the lower-case spelling when there is one ("Farming" at a sentence start is "farming"), else the commonest
-    surface = {stem: max(seen, key=lambda f: (f[0], f[1]))[2] for stem, seen in forms.items()}
+    surface = {stem: _surface(seen) for stem, seen in forms.items()}
     lead = {stem_word(w) for w in _WORD.findall(" ".join(text.split()[:LEAD_WORDS]))}
     return counts, surface, frozenset(lead & counts.keys())
+
+
+def _surface(seen: list[tuple[bool, int, str]]) -> str:
+    """How a stem is written, from its (lower-case?, mentions, word) forms: the lower-case spelling when there is one
+    ("Farming" at a sentence start is "farming"), unless capitals are written more often (an acronym: "WHO" over
+    "who", "US" over "us"); else the commonest."""
+    capitals = [f for f in seen if f[2].isupper()]
+    lower = max((f[1] for f in seen if f[0]), default=0)
+    if capitals and max(f[1] for f in capitals) > lower:
+        return max(capitals, key=lambda f: f[1])[2]
+    return max(seen, key=lambda f: (f[0], f[1]))[2]
 
 
 def _saturate(n: int) -> float:

@@ -78,7 +78,8 @@ def shared_terms(
     lead = a.lead | b.lead
     scored = []
     for stem, df in zip(common, document_frequency(common)):
-        if df > limit or a.surface[stem].casefold() in _NOT_REASONS:
+        surface = a.surface[stem]
+        if df > limit or (surface.casefold() in _NOT_REASONS and not surface.isupper()):  # "WHO", "US" stay
             continue
         idf = math.log(1 + (documents - df + 0.5) / (df + 0.5))
         in_lead = stem in lead

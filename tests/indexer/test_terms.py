@@ -39,6 +39,13 @@ def test_a_record_decodes_to_the_profile_of_its_text():
         assert decode_profile(encode_profile(text)) == term_profile(text)
 
 
+def test_a_stem_is_written_in_lower_case_unless_an_acronym_is_written_more():
+    profile = term_profile("WHO teams, who arrived early, met WHO staff. Farming. FARMING. farming. AID and aid.")
+    assert profile.surface["who"] == "WHO"  # twice in capitals, once "who"
+    assert profile.surface["farm"] == "farming"  # once in capitals, once lower-case, once at a sentence start
+    assert profile.surface["aid"] == "aid"  # as often either way: the lower-case word
+
+
 def test_stored_profiles_equal_profiles_built_from_the_text(sample_engine):
     stored = sample_engine._explainer.profile.__wrapped__
     assert stored.__self__ is not None  # the version's stored profiles, not built from text
