@@ -70,16 +70,25 @@
       results.appendChild(div);
     });
     var shown = res.offset + res.hits.length, total = res.relevant === null ? res.eligible : res.relevant;
+    var state = calls === "closed" ? "closed" : "open";  // "open calls …" reads as open unless the reader chose closed
+    var noneOpen = !shown && !append && res.calls && state === "open";  // between funding rounds
     $("status").textContent = (res.weak_only ? "No article matches this well."
+      : noneOpen ? "No open calls right now."
       : !shown ? "No articles match."
       : res.relevant === null ? "Showing " + shown + " of " + res.eligible + " articles, best first"
       : !res.ranked ? "Showing " + shown + " of the " + res.relevant
-        + (res.sort === "deadline" ? " open calls, soonest deadline first" : " newest articles")
+        + (res.sort !== "deadline" ? " newest articles"
+          : state === "closed" ? " calls that have closed, newest first" : " open calls, soonest deadline first")
       : "Showing " + shown + " of the " + res.relevant + " most relevant articles, "
         + (res.sort === "deadline" ? "soonest deadline first" : "newest first")
         + (res.recency && res.sort === "date" ? " (\u201c" + res.recency + "\u201d)" : "")
-      ) + (res.calls && res.ranked ? " \u00b7 open calls only (\u201c" + res.calls + "\u201d)" : "")
+      ) + (res.calls && res.ranked && !noneOpen ? " \u00b7 " + state + " calls only (\u201c" + res.calls + "\u201d)" : "")
         + (res.time_window ? " \u00b7 published " + span(res.time_window) : "");
+    if (noneOpen) {  // offer the calls that have closed: when the next round opens, they say what to expect
+      var closedOnes = el("button", { "class": "link", type: "button", id: "closed-calls" }, "Show the calls that have closed");
+      closedOnes.addEventListener("click", function () { calls = "closed"; search(); });
+      results.appendChild(closedOnes);
+    }
     $("more").hidden = shown >= total || res.hits.length < res.k;
     if (res.weak_only && !append) {  // nothing close in meaning, no article with every word: offer the nearest anyway
       var nearest = el("button", { "class": "link", type: "button", id: "nearest" }, "Show the nearest articles anyway");

@@ -464,3 +464,22 @@ def test_search_page_shows_grant_deadlines_and_filters_by_them(tab, server):
     expect(tab.page.locator("#status")).to_contain_text("soonest deadline first")
     assert "closed 2026-03-15" in tab.page.text_content(".hit .meta")  # the only call comes first
     assert tab.csp_violations() == [] and tab.errors == []
+
+
+@pytest.mark.parametrize(("query", "status"), [
+    ("open calls", "calls that have closed, newest first"),  # nothing else to search for: every closed call
+    ("climate grants closing soon", "closed calls only (\u201cclosing soon\u201d)"),  # ranked, closed ones only
+])
+def test_search_page_offers_the_closed_calls_when_none_is_open(tab, server, query, status):
+    from playwright.sync_api import expect
+
+    tab.page.goto(f"{server}/")
+    tab.page.fill("#q", query)
+    tab.page.click("button[type=submit]")
+    expect(tab.page.locator("#status")).to_have_text("No open calls right now.")  # t03 closed on 15 March 2026
+    expect(tab.page.locator(".hit")).to_have_count(0)
+    tab.page.click("#closed-calls")
+    expect(tab.page.locator("#status")).to_contain_text(status)
+    assert tab.page.text_content("#active") == "closed calls \u00d7"
+    assert tab.page.eval_on_selector_all(".hit h2", "hs => hs.map(h => h.textContent)")[0].startswith("EU opens")
+    assert tab.csp_violations() == [] and tab.errors == []
