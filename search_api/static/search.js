@@ -71,9 +71,12 @@
     });
     var shown = res.offset + res.hits.length, total = res.relevant === null ? res.eligible : res.relevant;
     var state = calls === "closed" ? "closed" : "open";  // "open calls …" reads as open unless the reader chose closed
-    var noneOpen = !shown && !append && res.calls && state === "open";  // between funding rounds
+    var noneOpen = !shown && !append && res.calls && state === "open" && res.eligible === 0;  // between rounds
+    var filtered = ["category", "date_from", "date_to", "country", "region"].some(function (n) {
+      return lastParams && lastParams.has(n);
+    });
     $("status").textContent = (res.weak_only ? "No article matches this well."
-      : noneOpen ? "No open calls right now."
+      : noneOpen ? (filtered ? "No open call matches these filters right now." : "No open calls right now.")
       : !shown ? "No articles match."
       : res.relevant === null ? "Showing " + shown + " of " + res.eligible + " articles, best first"
       : !res.ranked ? "Showing " + shown + " of the " + res.relevant
