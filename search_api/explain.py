@@ -119,25 +119,22 @@ def caption(places: Sequence[str], terms: Sequence[str], limit: int = MAX_REASON
         if term.casefold() not in said:
             said.add(term.casefold())
             shown.append(term)
-    words = named + shown
-    prefix = "Both mention "
-    fitted: list[str] = []
-    for word in words:
-        trial = prefix + _join([*fitted, word])
-        if len(trial) > limit:
-            break
-        fitted.append(word)
-    return prefix + _join(fitted) if fitted else NOTHING_SHARED
+    return _listed("Both mention ", named + shown, limit) or NOTHING_SHARED
 
 
 def category_caption(categories: Sequence[str], limit: int = MAX_REASON_CHARS) -> str | None:
     """"Both in Child Labour and Funding Opportunities", as many categories as fit; None when none does."""
+    return _listed(CATEGORY_PREFIX, categories, limit)
+
+
+def _listed(prefix: str, words: Sequence[str], limit: int) -> str | None:
+    """`prefix` and as many of `words` as fit in `limit` characters ("a, b and c"); None when not even one does."""
     fitted: list[str] = []
-    for category in categories:
-        if len(CATEGORY_PREFIX + _join([*fitted, category])) > limit:
+    for word in words:
+        if len(prefix + _join([*fitted, word])) > limit:
             break
-        fitted.append(category)
-    return CATEGORY_PREFIX + _join(fitted) if fitted else None
+        fitted.append(word)
+    return prefix + _join(fitted) if fitted else None
 
 
 def _join(words: Sequence[str]) -> str:
