@@ -306,49 +306,49 @@ class Store:
         ).fetchall()
         return [(r["hash"], r["embed_text"]) for r in rows]
 
-    def put_embeddings(self, model_id: str, hashes: Sequence[str], vectors: np.ndarray) -> None:
-        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    def _put_blobs(self, key: str, rows: Iterable[tuple[str, bytes]]) -> None:
+        """Cache (hash, bytes) rows in the embeddings table under `key` (a model id, or "model#tokens")."""
         with self._transaction() as cur:
             cur.executemany(
                 "INSERT OR REPLACE INTO embeddings (hash, model_id, vector) VALUES (?,?,?)",
-                [(h, model_id, vectors[i].tobytes()) for i, h in enumerate(hashes)],
+                [(h, key, blob) for h, blob in rows],
             )
 
-    def get_embeddings(self, model_id: str, hashes: Iterable[str], dim: int) -> dict[str, np.ndarray]:
+    def _blobs(self, key: str, hashes: Iterable[str]) -> Iterator[tuple[str, bytes]]:
+        """(hash, bytes) of the cached rows of `hashes` under `key`."""
         wanted = list(dict.fromkeys(hashes))
-        out: dict[str, np.ndarray] = {}
         for start in range(0, len(wanted), 900):  # SQLite's bound-parameter limit
-            part = wanted[start : start + 900]
-            marks = ",".join("?" * len(part))
-            for row in self._conn.execute(
-                f"SELECT hash, vector FROM embeddings WHERE model_id=? AND hash IN ({marks})", (model_id, *part)
-            ):
-                vec = np.frombuffer(row["vector"], dtype=np.float32)
-                if vec.shape[0] == dim:
-                    out[row["hash"]] = vec
-        return out
-
-    def put_token_vectors(self, key: str, hashes: Sequence[str], blocks: Sequence[np.ndarray]) -> None:
-        """Cache texts' token vectors (indexer.late; float16, one row per token) under `key` ("model#tokens")."""
-        with self._transaction() as cur:
-            cur.executemany(
-                "INSERT OR REPLACE INTO embeddings (hash, model_id, vector) VALUES (?,?,?)",
-                [(h, key, np.ascontiguousarray(b, dtype=np.float16).tobytes()) for h, b in zip(hashes, blocks)],
-            )
-
-    def get_token_vectors(self, key: str, hashes: Iterable[str], dim: int) -> dict[str, np.ndarray]:
-        """The cached token vectors of `hashes` under `key`, each (tokens, dim) float16."""
-        wanted = list(dict.fromkeys(hashes))
-        out: dict[str, np.ndarray] = {}
-        for start in range(0, len(wanted), 900):
             part = wanted[start : start + 900]
             marks = ",".join("?" * len(part))
             for row in self._conn.execute(
                 f"SELECT hash, vector FROM embeddings WHERE model_id=? AND hash IN ({marks})", (key, *part)
             ):
-                block = np.frombuffer(row["vector"], dtype=np.float16)
-                if block.size % dim == 0:
-                    out[row["hash"]] = block.reshape(-1, dim)
+                yield row["hash"], row["vector"]
+
+    def put_embeddings(self, model_id: str, hashes: Sequence[str], vectors: np.ndarray) -> None:
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        self._put_blobs(model_id, ((h, vectors[i].tobytes()) for i, h in enumerate(hashes)))
+
+    def get_embeddings(self, model_id: str, hashes: Iterable[str], dim: int) -> dict[str, np.ndarray]:
+        out: dict[str, np.ndarray] = {}
+        for h, blob in self._blobs(model_id, hashes):
+            vec = np.frombuffer(blob, dtype=np.float32)
+            if vec.shape[0] == dim:
+                out[h] = vec
+        return out
+
+    def put_token_vectors(self, key: str, hashes: Sequence[str], blocks: Sequence[np.ndarray]) -> None:
+        """Cache texts' token vectors (indexer.late; float16, one row per token) under `key` ("model#tokens")."""
+        rows = ((h, np.ascontiguousarray(b, dtype=np.float16).tobytes()) for h, b in zip(hashes, blocks))
+        self._put_blobs(key, rows)
+
+    def get_token_vectors(self, key: str, hashes: Iterable[str], dim: int) -> dict[str, np.ndarray]:
+        """The cached token vectors of `hashes` under `key`, each (tokens, dim) float16."""
+        out: dict[str, np.ndarray] = {}
+        for h, blob in self._blobs(key, hashes):
+            block = np.frombuffer(blob, dtype=np.float16)
+            if block.size % dim == 0:
+                out[h] = block.reshape(-1, dim)
         return out
 
     # -- log ------------------------------------------------------------------------------------------------
