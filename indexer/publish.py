@@ -308,8 +308,8 @@ def _previous_related(live: _LiveVersion | None, *, model_id: str, build: dict) 
         return None
     listed = live.manifest.get("files") or {}
     names = ["neighbours.npy", "neighbour_scores.npy", "neighbour_rank.npy", "articles.faiss", "articles.parquet"]
-    optional = ("dense_keyword", "late_stats")  # a dense-only pass; no short article
-    names += [name for part, name in relatedness.STATE_FILES.items() if part not in optional or name in listed]
+    names += [name for part, name in relatedness.STATE_FILES.items()
+              if part not in relatedness.OPTIONAL_STATE or name in listed]
     if not live.trusted(*names):  # published before versions stored the state, or damaged
         return None
     try:

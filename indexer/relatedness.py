@@ -110,6 +110,8 @@ STATE_FILES = {
     "floors": "related/floors.npy",
     "late_stats": "related/late_stats.npy",
 }
+# State a version may lack: a dense-only pass stores no dense_keyword, a pass without short articles no late_stats.
+OPTIONAL_STATE = ("dense_keyword", "late_stats")
 
 
 def save_state(folder, neighbours: Neighbours) -> list[str]:
@@ -129,7 +131,7 @@ def load_state(folder, served_ids: np.ndarray, served_cosines: np.ndarray, serve
     state = {}
     for field, name in STATE_FILES.items():
         path = folder / name
-        if field in ("dense_keyword", "late_stats") and not path.exists():  # a dense-only pass, no short article
+        if field in OPTIONAL_STATE and not path.exists():
             state[field] = None
             continue
         state[field] = np.load(path)
