@@ -298,17 +298,23 @@ class OnnxBackend:
         self.dim: int = int(meta["dim"])
         self.max_seq_length: int = int(max_seq_length or meta["max_seq_length"])
 
+    def _prepared(self, texts: Sequence[str]) -> list[str]:
+        """The texts as the model's tokenizer expects them (stripped; lower-cased for an uncased model)."""
+        return [t.strip().lower() if self._lower else t.strip() for t in texts]
+
+    def _feeds(self, tokens) -> dict[str, np.ndarray]:
+        return {n: tokens[n].astype(np.int64, copy=False) for n in self._inputs}
+
     def encode_batch(self, texts: Sequence[str]) -> np.ndarray:
         """Unit vectors for one batch, (len(texts), dim) float32."""
-        texts = [t.strip().lower() if self._lower else t.strip() for t in texts]
+        texts = self._prepared(texts)
         if isinstance(self._tokenizer, _BatchTokenizer):
             tokens = self._tokenizer(texts)
         else:
             tokens = self._tokenizer(
                 texts, padding=True, truncation="longest_first", max_length=self.max_seq_length, return_tensors="np"
             )
-        feeds = {n: tokens[n].astype(np.int64, copy=False) for n in self._inputs}
-        vectors = self._session.run(["sentence_embedding"], feeds)[0]
+        vectors = self._session.run(["sentence_embedding"], self._feeds(tokens))[0]
         # The graph ends in the model's Normalize module when it has one; normalising here as well gives unit rows
         # for any model, as normalize_embeddings=True does on the torch path.
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
@@ -319,9 +325,7 @@ class OnnxBackend:
         [SEP]); None when this export or tokenizer cannot give them (the caller uses PyTorch then)."""
         if not isinstance(self._tokenizer, _BatchTokenizer) or "token_embeddings" not in self._outputs:
             return None
-        texts = [t.strip().lower() if self._lower else t.strip() for t in texts]
-        tokens, encodings = self._tokenizer.with_encodings(texts)
-        feeds = {n: tokens[n].astype(np.int64, copy=False) for n in self._inputs}
-        states = self._session.run(["token_embeddings"], feeds)[0]
+        tokens, encodings = self._tokenizer.with_encodings(self._prepared(texts))
+        states = self._session.run(["token_embeddings"], self._feeds(tokens))[0]
         return [(states[row, : len(e.ids)], list(e.tokens), np.array(e.special_tokens_mask, dtype=bool))
                 for row, e in enumerate(encodings)]
