@@ -323,15 +323,16 @@ class Engine:
             mask &= self._next_deadlines(today) != _NO_DEADLINE if filters.calls == "open" else self._calls_closed(today)
         return mask
 
-    def _next_deadlines(self, today: date) -> np.ndarray:
-        """Each article's first deadline on or after `today` (day ordinal), _NO_DEADLINE when none is."""
-        table, day = self._deadlines, today.toordinal()
-        return np.where(table >= day, table, _NO_DEADLINE).min(axis=1)
+    def _next_deadlines(self, today: date, rows: np.ndarray | None = None) -> np.ndarray:
+        """Each article's (or each of `rows`') first deadline on or after `today` (day ordinal), _NO_DEADLINE when
+        none is."""
+        table = self._deadlines if rows is None else self._deadlines[rows]
+        return np.where(table >= today.toordinal(), table, _NO_DEADLINE).min(axis=1)
 
     def _calls_closed(self, today: date, rows: np.ndarray | None = None) -> np.ndarray:
         """Per article (or per one of `rows`): a call whose deadlines have all passed by `today`; False without one."""
-        table = self._deadlines if rows is None else self._deadlines[rows]
-        return (table[:, 0] != _NO_DEADLINE) & (np.where(table != _NO_DEADLINE, table, -1).max(axis=1) < today.toordinal())
+        has_one = (self._deadlines if rows is None else self._deadlines[rows])[:, 0] != _NO_DEADLINE
+        return has_one & (self._next_deadlines(today, rows) == _NO_DEADLINE)
 
     def _deadline(self, row: int, today: date) -> tuple[date | None, bool | None]:
         """(the next deadline, else the last; whether all have passed) of one article; (None, None) without one."""
