@@ -577,8 +577,9 @@ class Engine:
                 when = self._published
                 page = sorted(relevant, key=lambda g: np.inf if np.isnan(when[g[0].article]) else -when[g[0].article])
             elif sort == "deadline":  # soonest open deadline first; closed calls and other articles after, by score
-                upcoming = self._next_deadlines(today)
-                page = sorted(relevant, key=lambda g: upcoming[g[0].article])
+                rows = np.array([c.article for c, _ in relevant], dtype=np.int64)
+                upcoming = self._next_deadlines(today, rows) if len(rows) else rows
+                page = [relevant[i] for i in np.argsort(upcoming, kind="stable")]
             else:
                 page = groups
             terms = query_terms(" ".join([syntax.text, *also]))  # a synonym found is marked too
@@ -618,7 +619,7 @@ class Engine:
         undated = np.isnan(when)
         keys = [rows, -np.where(undated, 0.0, when), undated]  # np.lexsort: the last key is the primary one
         if sort == "deadline":
-            keys.append(self._next_deadlines(today)[rows])
+            keys.append(self._next_deadlines(today, rows))
         order = rows[np.lexsort(keys)]
         want = max(offset + k, self.ranking.facet_depth if facets else 0)
         listed = (_Candidate(int(a), 0.0, chunk=int(self._chunk_start[a])) for a in order)
