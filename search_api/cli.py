@@ -246,6 +246,8 @@ def search(
     if results.weak_only:
         typer.echo("no article matches well: none is close in meaning, none holds every word (--floor 0 lists the "
                    "nearest ones)")
+    elif not results.hits and results.calls and calls != "closed" and results.eligible == 0:  # between rounds
+        typer.echo("no open calls right now (--calls closed lists the calls that have closed)")
     elif not results.hits:
         typer.echo("no articles match")
     elif not results.ranked:

@@ -87,7 +87,12 @@ def test_search_grant_calls(cli_index):
     assert closed.exit_code == 0 and closed.output.startswith("1. EU opens €2 million call")
     assert " · closed 2026-03-15 · score " in closed.output and "\n2. " not in closed.output
     asked = sift("search", "climate grants closing soon", "-i", str(cli_index))
-    assert asked.exit_code == 0 and asked.output.strip() == "no articles match"  # the one call closed in March
+    assert asked.exit_code == 0 and asked.output.strip() == (  # the one call closed in March
+        "no open calls right now (--calls closed lists the calls that have closed)")
+    both = sift("search", "climate grants closing soon", "-i", str(cli_index), "--calls", "closed")
+    assert both.exit_code == 0 and "EU opens €2 million call" in both.output and "closed 2026-03-15" in both.output
+    nothing = sift("search", '"cocoa mangrove"', "-i", str(cli_index))  # no article holds the phrase: no call asked
+    assert nothing.exit_code == 0 and nothing.output.strip() == "no articles match"
     wrong = sift("search", "grants", "-i", str(cli_index), "--calls", "soon")
     assert wrong.exit_code != 0 and "unknown --calls 'soon'; use open or closed" in wrong.output
 
