@@ -12,6 +12,7 @@ from typing import Protocol
 import numpy as np
 from tqdm import tqdm
 
+from indexer import passage_tokens
 from indexer.article import Article
 from indexer.chunking import RECIPE as CHUNKING_RECIPE
 from indexer.chunking import Chunk, chunk_article
@@ -118,23 +119,49 @@ class _Options:
         }
 
 
+def _code_missing_passages(store: Store, embedder, codec, *, progress: bool) -> int:
+    """Token codes for the passages whose vectors were cached before they had any (an index built by an earlier
+    Sift): one pass of the model over those passages, once. Returns how many were computed."""
+    key = passage_tokens.codes_key(embedder.model_id, codec) if codec is not None else None
+    todo = store.chunks_missing_embeddings(key) if key else store.chunk_texts()
+    with tqdm(total=len(todo), desc="token vectors", unit=" chunks", disable=_bar_off(progress and bool(todo))) as bar:
+        for start in range(0, len(todo), EMBED_COMMIT_BATCH):
+            part = todo[start : start + EMBED_COMMIT_BATCH]
+            tokens = embedder.encode_with_tokens([t for _, t in part], vectors=False, progress=bar.update)[1]
+            codec = passage_tokens.cache_codes(store, embedder.model_id, embedder.dim, codec, [h for h, _ in part],
+                                               tokens)
+    return len(todo)
+
+
 def _embed_and_publish(
     index_dir: Path, store: Store, embedder: TextEncoder, report: IndexReport, options: _Options, *, progress: bool
 ) -> None:
     """Embed every passage the cache lacks (committing as it goes), then publish if the live version is stale."""
     todo = store.chunks_missing_embeddings(embedder.model_id)
     report.cached = store.count_chunks() - len(todo)
+    # Passages' token vectors for late interaction in search (indexer.passage_tokens) come from the same run of the
+    # model as their vectors, where the encoder can give both.
+    both = getattr(embedder, "encode_with_tokens", None)
+    codec = passage_tokens.stored_codec(store, embedder.model_id, embedder.dim) if both else None
     with tqdm(total=len(todo), desc="embedding", unit=" chunks", disable=_bar_off(progress and bool(todo))) as ebar:
         for start in range(0, len(todo), EMBED_COMMIT_BATCH):
             part = todo[start : start + EMBED_COMMIT_BATCH]
-            vectors = embedder.encode([text for _, text in part], progress=ebar.update)
-            store.put_embeddings(embedder.model_id, [h for h, _ in part], vectors)
+            texts, hashes = [text for _, text in part], [h for h, _ in part]
+            if both:
+                vectors, tokens = both(texts, progress=ebar.update)
+                codec = passage_tokens.cache_codes(store, embedder.model_id, embedder.dim, codec, hashes, tokens)
+            else:
+                vectors = embedder.encode(texts, progress=ebar.update)
+            store.put_embeddings(embedder.model_id, hashes, vectors)
             report.embedded += len(part)
+    coded = 0
+    if both and options.token_budget is None:  # passages embedded before late interaction: `sift index` only
+        coded = _code_missing_passages(store, embedder, codec, progress=progress)
 
     build = build_parameters(options.build, options.duplicate_threshold)
     if store.count_articles() == 0 and current_version(index_dir) is None:
         return  # nothing readable and nothing stored: an empty index would only hide the mistake
-    if _needs_publish(index_dir, embedder.model_id, store.generation(), build):
+    if coded or _needs_publish(index_dir, embedder.model_id, store.generation(), build):
         try:
             version = publish(
                 index_dir,

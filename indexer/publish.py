@@ -19,7 +19,7 @@ import faiss
 import numpy as np
 import pandas as pd
 
-from indexer import relatedness, terms
+from indexer import passage_tokens, relatedness, terms
 from indexer.cleaning import shorten
 from indexer.deadlines import RECIPE as DEADLINES_RECIPE
 from indexer.deadlines import find_deadlines
@@ -534,6 +534,8 @@ def _publish(
             }
         ).to_parquet(staging / "articles.parquet", index=False)
         write_passages(staging / PASSAGES_FILE, chunk_article, chunk_ordinal, chunk_text)
+        # search's late interaction reads every passage's token codes; none when any passage lacks them
+        late_search = passage_tokens.write_version_files(staging, store, model_id, dim, [c.hash for c in chunks])
 
         files = sorted(str(p.relative_to(staging)) for p in staging.rglob("*") if p.is_file())
         for file in files:
@@ -547,6 +549,7 @@ def _publish(
             "metric": "inner_product",
             "created_at": datetime.now(timezone.utc).replace(microsecond=0).isoformat(),
             "counts": {"articles": len(articles), "chunks": len(chunks)},
+            "late_interaction": late_search,
             "store_generation": generation,
             "build": build_record,
             "related": related_record,

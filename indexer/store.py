@@ -297,13 +297,19 @@ class Store:
 
     # -- embedding cache ------------------------------------------------------------------------------------
     def chunks_missing_embeddings(self, model_id: str) -> list[tuple[str, str]]:
-        """(hash, embed_text) of every distinct chunk with no cached vector for `model_id`."""
+        """(hash, embed_text) of every distinct chunk with no cached vector for `model_id` (or nothing cached under
+        that key: a passage-token key of indexer.passage_tokens)."""
         rows = self._conn.execute(
             "SELECT c.hash, MIN(c.embed_text) AS embed_text FROM chunks c "
             "LEFT JOIN embeddings e ON e.hash = c.hash AND e.model_id = ? "
             "WHERE e.hash IS NULL GROUP BY c.hash ORDER BY c.hash",
             (model_id,),
         ).fetchall()
+        return [(r["hash"], r["embed_text"]) for r in rows]
+
+    def chunk_texts(self) -> list[tuple[str, str]]:
+        """(hash, embed_text) of every distinct chunk."""
+        rows = self._conn.execute("SELECT hash, MIN(embed_text) AS embed_text FROM chunks GROUP BY hash ORDER BY hash")
         return [(r["hash"], r["embed_text"]) for r in rows]
 
     def _put_blobs(self, key: str, rows: Iterable[tuple[str, bytes]]) -> None:
@@ -337,19 +343,31 @@ class Store:
                 out[h] = vec
         return out
 
-    def put_token_vectors(self, key: str, hashes: Sequence[str], blocks: Sequence[np.ndarray]) -> None:
-        """Cache texts' token vectors (indexer.late; float16, one row per token) under `key` ("model#tokens")."""
-        rows = ((h, np.ascontiguousarray(b, dtype=np.float16).tobytes()) for h, b in zip(hashes, blocks))
+    def put_token_vectors(
+        self, key: str, hashes: Sequence[str], blocks: Sequence[np.ndarray], dtype: type = np.float16
+    ) -> None:
+        """Cache texts' token vectors under `key`: "model#tokens" (indexer.late; float16, one row per token), or
+        a passage-token key of indexer.passage_tokens (int8 codes)."""
+        rows = ((h, np.ascontiguousarray(b, dtype=dtype).tobytes()) for h, b in zip(hashes, blocks))
         self._put_blobs(key, rows)
 
-    def get_token_vectors(self, key: str, hashes: Iterable[str], dim: int) -> dict[str, np.ndarray]:
-        """The cached token vectors of `hashes` under `key`, each (tokens, dim) float16."""
+    def get_token_vectors(
+        self, key: str, hashes: Iterable[str], dim: int, dtype: type = np.float16
+    ) -> dict[str, np.ndarray]:
+        """The cached token vectors of `hashes` under `key`, each (tokens, dim) of `dtype`."""
         out: dict[str, np.ndarray] = {}
         for h, blob in self._blobs(key, hashes):
-            block = np.frombuffer(blob, dtype=np.float16)
+            block = np.frombuffer(blob, dtype=dtype)
             if block.size % dim == 0:
                 out[h] = block.reshape(-1, dim)
         return out
+
+    def get_blob(self, key: str, name: str) -> bytes | None:
+        """One cached blob (a passage-token codec), None when there is none."""
+        return next((blob for _, blob in self._blobs(key, [name])), None)
+
+    def put_blob(self, key: str, name: str, blob: bytes) -> None:
+        self._put_blobs(key, [(name, blob)])
 
     # -- log ------------------------------------------------------------------------------------------------
     def log_ingest(self, summary: dict[str, object]) -> None:

@@ -131,24 +131,29 @@ class _TorchTokens:
     """Token states from PyTorch, for a backend that cannot give them (the torch runtime itself, an old export)."""
 
     def __init__(self, model) -> None:
-        self._transformer = model[0].auto_model
+        self._model = model
         self._tokenizer = model.tokenizer
         self._special = set(self._tokenizer.all_special_ids)
 
-    def token_states(self, texts: Sequence[str], max_tokens: int) -> TokenStates:
+    def encode_with_states(self, texts: Sequence[str]) -> tuple[np.ndarray, TokenStates]:
+        """The model's unit vectors and every token's last-layer state, from one forward pass of the whole
+        sentence-transformers pipeline (as the ONNX export's graph gives both)."""
         import torch
 
-        encoded = self._tokenizer(list(texts), padding=True, truncation=True, max_length=max_tokens,
-                                  return_tensors="pt")
+        prepare = getattr(self._model, "preprocess", None) or self._model.tokenize  # `tokenize` before 5.x
+        features = prepare(list(texts))
         with torch.inference_mode():
-            hidden = self._transformer(**encoded).last_hidden_state.float().numpy()
-        out = []
+            out = self._model(features)
+        vectors = out["sentence_embedding"].float().numpy()
+        vectors = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+        hidden = out["token_embeddings"].float().numpy()
+        states = []
         for row in range(len(texts)):
-            length = int(encoded["attention_mask"][row].sum())
-            ids = encoded["input_ids"][row, :length].tolist()
-            out.append((hidden[row, :length], self._tokenizer.convert_ids_to_tokens(ids),
-                        np.array([i in self._special for i in ids], dtype=bool)))
-        return out
+            length = int(features["attention_mask"][row].sum())
+            ids = features["input_ids"][row, :length].tolist()
+            states.append((hidden[row, :length], self._tokenizer.convert_ids_to_tokens(ids),
+                           np.array([i in self._special for i in ids], dtype=bool)))
+        return vectors.astype(np.float32), states
 
 
 def _kept_tokens(pieces: list[str], special: np.ndarray, stop: frozenset[str]) -> np.ndarray:
@@ -256,33 +261,60 @@ class Embedder:
     def token_vectors(self, texts: Sequence[str], *, batch: int = 32) -> list[np.ndarray]:
         """Each text's contextual token vectors (the model's last layer over its first `max_seq_length` wordpieces),
         unit length, float16, one row per kept token: not [CLS] / [SEP], not punctuation, not an English stop word.
-        For late interaction between short articles (indexer.late). The ONNX backends read them from the same graph
-        that embeds (no PyTorch in a serving process); the torch backend, or an export without token states, runs
-        the transformer in PyTorch (loaded on first use)."""
+        For late interaction (indexer.late between short articles, indexer.passage_tokens in search). The ONNX
+        backends read them from the same graph that embeds (no PyTorch in a serving process); the torch backend, or
+        an export without token states, runs the transformer in PyTorch (loaded on first use)."""
+        return self.encode_with_tokens(texts, batch=batch, vectors=False)[1]
+
+    def encode_with_tokens(
+        self, texts: Sequence[str], *, batch: int | None = None, vectors: bool = True,
+        progress: Callable[[int], None] | None = None,
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """`encode`'s unit vectors and `token_vectors`' token vectors of `texts`; on ONNX one run of the model gives
+        both (indexing passages for late interaction costs no second pass). `vectors=False` skips the vectors where
+        they would cost a pass of their own (an empty array is returned)."""
         from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
+        batch = batch or self.batch_size
+        out_vectors = np.zeros((len(texts) if vectors else 0, self.dim), dtype=np.float32)
         out: list[np.ndarray] = [np.zeros((0, self.dim), dtype=np.float16)] * len(texts)
         order = np.argsort([-len(t) for t in texts], kind="stable")
         for start in range(0, len(texts), batch):
             idx = order[start : start + batch]
             part = [texts[i] for i in idx]
-            states = self._runtime.token_states(part) if hasattr(self._runtime, "token_states") else None
-            if states is None:
+            both = self._runtime.encode_with_states(part) if hasattr(self._runtime, "encode_with_states") else None
+            if both is None:
                 if self._torch_tokens is None:
-                    model = self._runtime._model if isinstance(self._runtime, _TorchRuntime) else _TorchRuntime(
-                        self.path, threads=None, max_seq_length=None)._model
+                    if isinstance(self._runtime, _TorchRuntime):
+                        model = self._runtime._model
+                    else:  # an ONNX export without token states: PyTorch for them, at the same sequence length
+                        model = _TorchRuntime(self.path, threads=None, max_seq_length=self.max_seq_length)._model
                     self._torch_tokens = _TorchTokens(model)
-                states = self._torch_tokens.token_states(part, self.max_seq_length)
+                both = self._torch_tokens.encode_with_states(part)
+                if vectors and not isinstance(self._runtime, _TorchRuntime):
+                    both = (self._runtime.encode_batch(part), both[1])  # this backend's own vectors
+            pooled, states = both
+            if vectors:
+                out_vectors[idx] = pooled
             for i, (hidden, pieces, special) in zip(idx, states):
                 v = np.asarray(hidden, dtype=np.float32)[_kept_tokens(pieces, special, ENGLISH_STOP_WORDS)]
                 out[i] = (v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)).astype(np.float16)
-        return out
+            if progress is not None:
+                progress(len(idx))
+        return out_vectors, out
+
+    def query_tokens(self, text: str) -> np.ndarray:
+        """One query's kept token vectors (float16, read-only), from the same run of the model as its vector and
+        cached with it: late interaction in search costs the query no second pass."""
+        return self._query_cache(text)[1]
 
     def encode_query(self, text: str) -> np.ndarray:
         """One query's unit vector, shape (dim,), read-only; a repeated query is answered from an LRU cache."""
-        return self._query_cache(text)
+        return self._query_cache(text)[0]
 
-    def _embed_query(self, text: str) -> np.ndarray:
-        vector = self.encode([text])[0]
+    def _embed_query(self, text: str) -> tuple[np.ndarray, np.ndarray]:
+        vectors, tokens = self.encode_with_tokens([text])
+        vector, tokens = vectors[0], tokens[0]
         vector.flags.writeable = False  # shared by every caller of the same query: nobody may change it
-        return vector
+        tokens.flags.writeable = False
+        return vector, tokens

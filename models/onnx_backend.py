@@ -323,9 +323,17 @@ class OnnxBackend:
     def token_states(self, texts: Sequence[str]) -> list[tuple[np.ndarray, list[str], np.ndarray]] | None:
         """Per text, every token's last-layer state (tokens, hidden), its wordpieces and which are special ([CLS],
         [SEP]); None when this export or tokenizer cannot give them (the caller uses PyTorch then)."""
+        both = self.encode_with_states(texts)
+        return None if both is None else both[1]
+
+    def encode_with_states(self, texts: Sequence[str]) -> tuple[np.ndarray, list] | None:
+        """`encode_batch`'s unit vectors and `token_states`' states from one run of the graph (both are its outputs);
+        None when this export or tokenizer cannot give token states."""
         if not isinstance(self._tokenizer, _BatchTokenizer) or "token_embeddings" not in self._outputs:
             return None
         tokens, encodings = self._tokenizer.with_encodings(self._prepared(texts))
-        states = self._session.run(["token_embeddings"], self._feeds(tokens))[0]
-        return [(states[row, : len(e.ids)], list(e.tokens), np.array(e.special_tokens_mask, dtype=bool))
-                for row, e in enumerate(encodings)]
+        vectors, states = self._session.run(["sentence_embedding", "token_embeddings"], self._feeds(tokens))
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        vectors = (vectors / np.maximum(norms, 1e-12)).astype(np.float32, copy=False)
+        return vectors, [(states[row, : len(e.ids)], list(e.tokens), np.array(e.special_tokens_mask, dtype=bool))
+                         for row, e in enumerate(encodings)]

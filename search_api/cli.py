@@ -483,7 +483,7 @@ def eval_(
 ) -> None:
     """Score keyword, semantic and hybrid ranking on a BEIR collection: nDCG@10, Recall@100, MRR@10."""
     from indexer.pipeline import ChunkingParams
-    from search_api.evaluation import DEFAULT_RUN, evaluate, load_beir, slice_data
+    from search_api.evaluation import FUSED_RUN, evaluate, load_beir, slice_data
 
     settings = Settings()
     try:
@@ -513,7 +513,7 @@ def eval_(
     for name, scores in result.metrics.items():
         if name.startswith("hybrid-convex-") and name != "hybrid-convex-0.5":
             continue
-        if name.startswith("hybrid-tm2c2-") and name != DEFAULT_RUN:
+        if name.startswith("hybrid-tm2c2-") and name != FUSED_RUN:
             continue
         interval = result.intervals.get(name)
         ci = f"  (95% CI {interval['low']:.4f}-{interval['high']:.4f})" if interval else ""

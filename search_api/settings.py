@@ -49,6 +49,10 @@ class Settings(BaseSettings):
     )
     fusion_weight: float = Field(0.75, ge=0.0, le=1.0, description="tm2c2/convex fusion: share of the semantic leg")
     rrf_k: int = Field(60, ge=1, le=1000, description="RRF: the k in 1/(k + rank)")
+    late_weight: float = Field(
+        0.25, ge=0.0, le=5.0, description="Hybrid (tm2c2): the share of late interaction (token MaxSim) added to the "
+        "fused score of the top 30; 0 turns it off"
+    )
     geo_boost: float = Field(0.5, ge=0.0, le=5.0, description="Score bonus factor for articles about a place in the query")
     match_floor: float = Field(
         0.30, ge=0.0, le=1.0, description="A search lists nothing (weak_only) unless some passage reaches this cosine "
@@ -184,7 +188,7 @@ class Settings(BaseSettings):
 
         synonyms = load_synonyms(self.synonyms) if self.synonyms else Synonyms()
         return RankingParams(fusion=self.fusion, weight=self.fusion_weight, rrf_k=self.rrf_k, geo_boost=self.geo_boost,
-                             match_floor=self.match_floor, synonyms=synonyms)
+                             match_floor=self.match_floor, synonyms=synonyms, late_weight=self.late_weight)
 
     def open_engine(self, encoder):
         """The live version of `index_dir` as these settings serve it (ranking, related rules, vector store), with

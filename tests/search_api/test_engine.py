@@ -453,3 +453,38 @@ def test_an_article_holding_every_word_is_a_good_match_whatever_its_cosine(sampl
     assert held_elsewhere.weak_only and held_elsewhere.hits == []
     with pytest.raises(InvalidQuery, match="floor must be between 0 and 1"):
         sample_engine.search("cocoa", floor=1.5)
+
+
+def test_late_interaction_rescores_the_fused_top_and_leaves_the_rest(sample_engine, embedder):
+    """Hybrid search re-scores TM2C2's top `late_top` by fused + late_weight × best-passage MaxSim (indexer.
+    passage_tokens); what lies below keeps its fused score and stays below."""
+    from dataclasses import replace
+
+    from search_api import fusion
+
+    query = "clean water for displaced families"
+    p = sample_engine.ranking
+    assert sample_engine.passage_tokens is not None and (p.late_top, p.late_weight) == (30, 0.25)
+    dense, keyword = sample_engine.legs(query, 100, complete=True)
+    fused = fusion.tm2c2({a: s for a, (s, _) in dense.items()}, keyword, p.weight)
+    rescored = sample_engine.late_rescore(query, fused)
+    order = sorted(fused, key=lambda a: (-fused[a], a))
+    head, rest = order[:30], order[30:]
+    tokens = embedder.query_tokens(query)
+    for a in head[:5]:  # MaxSim by hand: the article's passages' codes, decoded, against the query's tokens
+        stored = sample_engine.passage_tokens
+        sims = [float((stored.codec.project(tokens) @ stored.codec.decode(
+            stored.codes[stored.offsets[c]:stored.offsets[c + 1]]).T).max(axis=1).mean())
+            for c in range(sample_engine._chunk_start[a], sample_engine._chunk_start[a + 1])]
+        assert rescored[a] == pytest.approx(fused[a] + 0.25 * max(max(sims), 0.0), abs=1e-5)
+    assert all(rescored[a] == fused[a] for a in rest)
+    assert min(rescored[a] for a in head) >= max(rescored[a] for a in rest)
+    served = [c.article for c in sample_engine._rank(query, "hybrid", 100, None)]
+    assert served == sorted(rescored, key=lambda a: (-rescored[a], a))
+    # off: a zero weight, another fusion (its scores are on another scale), a version without codes
+    for ranking in (replace(p, late_weight=0.0), replace(p, fusion="rrf")):
+        sample_engine.ranking = ranking
+        try:
+            assert sample_engine.late_rescore(query, fused) == fused
+        finally:
+            sample_engine.ranking = p

@@ -1,0 +1,173 @@
+"""Token vectors of every passage, stored for late interaction in search (search_api.engine re-scores the fused
+top `late_top` by each article's best passage's MaxSim with the query).
+
+MiniLM's last-layer token vectors (stop words and punctuation dropped; ~100 a passage) are stored as int8: rotated
+onto the directions of their largest energy (the right singular vectors of a sample of the corpus's own tokens,
+uncentred, so dot products are what the rotation keeps) with one scale per direction. The codec is fitted once per
+store and model and kept, like a product quantiser's codebook, so a passage's codes are computed once and cached
+by text. `DIMS` directions are kept: bench/late_rerank.py measured the compression on its dev set (SciFact train +
+Cranfield) at the served setting before reading anything else, with the rule "the fewest directions whose dev mean
+nDCG@10 is within 0.001 of float16's": all 384 (0.5825 vs 0.5827); 128 lost 0.002, 64 lost 0.0045 — as much as late
+interaction gains. So a token costs 384 bytes (half of float16): ~40 KB a passage.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+DIMS = 384  # directions kept: bytes a stored token (all of MiniLM's; see above)
+FIT_TOKENS = 200_000  # tokens sampled to fit the projection
+CLIP = 127
+CODES_FILE = "passage_tokens.npy"  # a version's (total tokens, DIMS) int8 codes, passage after passage
+OFFSETS_FILE = "passage_token_offsets.npy"  # (passages + 1,) int64: passage i's codes are offsets[i]:offsets[i + 1]
+CODEC_FILE = "passage_token_codec.npy"  # (dim + 1, DIMS) float32: the scale row, then the projection
+
+
+@dataclass(frozen=True)
+class TokenCodec:
+    """Projection (dim, DIMS) float32 and per-direction int8 scale (DIMS,) float32."""
+
+    projection: np.ndarray
+    scale: np.ndarray
+
+    @classmethod
+    def fit(cls, tokens: np.ndarray, dims: int = DIMS, *, seed: int = 0) -> TokenCodec:
+        """Fitted on (n, dim) token vectors; a sample of FIT_TOKENS when there are more."""
+        x = np.asarray(tokens, dtype=np.float32)
+        if len(x) > FIT_TOKENS:
+            x = x[np.random.default_rng(seed).choice(len(x), FIT_TOKENS, replace=False)]
+        if not len(x):
+            raise ValueError("no token vectors to fit a projection on")
+        dims = min(dims, x.shape[1])
+        _, vecs = np.linalg.eigh(x.T @ x)  # ascending eigenvalues of the second-moment matrix
+        projection = np.ascontiguousarray(vecs[:, ::-1][:, :dims], dtype=np.float32)
+        projection *= np.where(projection.sum(axis=0) < 0, -1.0, 1.0).astype(np.float32)  # a deterministic sign
+        reach = np.abs(x @ projection).max(axis=0)
+        return cls(projection, (np.maximum(reach, 1e-6) / CLIP).astype(np.float32))
+
+    def project(self, tokens: np.ndarray) -> np.ndarray:
+        """A query's tokens in the stored space (float32; not quantised)."""
+        return np.asarray(tokens, dtype=np.float32) @ self.projection
+
+    def encode(self, tokens: np.ndarray) -> np.ndarray:
+        """(n, dim) token vectors to (n, DIMS) int8 codes."""
+        return np.clip(np.rint(self.project(tokens) / self.scale), -CLIP, CLIP).astype(np.int8)
+
+    def decode(self, codes: np.ndarray) -> np.ndarray:
+        return codes.astype(np.float32) * self.scale
+
+    def to_bytes(self) -> bytes:
+        return np.concatenate([self.scale[None, :], self.projection]).astype(np.float32).tobytes()
+
+    @classmethod
+    def from_bytes(cls, blob: bytes, dim: int) -> TokenCodec:
+        table = np.frombuffer(blob, dtype=np.float32).reshape(dim + 1, -1)
+        return cls(np.ascontiguousarray(table[1:]), np.ascontiguousarray(table[0]))
+
+    @property
+    def dims(self) -> int:
+        return self.projection.shape[1]
+
+    @property
+    def digest(self) -> str:
+        return hashlib.sha256(self.to_bytes()).hexdigest()[:16]
+
+
+def codec_key(model_id: str) -> str:
+    """Where a store keeps its passage-token codec for a model (one per store and model, fitted once)."""
+    return f"{model_id}#passage-token-codec"
+
+
+def codes_key(model_id: str, codec: TokenCodec) -> str:
+    """Where a store caches passages' codes, by passage hash: they are only valid with the codec that made them."""
+    return f"{model_id}#passage-tokens/{codec.digest}"
+
+
+def stored_codec(store, model_id: str, dim: int) -> TokenCodec | None:
+    blob = store.get_blob(codec_key(model_id), "codec")
+    return None if blob is None else TokenCodec.from_bytes(blob, dim)
+
+
+def cache_codes(store, model_id: str, dim: int, codec: TokenCodec | None, hashes: list[str],
+                tokens: list[np.ndarray]) -> TokenCodec | None:
+    """Cache the codes of passages' token vectors, fitting (and keeping) the store's codec on them when it has
+    none yet; returns the codec (None when there were no tokens to fit on)."""
+    if codec is None:
+        kept = [t for t in tokens if len(t)]
+        if not kept:
+            return None
+        codec = TokenCodec.fit(np.concatenate(kept))
+        store.put_blob(codec_key(model_id), "codec", codec.to_bytes())
+    store.put_token_vectors(codes_key(model_id, codec), hashes, [codec.encode(t) for t in tokens], dtype=np.int8)
+    return codec
+
+
+def write_version_files(folder: Path, store, model_id: str, dim: int, hashes: list[str]) -> bool:
+    """Write the codes of every passage (in `hashes`' order: the version's passage order) into a version folder;
+    False, writing nothing, when the store has no codec or lacks any passage's codes (search then fuses the two
+    legs without late interaction until `sift index` computes them)."""
+    codec = stored_codec(store, model_id, dim)
+    if codec is None or not hashes:
+        return False
+    cached = store.get_token_vectors(codes_key(model_id, codec), hashes, codec.dims, dtype=np.int8)
+    if len(cached) < len(set(hashes)):
+        return False
+    blocks = [cached[h] for h in hashes]
+    offsets = np.concatenate([[0], np.cumsum([len(b) for b in blocks])]).astype(np.int64)
+    np.save(folder / CODES_FILE, np.concatenate(blocks) if offsets[-1] else np.zeros((0, codec.dims), np.int8))
+    np.save(folder / OFFSETS_FILE, offsets)
+    np.save(folder / CODEC_FILE, np.frombuffer(codec.to_bytes(), dtype=np.float32).reshape(dim + 1, -1))
+    return True
+
+
+@dataclass(frozen=True)
+class PassageTokens:
+    """A version's passage-token codes, memory-mapped: what search's late interaction reads."""
+
+    codes: np.ndarray
+    offsets: np.ndarray
+    codec: TokenCodec
+
+    @classmethod
+    def open(cls, folder: Path) -> PassageTokens | None:
+        if not (folder / OFFSETS_FILE).is_file():
+            return None  # a version from before late interaction, or one whose codes were incomplete
+        table = np.load(folder / CODEC_FILE)
+        codec = TokenCodec(np.ascontiguousarray(table[1:]), np.ascontiguousarray(table[0]))
+        return cls(np.load(folder / CODES_FILE, mmap_mode="r"), np.load(folder / OFFSETS_FILE), codec)
+
+    def best(self, query: np.ndarray, ranges: list[tuple[int, int]]) -> np.ndarray:
+        """For each (first passage, end passage) range — an article's passages — the best passage's MaxSim."""
+        out = np.zeros(len(ranges), dtype=np.float32)
+        spans = [(a, b) for a, b in ranges if b > a]
+        if not len(query) or not spans:
+            return out
+        chunks = np.concatenate([np.arange(a, b) for a, b in spans])
+        starts, ends = self.offsets[chunks], self.offsets[chunks + 1]
+        codes = np.concatenate([self.codes[s:e] for s, e in zip(starts, ends)])
+        per_passage = maxsim(query, codes, np.concatenate([[0], np.cumsum(ends - starts)]), self.codec)
+        at = 0
+        for i, (a, b) in enumerate(ranges):
+            if b > a:
+                out[i] = per_passage[at : at + b - a].max()
+                at += b - a
+        return out
+
+
+def maxsim(query: np.ndarray, codes: np.ndarray, offsets: np.ndarray, codec: TokenCodec) -> np.ndarray:
+    """Each passage's MaxSim with the query: the mean over the query's tokens of their best dot product among the
+    passage's tokens. `query` (q, dim) unit tokens; `codes` the passages' tokens one after another, passage i at
+    offsets[i]:offsets[i + 1]. A passage (or query) without tokens scores 0."""
+    sizes = np.diff(offsets)
+    out = np.zeros(len(sizes), dtype=np.float32)
+    has = sizes > 0
+    if not len(query) or not has.any():
+        return out
+    sims = codec.project(query) @ codec.decode(codes).T  # (q, total tokens)
+    starts = offsets[:-1][has] - offsets[0]
+    out[has] = np.maximum.reduceat(sims, starts, axis=1).mean(axis=0)
+    return out
