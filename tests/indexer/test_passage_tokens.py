@@ -32,7 +32,7 @@ def test_the_codec_keeps_dot_products_and_survives_bytes():
     tokens = low_rank_tokens(3000)
     codec = TokenCodec.fit(tokens, 64)
     codes = codec.encode(tokens[:200])
-    assert codes.dtype == np.int8 and codes.shape == (200, 64)
+    assert codes.dtype == np.uint8 and codes.shape == (200, 64)
     exact = tokens[:100] @ tokens[100:200].T
     approx = codec.project(tokens[:100]) @ codec.decode(codes[100:]).T
     assert np.abs(approx - exact).max() < 0.03
@@ -58,6 +58,13 @@ def test_maxsim_by_hand():
     got = maxsim(query, codes, offsets, codec)
     # passage 0: query token 1 best 1.0, query token 2 best 0.5 → 0.75; passage 1: 0; passage 2: (0.5 + 0.5) / 2
     assert np.allclose(got, [0.75, 0.0, 0.5], atol=0.01)
+    # the integer product against the float one on realistic tokens: the query's quantisation costs < 0.01
+    tokens = low_rank_tokens(400, seed=1)
+    fitted = TokenCodec.fit(tokens, 384)
+    stored = fitted.encode(tokens[8:])
+    bounds = np.arange(0, 393, 24)
+    exact = [float((tokens[:8] @ tokens[8:][a:b].T).max(axis=1).mean()) for a, b in zip(bounds[:-1], bounds[1:])]
+    assert np.abs(maxsim(tokens[:8], stored[: bounds[-1]], bounds, fitted) - exact).max() < 0.01
     assert np.array_equal(maxsim(np.zeros((0, 2), np.float32), codes, offsets, codec), np.zeros(3))
 
 

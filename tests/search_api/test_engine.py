@@ -476,7 +476,8 @@ def test_late_interaction_rescores_the_fused_top_and_leaves_the_rest(sample_engi
         sims = [float((stored.codec.project(tokens) @ stored.codec.decode(
             stored.codes[stored.offsets[c]:stored.offsets[c + 1]]).T).max(axis=1).mean())
             for c in range(sample_engine._chunk_start[a], sample_engine._chunk_start[a + 1])]
-        assert rescored[a] == pytest.approx(fused[a] + 0.25 * max(max(sims), 0.0), abs=1e-5)
+        # (the served product quantises the query's tokens too: within 0.01 of MaxSim, a quarter of that here)
+        assert rescored[a] == pytest.approx(fused[a] + 0.25 * max(max(sims), 0.0), abs=0.0025)
     assert all(rescored[a] == fused[a] for a in rest)
     assert min(rescored[a] for a in head) >= max(rescored[a] for a in rest)
     served = [c.article for c in sample_engine._rank(query, "hybrid", 100, None)]
