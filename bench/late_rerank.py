@@ -1,10 +1,12 @@
-"""Late interaction over the fused top N for search: issue #3's one lever that reaches SciFact's 0.74 (not shipped).
+"""Late interaction over the fused top N for search: how its served setting (add, λ 0.25, top 30) and its stored form
+(int8, all 384 directions: indexer.passage_tokens) were chosen.
 
 For SciFact (train and test queries), MEDLINE, CISI and Cranfield: both legs of every judged query as the engine computes them
 (every candidate scored on both), fused by the default TM2C2 0.75; then each of the fused top N articles gets its
 best passage's MaxSim with the query — each query token's best cosine among the passage's tokens, averaged; the
 tokens are the bundled MiniLM's last layer as `Embedder.token_vectors` gives them (stop words and punctuation
-dropped, the ONNX graph that embeds) — and the top N are re-scored by one of three ways of mixing it in:
+dropped, the ONNX graph that embeds) — and the top N are re-scored by one of three ways of mixing it in (`--codecs 384,128,64` also scores the tokens as
+stored, compressed by indexer.passage_tokens' codec, at the chosen setting; its MaxSim quantises the query too):
 
 - convex: (1 − λ) · minmax(fused) + λ · minmax(MaxSim) within the top N;
 - add: fused + λ · MaxSim (MaxSim is bounded like the cosine, so no min-max, as in TM2C2);

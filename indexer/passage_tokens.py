@@ -14,6 +14,7 @@ interaction gains. So a token costs 384 bytes (half of float16): ~40 KB a passag
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -109,22 +110,37 @@ def cache_codes(store, model_id: str, dim: int, codec: TokenCodec | None, hashes
     return codec
 
 
-def write_version_files(folder: Path, store, model_id: str, dim: int, hashes: list[str]) -> bool:
-    """Write the codes of every passage (in `hashes`' order: the version's passage order) into a version folder;
-    False, writing nothing, when the store has no codec or lacks any passage's codes (search then fuses the two
-    legs without late interaction until `sift index` computes them)."""
+FILES = (CODES_FILE, OFFSETS_FILE, CODEC_FILE)
+
+
+def write_version_files(folder: Path, store, model_id: str, dim: int, hashes: list[str],
+                        previous: tuple[Path, str] | None = None) -> str | None:
+    """Write the codes of every passage (in `hashes`' order: the version's passage order) into a version folder and
+    return their digest (the codec's and the passages'); None, writing nothing, when the store has no codec or lacks
+    any passage's codes (search then fuses the two legs without late interaction until `sift index` computes them).
+    `previous` (the live version's folder and digest, its files verified): the same digest links its files instead
+    of writing them again (hundreds of MB for a large site)."""
     codec = stored_codec(store, model_id, dim)
     if codec is None or not hashes:
-        return False
+        return None
+    digest = hashlib.sha256("\n".join([codec.digest, *hashes]).encode()).hexdigest()[:32]
+    if previous is not None and previous[1] == digest:
+        try:
+            for name in FILES:
+                os.link(previous[0] / name, folder / name)
+            return digest
+        except OSError:  # another file system, or a file gone: write them
+            for name in FILES:
+                (folder / name).unlink(missing_ok=True)
     cached = store.get_token_vectors(codes_key(model_id, codec), hashes, codec.dims, dtype=np.uint8)
     if len(cached) < len(set(hashes)):
-        return False
+        return None
     blocks = [cached[h] for h in hashes]
     offsets = np.concatenate([[0], np.cumsum([len(b) for b in blocks])]).astype(np.int64)
     np.save(folder / CODES_FILE, np.concatenate(blocks) if offsets[-1] else np.zeros((0, codec.dims), np.uint8))
     np.save(folder / OFFSETS_FILE, offsets)
     np.save(folder / CODEC_FILE, np.frombuffer(codec.to_bytes(), dtype=np.float32).reshape(dim + 1, -1))
-    return True
+    return digest
 
 
 @dataclass(frozen=True)

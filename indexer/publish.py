@@ -535,7 +535,10 @@ def _publish(
         ).to_parquet(staging / "articles.parquet", index=False)
         write_passages(staging / PASSAGES_FILE, chunk_article, chunk_ordinal, chunk_text)
         # search's late interaction reads every passage's token codes; none when any passage lacks them
-        late_search = passage_tokens.write_version_files(staging, store, model_id, dim, [c.hash for c in chunks])
+        late_previous = (live.path, live.manifest["late_interaction"]) if (
+            live is not None and live.manifest.get("late_interaction") and live.trusted(*passage_tokens.FILES)) else None
+        late_search = passage_tokens.write_version_files(
+            staging, store, model_id, dim, [c.hash for c in chunks], previous=late_previous)
 
         files = sorted(str(p.relative_to(staging)) for p in staging.rglob("*") if p.is_file())
         for file in files:

@@ -88,7 +88,7 @@ def test_indexing_writes_every_passages_codes_and_reuses_them(tmp_path, embedder
     index_sources([TINY], index, embedder, progress=False)
     version = current_version_dir(index)
     manifest = json.loads((version / "manifest.json").read_text())
-    assert manifest["late_interaction"] is True
+    assert isinstance(manifest["late_interaction"], str)  # the codes' digest
     stored = PassageTokens.open(version)
     assert len(stored.offsets) == manifest["counts"]["chunks"] + 1 and stored.codes.shape[1] == passage_tokens.DIMS
     assert (np.diff(stored.offsets) > 0).all()  # every passage has kept tokens
@@ -124,8 +124,32 @@ def test_an_index_from_before_late_interaction_gets_codes_from_sift_index_not_fr
     refresh(index, embedder, token_budget=32)
     version = current_version_dir(index)
     assert PassageTokens.open(version) is None
-    assert json.loads((version / "manifest.json").read_text())["late_interaction"] is False
+    assert json.loads((version / "manifest.json").read_text())["late_interaction"] is None
     # `sift index` computes the missing ones once
     index_sources([TINY], index, embedder, progress=False)
     version = current_version_dir(index)
     assert PassageTokens.open(version) is not None
+
+
+def test_a_version_whose_passages_did_not_change_links_the_codes_instead_of_writing_them(tmp_path, embedder):
+    from indexer.article import Article
+    from indexer.pipeline import apply_changes
+    from tests.conftest import TINY
+
+    index = tmp_path / "idx"
+    index_sources([TINY], index, embedder, progress=False)
+    before = current_version_dir(index)
+    first = json.loads(TINY.read_text().splitlines()[0])
+    # a new category changes the article, not its passages
+    apply_changes(index, embedder, upserts=[Article(**{**first, "categories": ["Child Protection"]})])
+    after = current_version_dir(index)
+    assert after != before
+    for name in passage_tokens.FILES:
+        assert (after / name).stat().st_ino == (before / name).stat().st_ino
+    assert json.loads((after / "manifest.json").read_text())["late_interaction"] == json.loads(
+        (before / "manifest.json").read_text())["late_interaction"]
+    # a changed passage writes new codes
+    apply_changes(index, embedder, upserts=[Article(**{**first, "body": first["body"] + " The school reopened."})])
+    latest = current_version_dir(index)
+    assert (latest / CODES_FILE).stat().st_ino != (after / CODES_FILE).stat().st_ino
+    assert PassageTokens.open(latest).codes.shape[0] > PassageTokens.open(after).codes.shape[0]
