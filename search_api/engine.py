@@ -114,6 +114,12 @@ class _Candidate:
     semantic: float | None = None
     keyword: float | None = None
     chunk: int | None = None  # best dense passage, when the semantic leg found it
+    relevance: float | None = None  # the score without late interaction's bonus (None: the score)
+
+    @property
+    def measured(self) -> float:
+        """The score "relevant results" are cut by (`RankingParams.facet_share`)."""
+        return self.score if self.relevance is None else self.relevance
 
 
 def _to_utc_seconds(value: object) -> float:
@@ -448,17 +454,21 @@ class Engine:
             semantic = {a: s for a, (s, _) in dense.items()}
             p = self.ranking
             scored = fusion.fuse(semantic, keyword, method=p.fusion, weight=p.weight, rrf_k=p.rrf_k)
-            scored = self.late_rescore(query, scored)
+        # the score "relevant results" are measured by (facets, sort=date: `facet_share` of the best) stays the fused
+        # one it was calibrated on; late interaction lifts the top 30 above the rest and re-orders them
+        base, scored = scored, self.late_rescore(query, scored) if mode == "hybrid" else scored
         if places.country_set and self.ranking.geo_boost:
             in_place = self._rows_with_any(self._country_members, places.country_set)
             in_place |= self._rows_with_any(self._region_members, places.regions)
             factor = 1.0 + self.ranking.geo_boost
             scored = {a: s * factor if in_place[a] and s > 0 else s for a, s in scored.items()}
+            base = {a: s * factor if in_place[a] and s > 0 else s for a, s in base.items()}
         order = sorted(scored, key=lambda a: (-scored[a], a))
         return [
             _Candidate(
                 article=a,
                 score=scored[a],
+                relevance=base[a],
                 semantic=dense[a][0] if a in dense else None,
                 keyword=keyword.get(a),
                 chunk=dense[a][1] if a in dense else None,
@@ -716,10 +726,14 @@ class Engine:
         return np.array([r for r in rows.tolist() if holds(r)], dtype=np.int64)
 
     def _relevant(self, groups: list[tuple[_Candidate, list[int]]]) -> list[tuple[_Candidate, list[int]]]:
-        """The results scoring at least `facet_share` of the best, among the first `facet_depth`, in rank order."""
-        best = groups[0][0].score if groups else 0.0
+        """The relevant results among the first `facet_depth`, in rank order: as many as score at least `facet_share`
+        of the best."""
+        head = groups[: self.ranking.facet_depth]
+        best = max((g[0].measured for g in head), default=0.0)
         cut = self.ranking.facet_share * best if best > 0 else -np.inf  # nothing scores well: take the top
-        return [g for g in groups[: self.ranking.facet_depth] if g[0].score >= cut]
+        # as many as score at least the share by the fused score (what the share was measured on), in served order:
+        # late interaction only re-orders the top 30, which lead by the fused score too
+        return head[: sum(g[0].measured >= cut for g in head)]
 
     def _facets(self, rows: list[int], today: date) -> Facets:
         """Category, country, region, year and open / closed call counts over the result rows `rows`."""
