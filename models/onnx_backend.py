@@ -320,15 +320,10 @@ class OnnxBackend:
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
         return (vectors / np.maximum(norms, 1e-12)).astype(np.float32, copy=False)
 
-    def token_states(self, texts: Sequence[str]) -> list[tuple[np.ndarray, list[str], np.ndarray]] | None:
-        """Per text, every token's last-layer state (tokens, hidden), its wordpieces and which are special ([CLS],
-        [SEP]); None when this export or tokenizer cannot give them (the caller uses PyTorch then)."""
-        both = self.encode_with_states(texts)
-        return None if both is None else both[1]
-
     def encode_with_states(self, texts: Sequence[str]) -> tuple[np.ndarray, list] | None:
-        """`encode_batch`'s unit vectors and `token_states`' states from one run of the graph (both are its outputs);
-        None when this export or tokenizer cannot give token states."""
+        """`encode_batch`'s unit vectors and, per text, every token's last-layer state (tokens, hidden), its
+        wordpieces and which are special ([CLS], [SEP]), from one run of the graph (both are its outputs); None when
+        this export or tokenizer cannot give token states (the caller uses PyTorch then)."""
         if not isinstance(self._tokenizer, _BatchTokenizer) or "token_embeddings" not in self._outputs:
             return None
         tokens, encodings = self._tokenizer.with_encodings(self._prepared(texts))
