@@ -132,12 +132,32 @@ def write_version_files(folder: Path, store, model_id: str, dim: int, hashes: li
         except OSError:  # another file system, or a file gone: write them
             for name in FILES:
                 (folder / name).unlink(missing_ok=True)
-    cached = store.get_token_vectors(codes_key(model_id, codec), hashes, codec.dims, dtype=np.uint8)
-    if len(cached) < len(set(hashes)):
-        return None
-    blocks = [cached[h] for h in hashes]
-    offsets = np.concatenate([[0], np.cumsum([len(b) for b in blocks])]).astype(np.int64)
-    np.save(folder / CODES_FILE, np.concatenate(blocks) if offsets[-1] else np.zeros((0, codec.dims), np.uint8))
+    # streamed in slices (a large site's codes are hundreds of MB): sizes first, then each slice into the mapped file
+    key, step = codes_key(model_id, codec), 2048
+    sizes = np.zeros(len(hashes), dtype=np.int64)
+    for start in range(0, len(hashes), step):
+        part = hashes[start : start + step]
+        cached = store.get_token_vectors(key, part, codec.dims, dtype=np.uint8)
+        if len(cached) < len(set(part)):
+            return None
+        sizes[start : start + len(part)] = [len(cached[h]) for h in part]
+    offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+    if not offsets[-1]:  # no passage has a kept token (a mapped file cannot be empty)
+        np.save(folder / CODES_FILE, np.zeros((0, codec.dims), np.uint8))
+        np.save(folder / OFFSETS_FILE, offsets)
+        np.save(folder / CODEC_FILE, np.frombuffer(codec.to_bytes(), dtype=np.float32).reshape(dim + 1, -1))
+        return digest
+    out = np.lib.format.open_memmap(folder / CODES_FILE, mode="w+", dtype=np.uint8, shape=(int(offsets[-1]), codec.dims))
+    for start in range(0, len(hashes), step):
+        part = hashes[start : start + step]
+        cached = store.get_token_vectors(key, part, codec.dims, dtype=np.uint8)
+        if len(cached) < len(set(part)):  # a concurrent writer cannot drop codes: a publish holds the lock
+            return None
+        block = np.concatenate([cached[h] for h in part]) if offsets[start + len(part)] > offsets[start] else None
+        if block is not None:
+            out[offsets[start] : offsets[start + len(part)]] = block
+    out.flush()
+    del out
     np.save(folder / OFFSETS_FILE, offsets)
     np.save(folder / CODEC_FILE, np.frombuffer(codec.to_bytes(), dtype=np.float32).reshape(dim + 1, -1))
     return digest

@@ -30,4 +30,7 @@ def test_sixteen_clients_for_fifteen_seconds_get_no_error(sample_index, tmp_path
     assert report["server_exit_code"] == 0 and run.returncode == 0
     assert set(report["server_log_levels"]) == {"INFO"}  # no warning or error logged, every line JSON
     rss = report["rss_mb"]
-    assert rss["samples"] >= 10 and rss["max"] - rss["start"] < 600  # a sanity bound, not a leak detector
+    # A sanity bound, not a leak detector. Measured on 2 cores, 2026-11-30: +521 MB over the 15 s before late
+    # interaction in search (each write's publish runs in the server), +546 to +604 MB with it (its codes are read,
+    # written and mapped per publish; ONNX Runtime's integer product) — so 700.
+    assert rss["samples"] >= 10 and rss["max"] - rss["start"] < 700
