@@ -24,7 +24,7 @@ DIMS = 384  # directions kept: bytes a stored token (all of MiniLM's; see above)
 FIT_TOKENS = 200_000  # tokens sampled to fit the projection
 CLIP = 127
 ZERO = 128  # codes are stored as uint8: value + ZERO
-CODES_FILE = "passage_tokens.npy"  # a version's (total tokens, DIMS) int8 codes, passage after passage
+CODES_FILE = "passage_tokens.npy"  # a version's (total tokens, DIMS) uint8 codes, passage after passage
 OFFSETS_FILE = "passage_token_offsets.npy"  # (passages + 1,) int64: passage i's codes are offsets[i]:offsets[i + 1]
 CODEC_FILE = "passage_token_codec.npy"  # (dim + 1, DIMS) float32: the scale row, then the projection
 
@@ -64,13 +64,20 @@ class TokenCodec:
     def decode(self, codes: np.ndarray) -> np.ndarray:
         return (codes.astype(np.float32) - ZERO) * self.scale
 
+    def table(self) -> np.ndarray:
+        """(dim + 1, DIMS) float32: the scale row, then the projection (CODEC_FILE, and the store's blob)."""
+        return np.concatenate([self.scale[None, :], self.projection]).astype(np.float32)
+
+    @classmethod
+    def from_table(cls, table: np.ndarray) -> TokenCodec:
+        return cls(np.ascontiguousarray(table[1:]), np.ascontiguousarray(table[0]))
+
     def to_bytes(self) -> bytes:
-        return np.concatenate([self.scale[None, :], self.projection]).astype(np.float32).tobytes()
+        return self.table().tobytes()
 
     @classmethod
     def from_bytes(cls, blob: bytes, dim: int) -> TokenCodec:
-        table = np.frombuffer(blob, dtype=np.float32).reshape(dim + 1, -1)
-        return cls(np.ascontiguousarray(table[1:]), np.ascontiguousarray(table[0]))
+        return cls.from_table(np.frombuffer(blob, dtype=np.float32).reshape(dim + 1, -1))
 
     @property
     def dims(self) -> int:
@@ -132,34 +139,25 @@ def write_version_files(folder: Path, store, model_id: str, dim: int, hashes: li
         except OSError:  # another file system, or a file gone: write them
             for name in FILES:
                 (folder / name).unlink(missing_ok=True)
-    # streamed in slices (a large site's codes are hundreds of MB): sizes first, then each slice into the mapped file
-    key, step = codes_key(model_id, codec), 2048
-    sizes = np.zeros(len(hashes), dtype=np.int64)
-    for start in range(0, len(hashes), step):
-        part = hashes[start : start + step]
-        cached = store.get_token_vectors(key, part, codec.dims, dtype=np.uint8)
-        if len(cached) < len(set(part)):
-            return None
-        sizes[start : start + len(part)] = [len(cached[h]) for h in part]
-    offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
-    if not offsets[-1]:  # no passage has a kept token (a mapped file cannot be empty)
-        np.save(folder / CODES_FILE, np.zeros((0, codec.dims), np.uint8))
-        np.save(folder / OFFSETS_FILE, offsets)
-        np.save(folder / CODEC_FILE, np.frombuffer(codec.to_bytes(), dtype=np.float32).reshape(dim + 1, -1))
-        return digest
-    out = np.lib.format.open_memmap(folder / CODES_FILE, mode="w+", dtype=np.uint8, shape=(int(offsets[-1]), codec.dims))
-    for start in range(0, len(hashes), step):
-        part = hashes[start : start + step]
-        cached = store.get_token_vectors(key, part, codec.dims, dtype=np.uint8)
-        if len(cached) < len(set(part)):  # a concurrent writer cannot drop codes: a publish holds the lock
-            return None
-        block = np.concatenate([cached[h] for h in part]) if offsets[start + len(part)] > offsets[start] else None
-        if block is not None:
-            out[offsets[start] : offsets[start + len(part)]] = block
-    out.flush()
-    del out
+    # streamed (a large site's codes are hundreds of MB): the sizes from the store's record headers, then the codes
+    # slice by slice into the mapped file
+    key, width = codes_key(model_id, codec), codec.dims
+    stored = store.blob_sizes(key, hashes)
+    if len(stored) < len(set(hashes)):
+        return None
+    offsets = np.concatenate([[0], np.cumsum([stored[h] // width for h in hashes])]).astype(np.int64)
+    if offsets[-1]:
+        out = np.lib.format.open_memmap(folder / CODES_FILE, mode="w+", dtype=np.uint8, shape=(int(offsets[-1]), width))
+        for start in range(0, len(hashes), 2048):
+            part = hashes[start : start + 2048]
+            cached = store.get_token_vectors(key, part, width, dtype=np.uint8)
+            out[offsets[start] : offsets[start + len(part)]] = np.concatenate([cached[h] for h in part])
+        out.flush()
+        del out
+    else:  # no passage has a kept token (a mapped file cannot be empty)
+        np.save(folder / CODES_FILE, np.zeros((0, width), np.uint8))
     np.save(folder / OFFSETS_FILE, offsets)
-    np.save(folder / CODEC_FILE, np.frombuffer(codec.to_bytes(), dtype=np.float32).reshape(dim + 1, -1))
+    np.save(folder / CODEC_FILE, codec.table())
     return digest
 
 
@@ -175,8 +173,7 @@ class PassageTokens:
     def open(cls, folder: Path) -> PassageTokens | None:
         if not (folder / OFFSETS_FILE).is_file():
             return None  # a version from before late interaction, or one whose codes were incomplete
-        table = np.load(folder / CODEC_FILE)
-        codec = TokenCodec(np.ascontiguousarray(table[1:]), np.ascontiguousarray(table[0]))
+        codec = TokenCodec.from_table(np.load(folder / CODEC_FILE))
         return cls(np.load(folder / CODES_FILE, mmap_mode="r"), np.load(folder / OFFSETS_FILE), codec)
 
     def best(self, query: np.ndarray, ranges: list[tuple[int, int]]) -> np.ndarray:

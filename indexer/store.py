@@ -320,16 +320,16 @@ class Store:
                 [(h, key, blob) for h, blob in rows],
             )
 
-    def _blobs(self, key: str, hashes: Iterable[str]) -> Iterator[tuple[str, bytes]]:
-        """(hash, bytes) of the cached rows of `hashes` under `key`."""
+    def _blobs(self, key: str, hashes: Iterable[str], column: str = "vector") -> Iterator[tuple[str, bytes]]:
+        """(hash, bytes) of the cached rows of `hashes` under `key` (`column` "length(vector)": their sizes)."""
         wanted = list(dict.fromkeys(hashes))
         for start in range(0, len(wanted), 900):  # SQLite's bound-parameter limit
             part = wanted[start : start + 900]
             marks = ",".join("?" * len(part))
             for row in self._conn.execute(
-                f"SELECT hash, vector FROM embeddings WHERE model_id=? AND hash IN ({marks})", (key, *part)
+                f"SELECT hash, {column} AS value FROM embeddings WHERE model_id=? AND hash IN ({marks})", (key, *part)
             ):
-                yield row["hash"], row["vector"]
+                yield row["hash"], row["value"]
 
     def put_embeddings(self, model_id: str, hashes: Sequence[str], vectors: np.ndarray) -> None:
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
@@ -347,7 +347,7 @@ class Store:
         self, key: str, hashes: Sequence[str], blocks: Sequence[np.ndarray], dtype: type = np.float16
     ) -> None:
         """Cache texts' token vectors under `key`: "model#tokens" (indexer.late; float16, one row per token), or
-        a passage-token key of indexer.passage_tokens (int8 codes)."""
+        a passage-token key of indexer.passage_tokens (uint8 codes)."""
         rows = ((h, np.ascontiguousarray(b, dtype=dtype).tobytes()) for h, b in zip(hashes, blocks))
         self._put_blobs(key, rows)
 
@@ -361,6 +361,11 @@ class Store:
             if block.size % dim == 0:
                 out[h] = block.reshape(-1, dim)
         return out
+
+    def blob_sizes(self, key: str, hashes: Iterable[str]) -> dict[str, int]:
+        """The byte sizes of the cached rows of `hashes` under `key`, without reading them (SQLite keeps a blob's
+        length in its record header)."""
+        return dict(self._blobs(key, hashes, column="length(vector)"))
 
     def get_blob(self, key: str, name: str) -> bytes | None:
         """One cached blob (a passage-token codec), None when there is none."""

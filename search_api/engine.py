@@ -83,7 +83,7 @@ class RankingParams:
     # Late interaction (indexer.passage_tokens): the TM2C2 top `late_top` re-scored as fused + late_weight × their
     # best passage's MaxSim with the query (each query token's best match among the passage's tokens, averaged).
     # Chosen by bench/late_rerank.py on a dev set of SciFact's train queries and Cranfield (the argmax of their mean
-    # over three ways of mixing it in, 20 settings and none). `sift eval`: SciFact test 0.7389 → 0.7410, MEDLINE
+    # over three ways of mixing it in, 19 settings and none). `sift eval`: SciFact test 0.7389 → 0.7410, MEDLINE
     # 0.8060 → 0.8048, CISI 0.4648 → 0.4689, Cranfield 0.4142 → 0.4189 — small, not significant on any one of them
     # (BENCHMARKS.md "Relevance"). 0 turns it off; a version without token codes has none.
     late_top: int = 30

@@ -204,7 +204,11 @@ def paired_difference(a: dict[str, float], b: dict[str, float], *, resamples: in
 def _runs(engine: Engine, data: BeirData, encoder: TextEncoder, doc_ids: list[str]) -> dict[str, dict[str, dict[str, float]]]:
     """Every run, from one pass over the queries: each leg once, fused many ways."""
     qids = list(data.queries)
-    vectors = encoder.encode([data.queries[q] for q in qids])
+    texts = [data.queries[q] for q in qids]
+    # the queries' vectors, and their token vectors for late interaction from the same run of the model (an encoder
+    # without them: none, as the engine serves it)
+    both = getattr(encoder, "encode_with_tokens", None)
+    vectors, tokens = both(texts) if both else (encoder.encode(texts), None)
     runs: dict[str, dict[str, dict[str, float]]] = {}
 
     def put(name: str, qid: str, scores: dict[int, float]) -> None:
@@ -213,8 +217,6 @@ def _runs(engine: Engine, data: BeirData, encoder: TextEncoder, doc_ids: list[st
         if top:  # ranx rejects empty result lists; a query left out is scored 0
             runs[name][qid] = {doc_ids[a]: float(s) for a, s in top}
 
-    # the queries' token vectors for late interaction, in one batch like their vectors (none: the engine's fallback)
-    tokens = encoder.token_vectors([data.queries[q] for q in qids]) if hasattr(encoder, "token_vectors") else None
     for n, (qid, vec) in enumerate(zip(qids, vectors)):
         dense, keyword = engine.legs(data.queries[qid], DEPTH, query_vec=vec)
         semantic = {a: s for a, (s, _) in dense.items()}
