@@ -6,7 +6,7 @@ texts token by token does better: each of one text's contextual token vectors (t
 words and punctuation dropped) is matched to its most similar token in the other, and the means of both directions
 are averaged — the symmetric Chamfer similarity (ColBERT's MaxSim, zero-shot with the bundled MiniLM).
 
-Measured (BENCHMARKS.md, "Related posts", session 10; served precision@5): mixed into the fused score of articles
+Measured (BENCHMARKS.md, "Related posts", 2026-11-30; served precision@5): mixed into the fused score of articles
 with at most `LATE_TOKENS` kept tokens, (1 − `LATE_WEIGHT`) · fused + `LATE_WEIGHT` · LI, with LI rescaled to the
 cosines' mean and spread over the pairs it was computed for, it lifts the Disaster Response news messages
 0.730 → 0.749 and the held-out direct messages 0.773 → 0.777; BBC News and the sample corpus have no article that
@@ -14,13 +14,14 @@ short and are unchanged. Mixed into every article's score it pulled the sample's
 (long, templated texts match token by token), so it stays with the short ones it was measured for.
 
 Token vectors (the embedding model's last layer over its first 256 wordpieces — the ONNX graph that embeds gives
-them too, so a server never loads PyTorch for them — cached in the store by text) are computed for the
-articles of at most `SHORT_WORDS` words, to find the short ones, and for the candidates of the short ones (a long
-candidate's first 256 wordpieces: ~200 KB in float16); at most `MAX_TOKEN_ARTICLES` articles, beyond which a long
-candidate's pairs keep their cosine. A site of long articles computes none. A short article's LI with its 200
-candidates is one matrix product (~4 ms). On SciFact (5,183 abstracts, 12 of them short) the first publish computes
-2,270 articles' token vectors (98 s, once); later passes read them from the store (1.0-1.7 s) and the related pass
-takes 2.1-3.0 s instead of 0.8-1.0 s.
+them too, so a server never loads PyTorch for them — cached in the store by text, float16) are computed only for the
+short articles, found by counting their kept tokens with the tokenizer alone (no run of the model), and for each
+short article's `LATE_CANDIDATES` nearest articles, whatever their length; every other candidate of a short article
+that is short itself has them too. A pair without them keeps its cosine. Measured on Disaster Response news
+(2026-12-05, precision@5): LI with the 200 candidates' 0.7491; with the nearest 1 / 3 / 8 / 16 long ones 0.7471 /
+0.7477 / 0.7491 / 0.7491; with no long one 0.7432; none at all 0.7299. The 8 keep all of it at a small fraction of
+the cost: a site of long articles computes none, and SciFact (5,183 abstracts, 13 short) about 110 articles' instead
+of 2,270. A full pass keeps only the cached token vectors it uses.
 """
 
 from __future__ import annotations
@@ -32,15 +33,15 @@ import numpy as np
 
 LATE_TOKENS = 48  # articles with at most this many kept tokens get late interaction in their related score
 LATE_WEIGHT = 0.2  # its share of the fused score
-SHORT_WORDS = 120  # an article of more words never has 48 kept tokens or fewer: no need to look
-MAX_TOKEN_ARTICLES = 5_000  # token vectors read for at most this many articles in one publish (~200 KB each at most)
-# A server's background publish after a write computes at most this many missing token vectors (a site of long
-# articles that gains its first brief would otherwise embed ~200 long candidates before the write shows); the rest
-# keep their cosine until the next publishes compute them. `sift index` computes them all.
+SHORT_WORDS = 120  # an article of more words never has 48 kept tokens or fewer: no need to count
+LATE_CANDIDATES = 8  # a short article's nearest articles that get token vectors even when they are long
+# A server's background publish after a write computes at most this many missing token vectors of candidates (so a
+# write shows within seconds); the rest keep their cosine until the next publishes compute them. `sift index`
+# computes them all.
 LIVE_TOKEN_BUDGET = 32
 TEXT_CHARS = 3000  # an article's text is cut here before tokenising (the model reads 256 wordpieces, ~1,200 characters)
-RECIPE = 1
-PARAMS = {"tokens": LATE_TOKENS, "weight": LATE_WEIGHT, "recipe": RECIPE}
+RECIPE = 2  # 2: long candidates' token vectors only for the LATE_CANDIDATES nearest
+PARAMS = {"tokens": LATE_TOKENS, "weight": LATE_WEIGHT, "candidates": LATE_CANDIDATES, "recipe": RECIPE}
 
 
 def token_text(title: str, body: str) -> str:

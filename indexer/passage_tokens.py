@@ -23,6 +23,10 @@ import numpy as np
 DIMS = 384  # directions kept: bytes a stored token (all of MiniLM's; see above)
 FIT_TOKENS = 200_000  # tokens sampled to fit the projection
 CLIP = 127
+# The query's tokens are quantised to ±63: on a CPU without VNNI, ONNX Runtime's u8 × s8 product adds pairs of
+# products in saturating 16-bit lanes (255 × 127 × 2 overflows them; 255 × 63 × 2 does not). Measured on such a
+# machine: ±127 put one passage's MaxSim 0.018 off the float product, ±63 0.0016 (tests/indexer/test_passage_tokens.py).
+QUERY_CLIP = 63
 ZERO = 128  # codes are stored as uint8: value + ZERO
 CODES_FILE = "passage_tokens.npy"  # a version's (total tokens, DIMS) uint8 codes, passage after passage
 OFFSETS_FILE = "passage_token_offsets.npy"  # (passages + 1,) int64: passage i's codes are offsets[i]:offsets[i + 1]
@@ -115,6 +119,14 @@ def cache_codes(store, model_id: str, dim: int, codec: TokenCodec | None, hashes
         store.put_blob(codec_key(model_id), "codec", codec.to_bytes())
     store.put_token_vectors(codes_key(model_id, codec), hashes, [codec.encode(t) for t in tokens], dtype=np.uint8)
     return codec
+
+
+def drop_cached(store, model_id: str) -> int:
+    """Delete the store's codec and every passage's codes for `model_id` (late interaction turned off); returns how
+    many rows went. A store that never had a codec has no codes: that is one look-up."""
+    if store.get_blob(codec_key(model_id), "codec") is None:
+        return 0
+    return store.drop_cached(codec_key(model_id), prefix=f"{model_id}#passage-tokens/")
 
 
 FILES = (CODES_FILE, OFFSETS_FILE, CODEC_FILE)
@@ -234,7 +246,7 @@ def maxsim(query: np.ndarray, codes: np.ndarray, offsets: np.ndarray, codec: Tok
     if not len(query) or not has.any():
         return out
     weights = codec.project(query) * codec.scale  # (q, DIMS): a signed code times this is the dot product
-    step = np.maximum(np.abs(weights).max(axis=1), 1e-12) / CLIP
+    step = np.maximum(np.abs(weights).max(axis=1), 1e-12) / QUERY_CLIP
     quantised = np.ascontiguousarray(np.rint(weights / step[:, None]).astype(np.int8).T)
     sims = _integer_product().run(None, {"codes": np.ascontiguousarray(codes), "query": quantised})[0]
     sims = sims.astype(np.float32) * step

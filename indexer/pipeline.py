@@ -105,6 +105,7 @@ class _Options:
     duplicate_threshold: float
     vectors: VectorConfig = VectorConfig()
     token_budget: int | None = None  # missing token vectors of related candidates computed per publish (None: all)
+    late_interaction: bool = False  # passages' token vectors computed and stored, for late interaction in search
 
     @property
     def salt(self) -> str:
@@ -116,6 +117,7 @@ class _Options:
             "max_words": self.chunking.max_words,
             "overlap_words": self.chunking.overlap_words,
             "vectors": self.vectors.build_params(),
+            "late_interaction": self.late_interaction,
         }
 
 
@@ -139,9 +141,12 @@ def _embed_and_publish(
     """Embed every passage the cache lacks (committing as it goes), then publish if the live version is stale."""
     todo = store.chunks_missing_embeddings(embedder.model_id)
     report.cached = store.count_chunks() - len(todo)
-    # Passages' token vectors for late interaction in search (indexer.passage_tokens) come from the same run of the
-    # model as their vectors, where the encoder can give both.
-    both = getattr(embedder, "encode_with_tokens", None)
+    # Passages' token vectors for late interaction in search (indexer.passage_tokens), when it is on, come from the
+    # same run of the model as their vectors, where the encoder can give both. Off, none are computed, and those an
+    # index kept from when it was on are dropped from the store (the version published below has none either).
+    both = getattr(embedder, "encode_with_tokens", None) if options.late_interaction else None
+    if not options.late_interaction:
+        passage_tokens.drop_cached(store, embedder.model_id)
     codec = passage_tokens.stored_codec(store, embedder.model_id, embedder.dim) if both else None
     with tqdm(total=len(todo), desc="embedding", unit=" chunks", disable=_bar_off(progress and bool(todo))) as ebar:
         for start in range(0, len(todo), EMBED_COMMIT_BATCH):
@@ -172,8 +177,9 @@ def _embed_and_publish(
                 keep_versions=options.keep_versions,
                 duplicate_threshold=options.duplicate_threshold,
                 vectors=options.vectors,
-                token_encoder=getattr(embedder, "token_vectors", None),
+                token_source=embedder if hasattr(embedder, "kept_token_counts") else None,
                 token_budget=options.token_budget,
+                late_interaction=options.late_interaction,
             )
         except ChunksNotEmbedded:  # another writer (an API write) added passages since the embedding above
             _embed_and_publish(index_dir, store, embedder, report, options, progress=progress)
@@ -197,13 +203,14 @@ def apply_changes(
     vectors: VectorConfig = VectorConfig(),
     publish_now: bool = True,
     busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
+    late_interaction: bool = False,
 ) -> IndexReport:
     """Write validated articles and deletions to the store (durable when this returns), then embed and publish.
 
     With `publish_now=False` only the store is written; a later `refresh` publishes (the API coalesces bursts so).
     StoreBusy when another writer holds the store's lock for over `busy_timeout` seconds.
     """
-    options = _Options(chunking, keep_versions, duplicate_threshold, vectors)
+    options = _Options(chunking, keep_versions, duplicate_threshold, vectors, late_interaction=late_interaction)
     started = time.perf_counter()
     index_dir = Path(index_dir)
     index_dir.mkdir(parents=True, exist_ok=True)
@@ -231,6 +238,7 @@ def refresh(
     duplicate_threshold: float = DEFAULT_THRESHOLD,
     vectors: VectorConfig = VectorConfig(),
     token_budget: int | None = None,
+    late_interaction: bool = False,
 ) -> IndexReport:
     """Embed what the store lacks and publish if the live version is stale: the second half of any write.
     `token_budget`: at most that many related candidates' token vectors computed (indexer.late.LIVE_TOKEN_BUDGET
@@ -239,7 +247,8 @@ def refresh(
     with Store(Path(index_dir) / STORE_FILE) as store:
         _embed_and_publish(
             Path(index_dir), store, embedder, report,
-            _Options(chunking, keep_versions, duplicate_threshold, vectors, token_budget), progress=False,
+            _Options(chunking, keep_versions, duplicate_threshold, vectors, token_budget, late_interaction),
+            progress=False,
         )
     return report
 
@@ -255,6 +264,7 @@ def index_sources(
     duplicate_threshold: float = DEFAULT_THRESHOLD,
     vectors: VectorConfig = VectorConfig(),
     politeness: Politeness | None = None,
+    late_interaction: bool = False,
 ) -> IndexReport:
     """Index every source (files, folders, feeds, WordPress sites, sitemaps: see `read_source`) into `index_dir`.
     Bad records are skipped and reported; good ones are never lost."""
@@ -262,7 +272,7 @@ def index_sources(
         [(str(spec), read_source(spec, politeness=politeness)) for spec in sources],
         Path(index_dir),
         embedder,
-        _Options(chunking, keep_versions, duplicate_threshold, vectors),
+        _Options(chunking, keep_versions, duplicate_threshold, vectors, late_interaction=late_interaction),
         progress=progress,
     )
 
@@ -279,6 +289,7 @@ def sync_source(
     duplicate_threshold: float = DEFAULT_THRESHOLD,
     vectors: VectorConfig = VectorConfig(),
     politeness: Politeness | None = None,
+    late_interaction: bool = False,
 ) -> IndexReport:
     """Pull what changed in one source since its last sync, and publish.
 
@@ -294,7 +305,7 @@ def sync_source(
         stored = store.get_meta(key)
     since = None if full or stored is None else datetime.fromisoformat(stored)
     source = read_source(spec, since=since, politeness=politeness)
-    options = _Options(chunking, keep_versions, duplicate_threshold, vectors)
+    options = _Options(chunking, keep_versions, duplicate_threshold, vectors, late_interaction=late_interaction)
     deletable = full and not isinstance(source, FeedSource)
     report = _run([(spec, source)], index_dir, embedder, options, progress=progress, delete_missing=deletable)
     if source.watermark is not None:
@@ -361,4 +372,5 @@ def _run(
         _embed_and_publish(index_dir, store, embedder, report, options, progress=progress)
         report.seconds = round(time.perf_counter() - started, 3)
         store.log_ingest({k: v for k, v in report.to_dict().items() if k != "errors"} | {"skipped": report.skipped})
+        store.compact()  # the write-ahead log folded in; space freed by dropped caches given back to the disk
     return report

@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Protocol
 
 import faiss
 import numpy as np
@@ -28,7 +29,7 @@ from indexer.errors import ChunksNotEmbedded, IndexCorrupt, IndexNotFound, Publi
 from indexer.geography import tag_places, tagger_params
 from indexer.keyword import PARAMS as KEYWORD_PARAMS
 from indexer.keyword import KeywordIndex
-from indexer.late import MAX_TOKEN_ARTICLES, Tokens, may_be_short, text_key, token_text
+from indexer.late import LATE_CANDIDATES, LATE_TOKENS, Tokens, may_be_short, text_key, token_text
 from indexer.passages import PASSAGES_FILE, write_passages
 from indexer.relatedness import PARAMS as RELATED_PARAMS
 from indexer.relatedness import related_neighbours
@@ -327,46 +328,67 @@ def _previous_related(live: _LiveVersion | None, *, model_id: str, build: dict) 
         return None
 
 
-TokenEncoder = Callable[[list[str]], list[np.ndarray]]
+class TokenSource(Protocol):
+    """What computes token vectors for late interaction (models.Embedder): the vectors, and their count per text
+    from the tokenizer alone."""
+
+    def token_vectors(self, texts: list[str]) -> list[np.ndarray]: ...
+
+    def kept_token_counts(self, texts: list[str]) -> np.ndarray: ...
 
 
 def article_tokens(
-    store: Store, articles: list, model_id: str, dim: int, encode: TokenEncoder | None,
+    store: Store, articles: list, model_id: str, dim: int, source: TokenSource | None,
     article_index: faiss.Index | None = None, art_vectors: np.ndarray | None = None, budget: int | None = None,
 ) -> Tokens | None:
     """The token vectors late interaction needs (indexer.late), None when no article is short: those of the short
-    articles and, given the article vectors, of their related candidates. Read from the store's cache by text; the
-    missing ones computed by `encode` and cached (without `encode`, only cached ones are used; with `budget`, at
-    most that many of the candidates' — the short articles' own are always computed)."""
+    articles and, given the article vectors, of each one's `LATE_CANDIDATES` nearest articles. Read from the store's
+    cache by text; the missing ones computed by `source` and cached (which articles are short is read off the
+    tokenizer first, so no other article's are computed); with `budget`, at most that many of the candidates' (the
+    short articles' own are always computed). Without `source`, only cached ones are used. A full pass (a `source`,
+    no budget) drops from the cache every text's token vectors it no longer needs."""
     cache = f"{model_id}#tokens"
     blocks: dict[int, np.ndarray] = {}
+    texts = {r: token_text(a.title, a.body) for r, a in enumerate(articles) if may_be_short(a.title, a.body)}
+    keys = {r: text_key(t) for r, t in texts.items()}
 
     def load(rows: list[int], budget: int | None = None) -> None:
         wanted = [r for r in rows if r not in blocks]  # texts and keys of these only: most articles are never read
-        texts = {r: token_text(articles[r].title, articles[r].body) for r in wanted}
-        keys = {r: text_key(texts[r]) for r in wanted}
-        found = store.get_token_vectors(cache, keys.values(), dim)
+        for r in wanted:
+            if r not in texts:
+                texts[r] = token_text(articles[r].title, articles[r].body)
+                keys[r] = text_key(texts[r])
+        found = store.get_token_vectors(cache, (keys[r] for r in wanted), dim)
         missing = list(dict.fromkeys(keys[r] for r in wanted if keys[r] not in found))[:budget]
-        if missing and encode is not None:
+        if missing and source is not None:
             text_of = {keys[r]: texts[r] for r in wanted}
             for start in range(0, len(missing), 256):
                 part = missing[start : start + 256]
-                computed = encode([text_of[k] for k in part])
+                computed = source.token_vectors([text_of[k] for k in part])
                 store.put_token_vectors(cache, part, computed)
                 found.update(zip(part, computed))
         blocks.update((r, found[keys[r]]) for r in wanted if keys[r] in found)
 
-    load([r for r, a in enumerate(articles) if may_be_short(a.title, a.body)])
-    tokens = Tokens.from_blocks([blocks.get(r) for r in range(len(articles))], dim)
-    short = np.flatnonzero(tokens.short(np.arange(len(articles))))
-    if not len(short):
+    maybe = list(texts)
+    cached = store.get_token_vectors(cache, (keys[r] for r in maybe), dim)
+    if source is not None:  # the tokenizer tells which of the others are short: only theirs are computed
+        unknown = [r for r in maybe if keys[r] not in cached]
+        counts = source.kept_token_counts([texts[r] for r in unknown]) if unknown else []
+        load([r for r, c in zip(unknown, counts) if 0 < c <= LATE_TOKENS])
+    blocks.update((r, cached[keys[r]]) for r in maybe if keys[r] in cached)
+    short = [r for r, b in blocks.items() if 0 < len(b) <= LATE_TOKENS]
+    blocks = {r: blocks[r] for r in short}  # another text cached by an earlier Sift is no candidate by itself
+    if not short:
+        if source is not None and budget is None:
+            store.keep_cached(cache, [])
         return None
-    if article_index is not None and art_vectors is not None:  # a short article's candidates, long ones too
-        ids, _ = relatedness.nearest_neighbours(article_index, art_vectors[short], relatedness.CANDIDATES, rows=short)
-        needed = [int(r) for r in np.unique(ids[ids >= 0]) if int(r) not in blocks]
-        load(needed[: max(0, MAX_TOKEN_ARTICLES - len(blocks))], budget)
-        tokens = Tokens.from_blocks([blocks.get(r) for r in range(len(articles))], dim)
-    return tokens
+    if article_index is not None and art_vectors is not None and len(articles) > 1:
+        rows = np.array(sorted(short))
+        ids, _ = relatedness.nearest_neighbours(article_index, art_vectors[rows], LATE_CANDIDATES, rows=rows)
+        load([int(r) for r in np.unique(ids[ids >= 0]) if int(r) not in blocks], budget)
+    if source is not None and budget is None:
+        store.keep_cached(cache, [keys[r] for r in blocks])
+    return Tokens.from_blocks([blocks.get(r) for r in range(len(articles))], dim)
 
 
 def _related_lists(
@@ -448,14 +470,16 @@ def _publish(
     keep_versions: int = 3,
     duplicate_threshold: float = DEFAULT_THRESHOLD,
     vectors: VectorConfig = VectorConfig(),
-    token_encoder: TokenEncoder | None = None,
+    token_source: TokenSource | None = None,
     token_budget: int | None = None,
+    late_interaction: bool = False,
 ) -> PublishedVersion:
     """Write a complete new version from the store and make it CURRENT. Raises if any chunk lacks a vector.
 
-    `token_encoder` (the embedder's `token_vectors`) computes the token vectors short articles' related scores use
-    (indexer.late) when the store has none cached for their text — at most `token_budget` of the candidates' a
-    publish (None: all)."""
+    `token_source` (the embedder) computes the token vectors short articles' related scores use (indexer.late) when
+    the store has none cached for their text — at most `token_budget` of the candidates' a
+    publish (None: all). `late_interaction`: the version carries every passage's token codes from the store, for
+    late interaction in search (none when any passage lacks them)."""
     versions = index_dir / VERSIONS_DIR
     versions.mkdir(parents=True, exist_ok=True)
     # Staging folders are only made under the publish lock, which we hold: any still here is a crashed run's.
@@ -493,7 +517,7 @@ def _publish(
         # One batched pass (or an incremental one, near the changes) gives every article its related candidates
         # and its near-duplicate group.
         build_record = build_parameters(build, duplicate_threshold)
-        tokens = article_tokens(store, articles, model_id, dim, token_encoder, article_index, art_vectors,
+        tokens = article_tokens(store, articles, model_id, dim, token_source, article_index, art_vectors,
                                 token_budget)
         related, related_record = _related_lists(
             live, article_index, art_vectors, keyword, [a.id for a in articles], model_id=model_id,
@@ -535,10 +559,13 @@ def _publish(
         ).to_parquet(staging / "articles.parquet", index=False)
         write_passages(staging / PASSAGES_FILE, chunk_article, chunk_ordinal, chunk_text)
         # search's late interaction reads every passage's token codes; none when any passage lacks them
-        late_previous = (live.path, live.manifest["late_interaction"]) if (
-            live is not None and live.manifest.get("late_interaction") and live.trusted(*passage_tokens.FILES)) else None
-        late_search = passage_tokens.write_version_files(
-            staging, store, model_id, dim, [c.hash for c in chunks], previous=late_previous)
+        late_search = None
+        if late_interaction:
+            late_previous = (live.path, live.manifest["late_interaction"]) if (
+                live is not None and live.manifest.get("late_interaction")
+                and live.trusted(*passage_tokens.FILES)) else None
+            late_search = passage_tokens.write_version_files(
+                staging, store, model_id, dim, [c.hash for c in chunks], previous=late_previous)
 
         files = sorted(str(p.relative_to(staging)) for p in staging.rglob("*") if p.is_file())
         for file in files:

@@ -367,6 +367,42 @@ class Store:
         length in its record header)."""
         return dict(self._blobs(key, hashes, column="length(vector)"))
 
+    def drop_cached(self, *keys: str, prefix: str | None = None) -> int:
+        """Delete every cached row under `keys`, and under any key starting with `prefix`; returns how many. The
+        file shrinks at the next `compact`."""
+        clauses = ["model_id IN (%s)" % ",".join("?" * len(keys))] if keys else []
+        params: list[str | int] = list(keys)
+        if prefix is not None:
+            clauses.append("substr(model_id, 1, ?) = ?")
+            params += [len(prefix), prefix]
+        if not clauses:
+            return 0
+        with self._transaction() as cur:
+            return cur.execute(f"DELETE FROM embeddings WHERE {' OR '.join(clauses)}", params).rowcount
+
+    def keep_cached(self, key: str, hashes: Iterable[str]) -> int:
+        """Delete the rows cached under `key` except those of `hashes`; returns how many went."""
+        keep = set(hashes)
+        gone = [r["hash"] for r in self._conn.execute("SELECT hash FROM embeddings WHERE model_id=?", (key,))
+                if r["hash"] not in keep]
+        if gone:
+            with self._transaction() as cur:
+                cur.executemany("DELETE FROM embeddings WHERE hash=? AND model_id=?", [(h, key) for h in gone])
+        return len(gone)
+
+    def compact(self, *, free_share: float = 0.25) -> bool:
+        """Give the disk back: the write-ahead log folded into the file and truncated, and the file rebuilt (VACUUM)
+        when over `free_share` of its pages are free (after a large deletion). True when it was rebuilt. Takes the
+        write lock for as long as the rebuild (seconds for a large store): `sift index`, not a server's publishes."""
+        with store_errors(self.path, self.busy_timeout):
+            free = int(self._conn.execute("PRAGMA freelist_count").fetchone()[0])
+            pages = int(self._conn.execute("PRAGMA page_count").fetchone()[0])
+            rebuilt = pages > 0 and free / pages > free_share
+            if rebuilt:
+                self._conn.execute("VACUUM")
+            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return rebuilt
+
     def get_blob(self, key: str, name: str) -> bytes | None:
         """One cached blob (a passage-token codec), None when there is none."""
         return next((blob for _, blob in self._blobs(key, [name])), None)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import collections
 import functools
 import hashlib
 import os
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Literal, Protocol
@@ -135,13 +137,25 @@ class _TorchTokens:
         self._tokenizer = model.tokenizer
         self._special = set(self._tokenizer.all_special_ids)
 
+    def _features(self, texts: Sequence[str]):
+        prepare = getattr(self._model, "preprocess", None) or self._model.tokenize  # `tokenize` before 5.x
+        return prepare(list(texts))
+
+    def wordpieces(self, texts: Sequence[str]) -> list[tuple[list[str], np.ndarray]]:
+        """Each text's wordpieces as the model reads them (cut at its sequence length) and which are special."""
+        features = self._features(texts)
+        out = []
+        for row in range(len(texts)):
+            ids = features["input_ids"][row, : int(features["attention_mask"][row].sum())].tolist()
+            out.append((self._tokenizer.convert_ids_to_tokens(ids), np.array([i in self._special for i in ids])))
+        return out
+
     def encode_with_states(self, texts: Sequence[str]) -> tuple[np.ndarray, TokenStates]:
         """The model's unit vectors and every token's last-layer state, from one forward pass of the whole
         sentence-transformers pipeline (as the ONNX export's graph gives both)."""
         import torch
 
-        prepare = getattr(self._model, "preprocess", None) or self._model.tokenize  # `tokenize` before 5.x
-        features = prepare(list(texts))
+        features = self._features(texts)
         with torch.inference_mode():
             out = self._model(features)
         vectors = out["sentence_embedding"].float().numpy()
@@ -237,7 +251,7 @@ class Embedder:
         self.model_id = f"{name}@{_fingerprint(path)}" + self._runtime.id_suffix
         self._torch_tokens: _TorchTokens | None = None  # token states by PyTorch, when the runtime has none
         # Per instance, not module-level: each Embedder (model, backend) has its own vectors.
-        self._query_cache = functools.lru_cache(maxsize=query_cache_size)(self._embed_query)
+        self._queries = _QueryCache(query_cache_size)
 
     def encode(
         self,
@@ -257,6 +271,26 @@ class Embedder:
             if progress is not None:
                 progress(len(idx))
         return out
+
+    def kept_token_counts(self, texts: Sequence[str]) -> np.ndarray:
+        """How many token vectors `token_vectors` gives each text, from the tokenizer alone (no run of the model):
+        to tell which texts are short enough for late interaction before computing any."""
+        from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+        pieces = self._runtime.wordpieces(texts) if hasattr(self._runtime, "wordpieces") else None
+        if pieces is None:  # the torch runtime, or an export without a fast tokenizer
+            pieces = self._tokens().wordpieces(texts)
+        return np.array([int(_kept_tokens(p, special, ENGLISH_STOP_WORDS).sum()) for p, special in pieces], dtype=np.int64)
+
+    def _tokens(self) -> _TorchTokens:
+        """Token states by PyTorch, loaded on first use, at the runtime's sequence length."""
+        if self._torch_tokens is None:
+            if isinstance(self._runtime, _TorchRuntime):
+                model = self._runtime._model
+            else:  # an ONNX export without token states: PyTorch for them, at the same sequence length
+                model = _TorchRuntime(self.path, threads=None, max_seq_length=self.max_seq_length)._model
+            self._torch_tokens = _TorchTokens(model)
+        return self._torch_tokens
 
     def token_vectors(self, texts: Sequence[str], *, batch: int = 32) -> list[np.ndarray]:
         """Each text's contextual token vectors (the model's last layer over its first `max_seq_length` wordpieces),
@@ -284,13 +318,7 @@ class Embedder:
             part = [texts[i] for i in idx]
             both = self._runtime.encode_with_states(part) if hasattr(self._runtime, "encode_with_states") else None
             if both is None:
-                if self._torch_tokens is None:
-                    if isinstance(self._runtime, _TorchRuntime):
-                        model = self._runtime._model
-                    else:  # an ONNX export without token states: PyTorch for them, at the same sequence length
-                        model = _TorchRuntime(self.path, threads=None, max_seq_length=self.max_seq_length)._model
-                    self._torch_tokens = _TorchTokens(model)
-                both = self._torch_tokens.encode_with_states(part)
+                both = self._tokens().encode_with_states(part)
                 if vectors and not isinstance(self._runtime, _TorchRuntime):
                     both = (self._runtime.encode_batch(part), both[1])  # this backend's own vectors
             pooled, states = both
@@ -304,17 +332,49 @@ class Embedder:
         return out_vectors, out
 
     def query_tokens(self, text: str) -> np.ndarray:
-        """One query's kept token vectors (float16, read-only), from the same run of the model as its vector and
-        cached with it: late interaction in search costs the query no second pass."""
-        return self._query_cache(text)[1]
+        """One query's kept token vectors (float16, read-only), for late interaction in search. Asked for before
+        `encode_query`, one run of the model gives both, cached together; a query only ever embedded gets none."""
+        vector, tokens = self._queries.get(text)
+        if tokens is None:
+            vectors, blocks = self.encode_with_tokens([text])
+            _, tokens = self._queries.put(text, vectors[0], blocks[0])
+        return tokens
 
     def encode_query(self, text: str) -> np.ndarray:
         """One query's unit vector, shape (dim,), read-only; a repeated query is answered from an LRU cache."""
-        return self._query_cache(text)[0]
+        vector, _ = self._queries.get(text)
+        if vector is None:
+            vector, _ = self._queries.put(text, self._runtime.encode_batch([text])[0], None)
+        return vector
 
-    def _embed_query(self, text: str) -> tuple[np.ndarray, np.ndarray]:
-        vectors, tokens = self.encode_with_tokens([text])
-        vector, tokens = vectors[0], tokens[0]
-        vector.flags.writeable = False  # shared by every caller of the same query: nobody may change it
-        tokens.flags.writeable = False
+
+class _QueryCache:
+    """Recent queries' vectors (and token vectors, when late interaction asked for them), least recently used out.
+    Entries are read-only: every caller of the same query shares them."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._entries: collections.OrderedDict[str, tuple[np.ndarray, np.ndarray | None]] = collections.OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, text: str) -> tuple[np.ndarray | None, np.ndarray | None]:
+        with self._lock:
+            entry = self._entries.get(text)
+            if entry is None:
+                return None, None
+            self._entries.move_to_end(text)
+            return entry
+
+    def put(self, text: str, vector: np.ndarray, tokens: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
+        """Keep (and return, made read-only) a query's vector and its token vectors (None: not computed)."""
+        vector = np.array(vector, dtype=np.float32)
+        vector.flags.writeable = False
+        if tokens is not None:
+            tokens.flags.writeable = False
+        if self._size > 0:
+            with self._lock:
+                self._entries[text] = (vector, tokens)
+                self._entries.move_to_end(text)
+                while len(self._entries) > self._size:
+                    self._entries.popitem(last=False)
         return vector, tokens

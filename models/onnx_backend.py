@@ -320,6 +320,13 @@ class OnnxBackend:
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
         return (vectors / np.maximum(norms, 1e-12)).astype(np.float32, copy=False)
 
+    def wordpieces(self, texts: Sequence[str]) -> list[tuple[list[str], np.ndarray]] | None:
+        """Each text's wordpieces as the graph reads them and which are special; None without a fast tokenizer."""
+        if not isinstance(self._tokenizer, _BatchTokenizer):
+            return None
+        _, encodings = self._tokenizer.with_encodings(self._prepared(texts))
+        return [(list(e.tokens), np.array(e.special_tokens_mask, dtype=bool)) for e in encodings]
+
     def encode_with_states(self, texts: Sequence[str]) -> tuple[np.ndarray, list] | None:
         """`encode_batch`'s unit vectors and, per text, every token's last-layer state (tokens, hidden), its
         wordpieces and which are special ([CLS], [SEP]), from one run of the graph (both are its outputs); None when

@@ -24,7 +24,7 @@ from indexer.publish import STORE_FILE
 from search_api.deps import EditorialDep, EngineDep, SettingsDep
 from search_api.editorial_api import RulesQuery, editorial_router, rules_for
 from indexer.late import LIVE_TOKEN_BUDGET
-from indexer.pipeline import ChunkingParams, refresh
+from indexer.pipeline import refresh
 from search_api.engine import Engine, QueryEncoder
 from search_api.guards import BodySizeLimit, RateLimit, SecurityHeaders, clean_query
 from search_api.live import LiveEngine, Publisher
@@ -128,15 +128,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         app.state.publisher = None
         if encoder is not None:
             app.state.publisher = Publisher(
-                lambda: refresh(
-                    settings.index_dir,
-                    encoder,
-                    chunking=ChunkingParams(settings.chunk_words, settings.chunk_overlap),
-                    keep_versions=settings.keep_versions,
-                    duplicate_threshold=settings.duplicate_threshold,
-                    vectors=settings.vector_config(),
-                    token_budget=LIVE_TOKEN_BUDGET,
-                ),
+                lambda: refresh(settings.index_dir, encoder, **settings.index_options(), token_budget=LIVE_TOKEN_BUDGET),
                 live.reload,
             )
         yield

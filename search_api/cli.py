@@ -68,15 +68,12 @@ def _day(value: datetime | None) -> str:
 
 def _index(settings: Settings, sources: list[str], *, progress: bool, sync_full: bool | None = None):
     """Index `sources`, or with `sync_full` set sync the one source (incrementally unless it is True)."""
-    from indexer.pipeline import ChunkingParams, index_sources, sync_source
+    from indexer.pipeline import index_sources, sync_source
     from indexer.sources.http import Politeness
 
     common = dict(
-        chunking=ChunkingParams(settings.chunk_words, settings.chunk_overlap),
+        settings.index_options(),
         progress=progress,
-        keep_versions=settings.keep_versions,
-        duplicate_threshold=settings.duplicate_threshold,
-        vectors=settings.vector_config(),
         politeness=Politeness(user_agent=settings.user_agent, min_interval=settings.crawl_delay),
     )
     try:
@@ -156,7 +153,7 @@ def delete(
     as_json: JsonOpt = False,
 ) -> None:
     """Delete articles and publish a version without them (a server on the index switches to it)."""
-    from indexer.pipeline import ChunkingParams, apply_changes
+    from indexer.pipeline import apply_changes
     from indexer.publish import STORE_FILE
     from indexer.store import Store
 
@@ -172,9 +169,7 @@ def delete(
         if not present:
             raise _fail("nothing was deleted: no such article")
         report = apply_changes(
-            settings.index_dir, _embedder(settings), deletes=present, source="cli",
-            chunking=ChunkingParams(settings.chunk_words, settings.chunk_overlap), keep_versions=settings.keep_versions,
-            duplicate_threshold=settings.duplicate_threshold, vectors=settings.vector_config(),
+            settings.index_dir, _embedder(settings), deletes=present, source="cli", **settings.index_options()
         )
     except SiftError as exc:
         raise _fail(str(exc)) from None
@@ -500,6 +495,7 @@ def eval_(
             index_dir=cache,
             run_dir=runs,
             chunking=ChunkingParams(settings.chunk_words, settings.chunk_overlap),
+            late_interaction=settings.late_interaction,
             progress=not as_json,
         )
     except SiftError as exc:

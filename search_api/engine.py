@@ -409,6 +409,9 @@ class Engine:
         keyword: dict[int, float] = {}
         bm25 = None
         if mode in ("semantic", "hybrid"):
+            if query_vec is None and mode == "hybrid" and self.late_active:
+                # one run of the model gives the query's vector and its token vectors, cached for late_rescore
+                getattr(self.encoder, "query_tokens", lambda _: None)(query)
             qvec = self.encoder.encode_query(query) if query_vec is None else query_vec
             dense = self._dense_articles(qvec, depth, allowed)
         if mode in ("keyword", "hybrid"):
@@ -477,6 +480,12 @@ class Engine:
             for a in order
         ]
 
+    @property
+    def late_active(self) -> bool:
+        """This version has passages' token codes (indexed with late interaction on) and the ranking uses them."""
+        p = self.ranking
+        return self.passage_tokens is not None and p.late_weight > 0 and p.late_top > 0 and p.fusion == "tm2c2"
+
     def late_rescore(
         self, query: str, fused: dict[int, float], query_tokens: np.ndarray | None = None
     ) -> dict[int, float]:
@@ -484,8 +493,7 @@ class Engine:
         with the query (never below the fused score, so they stay ahead of the rest). Unchanged without passage
         codes, with another fusion (its scores are on another scale), or with an encoder that gives no tokens."""
         p = self.ranking
-        if (self.passage_tokens is None or p.late_weight <= 0 or p.late_top <= 0 or p.fusion != "tm2c2"
-                or not fused):
+        if not self.late_active or not fused:
             return fused
         if query_tokens is None:
             tokens_of = getattr(self.encoder, "query_tokens", None)

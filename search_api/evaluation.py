@@ -205,9 +205,9 @@ def _runs(engine: Engine, data: BeirData, encoder: TextEncoder, doc_ids: list[st
     """Every run, from one pass over the queries: each leg once, fused many ways."""
     qids = list(data.queries)
     texts = [data.queries[q] for q in qids]
-    # the queries' vectors, and their token vectors for late interaction from the same run of the model (an encoder
-    # without them: none, as the engine serves it)
-    both = getattr(encoder, "encode_with_tokens", None)
+    # the queries' vectors, and for an index with late interaction their token vectors from the same run of the
+    # model (an encoder without them: none, as the engine serves it)
+    both = getattr(encoder, "encode_with_tokens", None) if engine.late_active else None
     vectors, tokens = both(texts) if both else (encoder.encode(texts), None)
     runs: dict[str, dict[str, dict[str, float]]] = {}
 
@@ -244,9 +244,11 @@ def evaluate(
     index_dir: Path | None = None,
     run_dir: Path | None = None,
     chunking: ChunkingParams = ChunkingParams(),
+    late_interaction: bool = False,
     progress: bool = True,
 ) -> EvalResult:
-    """Index `data` (into `index_dir`, reusing its embedding cache, or a temporary folder) and score every run."""
+    """Index `data` (into `index_dir`, reusing its embedding cache, or a temporary folder) and score every run;
+    `late_interaction` as SIFT_LATE_INTERACTION (the "hybrid" run then re-scores its top with it)."""
     from ranx import Qrels, Run
     from ranx import evaluate as ranx_evaluate
 
@@ -260,7 +262,8 @@ def evaluate(
                 title = doc["title"].strip() or " ".join(doc["text"].split()[:12]) or "untitled"
                 out.write(json.dumps({"id": f"d{n}", "title": title, "body": doc["text"] or title}) + "\n")
         started = time.perf_counter()
-        report = index_sources([source], idx, encoder, chunking=chunking, progress=progress)
+        report = index_sources([source], idx, encoder, chunking=chunking, progress=progress,
+                               late_interaction=late_interaction)
         index_seconds = time.perf_counter() - started
         if report.skipped:
             raise DatasetError(f"{report.skipped} corpus records could not be indexed, first: {report.errors[0]}")

@@ -49,6 +49,13 @@ class Settings(BaseSettings):
     )
     fusion_weight: float = Field(0.75, ge=0.0, le=1.0, description="tm2c2/convex fusion: share of the semantic leg")
     rrf_k: int = Field(60, ge=1, le=1000, description="RRF: the k in 1/(k + rank)")
+    late_interaction: bool = Field(
+        False,
+        description="Late interaction in hybrid search: every passage's token vectors computed when it is embedded and "
+        "stored (int8, 384 bytes a token: about 25x the index of a short abstract), and the fused top 30 re-scored "
+        "with them (+0.002 nDCG@10 on SciFact, within noise; BENCHMARKS.md). Off: none are computed or kept, and an "
+        "index built with it drops them at its next publish. A change applies at the next `sift index`",
+    )
     late_weight: float = Field(
         0.25, ge=0.0, le=5.0, description="Hybrid (tm2c2): the share of late interaction (token MaxSim) added to the "
         "fused score of the top 30; 0 turns it off"
@@ -135,6 +142,19 @@ class Settings(BaseSettings):
     related_hide_closed_calls: bool = Field(
         False, description="Never show a related grant call whose application deadlines have all passed"
     )
+
+    def index_options(self) -> dict[str, object]:
+        """What these settings tell every indexing run and publish (`sift index`, `sift sync`, deletes, a server's
+        publishes): keyword arguments of indexer.pipeline's index_sources, sync_source, apply_changes and refresh."""
+        from indexer.pipeline import ChunkingParams
+
+        return dict(
+            chunking=ChunkingParams(self.chunk_words, self.chunk_overlap),
+            keep_versions=self.keep_versions,
+            duplicate_threshold=self.duplicate_threshold,
+            vectors=self.vector_config(),
+            late_interaction=self.late_interaction,
+        )
 
     def embedder(self, *, serving: bool = False) -> Embedder:
         """The embedder these settings describe (loads the model; raises models.ModelLoadError).

@@ -70,6 +70,22 @@ def sample_engine(sample_index, embedder):
     return Engine.open(sample_index, embedder)
 
 
+@pytest.fixture(scope="session")
+def late_sample_engine(tmp_path_factory, sample_index, embedder):
+    """The sample corpus indexed with late interaction on (SIFT_LATE_INTERACTION): a copy of the sample index whose
+    next `sift index` adds every passage's token codes (the passage vectors come from its cache)."""
+    import shutil
+
+    from indexer.pipeline import index_sources
+    from search_api.engine import Engine
+
+    path = tmp_path_factory.mktemp("sample-late") / "idx"
+    shutil.copytree(sample_index, path)
+    report = index_sources([SAMPLE], path, embedder, progress=False, late_interaction=True)
+    assert report.embedded == 0 and report.published
+    return Engine.open(path, embedder)
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

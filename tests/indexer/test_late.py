@@ -77,6 +77,14 @@ def test_token_vectors_of_the_real_model(embedder):
     assert computed.all() and li[0, 0] == pytest.approx(li[1, 0], abs=1e-3)  # symmetric
 
 
+def test_the_tokenizer_alone_counts_the_token_vectors_a_text_gets(embedder):
+    texts = ["Floods in Sindh: we need tents and clean water", "Help!", "the and of",
+             "Cholera vaccination campaign reaches 40,000 people in Aden. " * 40]  # the last one cut at 256 wordpieces
+    counts = embedder.kept_token_counts(texts)
+    assert counts.tolist() == [len(b) for b in embedder.token_vectors(texts)]
+    assert counts[:2].tolist() == [6, 1] and counts[3] > LATE_TOKENS
+
+
 def test_an_incremental_pass_keeps_the_full_passs_scale(tmp_path):
     import faiss
 

@@ -85,7 +85,7 @@ def test_indexing_writes_every_passages_codes_and_reuses_them(tmp_path, embedder
     from tests.conftest import TINY
 
     index = tmp_path / "idx"
-    index_sources([TINY], index, embedder, progress=False)
+    index_sources([TINY], index, embedder, progress=False, late_interaction=True)
     version = current_version_dir(index)
     manifest = json.loads((version / "manifest.json").read_text())
     assert isinstance(manifest["late_interaction"], str)  # the codes' digest
@@ -102,7 +102,7 @@ def test_indexing_writes_every_passages_codes_and_reuses_them(tmp_path, embedder
     calls = []
     real = embedder.encode_with_tokens
     monkeypatch.setattr(embedder, "encode_with_tokens", lambda *a, **k: calls.append(1) or real(*a, **k))
-    index_sources([TINY], index, embedder, progress=False)
+    index_sources([TINY], index, embedder, progress=False, late_interaction=True)
     assert calls == []  # nothing new: no pass of the model
 
 
@@ -111,7 +111,7 @@ def test_an_index_from_before_late_interaction_gets_codes_from_sift_index_not_fr
     from tests.conftest import TINY
 
     index = tmp_path / "idx"
-    index_sources([TINY], index, embedder, progress=False)
+    index_sources([TINY], index, embedder, progress=False, late_interaction=True)
     with sqlite3.connect(index / "store.sqlite") as db:  # as an earlier Sift left it: vectors, no token codes
         db.execute("DELETE FROM embeddings WHERE model_id LIKE '%#passage-token%'")
     # a server's write (stored, then a background publish with a token budget) embeds only its own passages: the
@@ -120,13 +120,13 @@ def test_an_index_from_before_late_interaction_gets_codes_from_sift_index_not_fr
 
     apply_changes(index, embedder, upserts=[Article(id="new-1", title="Cholera vaccines reach Yemen",
                                                     body="Health workers vaccinated 40,000 people in Aden.")],
-                  publish_now=False)
-    refresh(index, embedder, token_budget=32)
+                  publish_now=False, late_interaction=True)
+    refresh(index, embedder, token_budget=32, late_interaction=True)
     version = current_version_dir(index)
     assert PassageTokens.open(version) is None
     assert json.loads((version / "manifest.json").read_text())["late_interaction"] is None
     # `sift index` computes the missing ones once
-    index_sources([TINY], index, embedder, progress=False)
+    index_sources([TINY], index, embedder, progress=False, late_interaction=True)
     version = current_version_dir(index)
     assert PassageTokens.open(version) is not None
 
@@ -137,11 +137,12 @@ def test_a_version_whose_passages_did_not_change_links_the_codes_instead_of_writ
     from tests.conftest import TINY
 
     index = tmp_path / "idx"
-    index_sources([TINY], index, embedder, progress=False)
+    index_sources([TINY], index, embedder, progress=False, late_interaction=True)
     before = current_version_dir(index)
     first = json.loads(TINY.read_text().splitlines()[0])
     # a new category changes the article, not its passages
-    apply_changes(index, embedder, upserts=[Article(**{**first, "categories": ["Child Protection"]})])
+    apply_changes(index, embedder, upserts=[Article(**{**first, "categories": ["Child Protection"]})],
+                  late_interaction=True)
     after = current_version_dir(index)
     assert after != before
     for name in passage_tokens.FILES:
@@ -149,7 +150,47 @@ def test_a_version_whose_passages_did_not_change_links_the_codes_instead_of_writ
     assert json.loads((after / "manifest.json").read_text())["late_interaction"] == json.loads(
         (before / "manifest.json").read_text())["late_interaction"]
     # a changed passage writes new codes
-    apply_changes(index, embedder, upserts=[Article(**{**first, "body": first["body"] + " The school reopened."})])
+    apply_changes(index, embedder, upserts=[Article(**{**first, "body": first["body"] + " The school reopened."})],
+                  late_interaction=True)
     latest = current_version_dir(index)
     assert (latest / CODES_FILE).stat().st_ino != (after / CODES_FILE).stat().st_ino
     assert PassageTokens.open(latest).codes.shape[0] > PassageTokens.open(after).codes.shape[0]
+
+
+def _token_rows(index) -> int:
+    with sqlite3.connect(index / "store.sqlite") as db:
+        return db.execute("SELECT COUNT(*) FROM embeddings WHERE model_id LIKE '%#passage-token%'").fetchone()[0]
+
+
+def test_by_default_no_passage_token_is_computed_or_stored(tmp_path, embedder, monkeypatch):
+    from tests.conftest import TINY
+
+    calls = []
+    real = embedder.encode_with_tokens
+    monkeypatch.setattr(embedder, "encode_with_tokens",
+                        lambda *a, **k: calls.append(k.get("vectors", True)) or real(*a, **k))
+    index = tmp_path / "idx"
+    index_sources([TINY], index, embedder, progress=False)
+    version = current_version_dir(index)
+    # the passages were embedded without their token states (short articles' related scores read theirs alone)
+    assert True not in calls
+    assert PassageTokens.open(version) is None and not any((version / name).exists() for name in passage_tokens.FILES)
+    assert json.loads((version / "manifest.json").read_text())["late_interaction"] is None
+    assert _token_rows(index) == 0
+
+
+def test_turning_late_interaction_off_drops_the_codes_at_the_next_index_and_gives_the_space_back(tmp_path, embedder):
+    from tests.conftest import TINY
+
+    index = tmp_path / "idx"
+    index_sources([TINY], index, embedder, progress=False, late_interaction=True)
+    with_codes = current_version_dir(index)
+    assert _token_rows(index) > 0
+    size_with = (index / "store.sqlite").stat().st_size
+    report = index_sources([TINY], index, embedder, progress=False)  # nothing changed but the setting
+    assert report.published and report.embedded == 0  # a new version, no re-embedding
+    version = current_version_dir(index)
+    assert version != with_codes and PassageTokens.open(version) is None
+    assert _token_rows(index) == 0
+    assert (index / "store.sqlite").stat().st_size < size_with / 2  # the codes were most of it: the file shrank
+    assert not (index / "store.sqlite-wal").exists() or (index / "store.sqlite-wal").stat().st_size == 0

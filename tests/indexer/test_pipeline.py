@@ -219,3 +219,47 @@ def test_a_live_publish_computes_at_most_its_budget_of_candidates_token_vectors(
     assert related["late_interaction"] == 1
     index_sources([], idx, embedder, progress=False, duplicate_threshold=0.9)  # `sift index`: no budget
     assert calls == [1, 2, 3]
+
+
+def test_only_short_articles_and_their_nearest_candidates_get_token_vectors(tmp_path, embedder, monkeypatch):
+    """Late interaction for short articles reads the short ones' token vectors and those of each one's
+    LATE_CANDIDATES nearest articles; no other article's are computed or kept (a full pass prunes the rest)."""
+    from indexer.article import Article
+    from indexer.late import LATE_CANDIDATES, text_key, token_text
+    from indexer.pipeline import apply_changes
+
+    idx = tmp_path / "idx"
+    topics = ["maize harvest", "school meals", "cholera vaccines", "flood shelters", "girls' education",
+              "solar pumps", "locust swarms", "mobile money"]
+    long = [Article(id=f"l{i:02d}", title=f"Report {i}: {topics[i % 8]}",
+                    body=" ".join([f"The district report on {topics[i % 8]} in season {i} follows."] * 25))
+            for i in range(12)]
+    # 60 words, but well over 48 kept tokens: it may be short by its words, the tokenizer says it is not
+    medium = Article(id="medium", title="Field notes", body=" ".join(f"village{i} water point" for i in range(20)))
+    brief = Article(id="brief", title="Maize prices", body="Maize prices fell after the harvest.")
+    calls = []
+    real = embedder.token_vectors
+    monkeypatch.setattr(embedder, "token_vectors", lambda texts: calls.append(list(texts)) or real(texts))
+    index_sources([], idx, embedder, progress=False)  # creates the folder
+    apply_changes(idx, embedder, upserts=[*long, medium, brief])
+    computed = [t for batch in calls for t in batch]
+    # the brief's own (the one short article), then its LATE_CANDIDATES nearest: whichever they are, long or medium
+    engine = Engine.open(idx, embedder)
+    row = {a: r for r, a in enumerate(engine.articles["id"])}
+    vectors = engine.article_index.reconstruct_n(0, engine.article_index.ntotal)
+    _, nearest = engine.article_index.search(vectors[[row["brief"]]], LATE_CANDIDATES + 1)
+    by_row = {row[a.id]: a for a in [*long, medium, brief]}
+    assert computed[0] == token_text(brief.title, brief.body)
+    assert sorted(computed[1:]) == sorted(token_text(by_row[r].title, by_row[r].body)
+                                          for r in nearest[0] if r != row["brief"])
+
+    def cached() -> set[str]:
+        with Store(idx / "store.sqlite") as store:
+            rows = store._conn.execute("SELECT hash FROM embeddings WHERE model_id=?", (f"{embedder.model_id}#tokens",))
+            return {r["hash"] for r in rows}
+
+    assert cached() == {text_key(t) for t in computed}
+    # the brief gone, `sift index` keeps none of them
+    apply_changes(idx, embedder, deletes=["brief"])
+    index_sources([], idx, embedder, progress=False, duplicate_threshold=0.9)
+    assert cached() == set()

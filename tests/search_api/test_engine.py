@@ -463,13 +463,26 @@ def test_an_article_holding_every_word_is_a_good_match_whatever_its_cosine(sampl
         sample_engine.search("cocoa", floor=1.5)
 
 
-def test_late_interaction_rescores_the_fused_top_and_leaves_the_rest(sample_engine, embedder):
-    """Hybrid search re-scores TM2C2's top `late_top` by fused + late_weight × best-passage MaxSim (indexer.
-    passage_tokens); what lies below keeps its fused score and stays below."""
+def test_by_default_hybrid_search_is_the_fused_ranking_without_late_interaction(sample_engine):
+    from search_api import fusion
+
+    query = "clean water for displaced families"
+    assert sample_engine.passage_tokens is None and not sample_engine.late_active
+    dense, keyword = sample_engine.legs(query, 100, complete=True)
+    fused = fusion.tm2c2({a: s for a, (s, _) in dense.items()}, keyword, sample_engine.ranking.weight)
+    assert sample_engine.late_rescore(query, fused) == fused
+    served = [c.article for c in sample_engine._rank(query, "hybrid", 100, None)]
+    assert served == sorted(fused, key=lambda a: (-fused[a], a))
+
+
+def test_late_interaction_rescores_the_fused_top_and_leaves_the_rest(late_sample_engine, embedder):
+    """With late interaction on, hybrid search re-scores TM2C2's top `late_top` by fused + late_weight ×
+    best-passage MaxSim (indexer.passage_tokens); what lies below keeps its fused score and stays below."""
     from dataclasses import replace
 
     from search_api import fusion
 
+    sample_engine = late_sample_engine
     query = "clean water for displaced families"
     p = sample_engine.ranking
     assert sample_engine.passage_tokens is not None and (p.late_top, p.late_weight) == (30, 0.25)

@@ -81,18 +81,19 @@ def test_cli_prints_json(tmp_path):
         f"{DEFAULT_RUN} vs {r}" for r in ("keyword", "semantic", "hybrid-convex-0.5", "hybrid-rrf", FUSED_RUN)}
 
 
-def test_the_default_run_is_the_served_ranking(embedder, tmp_path):
-    """"hybrid" is what search serves: TM2C2 at its weight, its top re-scored by late interaction; the same order
-    as the engine's own hybrid ranking of each query."""
-    from indexer.pipeline import index_sources
+@pytest.mark.parametrize("late", [False, True], ids=["default", "late-interaction"])
+def test_the_default_run_is_the_served_ranking(embedder, tmp_path, late):
+    """"hybrid" is what search serves: TM2C2 at its weight (with SIFT_LATE_INTERACTION, its top re-scored by late
+    interaction); the same order as the engine's own hybrid ranking of each query."""
     from search_api.engine import Engine, RankingParams
 
     assert FUSED_RUN == "hybrid-tm2c2-0.75" and RankingParams().fusion == "tm2c2"
     data = load_beir(TINY)
-    result = evaluate(data, embedder, index_dir=tmp_path / "idx", run_dir=tmp_path / "runs", progress=False)
+    result = evaluate(data, embedder, index_dir=tmp_path / "idx", run_dir=tmp_path / "runs", progress=False,
+                      late_interaction=late)
     assert result.metrics[DEFAULT_RUN]["ndcg@10"] == 1.0
     engine = Engine.open(tmp_path / "idx", embedder, ranking=RankingParams(collapse_duplicates=False))
-    assert engine.passage_tokens is not None
+    assert (engine.passage_tokens is not None) == late
     doc_ids = [d["_id"] for d in data.corpus]
 
     def run(name: str) -> dict[str, list[tuple[str, float]]]:
@@ -108,8 +109,10 @@ def test_the_default_run_is_the_served_ranking(embedder, tmp_path):
         ranked = engine._rank(data.queries[qid], "hybrid", 100, None)
         assert [doc_ids[int(engine.articles["id"].iat[c.article][1:])] for c in ranked] == [d for d, _ in hits]
         assert [c.score for c in ranked] == pytest.approx([s for _, s in hits], abs=1e-5)  # batch vs one query
-        # the top articles gained their late-interaction share; the fused run has them without it
-        assert hits[0][1] > dict(fused[qid])[hits[0][0]] + 0.05
+        if late:  # the top articles gained their late-interaction share; the fused run has them without it
+            assert hits[0][1] > dict(fused[qid])[hits[0][0]] + 0.05
+        else:
+            assert hits == fused[qid]
 
 
 def test_a_difference_on_every_query_is_certain_and_one_query_is_not():
