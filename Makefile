@@ -7,7 +7,7 @@ PIP    := $(BIN)/pip --disable-pip-version-check -q
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install demo test test-fast bench bench-full eval fuzz soak clean
+.PHONY: install browser demo test test-fast bench bench-full eval fuzz soak clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,10 +21,23 @@ install: $(VENV)/.installed
 demo: install
 	$(BIN)/sift demo --index idx-demo
 
-test: install
+# The widget's browser tests drive Debian's Chromium (never a browser a test tool downloads): installed here when it
+# is missing and we are root, else the one command to run is printed and the run stops before any test.
+browser:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	    if [ "$$(id -u)" = 0 ]; then \
+	        echo "installing Chromium for the widget's browser tests (Debian package chromium)"; \
+	        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	    else \
+	        echo "The widget's browser tests need Chromium. Run:  sudo apt-get install -y chromium  then make test again." >&2; \
+	        exit 1; \
+	    fi; \
+	fi
+
+test: install browser
 	$(BIN)/python -m pytest
 
-test-fast: install
+test-fast: install browser
 	$(BIN)/python -m pytest -m "not slow"
 
 # Issue #6's suite in under 30 minutes on 2 quiet cores (bench/run_all.py: embedding backends, SciFact end to end,

@@ -177,6 +177,18 @@ def _kept_tokens(pieces: list[str], special: np.ndarray, stop: frozenset[str]) -
     return keep if keep.any() else ~special  # only stop words and punctuation ("Help!"): every token but [CLS] / [SEP]
 
 
+def backend_is_prepared(model_path: str | Path | None, backend: Backend, cache_dir: str | Path | None = None) -> bool:
+    """False when loading `backend` will first export the model (ONNX, once per machine and model): a caller can say
+    so before the wait."""
+    if backend == "torch":
+        return True
+    from models.onnx_backend import default_cache_dir, is_exported
+
+    path = Path(model_path) if model_path else default_model_path()
+    return is_exported(path, Path(cache_dir) if cache_dir else default_cache_dir(), quantized=backend == "onnx-int8",
+                       label=_model_name(path).rsplit("/", 1)[-1])
+
+
 def prepare_backend(model_path: str | Path | None, backend: Backend, cache_dir: str | Path | None = None) -> None:
     """Build what `backend` needs on disk (the ONNX export, once) without loading a model: for a parent process
     about to start several workers, so they do not all export it at the same time on first start."""

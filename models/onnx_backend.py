@@ -204,9 +204,18 @@ def _quantize(fp32: Path, target: Path) -> None:
     (target / META_FILE).write_text(json.dumps(meta, indent=2))
 
 
+def _export_base(model_dir: Path, cache_dir: Path, label: str) -> Path:
+    return cache_dir / "onnx" / f"{label}-{_cache_key(model_dir)}"
+
+
+def is_exported(model_dir: Path, cache_dir: Path, *, quantized: bool, label: str) -> bool:
+    """Whether `exported_model` will find the export built (else its first call builds it, ~20 s on 2 cores)."""
+    return (_export_base(model_dir, cache_dir, label) / ("int8" if quantized else "fp32") / META_FILE).is_file()
+
+
 def exported_model(model_dir: Path, cache_dir: Path, *, quantized: bool, label: str) -> Path:
     """The cache folder holding `model_dir` exported to ONNX (int8 when `quantized`), built on first use."""
-    base = cache_dir / "onnx" / f"{label}-{_cache_key(model_dir)}"
+    base = _export_base(model_dir, cache_dir, label)
     fp32 = _build_once(base / "fp32", lambda tmp: _export(model_dir, tmp))
     if not quantized:
         return fp32

@@ -12,6 +12,7 @@ import typer
 
 from indexer.errors import SiftError, StoreBusy, StoreUnwritable
 from models import Embedder, ModelLoadError
+from models.embedder import backend_is_prepared
 from search_api.settings import Settings
 
 app = typer.Typer(
@@ -44,7 +45,10 @@ def _embedder(settings: Settings, *, serving: bool = False) -> Embedder:
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()  # the CLI shows its own progress; the weight-loading bar is noise
+    backend = settings.serving_backend() if serving else settings.embed_backend
     try:
+        if not backend_is_prepared(settings.model_path, backend, settings.cache_dir):
+            typer.echo(f"preparing the model for ONNX Runtime ({backend}): once on this machine, about 20 s", err=True)
         return settings.embedder(serving=serving)
     except ModelLoadError as exc:
         raise _fail(str(exc)) from None

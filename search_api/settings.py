@@ -27,9 +27,11 @@ class Settings(BaseSettings):
     embed_batch_size: int = Field(64, ge=1, le=1024, description="Texts per model forward pass")
     threads: int | None = Field(None, ge=1, le=256, description="Threads for embedding (torch or ONNX Runtime); default: all cores")
     embed_backend: Backend = Field(
-        "torch",
-        description="Runtime for the same model: torch; onnx (ONNX Runtime fp32: same vectors and model id, faster); "
-        "onnx-int8 (int8, faster still, its own model id: re-index)",
+        "onnx",
+        description="Runtime for the same model: onnx (ONNX Runtime fp32, the default: the model is exported once "
+        "into SIFT_CACHE_DIR, ~20 s, and embeds 1.2x faster than torch on 2 cores with the same vectors and model id); "
+        "torch (sentence-transformers on PyTorch, no export); onnx-int8 (int8: its own model id, re-index; costs "
+        "relevance, BENCHMARKS.md)",
     )
     query_backend: Literal["auto", "torch", "onnx", "onnx-int8"] = Field(
         "auto",

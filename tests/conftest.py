@@ -28,9 +28,19 @@ TINY = FIXTURES / "tiny_corpus.jsonl"
 
 @pytest.fixture(scope="session")
 def embedder():
+    """The model as Sift runs it by default: ONNX Runtime fp32, exported on first use into the cache folder (a fresh
+    home folder exports it here; nothing relies on an earlier run's export)."""
+    from search_api.settings import Settings
+
+    return Settings().embedder()
+
+
+@pytest.fixture(scope="session")
+def torch_embedder():
+    """The same model on PyTorch (sentence-transformers): the reference the ONNX runtime is measured against."""
     from models import Embedder
 
-    return Embedder()
+    return Embedder(backend="torch")
 
 
 @pytest.fixture(scope="session")

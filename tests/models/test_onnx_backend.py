@@ -1,5 +1,6 @@
 """The ONNX backends: the same model exported once into a cache folder, vectors close to the torch ones."""
 
+import os
 import subprocess
 import sys
 from importlib.util import find_spec
@@ -58,8 +59,8 @@ def onnx_int8(onnx_cache):
 
 
 @pytest.fixture(scope="session")
-def torch_vectors(embedder):
-    return embedder.encode(TEXTS)
+def torch_vectors(torch_embedder):
+    return torch_embedder.encode(TEXTS)
 
 
 def cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -74,9 +75,10 @@ def test_fp32_vectors_equal_the_torch_ones(onnx_fp32, torch_vectors):
 
 @needs_onnx
 @needs_onnx
-def test_fp32_token_vectors_equal_the_torch_ones(onnx_fp32, embedder):
+def test_fp32_token_vectors_equal_the_torch_ones(onnx_fp32, torch_embedder):
     texts = ["Floods in Sindh: we need tents and clean water", "Help!", "cholera in the camps " * 80]
-    got, want = onnx_fp32.token_vectors(texts), embedder.token_vectors(texts)
+    got, want = onnx_fp32.token_vectors(texts), torch_embedder.token_vectors(texts)
+    assert onnx_fp32.kept_token_counts(texts).tolist() == torch_embedder.kept_token_counts(texts).tolist()
     # kept tokens: "in", "we", "and", ":" dropped; "help" alone; the last cut at 256 wordpieces, "in the" dropped
     assert [len(g) for g in got] == [len(w) for w in want] == [6, 1, 127]
     for g, w in zip(got, want):
@@ -115,9 +117,9 @@ def test_batching_and_length_sorting_do_not_change_fp32_vectors(onnx_fp32):
 
 
 @needs_onnx
-def test_model_ids_share_fp32_and_separate_int8(embedder, onnx_fp32, onnx_int8):
-    assert onnx_fp32.model_id == embedder.model_id
-    assert onnx_int8.model_id == embedder.model_id + "+int8"
+def test_model_ids_share_fp32_and_separate_int8(torch_embedder, onnx_fp32, onnx_int8):
+    assert onnx_fp32.model_id == torch_embedder.model_id
+    assert onnx_int8.model_id == torch_embedder.model_id + "+int8"
 
 
 @needs_onnx
@@ -186,14 +188,17 @@ def test_the_fast_tokenizer_gives_autotokenizers_ids():
     assert got["input_ids"].shape == (len(texts), 256)  # truncated to the model's window
 
 
-def test_serving_on_onnx_does_not_load_torch(tmp_path):
-    # torch and transformers cost a serving process ~360 MB of private memory; the ONNX path needs neither
+def test_serving_on_onnx_does_not_load_torch(onnx_cache, onnx_fp32):
+    # torch and transformers cost a serving process ~360 MB of private memory; the ONNX path needs neither, once the
+    # model is exported (onnx_fp32 exported it into onnx_cache; a first start exports it with torch, once)
     code = (
         "import sys; from search_api.settings import Settings; "
         "e = Settings(threads=1).embedder(serving=True); e.encode_query('water'); "
         "assert e.backend == 'onnx', e.backend; "
         "assert len(e.token_vectors(['Floods in Sindh: we need tents'])[0]) == 4; "  # late interaction's, too
+        "assert e.kept_token_counts(['Floods in Sindh: we need tents']).tolist() == [4]; "
         "assert 'torch' not in sys.modules and 'transformers' not in sys.modules, 'torch imported'"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    env = {**os.environ, "SIFT_CACHE_DIR": str(onnx_cache)}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, env=env)
     assert done.returncode == 0, done.stderr[-2000:]
