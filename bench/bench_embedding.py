@@ -227,13 +227,13 @@ def seed_embeddings(cache_store: Path, index_dir: Path, model_id: str) -> int:
     from indexer.store import Store
 
     source = sqlite3.connect(f"file:{cache_store}?mode=ro", uri=True)
-    rows = source.execute("SELECT hash, vector FROM embeddings WHERE model_id = ?", (model_id,)).fetchall()
+    hashes = [h for (h,) in source.execute("SELECT hash FROM embeddings WHERE model_id = ?", (model_id,))]
     source.close()
-    with Store(index_dir / "store.sqlite") as store:
-        for start in range(0, len(rows), 5000):
-            part = rows[start : start + 5000]
-            store.put_embeddings(model_id, [h for h, _ in part], np.stack([np.frombuffer(v, np.float32) for _, v in part]))
-    return len(rows)
+    with Store(cache_store) as cached, Store(index_dir / "store.sqlite") as store:
+        for start in range(0, len(hashes), 5000):
+            part = cached.get_embeddings(model_id, hashes[start : start + 5000], 384)
+            store.put_embeddings(model_id, list(part), np.stack(list(part.values())))
+    return len(hashes)
 
 
 def baseline(folder: Path, threads: int, baseline_cache: Path, work: Path) -> dict | None:

@@ -83,8 +83,10 @@ def chunk_article(article: Article, *, max_words: int = 120, overlap_words: int 
     # The title goes with every passage, the first included even when the body opens with it: measured (session 3),
     # embedding such a title once cost MEDLINE (whose titles open their abstracts) 0.010 semantic nDCG@10 and Lee's
     # human-rating correlation 0.007, and only helped corpora whose "title" is the whole short message.
-    title = article.title
-    return [
-        Chunk(ordinal=i, text=" ".join(p), embed_text=f"{title}. {' '.join(p)}" if title else " ".join(p))
-        for i, p in enumerate(passages)
-    ]
+    return [Chunk(ordinal=i, text=" ".join(p), embed_text=embed_text(article.title, " ".join(p)))
+            for i, p in enumerate(passages)]
+
+
+def embed_text(title: str, text: str) -> str:
+    """What the model reads for a passage: the article's title, then the passage (the store rebuilds it so in SQL)."""
+    return f"{title}. {text}" if title else text

@@ -15,7 +15,7 @@ from typing import Literal
 import numpy as np
 
 from indexer.article import Article
-from indexer.chunking import Chunk
+from indexer.chunking import Chunk, embed_text
 from indexer.errors import StoreBusy, StoreUnwritable
 
 SCHEMA_VERSION = 1
@@ -62,6 +62,12 @@ CREATE TABLE IF NOT EXISTS ingest_log (
     summary TEXT NOT NULL
 );
 """
+
+# A chunk's embed_text is kept only where it is not the chunker's title + passage (indexer.chunking.embed_text): ''
+# otherwise, rebuilt from the article's title here, so a passage's text is not stored twice.
+_EMBED_TEXT = (
+    "CASE WHEN c.embed_text <> '' THEN c.embed_text WHEN a.title <> '' THEN a.title || '. ' || c.text ELSE c.text END"
+)
 
 Change = Literal["added", "updated", "unchanged"]
 
@@ -234,7 +240,8 @@ class Store:
                 cur.execute("DELETE FROM chunks WHERE article_id=?", (article.id,))
                 cur.executemany(
                     "INSERT INTO chunks (article_id, ordinal, text, embed_text, hash) VALUES (?,?,?,?,?)",
-                    [(article.id, c.ordinal, c.text, c.embed_text, c.hash) for c in chunks],
+                    [(article.id, c.ordinal, c.text, "" if c.embed_text == embed_text(article.title, c.text)
+                      else c.embed_text, c.hash) for c in chunks],
                 )
                 changes.append("added" if row is None else "updated")
             if any(c != "unchanged" for c in changes):
@@ -300,7 +307,7 @@ class Store:
         """(hash, embed_text) of every distinct chunk with no cached vector for `model_id` (or nothing cached under
         that key: a passage-token key of indexer.passage_tokens)."""
         rows = self._conn.execute(
-            "SELECT c.hash, MIN(c.embed_text) AS embed_text FROM chunks c "
+            f"SELECT c.hash, MIN({_EMBED_TEXT}) AS embed_text FROM chunks c JOIN articles a ON a.id = c.article_id "
             "LEFT JOIN embeddings e ON e.hash = c.hash AND e.model_id = ? "
             "WHERE e.hash IS NULL GROUP BY c.hash ORDER BY c.hash",
             (model_id,),
@@ -309,7 +316,10 @@ class Store:
 
     def chunk_texts(self) -> list[tuple[str, str]]:
         """(hash, embed_text) of every distinct chunk."""
-        rows = self._conn.execute("SELECT hash, MIN(embed_text) AS embed_text FROM chunks GROUP BY hash ORDER BY hash")
+        rows = self._conn.execute(
+            f"SELECT c.hash, MIN({_EMBED_TEXT}) AS embed_text FROM chunks c JOIN articles a ON a.id = c.article_id "
+            "GROUP BY c.hash ORDER BY c.hash"
+        )
         return [(r["hash"], r["embed_text"]) for r in rows]
 
     def _put_blobs(self, key: str, rows: Iterable[tuple[str, bytes]]) -> None:
@@ -332,15 +342,20 @@ class Store:
                 yield row["hash"], row["value"]
 
     def put_embeddings(self, model_id: str, hashes: Sequence[str], vectors: np.ndarray) -> None:
-        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        """Cache passages' unit vectors as float16: half the bytes of float32. The served copy is the version's
+        float32 index, built from these; the rounding (a relative 5e-4 at most) moves no measured nDCG@10
+        (BENCHMARKS.md, "What an index costs")."""
+        vectors = np.ascontiguousarray(vectors, dtype=np.float16)
         self._put_blobs(model_id, ((h, vectors[i].tobytes()) for i, h in enumerate(hashes)))
 
     def get_embeddings(self, model_id: str, hashes: Iterable[str], dim: int) -> dict[str, np.ndarray]:
+        """The cached vectors of `hashes` as float32 unit vectors (a store written before float16 holds float32)."""
         out: dict[str, np.ndarray] = {}
         for h, blob in self._blobs(model_id, hashes):
-            vec = np.frombuffer(blob, dtype=np.float32)
-            if vec.shape[0] == dim:
-                out[h] = vec
+            dtype = {2 * dim: np.float16, 4 * dim: np.float32}.get(len(blob))
+            if dtype is not None:
+                vec = np.frombuffer(blob, dtype=dtype).astype(np.float32)
+                out[h] = vec / max(float(np.linalg.norm(vec)), 1e-12)
         return out
 
     def put_token_vectors(
