@@ -5,6 +5,7 @@ from __future__ import annotations
 import collections
 import functools
 import hashlib
+import importlib.util
 import os
 import threading
 from collections.abc import Callable, Sequence
@@ -170,6 +171,21 @@ class _TorchTokens:
         return vectors.astype(np.float32), states
 
 
+@functools.lru_cache(maxsize=1)
+def english_stop_words() -> frozenset[str]:
+    """scikit-learn's English stop list, which late interaction's kept tokens were measured with. Read from its
+    data module alone: importing scikit-learn for one frozenset cost `sift index` 2-6 s on 2 cores."""
+    spec = importlib.util.find_spec("sklearn")  # found, not imported
+    path = Path(spec.origin).parent / "feature_extraction" / "_stop_words.py" if spec and spec.origin else None
+    if path is None or not path.is_file():  # laid out otherwise: the plain import
+        from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+        return frozenset(ENGLISH_STOP_WORDS)
+    module = importlib.util.module_from_spec(importlib.util.spec_from_file_location("_sift_english_stop_words", path))
+    module.__loader__.exec_module(module)
+    return frozenset(module.ENGLISH_STOP_WORDS)
+
+
 def _kept_tokens(pieces: list[str], special: np.ndarray, stop: frozenset[str]) -> np.ndarray:
     """Which tokens late interaction reads: not special, not punctuation, not an English stop word."""
     keep = np.array([not sp and any(ch.isalnum() for ch in (p[2:] if p.startswith("##") else p))
@@ -287,12 +303,11 @@ class Embedder:
     def kept_token_counts(self, texts: Sequence[str]) -> np.ndarray:
         """How many token vectors `token_vectors` gives each text, from the tokenizer alone (no run of the model):
         to tell which texts are short enough for late interaction before computing any."""
-        from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
-
         pieces = self._runtime.wordpieces(texts) if hasattr(self._runtime, "wordpieces") else None
         if pieces is None:  # the torch runtime, or an export without a fast tokenizer
             pieces = self._tokens().wordpieces(texts)
-        return np.array([int(_kept_tokens(p, special, ENGLISH_STOP_WORDS).sum()) for p, special in pieces], dtype=np.int64)
+        stop = english_stop_words()
+        return np.array([int(_kept_tokens(p, special, stop).sum()) for p, special in pieces], dtype=np.int64)
 
     def _tokens(self) -> _TorchTokens:
         """Token states by PyTorch, loaded on first use, at the runtime's sequence length."""
@@ -319,8 +334,7 @@ class Embedder:
         """`encode`'s unit vectors and `token_vectors`' token vectors of `texts`; on ONNX one run of the model gives
         both (indexing passages for late interaction costs no second pass). `vectors=False` skips the vectors where
         they would cost a pass of their own (an empty array is returned)."""
-        from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
-
+        stop = english_stop_words()
         batch = batch or self.batch_size
         out_vectors = np.zeros((len(texts) if vectors else 0, self.dim), dtype=np.float32)
         out: list[np.ndarray] = [np.zeros((0, self.dim), dtype=np.float16)] * len(texts)
@@ -337,7 +351,7 @@ class Embedder:
             if vectors:
                 out_vectors[idx] = pooled
             for i, (hidden, pieces, special) in zip(idx, states):
-                v = np.asarray(hidden, dtype=np.float32)[_kept_tokens(pieces, special, ENGLISH_STOP_WORDS)]
+                v = np.asarray(hidden, dtype=np.float32)[_kept_tokens(pieces, special, stop)]
                 out[i] = (v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)).astype(np.float16)
             if progress is not None:
                 progress(len(idx))
@@ -351,6 +365,10 @@ class Embedder:
             vectors, blocks = self.encode_with_tokens([text])
             _, tokens = self._queries.put(text, vectors[0], blocks[0])
         return tokens
+
+    def clear_query_cache(self) -> None:
+        """Forget every cached query (benchmarks time a query's embedding afresh)."""
+        self._queries.clear()
 
     def encode_query(self, text: str) -> np.ndarray:
         """One query's unit vector, shape (dim,), read-only; a repeated query is answered from an LRU cache."""
@@ -368,6 +386,10 @@ class _QueryCache:
         self._size = size
         self._entries: collections.OrderedDict[str, tuple[np.ndarray, np.ndarray | None]] = collections.OrderedDict()
         self._lock = threading.Lock()
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
 
     def get(self, text: str) -> tuple[np.ndarray | None, np.ndarray | None]:
         with self._lock:

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import importlib.util
 import io
 import json
 import logging
 import os
 import shutil
+import sys
 import tempfile
 import warnings
 from collections.abc import Callable, Iterator, Sequence
@@ -40,13 +42,18 @@ def default_cache_dir() -> Path:
 
 
 def _require(*modules: str) -> None:
+    """A clear error when a package is missing. Looked up, not imported: `onnx` alone takes ~2 s to import and only
+    the export uses it."""
     for name in modules:
-        try:
-            __import__(name)
-        except ImportError as exc:
-            raise ModelLoadError(
-                f"the ONNX backends need the package {name!r}, which is not installed: {INSTALL_HINT}"
-            ) from exc
+        if name in sys.modules:  # imported already, or blocked (None)
+            found = sys.modules[name] is not None
+        else:
+            try:
+                found = importlib.util.find_spec(name) is not None
+            except (ImportError, ValueError):
+                found = False
+        if not found:
+            raise ModelLoadError(f"the ONNX backends need the package {name!r}, which is not installed: {INSTALL_HINT}")
 
 
 def _cache_key(model_dir: Path) -> str:

@@ -42,12 +42,14 @@ def _fail(message: str) -> typer.Exit:
 
 
 def _embedder(settings: Settings, *, serving: bool = False) -> Embedder:
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.disable_progress_bar()  # the CLI shows its own progress; the weight-loading bar is noise
     backend = settings.serving_backend() if serving else settings.embed_backend
     try:
-        if not backend_is_prepared(settings.model_path, backend, settings.cache_dir):
+        prepared = backend_is_prepared(settings.model_path, backend, settings.cache_dir)
+        if backend == "torch" or not prepared:  # torch loads the model (~2 s to import transformers: only then)
+            from transformers.utils import logging as hf_logging
+
+            hf_logging.disable_progress_bar()  # the CLI shows its own progress; the weight-loading bar is noise
+        if not prepared:
             typer.echo(f"preparing the model for ONNX Runtime ({backend}): once on this machine, about 20 s", err=True)
         return settings.embedder(serving=serving)
     except ModelLoadError as exc:

@@ -75,3 +75,11 @@ def test_a_fine_tuned_copy_with_the_same_sizes_gets_its_own_model_id(tmp_path):
     weights.write_bytes(bytes(data))
     assert weights.stat().st_size == (bundled / "model.safetensors").stat().st_size
     assert _fingerprint(copy) != "6028a101d8bd"
+
+
+def test_the_stop_list_is_scikit_learns_read_without_importing_it():
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+    from models.embedder import english_stop_words
+
+    assert english_stop_words() == frozenset(ENGLISH_STOP_WORDS) and "the" in english_stop_words()
