@@ -40,10 +40,11 @@ test: install browser
 test-fast: install browser
 	$(BIN)/python -m pytest -m "not slow"
 
-# Issue #6's suite in under 30 minutes on 2 quiet cores (bench/run_all.py: embedding backends, SciFact end to end,
-# BBC News, 10k/100k/1M vector indexes, a 100k-article site in process and over HTTP); every figure in
+# The benchmark suite in about 45 minutes on 2 quiet cores (bench/run_all.py): what an index costs (sift index vs
+# plain sentence-transformers on 1,500 SciFact abstracts, paired), embedding backends, SciFact end to end, BBC News,
+# 10k/100k/1M vector indexes, a 100k-article site in process and over HTTP; every figure in
 # bench/results/make-bench.json. `make bench-full` runs the long versions (all of BBC, SciFact relevance per backend,
-# the geography benchmark, IVF-PQ and Qdrant rows at 1M/10k): about 1.5 hours.
+# the geography benchmark, IVF-PQ and Qdrant rows at 1M/10k, late interaction's cost): about 2 hours.
 bench: install
 	$(BIN)/python bench/run_all.py
 
