@@ -126,6 +126,7 @@ def tokens_read(texts: list[str]) -> int:
 
     tok = Tokenizer.from_file(str(default_model_path() / "tokenizer.json"))
     tok.enable_truncation(max_length=256)
+    tok.no_padding()  # the model's tokenizer.json pads every text to 128: counted so, short texts would look longer
     return sum(len(e.ids) for e in tok.encode_batch(texts))
 
 
