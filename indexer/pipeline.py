@@ -15,7 +15,7 @@ from tqdm import tqdm
 from indexer import passage_tokens
 from indexer.article import Article
 from indexer.chunking import RECIPE as CHUNKING_RECIPE
-from indexer.chunking import Chunk, chunk_article
+from indexer.chunking import MAX_WORDS, OVERLAP_WORDS, Chunk, chunk_article
 from indexer.duplicates import DEFAULT_THRESHOLD
 from indexer.errors import BadRecord, ChunksNotEmbedded, IndexCorrupt, IndexNotFound
 from indexer.publish import (
@@ -71,8 +71,8 @@ class IndexReport:
 
 @dataclass(frozen=True)
 class ChunkingParams:
-    max_words: int = 120
-    overlap_words: int = 30
+    max_words: int = MAX_WORDS
+    overlap_words: int = OVERLAP_WORDS
 
 
 def _needs_publish(index_dir: Path, model_id: str, generation: int, build: dict) -> bool:

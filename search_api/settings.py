@@ -10,6 +10,7 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from indexer.chunking import MAX_WORDS, OVERLAP_WORDS
 from indexer.vectors import FLAT_BELOW, IndexKind, StoreName, VectorConfig
 from models import Backend, Embedder
 from search_api.related import DEFAULT_MIN_SIMILARITY, DEFAULT_MMR_LAMBDA, RelatedRules
@@ -40,8 +41,8 @@ class Settings(BaseSettings):
     )
     cache_dir: Path | None = Field(None, description="Where exported ONNX models are kept; default: ~/.cache/sift")
     query_cache_size: int = Field(1024, ge=0, le=1_000_000, description="Query vectors kept in an LRU cache; 0 = off")
-    chunk_words: int = Field(120, ge=20, le=400, description="Maximum words per passage")
-    chunk_overlap: int = Field(30, ge=0, le=200, description="Words repeated between consecutive passages")
+    chunk_words: int = Field(MAX_WORDS, ge=20, le=400, description="Maximum words per passage")
+    chunk_overlap: int = Field(OVERLAP_WORDS, ge=0, le=200, description="Words repeated between consecutive passages")
     keep_versions: int = Field(3, ge=1, le=100, description="Published versions kept on disk")
     verify_checksums: bool = Field(True, description="Check file checksums when loading a version")
     fusion: Literal["tm2c2", "convex", "rrf"] = Field(

@@ -53,9 +53,19 @@ def test_relevant_article_found_without_shared_words(sample_engine, query, artic
 
 
 def test_related_posts_have_no_self_link_and_stay_on_topic(sample_engine):
-    items = sample_engine.related("pr-049", k=5).items  # grant call against child labour in Ghana
-    assert "pr-049" not in [i.id for i in items]
-    assert sum("Child Labour" in i.categories or "Human Trafficking" in i.categories for i in items) >= 3
+    """Across the sample corpus, not one article: an article's related posts share one of its topics (categories
+    other than the generic "Funding Opportunities"/"News") 0.695 of the time (measured 2026-12-05 with 200-word
+    and with 120/30-word passages alike)."""
+    generic = {"Funding Opportunities", "News"}
+    shares = []
+    for article_id in sample_engine.articles["id"]:
+        topics = set(sample_engine.article(article_id).categories) - generic
+        items = sample_engine.related(article_id, k=5).items
+        assert article_id not in [i.id for i in items]
+        if topics and items:
+            shares.append(sum(bool(topics & set(i.categories)) for i in items) / len(items))
+    assert len(shares) > 150
+    assert sum(shares) / len(shares) >= 0.65
 
 
 def _pairs():

@@ -12,6 +12,7 @@ import pytest
 from indexer.pipeline import index_sources
 from indexer.publish import read_manifest
 from indexer.vectors import VectorConfig
+from indexer.vectors import faiss_store
 from indexer.vectors.faiss_store import TARGET_RECALL
 from search_api.engine import Engine
 from search_api.related import RelatedRules
@@ -56,12 +57,16 @@ def test_qdrant_filtered_search_matches_faiss(qdrant_engine, tiny_engine):
 
 @pytest.fixture(scope="module")
 def ann_engine(tmp_path_factory, sample_index, embedder) -> Engine:
-    """The sample corpus (639 passages) republished with the default ANN index forced, from the same store."""
+    """The sample corpus (357 passages) republished with the default ANN index forced, from the same store. Its
+    passages are fewer than the floor under which an index is always exact (MIN_ANN, 400): lowered here, so the IVF
+    path runs on real vectors (9 lists)."""
     idx = tmp_path_factory.mktemp("sample-ann") / "idx"
     idx.mkdir()
     for path in sample_index.glob("store.sqlite*"):
         shutil.copy(path, idx / path.name)
-    report = index_sources([SAMPLE], idx, embedder, progress=False, vectors=VectorConfig(flat_below=0))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(faiss_store, "MIN_ANN", 100)
+        report = index_sources([SAMPLE], idx, embedder, progress=False, vectors=VectorConfig(flat_below=0))
     assert report.embedded == 0 and report.published  # the store had every vector: only the index is new
     return Engine.open(idx, embedder)
 
