@@ -131,8 +131,11 @@ def tokens_read(texts: list[str]) -> int:
 
 
 def sift_passages(index_dir: Path) -> list[str]:
-    with sqlite3.connect(index_dir / "store.sqlite") as db:
-        return [row[0] for row in db.execute("SELECT embed_text FROM chunks")]
+    """What the model read: every distinct passage's text as embedded (title + passage), once."""
+    from indexer.store import Store
+
+    with Store(index_dir / "store.sqlite") as store:
+        return [text for _, text in store.chunk_texts()]
 
 
 def query_latency(default: Path, late: Path, corpus: str, count: int) -> dict[str, dict[str, float]]:
