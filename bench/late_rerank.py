@@ -15,13 +15,13 @@ stored, compressed by indexer.passage_tokens' codec, at the chosen setting; its 
 Settings are chosen on a dev set of SciFact's train queries and Cranfield (225 queries, converted from the original
 files by bench/cranfield_beir.py; the issue's rules do not name it, so choosing on it tunes on nothing the targets
 are read on): the argmax of the two collections' mean nDCG@10 over every family's grid and "none" (the default),
-each family's own dev argmax, and — session 11's rule — each family's SciFact-train argmax. Then SciFact test,
+each family's own dev argmax, and — the rule adopted on 2026-11-30 — each family's SciFact-train argmax. Then SciFact test,
 MEDLINE and CISI are read, with the issue's rules: test ≥ 0.74; on every collection hybrid within 0.005 of its
 better leg. Prints markdown.
 
 Not a test: `python bench/late_rerank.py [--cache eval-runs/cache] [--top 30]`. The cache folders are the indexes
 `make eval` keeps (eval-runs/cache/scifact, medline, cisi; cranfield is indexed there too); a missing one is indexed there first (minutes).
-Session 10/11 exploration scripts (torch token states, stop words kept, IDF-weighted MaxSim) measured the same
+Earlier exploration scripts (2026-11-30) (torch token states, stop words kept, IDF-weighted MaxSim) measured the same
 picture; BENCHMARKS.md, "Relevance", holds both.
 """
 

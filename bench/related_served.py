@@ -8,7 +8,7 @@ setting's lists are computed with `related_neighbours(**setting)` and put in pla
 loaded engine (what a publish with that setting would store), so a setting costs a related pass, not a publish.
 
 Not a test: `python bench/related_served.py [--cache eval-runs/cache] [--first N]` (a kept cache embeds nothing on
-re-runs; the first run after session 10 computes the short articles' token vectors once).
+re-runs; the first run on an older index computes the short articles' token vectors once).
 Prints markdown.
 """
 
@@ -37,8 +37,8 @@ from search_api.related_eval import _index, _safe_ids, duplicate_groups, load_la
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
 SETTINGS = {
-    "keyword cosine (sessions 2-6), no late interaction": dict(keyword_similarity="cosine", late_weight=0.0),
-    "keyword overlap, no late interaction (sessions 7-9)": dict(late_weight=0.0),
+    "keyword cosine (the first default), no late interaction": dict(keyword_similarity="cosine", late_weight=0.0),
+    "keyword overlap, no late interaction (before 2026-11-30)": dict(late_weight=0.0),
     "keyword overlap + late interaction for short articles (the default)": dict(),
     "overlap, dense weight 0.5": dict(dense_weight=0.5),
     "overlap, dense weight 0.6": dict(dense_weight=0.6),

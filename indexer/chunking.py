@@ -87,7 +87,7 @@ def chunk_article(article: Article, *, max_words: int = MAX_WORDS, overlap_words
         else:
             passages.append(current)
 
-    # The title goes with every passage, the first included even when the body opens with it: measured (session 3),
+    # The title goes with every passage, the first included even when the body opens with it: measured (BENCHMARKS.md),
     # embedding such a title once cost MEDLINE (whose titles open their abstracts) 0.010 semantic nDCG@10 and Lee's
     # human-rating correlation 0.007, and only helped corpora whose "title" is the whole short message.
     return [Chunk(ordinal=i, text=" ".join(p), embed_text=embed_text(article.title, " ".join(p)))

@@ -24,7 +24,7 @@ a changed article is now as close to as their least similar listed article (so i
 every other list. The kept lists' context profiles and keyword weights drift a little as the collection changes, so
 once the articles changed since the last full pass reach `INCREMENTAL_LIMIT` of the collection, the next publish
 computes every list again. Measured at 100k articles: 20 edits recompute ~2% of the lists, whose top 5 agree 99.9%
-with a full pass (bench/bench_incremental.py; re-run with the keyword overlap in session 8: 1,510 lists, 99.96% top-5
+with a full pass (bench/bench_incremental.py; re-run with the keyword overlap, 2026-11-29: 1,510 lists, 99.96% top-5
 overlap, every new article's entry into an older list found).
 """
 
@@ -60,8 +60,8 @@ INCREMENTAL_LIMIT = 0.1
 # contexts and the lists it may enter), where the bookkeeping stops paying for itself.
 MAX_INCREMENTAL_ROWS = 0.3
 
-# The keyword part of the fused score: "overlap" (`pair_overlaps`, session 7) or "cosine" of the BM25 weight
-# vectors (sessions 2-6), kept to compare (bench/related_served.py).
+# The keyword part of the fused score: "overlap" (`pair_overlaps`, the default since 2026-11-29) or "cosine" of the BM25 weight
+# vectors (the default until 2026-11-29), kept to compare (bench/related_served.py).
 KEYWORD_SIMILARITY: Literal["overlap", "cosine"] = "overlap"
 
 PARAMS = {
@@ -227,7 +227,7 @@ def pair_overlaps(
     the other, as a share of the score they give itself, times the converse (regroup the four sums). Where the
     cosine multiplies the two weights of each shared term, so that the heaviest shared terms dominate, each
     article's weights count here linearly. Chosen by measurement over the cosine (BENCHMARKS.md, "Related posts",
-    session 7).
+    2026-11-29).
     """
     n, width = pairs.shape
     out = np.zeros((n, width), dtype=np.float32)
