@@ -1,4 +1,5 @@
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -83,3 +84,10 @@ def test_the_stop_list_is_scikit_learns_read_without_importing_it():
     from models.embedder import english_stop_words
 
     assert english_stop_words() == frozenset(ENGLISH_STOP_WORDS) and "the" in english_stop_words()
+    # and in a fresh process, reading it leaves scikit-learn unimported
+    import subprocess
+    import sys
+
+    check = ("import sys; from models.embedder import english_stop_words; assert 'the' in english_stop_words(); "
+             "assert 'sklearn' not in sys.modules, 'scikit-learn was imported'")
+    subprocess.run([sys.executable, "-c", check], check=True, cwd=Path(__file__).resolve().parents[2])
