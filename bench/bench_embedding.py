@@ -4,7 +4,7 @@ torch fp32 (sentence-transformers on PyTorch), ONNX Runtime fp32 and ONNX Runtim
 bundled all-MiniLM-L6-v2 run in one process. Speed: the first N SciFact abstracts (long texts, most cut at the
 model's 256 tokens) and the first M claims (the queries: short texts), per batch size and thread count; the backends
 are interleaved round by round so that load from other jobs hits them alike, and each one's best round counts.
-Relevance: `search_api.evaluation.evaluate` on a BEIR collection per backend (semantic, hybrid with the default
+Relevance: `search_api.evaluation.beir.evaluate` on a BEIR collection per backend (semantic, hybrid with the default
 fusion, keyword nDCG@10), each in its own index folder so no backend reuses another's vectors.
 End to end (`--e2e`): SciFact indexed from scratch with the fastest backend (BM25, store and publish included)
 against issue #6's ≤ 105 s goal (txtai: 313 s), and its hybrid nDCG@10 against the fp32 torch path measured in the
@@ -159,7 +159,7 @@ def query_latency(embs: dict[str, Embedder], claims: list[str]) -> dict[str, dic
 
 
 def summarise(result, index_dir: Path | None, tokens: int | None) -> dict:
-    from search_api.evaluation import DEFAULT_RUN
+    from search_api.evaluation.beir import DEFAULT_RUN
 
     m = result.metrics
     out = {"documents": result.documents, "queries": result.queries, "index_s": result.index_seconds,
@@ -178,7 +178,7 @@ def summarise(result, index_dir: Path | None, tokens: int | None) -> dict:
 
 def relevance(folder: Path, embs: dict[str, Embedder], cache: Path) -> dict[str, dict]:
     """Each backend indexes the collection in its own folder (under `cache`, reused when it exists) and is scored."""
-    from search_api.evaluation import evaluate, load_beir
+    from search_api.evaluation.beir import evaluate, load_beir
 
     data = load_beir(folder)
     out = {}
@@ -239,7 +239,7 @@ def seed_embeddings(cache_store: Path, index_dir: Path, model_id: str) -> int:
 def baseline(folder: Path, threads: int, baseline_cache: Path, work: Path) -> dict | None:
     """fp32 torch on `folder` from the vectors `sift eval` cached, chunked by the current code (only passages the
     cache lacks are embedded, at most a few hundred; a cache of another corpus or model gives None)."""
-    from search_api.evaluation import evaluate, load_beir
+    from search_api.evaluation.beir import evaluate, load_beir
 
     store = baseline_cache / "store.sqlite"
     if not store.is_file():
@@ -264,7 +264,7 @@ def baseline(folder: Path, threads: int, baseline_cache: Path, work: Path) -> di
 
 def end_to_end(folder: Path, backend: str, batch: int, threads: int, baseline_cache: Path) -> dict:
     """SciFact from scratch with `backend` (timed end to end), and the fp32 torch baseline from cached vectors."""
-    from search_api.evaluation import evaluate, load_beir
+    from search_api.evaluation.beir import evaluate, load_beir
 
     data = load_beir(folder)
     out: dict = {"dataset": data.name, "backend": backend, "batch": batch, "threads": threads,

@@ -35,7 +35,7 @@ from bench_geo import REGIONS, SAMPLE, TOPICS  # noqa: E402
 from indexer.pipeline import index_sources  # noqa: E402
 from models import Embedder  # noqa: E402
 from search_api.engine import Engine  # noqa: E402
-from search_api.query_syntax import parse_query  # noqa: E402
+from search_api.query.syntax import parse_query  # noqa: E402
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 FLOORS = (0.2, 0.25, 0.3, 0.35, 0.4)

@@ -173,7 +173,7 @@ def synthetic(articles: int, edits: int, site: Path | None) -> dict:
 def bbc(cache: Path, held_out: int = 20) -> dict:
     from indexer.pipeline import ChunkingParams
     from models import Embedder
-    from search_api.related_eval import _index, _safe_ids, evaluate_related, load_labelled
+    from search_api.evaluation.related import _index, _safe_ids, evaluate_related, load_labelled
 
     data = load_labelled(SHARED / "bbc_news" / "bbc_news.jsonl.gz")
     tsv = SHARED / "bbc_news" / "exact_duplicate_groups.tsv"

@@ -41,7 +41,7 @@ from indexer.passages import PASSAGES_FILE  # noqa: E402
 from indexer.pipeline import index_sources  # noqa: E402
 from models import Embedder  # noqa: E402
 from search_api.engine import Engine  # noqa: E402
-from search_api.related import RelatedRules  # noqa: E402
+from search_api.related.policy import RelatedRules  # noqa: E402
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 K = 5

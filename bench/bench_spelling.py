@@ -26,7 +26,7 @@ from ranx import Qrels, Run, evaluate  # noqa: E402
 
 from models import Embedder  # noqa: E402
 from search_api.engine import Engine  # noqa: E402
-from search_api.evaluation import load_beir  # noqa: E402
+from search_api.evaluation.beir import load_beir  # noqa: E402
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 KEYBOARD = ["qwertyuiop", "asdfghjkl", "zxcvbnm"]
@@ -96,7 +96,7 @@ def main() -> None:
     tmp = tempfile.TemporaryDirectory()
     index = args.index or Path(tmp.name) / "idx"
     if not (index / "CURRENT").exists():  # index it as `sift eval` does (rows d0, d1, … map back to BEIR ids)
-        from search_api.evaluation import evaluate as sift_eval
+        from search_api.evaluation.beir import evaluate as sift_eval
 
         sift_eval(data, embedder, index_dir=index)
     engine = Engine.open(index, embedder)

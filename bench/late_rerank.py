@@ -41,9 +41,9 @@ sys.path.insert(0, str(REPO))
 
 from indexer.passage_tokens import TokenCodec, maxsim  # noqa: E402
 from models import Embedder  # noqa: E402
-from search_api import fusion  # noqa: E402
+from search_api.ranking import fusion  # noqa: E402
 from search_api.engine import Engine, RankingParams  # noqa: E402
-from search_api.evaluation import evaluate, load_beir  # noqa: E402
+from search_api.evaluation.beir import evaluate, load_beir  # noqa: E402
 
 SHARED = REPO.parent / "shared" / "data"
 COLLECTIONS = {  # name: (folder, splits)

@@ -33,7 +33,7 @@ from indexer.relatedness import PARAMS, related_neighbours  # noqa: E402
 from indexer.store import Store  # noqa: E402
 from models import Embedder  # noqa: E402
 from search_api.engine import Engine  # noqa: E402
-from search_api.related_eval import _index, _safe_ids, duplicate_groups, load_labelled, measure, tfidf_lists  # noqa: E402
+from search_api.evaluation.related import _index, _safe_ids, duplicate_groups, load_labelled, measure, tfidf_lists  # noqa: E402
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
 SETTINGS = {

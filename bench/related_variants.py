@@ -25,7 +25,7 @@ from indexer.pipeline import ChunkingParams  # noqa: E402
 from indexer.relatedness import related_neighbours  # noqa: E402
 from models import Embedder  # noqa: E402
 from search_api.engine import Engine  # noqa: E402
-from search_api.related_eval import _index, _safe_ids, duplicate_groups, lee_correlation, load_labelled  # noqa: E402
+from search_api.evaluation.related import _index, _safe_ids, duplicate_groups, lee_correlation, load_labelled  # noqa: E402
 
 STEPS = {
     "article-vector cosine": dict(dense_weight=1.0, context_weight=0.0),

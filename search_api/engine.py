@@ -27,10 +27,10 @@ from indexer.publish import FORMAT_VERSION, article_vectors, current_version_dir
 from indexer.terms import FILES as PROFILE_FILES
 from indexer.terms import StoredProfiles, article_text
 from indexer.vectors import VectorConfig, open_store
-from search_api import fusion
-from search_api.explain import PINNED_REASON, Explainer, Neighbourhood, TermProfile, term_profile
-from search_api.related import Picked, Pin, RelatedRules, select_related
-from search_api.query_syntax import (
+from search_api.ranking import fusion
+from search_api.related.explain import PINNED_REASON, Explainer, Neighbourhood, TermProfile, term_profile
+from search_api.related.policy import Picked, Pin, RelatedRules, select_related
+from search_api.query.syntax import (
     Calls, Peeled, QuerySyntax, Window, calls_intent, parse_query, phrase_pattern, phrase_words,
     recency_intent, time_window,
 )
@@ -49,10 +49,10 @@ from search_api.schemas import (
     Suggestions,
     TimeSpan,
 )
-from search_api.snippets import best_passage, make_snippet, passage_stems, query_terms
-from search_api.spelling import Speller
-from search_api.suggest import Suggester
-from search_api.synonyms import Synonyms
+from search_api.presentation.snippets import best_passage, make_snippet, passage_stems, query_terms
+from search_api.query.spelling import Speller
+from search_api.query.suggest import Suggester
+from search_api.query.synonyms import Synonyms
 
 
 class QueryEncoder(Protocol):

@@ -13,7 +13,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from indexer.chunking import MAX_WORDS, OVERLAP_WORDS
 from indexer.vectors import FLAT_BELOW, IndexKind, StoreName, VectorConfig
 from models import Backend, Embedder
-from search_api.related import DEFAULT_MIN_SIMILARITY, DEFAULT_MMR_LAMBDA, RelatedRules
+from search_api.related.policy import DEFAULT_MIN_SIMILARITY, DEFAULT_MMR_LAMBDA, RelatedRules
 
 log = logging.getLogger(__name__)
 
@@ -207,7 +207,7 @@ class Settings(BaseSettings):
     def ranking(self):
         """The engine's ranking parameters from these settings (the synonyms file read here)."""
         from search_api.engine import RankingParams
-        from search_api.synonyms import Synonyms, load_synonyms
+        from search_api.query.synonyms import Synonyms, load_synonyms
 
         synonyms = load_synonyms(self.synonyms) if self.synonyms else Synonyms()
         return RankingParams(fusion=self.fusion, weight=self.fusion_weight, rrf_k=self.rrf_k, geo_boost=self.geo_boost,

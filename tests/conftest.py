@@ -56,7 +56,7 @@ def tiny_index(tmp_path_factory, embedder) -> Path:
 @pytest.fixture(scope="session")
 def tiny_engine(tiny_index, embedder):
     from search_api.engine import Engine
-    from search_api.related import RelatedRules
+    from search_api.related.policy import RelatedRules
 
     # The tiny corpus is twelve unrelated stories: with the similarity floor most related lists would be short.
     # Tests over it check order, paging and escaping; tests/search_api/test_related.py checks the floor.

@@ -10,7 +10,7 @@ from indexer.pipeline import index_sources
 from indexer.publish import read_manifest
 from indexer.terms import StoredProfiles, decode_profile, encode_profile, term_profile
 from search_api.engine import Engine
-from search_api.related import RelatedRules
+from search_api.related.policy import RelatedRules
 
 TINY = Path(__file__).resolve().parent.parent / "fixtures" / "tiny_corpus.jsonl"
 ALL = RelatedRules(min_similarity=-1.0)

@@ -14,9 +14,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from indexer.pipeline import index_sources
-from search_api.app import create_app
+from search_api.http.app import create_app
 from search_api.engine import Engine
-from search_api.related import RelatedRules
+from search_api.related.policy import RelatedRules
 from search_api.settings import Settings
 
 SITE = "https://news.example.org"

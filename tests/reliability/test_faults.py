@@ -20,7 +20,7 @@ from indexer.errors import StoreBusy, StoreUnwritable
 from indexer.pipeline import index_sources
 from indexer.publish import current_version
 from indexer.store import Store
-from search_api.app import create_app
+from search_api.http.app import create_app
 from search_api.settings import Settings
 
 KEY = "faults-key"

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
-from search_api.app import create_app
+from search_api.http.app import create_app
 from search_api.settings import Settings
 
 EXAMPLES = int(os.environ.get("SIFT_FUZZ_EXAMPLES", "12"))  # `make fuzz` raises it

@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from indexer.store import Store
-from search_api.app import create_app
+from search_api.http.app import create_app
 from search_api.settings import Settings
 
 KEY = "input-key"

@@ -10,8 +10,8 @@ import sys
 import pytest
 from fastapi.testclient import TestClient
 
-from search_api.app import create_app
-from search_api.logs import JsonFormatter, RequestIdFilter, request_id
+from search_api.http.app import create_app
+from search_api.http.logs import JsonFormatter, RequestIdFilter, request_id
 from search_api.settings import Settings
 
 

@@ -95,7 +95,7 @@ def test_stopping_the_app_publishes_writes_it_acknowledged(tiny_copy):
     """The write's publish waits 0.5 s for more writes; a shutdown within that time publishes it before leaving."""
     from fastapi.testclient import TestClient
 
-    from search_api.app import create_app
+    from search_api.http.app import create_app
     from search_api.settings import Settings
 
     article = {"id": "n02", "title": "Solar pumps for farms in Mali", "body": "Farmers near Ségou irrigate with solar pumps."}

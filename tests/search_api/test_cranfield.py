@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from search_api.evaluation import load_beir
+from search_api.evaluation.beir import load_beir
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 from cranfield_beir import TARBALL, convert, documents, qrels, queries  # noqa: E402

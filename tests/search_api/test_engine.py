@@ -464,7 +464,7 @@ def test_an_article_holding_every_word_is_a_good_match_whatever_its_cosine(sampl
 
 
 def test_by_default_hybrid_search_is_the_fused_ranking_without_late_interaction(sample_engine):
-    from search_api import fusion
+    from search_api.ranking import fusion
 
     query = "clean water for displaced families"
     assert sample_engine.passage_tokens is None and not sample_engine.late_active
@@ -480,7 +480,7 @@ def test_late_interaction_rescores_the_fused_top_and_leaves_the_rest(late_sample
     best-passage MaxSim (indexer.passage_tokens); what lies below keeps its fused score and stays below."""
     from dataclasses import replace
 
-    from search_api import fusion
+    from search_api.ranking import fusion
 
     sample_engine = late_sample_engine
     query = "clean water for displaced families"

@@ -15,7 +15,7 @@ from indexer.vectors import VectorConfig
 from indexer.vectors import faiss_store
 from indexer.vectors.faiss_store import TARGET_RECALL
 from search_api.engine import Engine
-from search_api.related import RelatedRules
+from search_api.related.policy import RelatedRules
 from search_api.schemas import Filters
 
 TINY = Path(__file__).resolve().parents[1] / "fixtures" / "tiny_corpus.jsonl"

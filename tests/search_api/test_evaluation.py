@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from search_api.cli import app
-from search_api.evaluation import (
+from search_api.evaluation.beir import (
     DEFAULT_RUN,
     FUSED_RUN,
     DatasetError,

@@ -4,7 +4,7 @@ import pytest
 
 import json
 
-from search_api.explain import NOTHING_SHARED, caption, category_caption, shared_terms, term_profile
+from search_api.related.explain import NOTHING_SHARED, caption, category_caption, shared_terms, term_profile
 
 
 def test_profile_keeps_words_as_written_and_drops_noise():
@@ -55,7 +55,7 @@ def test_category_caption_most_specific_first_as_given():
 def test_related_items_sharing_no_term_are_explained_by_their_shared_categories(tmp_path, embedder):
     from indexer.pipeline import index_sources
     from search_api.engine import Engine
-    from search_api.related import RelatedRules
+    from search_api.related.policy import RelatedRules
 
     records = [  # one-line messages: the two flood reports share no word, only their meaning and two categories
         {"id": "m1", "title": "Rain swamps villages", "body": "Rivers burst their banks overnight.", "categories": ["Weather", "Floods"]},
@@ -110,7 +110,7 @@ def test_caption_fits_a_widget():
 
 
 def test_terms_used_around_the_article_outrank_terms_used_everywhere():
-    from search_api.explain import Neighbourhood
+    from search_api.related.explain import Neighbourhood
 
     a = term_profile("Seaweed harvests fell as the water grew warmer and higher tides came in.")
     b = term_profile("Seaweed farmers moved their lines as higher water and warmer seas hit harvests.")

@@ -1,6 +1,6 @@
 import pytest
 
-from search_api.fusion import convex, fuse, min_max, rrf, tm2c2
+from search_api.ranking.fusion import convex, fuse, min_max, rrf, tm2c2
 
 
 def test_min_max_scales_to_unit_range_and_handles_ties():

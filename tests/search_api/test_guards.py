@@ -1,8 +1,8 @@
 import pytest
 from fastapi.testclient import TestClient
 
-from search_api.app import create_app
-from search_api.guards import RateLimit
+from search_api.http.app import create_app
+from search_api.http.guards import RateLimit
 from search_api.settings import Settings
 
 

@@ -14,7 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from indexer.pipeline import index_sources
-from search_api.app import create_app
+from search_api.http.app import create_app
 from search_api.settings import Settings
 
 TINY = Path(__file__).resolve().parent.parent / "fixtures" / "tiny_corpus.jsonl"

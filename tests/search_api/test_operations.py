@@ -1,6 +1,6 @@
 from fastapi.testclient import TestClient
 
-from search_api.app import create_app
+from search_api.http.app import create_app
 from search_api.settings import Settings
 
 

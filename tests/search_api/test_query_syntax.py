@@ -2,7 +2,7 @@ from datetime import date
 
 import pytest
 
-from search_api.query_syntax import Recency, calls_intent, parse_query, phrase_pattern, recency_intent, time_window
+from search_api.query.syntax import Recency, calls_intent, parse_query, phrase_pattern, recency_intent, time_window
 
 
 @pytest.mark.parametrize(

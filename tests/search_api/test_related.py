@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from indexer.editorial import Curation
-from search_api.related import Pin, RelatedRules, select_related
+from search_api.related.policy import Pin, RelatedRules, select_related
 
 # Six articles; 2 and 3 are near-duplicates of each other (group 2). Candidates of source 0, best first.
 GROUP = np.array([0, 1, 2, 2, 4, 5])

@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from search_api.cli import app
-from search_api.related_eval import (
+from search_api.evaluation.related import (
     LabelledDataError,
     duplicate_groups,
     error_cut,

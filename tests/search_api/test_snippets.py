@@ -1,4 +1,4 @@
-from search_api.snippets import best_passage, make_snippet, query_terms
+from search_api.presentation.snippets import best_passage, make_snippet, query_terms
 
 
 def test_query_terms_are_stemmed_without_stop_words():

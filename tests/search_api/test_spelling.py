@@ -3,7 +3,7 @@
 import pytest
 
 from indexer.keyword import stem_word
-from search_api.spelling import Speller
+from search_api.query.spelling import Speller
 
 
 def _speller(words: dict[str, int]) -> Speller:

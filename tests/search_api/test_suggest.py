@@ -3,7 +3,7 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from search_api.suggest import Suggester
+from search_api.query.suggest import Suggester
 
 # four articles: 0 and 1 about child trafficking, 2 about traffic jams, 3 about UNICEF in Bangladesh
 ROWS = {

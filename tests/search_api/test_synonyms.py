@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from search_api.synonyms import SynonymsInvalid, load_synonyms, parse_synonyms
+from search_api.query.synonyms import SynonymsInvalid, load_synonyms, parse_synonyms
 
 RULES = """
 # equivalent phrases, then a one-way rule

@@ -7,10 +7,10 @@ from html import escape
 import pytest
 from fastapi.testclient import TestClient
 
-from search_api.app import create_app
+from search_api.http.app import create_app
 from search_api.schemas import RelatedItem, RelatedResults
 from search_api.settings import Settings
-from search_api.widget import is_http_url, render_fragment
+from search_api.http.widget import is_http_url, render_fragment
 
 HOSTILE = '<script>alert(1)</script> & "quotes"'
 ALLOWED = "https://news.example.org"
@@ -26,7 +26,7 @@ def _client_over(records: list[dict], folder, embedder):
     """A TestClient over an index built from `records`."""
     from indexer.pipeline import index_sources
     from search_api.engine import Engine
-    from search_api.related import RelatedRules
+    from search_api.related.policy import RelatedRules
 
     source = folder / "articles.jsonl"
     source.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")

@@ -36,7 +36,7 @@ from indexer.publish import NEIGHBOURS, STORE_FILE, article_tokens
 from indexer.relatedness import related_neighbours
 from indexer.store import Store
 from search_api.engine import Engine
-from search_api.evaluation import RESAMPLES, DatasetError, bootstrap_means, json_objects
+from search_api.evaluation.beir import RESAMPLES, DatasetError, bootstrap_means, json_objects
 
 K = 5
 _SAFE_ID = re.compile(r"[^A-Za-z0-9._~:-]")

@@ -21,21 +21,21 @@ from indexer.errors import ArticleNotFound, IndexMismatch, IndexNotFound, Invali
 from models import ModelLoadError
 from indexer.editorial import EditorialStore
 from indexer.publish import STORE_FILE
-from search_api.deps import EditorialDep, EngineDep, SettingsDep
-from search_api.editorial_api import RulesQuery, editorial_router, rules_for
+from search_api.http.deps import EditorialDep, EngineDep, SettingsDep
+from search_api.http.editorial import RulesQuery, editorial_router, rules_for
 from indexer.late import LIVE_TOKEN_BUDGET
 from indexer.pipeline import refresh
 from search_api.engine import Engine, QueryEncoder
-from search_api.guards import BodySizeLimit, RateLimit, SecurityHeaders, clean_query
+from search_api.http.guards import BodySizeLimit, RateLimit, SecurityHeaders, clean_query
 from search_api.live import LiveEngine, Publisher
-from search_api.logs import RequestLog
-from search_api.metrics import Metrics
-from search_api.writes import writes_router
+from search_api.http.logs import RequestLog
+from search_api.http.metrics import Metrics
+from search_api.http.writes import writes_router
 from search_api.schemas import (
     ArticleInfo, CallsFilter, Filters, IndexStats, Mode, RelatedResults, SearchResults, Sort, Suggestions,
 )
 from search_api.settings import Settings
-from search_api.widget import widget_router
+from search_api.http.widget import widget_router
 
 log = logging.getLogger("sift.api")
 
@@ -302,14 +302,14 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     def stats(engine: EngineDep) -> IndexStats:
         return engine.stats()
 
-    page = files("search_api").joinpath("static/index.html").read_text(encoding="utf-8")
+    page = files("search_api.http").joinpath("static/index.html").read_text(encoding="utf-8")
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def home() -> HTMLResponse:
         return HTMLResponse(page)
 
     # the search page's script and stylesheet: files, not inline, so the page runs under `default-src 'self'`
-    app.mount("/static", StaticFiles(packages=[("search_api", "static")]), name="static")
+    app.mount("/static", StaticFiles(packages=[("search_api.http", "static")]), name="static")
 
     app.include_router(widget_router())
     app.include_router(writes_router())

@@ -16,7 +16,7 @@ import numpy as np
 
 from indexer.errors import SiftError
 from indexer.pipeline import ChunkingParams, TextEncoder, index_sources
-from search_api import fusion
+from search_api.ranking import fusion
 from search_api.engine import Engine, RankingParams
 
 METRICS = ("ndcg@10", "recall@100", "mrr@10")

@@ -484,7 +484,7 @@ def eval_(
 ) -> None:
     """Score keyword, semantic and hybrid ranking on a BEIR collection: nDCG@10, Recall@100, MRR@10."""
     from indexer.pipeline import ChunkingParams
-    from search_api.evaluation import FUSED_RUN, evaluate, load_beir, slice_data
+    from search_api.evaluation.beir import FUSED_RUN, evaluate, load_beir, slice_data
 
     settings = Settings()
     try:
@@ -549,7 +549,7 @@ def eval_related(
     """Score related posts against TF-IDF more-like-this and a newest-first box: same-topic precision@5,
     duplicates, self-links, coverage. The labels are hidden from every system and used only for scoring."""
     from indexer.pipeline import ChunkingParams
-    from search_api.related_eval import evaluate_related, load_labelled
+    from search_api.evaluation.related import evaluate_related, load_labelled
 
     settings = Settings()
     try:
@@ -591,8 +591,8 @@ def eval_related(
 
 def worker_app():
     """The app of one `sift serve --workers N` process: uvicorn imports and calls this in each worker."""
-    from search_api.app import create_app
-    from search_api.logs import configure_logging
+    from search_api.http.app import create_app
+    from search_api.http.logs import configure_logging
 
     settings = Settings()
     configure_logging(settings.log_format)
@@ -650,8 +650,8 @@ def _serve(
 
     import uvicorn
 
-    from search_api.app import create_app
-    from search_api.logs import configure_logging
+    from search_api.http.app import create_app
+    from search_api.http.logs import configure_logging
 
     configure_logging(log_format or settings.log_format)
     host, port = host or settings.host, port or settings.port

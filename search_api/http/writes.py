@@ -13,7 +13,7 @@ from indexer.article import Article, ArticleInvalid, parse_article
 from indexer.pipeline import ChunkingParams, apply_changes
 from indexer.publish import STORE_FILE
 from indexer.store import Store
-from search_api.deps import SettingsDep, require_api_key
+from search_api.http.deps import SettingsDep, require_api_key
 from search_api.live import VISIBLE_WITHIN_SECONDS
 
 MAX_BATCH = 500

@@ -14,7 +14,7 @@ from weakref import WeakKeyDictionary
 from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
 from fastapi.responses import HTMLResponse
 
-from search_api.deps import EditorialDep, EngineDep
+from search_api.http.deps import EditorialDep, EngineDep
 from search_api.engine import Engine
 from search_api.schemas import RelatedItem, RelatedResults
 
@@ -141,7 +141,7 @@ data-title="Related posts" async></script>
 def widget_router() -> APIRouter:
     """Routes of the widget. Static files are read here, when the app is built, never at import."""
     router = APIRouter(tags=["widget"])
-    static = files("search_api").joinpath("static")
+    static = files("search_api.http").joinpath("static")
     script = static.joinpath("widget.js").read_text(encoding="utf-8")
     stylesheet = static.joinpath("widget.css").read_text(encoding="utf-8")
     demo_css_hash = base64.b64encode(hashlib.sha256(_DEMO_CSS.encode()).digest()).decode()

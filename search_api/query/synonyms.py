@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from indexer.errors import SiftError
-from search_api.query_syntax import phrase_pattern
+from search_api.query.syntax import phrase_pattern
 
 _WORD = re.compile(r"\w")
 _WORDS = re.compile(r"\w+")

@@ -14,9 +14,9 @@ from starlette.concurrency import run_in_threadpool
 
 from indexer.editorial import Curation, NotCurated
 from indexer.errors import ArticleNotFound, InvalidQuery
-from search_api.deps import EditorialDep, EngineDep, require_api_key, require_api_key_to_read
+from search_api.http.deps import EditorialDep, EngineDep, require_api_key, require_api_key_to_read
 from search_api.engine import Engine
-from search_api.related import RelatedRules
+from search_api.related.policy import RelatedRules
 
 ArticleId = Annotated[str, Path(min_length=1, max_length=200, description="Article id")]
 OtherId = Annotated[str, Path(min_length=1, max_length=200, description="The article pinned or excluded")]
