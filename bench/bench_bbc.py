@@ -191,7 +191,7 @@ def main() -> None:
         # then again (cached per version, as when paging); "-said" excludes a word most articles hold
         operators: dict[str, list[float]] = {"words": [], '"phrase" words, first': [], '"phrase" words, again': [],
                                              "words -said": []}
-        engine._phrase_rows.cache_clear()
+        engine.syntax_filter.rows_holding.cache_clear()
         for i, q in enumerate(queries[:100]):
             phrase = PHRASES[i % len(PHRASES)]
             engine.search(f"{phrase} {q}", k=10)
@@ -200,14 +200,14 @@ def main() -> None:
                 t0 = time.perf_counter()
                 engine.search(text, k=10)
                 operators[name].append((time.perf_counter() - t0) * 1000)
-            engine._phrase_rows.cache_clear()  # the next query's phrase is read afresh
+            engine.syntax_filter.rows_holding.cache_clear()  # the next query's phrase is read afresh
         for name, values in operators.items():
             print(f"{name + ' (cached vector):':44s} {percentiles(values)}")
         w, first, again, ex = (percentiles(operators[n]) for n in operators)
         print(f"phrase cost: first p50 {first['p50'] / w['p50']:.2f}x · p99 {first['p99'] / w['p99']:.2f}x, again "
               f"p50 {again['p50'] / w['p50']:.2f}x · p99 {again['p99'] / w['p99']:.2f}x; exclusion: "
               f"p50 {ex['p50'] / w['p50']:.2f}x · p99 {ex['p99'] / w['p99']:.2f}x of the words alone")
-        holding = {p: len(engine._phrase_rows(p)) for p in PHRASES}
+        holding = {p: len(engine.syntax_filter.rows_holding(p)) for p in PHRASES}
         print(f"articles holding each phrase: {holding}")
         out["query"]["operators"] = {name: percentiles(v) for name, v in operators.items()}
 

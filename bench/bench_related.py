@@ -296,7 +296,7 @@ def main() -> None:
     # ---- Lee ----
     lee, background, human = lee_records()
     lee_engine = open_index([write_records(lee, cache / "lee")], cache / "lee" / "idx", embedder)
-    order = [lee_engine._position[r["id"]] for r in lee]  # row of document i
+    order = [lee_engine.catalogue.position[r["id"]] for r in lee]  # row of document i
     lv, la, lo = chunk_data(lee_engine.path)
     lee_titles = embedder.encode([r["title"] for r in lee])
     lee_variants = {

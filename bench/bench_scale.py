@@ -458,7 +458,7 @@ def in_process(index_dir: Path, queries: int) -> dict:
             times = []
             for _ in texts:
                 t = time.perf_counter()
-                engine._dense_articles(vector, 100, None)
+                engine.retrieval.dense_articles(vector, 100, None)
                 times.append(time.perf_counter() - t)
             out["of which: the dense leg without the embedding"] = percentiles(times)
         del engine

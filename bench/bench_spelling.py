@@ -79,7 +79,7 @@ def correction_ms(engine: Engine, queries: dict[str, str]) -> tuple[float, float
     took = []
     for text in queries.values():
         t0 = time.perf_counter()
-        engine._speller.correct(" ".join(text.split()))
+        engine.speller.correct(" ".join(text.split()))
         took.append((time.perf_counter() - t0) * 1000)
     took.sort()
     return took[len(took) // 2], took[min(len(took) - 1, int(len(took) * 0.99))]

@@ -170,7 +170,7 @@ def main() -> None:
         engine = Engine.open(index, embedder, ranking=RankingParams(collapse_duplicates=False))
         parts = {split: Split(engine, embedder, folder, split, args.top) for split in names}
         needed = sorted(set().union(*(p.articles_needed() for p in parts.values())))
-        starts = np.asarray(engine._chunk_start)
+        starts = np.asarray(engine.catalogue.chunk_start)
         titles = list(engine.articles["title"])
         chunks = [c for a in needed for c in range(starts[a], starts[a + 1])]
         texts = [f"{titles[engine.chunk_article[c]]}. {engine.chunk_text[c]}" for c in chunks]  # as embedded

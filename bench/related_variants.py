@@ -55,7 +55,7 @@ def open_corpus(path: Path, cache: Path, embedder: Embedder, tsv: Path | None = 
     _index([{"id": i, "title": t, "body": x} for i, t, x in zip(ids, data.titles, data.texts)], cache, embedder,
            ChunkingParams(), progress=False)
     engine = Engine.open(cache, embedder)
-    order = [engine._position[i] for i in ids]  # corpus row → engine row
+    order = [engine.catalogue.position[i] for i in ids]  # corpus row → engine row
     labels, dup = [None] * len(ids), np.zeros(len(ids), dtype=np.int64)
     groups = duplicate_groups(data, tsv)
     for corpus_row, engine_row in enumerate(order):

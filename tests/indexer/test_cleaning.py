@@ -26,4 +26,4 @@ def test_article_summaries_end_at_a_word(sample_engine):
 
 
 def _text(engine, article_id):
-    return engine._article_text(engine._position[article_id])
+    return engine.article_text(engine.catalogue.position[article_id])

@@ -47,11 +47,11 @@ def test_a_stem_is_written_in_lower_case_unless_an_acronym_is_written_more():
 
 
 def test_stored_profiles_equal_profiles_built_from_the_text(sample_engine):
-    stored = sample_engine._explainer.profile.__wrapped__
+    stored = sample_engine.explainer.profile.__wrapped__
     assert stored.__self__ is not None  # the version's stored profiles, not built from text
-    assert len(sample_engine._chunk_start) > 1 and (sample_engine._chunk_start[1:] - sample_engine._chunk_start[:-1]).max() > 1
+    assert len(sample_engine.catalogue.chunk_start) > 1 and (sample_engine.catalogue.chunk_start[1:] - sample_engine.catalogue.chunk_start[:-1]).max() > 1
     for row in range(len(sample_engine.articles)):  # articles of several passages too (their overlaps count)
-        assert stored(row) == term_profile(sample_engine._article_text(row))
+        assert stored(row) == term_profile(sample_engine.article_text(row))
 
 
 def test_an_incremental_publish_profiles_only_new_and_edited_articles(tmp_path, embedder, monkeypatch):
@@ -62,7 +62,7 @@ def test_an_incremental_publish_profiles_only_new_and_edited_articles(tmp_path, 
     index_sources([corpus], idx, embedder, progress=False)
     assert len(computed) == 12
     first = Engine.open(idx, embedder)
-    old_t01 = first._explainer.profile(first._position["t01"])
+    old_t01 = first.explainer.profile(first.catalogue.position["t01"])
 
     rows = [json.loads(line) for line in corpus.read_text().splitlines()]
     rows[4]["body"] = "Teacher training now reaches fifteen districts of Nepal, the foundation says."  # t05
@@ -74,11 +74,11 @@ def test_an_incremental_publish_profiles_only_new_and_edited_articles(tmp_path, 
     assert len(computed) == 2 and "fifteen districts" in computed[0] and "cooperative" in computed[1]
 
     engine = Engine.open(idx, embedder)
-    profile = engine._explainer.profile
-    edited = profile(engine._position["t05"])
-    assert edited == term_profile(engine._article_text(engine._position["t05"])) and "fifteen" in edited.weights
-    assert profile(engine._position["t01"]) == old_t01  # copied, unchanged
-    assert profile(engine._position["t13"]).surface["cooper"] == "cooperatives"  # the title spells it first
+    profile = engine.explainer.profile
+    edited = profile(engine.catalogue.position["t05"])
+    assert edited == term_profile(engine.article_text(engine.catalogue.position["t05"])) and "fifteen" in edited.weights
+    assert profile(engine.catalogue.position["t01"]) == old_t01  # copied, unchanged
+    assert profile(engine.catalogue.position["t13"]).surface["cooper"] == "cooperatives"  # the title spells it first
 
 
 def test_damaged_previous_profiles_are_not_copied(tmp_path, embedder, monkeypatch):
@@ -90,7 +90,7 @@ def test_damaged_previous_profiles_are_not_copied(tmp_path, embedder, monkeypatc
     report = index_sources([TINY], idx, embedder, progress=False, duplicate_threshold=0.9)  # publishes again
     assert report.version == "000002" and len(computed) == 12
     engine = Engine.open(idx, embedder)
-    assert all(engine._explainer.profile(r) == term_profile(engine._article_text(r)) for r in range(12))
+    assert all(engine.explainer.profile(r) == term_profile(engine.article_text(r)) for r in range(12))
 
 
 def test_a_version_without_stored_profiles_still_serves_the_same_captions(tmp_path, embedder):
@@ -105,7 +105,7 @@ def test_a_version_without_stored_profiles_still_serves_the_same_captions(tmp_pa
         del manifest["files"][name]
     (version / "manifest.json").write_text(json.dumps(manifest, indent=2))
     without = Engine.open(idx, embedder, related_rules=ALL)
-    assert without._stored_profiles() is None
+    assert without.stored_profiles is None
     for aid in with_profiles.articles["id"]:
         served = [(i.id, i.reason) for i in without.related(aid, k=5).items]
         assert served == [(i.id, i.reason) for i in with_profiles.related(aid, k=5).items]
@@ -130,4 +130,4 @@ def test_a_version_from_before_stored_profiles_is_republished_with_them_without_
     (version / "manifest.json").write_text(json.dumps(manifest, indent=2))
     report = index_sources([TINY], idx, embedder, progress=False)  # nothing changed in the store
     assert (report.embedded, report.published, report.version) == (0, True, "000002")
-    assert Engine.open(idx, embedder)._stored_profiles() is not None
+    assert Engine.open(idx, embedder).stored_profiles is not None

@@ -187,7 +187,7 @@ def test_facets_count_the_results_that_score_at_least_half_the_best(sample_engin
     got = sample_engine.search(query, k=3, mode=mode, facets=True).facets
     ids = sample_engine.articles["id"]
     # the cut reads the fused score (late interaction re-orders the top 30 but is not what "relevant" was measured by)
-    measured = {ids.iat[c.article]: c.measured for c in sample_engine._rank(query, mode, 200, None)}
+    measured = {ids.iat[c.article]: c.measured for c in sample_engine.ranker.rank(query, mode, 200, None)}
     assert mode != "hybrid" or any(measured[h.id] != h.score for h in every.hits)
     counted, tally = _expected_facets(every.hits, measured=measured)
     assert got.counted == counted and 0 < counted < len(every.hits)  # a query does not count the whole site
@@ -369,7 +369,7 @@ def test_the_calls_filter_and_the_deadline_of_each_hit(sample_engine):
 
 
 def _text(engine, article_id):
-    return engine._article_text(engine._position[article_id])
+    return engine.article_text(engine.catalogue.position[article_id])
 
 
 @pytest.mark.parametrize("mode", ["hybrid", "semantic", "keyword"])
@@ -383,8 +383,8 @@ def test_a_quoted_phrase_must_appear_and_an_excluded_word_must_not(sample_engine
     assert without.hits and all("ghana" not in _text(sample_engine, h.id).lower() for h in without.hits)
     assert without.eligible == len([h for h in quoted.hits if "ghana" not in _text(sample_engine, h.id).lower()])
     for hit in quoted.hits:  # the snippet shows the phrase, its words marked (unless only the title has it)
-        row = sample_engine._position[hit.id]
-        passages = sample_engine.chunk_text[sample_engine._chunk_start[row] : sample_engine._chunk_start[row + 1]]
+        row = sample_engine.catalogue.position[hit.id]
+        passages = sample_engine.chunk_text[sample_engine.catalogue.chunk_start[row] : sample_engine.catalogue.chunk_start[row + 1]]
         if any(re.search(r"child\W+labour", text, re.I) for text in passages):
             assert re.search(r"<mark>child</mark>\W+<mark>labour</mark>", hit.snippet_html, re.I), hit.snippet_html
 
@@ -471,7 +471,7 @@ def test_by_default_hybrid_search_is_the_fused_ranking_without_late_interaction(
     dense, keyword = sample_engine.legs(query, 100, complete=True)
     fused = fusion.tm2c2({a: s for a, (s, _) in dense.items()}, keyword, sample_engine.ranking.weight)
     assert sample_engine.late_rescore(query, fused) == fused
-    served = [c.article for c in sample_engine._rank(query, "hybrid", 100, None)]
+    served = [c.article for c in sample_engine.ranker.rank(query, "hybrid", 100, None)]
     assert served == sorted(fused, key=lambda a: (-fused[a], a))
 
 
@@ -481,6 +481,7 @@ def test_late_interaction_rescores_the_fused_top_and_leaves_the_rest(late_sample
     from dataclasses import replace
 
     from search_api.ranking import fusion
+    from search_api.ranking.rescoring import LateInteraction
 
     sample_engine = late_sample_engine
     query = "clean water for displaced families"
@@ -496,17 +497,14 @@ def test_late_interaction_rescores_the_fused_top_and_leaves_the_rest(late_sample
         stored = sample_engine.passage_tokens
         sims = [float((stored.codec.project(tokens) @ stored.codec.decode(
             stored.codes[stored.offsets[c]:stored.offsets[c + 1]]).T).max(axis=1).mean())
-            for c in range(sample_engine._chunk_start[a], sample_engine._chunk_start[a + 1])]
+            for c in range(sample_engine.catalogue.chunk_start[a], sample_engine.catalogue.chunk_start[a + 1])]
         # (the served product quantises the query's tokens too: within 0.01 of MaxSim, a quarter of that here)
         assert rescored[a] == pytest.approx(fused[a] + 0.25 * max(max(sims), 0.0), abs=0.0025)
     assert all(rescored[a] == fused[a] for a in rest)
     assert min(rescored[a] for a in head) >= max(rescored[a] for a in rest)
-    served = [c.article for c in sample_engine._rank(query, "hybrid", 100, None)]
+    served = [c.article for c in sample_engine.ranker.rank(query, "hybrid", 100, None)]
     assert served == sorted(rescored, key=lambda a: (-rescored[a], a))
     # off: a zero weight, another fusion (its scores are on another scale), a version without codes
+    late = sample_engine.late
     for ranking in (replace(p, late_weight=0.0), replace(p, fusion="rrf")):
-        sample_engine.ranking = ranking
-        try:
-            assert sample_engine.late_rescore(query, fused) == fused
-        finally:
-            sample_engine.ranking = p
+        assert LateInteraction(late.tokens, late.chunk_start, ranking, embedder).rescore(query, fused) == fused

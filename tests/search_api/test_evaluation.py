@@ -106,7 +106,7 @@ def test_the_default_run_is_the_served_ranking(embedder, tmp_path, late):
     served, fused = run(DEFAULT_RUN), run(FUSED_RUN)
     assert served.keys() == {"q1", "q2", "q3"}
     for qid, hits in served.items():
-        ranked = engine._rank(data.queries[qid], "hybrid", 100, None)
+        ranked = engine.ranker.rank(data.queries[qid], "hybrid", 100, None)
         assert [doc_ids[int(engine.articles["id"].iat[c.article][1:])] for c in ranked] == [d for d, _ in hits]
         assert [c.score for c in ranked] == pytest.approx([s for _, s in hits], abs=1e-5)  # batch vs one query
         if late:  # the top articles gained their late-interaction share; the fused run has them without it

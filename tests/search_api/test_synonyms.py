@@ -54,7 +54,7 @@ def test_the_keyword_leg_searches_the_other_side(sample_index, sample_engine, em
     found = engine.search("IDPs", k=5)
     assert found.synonyms == ["internally displaced"] and not found.weak_only
     first = found.hits[0]
-    assert first.keyword_score is not None and "internally displaced" in engine._article_text(engine._position[first.id])
+    assert first.keyword_score is not None and "internally displaced" in engine.article_text(engine.catalogue.position[first.id])
     assert "<mark>displaced</mark>" in first.snippet_html or "<mark>internally</mark>" in first.snippet_html
     # the other way round adds nothing for a one-way rule
     assert engine.search("internally displaced families", k=3).synonyms == []
