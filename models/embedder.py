@@ -14,13 +14,11 @@ from typing import Literal, Protocol
 
 import numpy as np
 
+from models.errors import ModelLoadError
+
 DEFAULT_MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 Backend = Literal["torch", "onnx", "onnx-int8"]
 BACKENDS: tuple[Backend, ...] = ("torch", "onnx", "onnx-int8")
-
-
-class ModelLoadError(RuntimeError):
-    """The model could not be loaded from the given path (missing files, not a sentence-transformers model)."""
 
 
 def default_model_path() -> Path:
@@ -210,9 +208,9 @@ def prepare_backend(model_path: str | Path | None, backend: Backend, cache_dir: 
     about to start several workers, so they do not all export it at the same time on first start."""
     if backend == "torch":
         return
-    from models.onnx_backend import _require, default_cache_dir, exported_model
+    from models.onnx_backend import require, default_cache_dir, exported_model
 
-    _require("onnxruntime", "onnx")
+    require("onnxruntime", "onnx")
     path = Path(model_path) if model_path else default_model_path()
     exported_model(
         path, Path(cache_dir) if cache_dir else default_cache_dir(), quantized=backend == "onnx-int8",

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from models.embedder import ModelLoadError
+from models.errors import ModelLoadError
 
 # Bump when the export or the quantisation changes, so that exports land in a new cache folder; a change that moves
 # the int8 vectors also needs a new INT8_ID_SUFFIX, so that no index mixes vectors from two recipes.
@@ -41,7 +41,7 @@ def default_cache_dir() -> Path:
     return Path.home() / ".cache" / "sift"
 
 
-def _require(*modules: str) -> None:
+def require(*modules: str) -> None:
     """A clear error when a package is missing. Looked up, not imported: `onnx` alone takes ~2 s to import and only
     the export uses it."""
     for name in modules:
@@ -279,7 +279,7 @@ class OnnxBackend:
         threads: int | None = None,
         max_seq_length: int | None = None,
     ) -> None:
-        _require("onnxruntime", "onnx")
+        require("onnxruntime", "onnx")
         import onnxruntime as ort
 
         self.folder = exported_model(model_dir, cache_dir, quantized=quantized, label=label)

@@ -104,8 +104,9 @@ class Settings(BaseSettings):
     workers: int = Field(
         1, ge=1, le=64, description="Server processes for `sift serve`; they share the memory-mapped index files"
     )
-    log_format: Literal["json", "text"] = Field(
-        "json", description="`sift serve` logs: one JSON object per line (with request ids), or plain text"
+    log_format: Literal["json", "text"] | None = Field(
+        None, description="`sift serve` logs: one JSON object per line (with request ids), or plain text; unset: text "
+        "when stderr is a terminal (a person watching), JSON otherwise (a log collector)"
     )
     shutdown_timeout: float = Field(
         20.0, ge=0, le=600,

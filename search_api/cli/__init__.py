@@ -680,7 +680,10 @@ def _serve(
 
 
 LogFormatOpt = Annotated[
-    Optional[str], typer.Option("--log-format", help="json (one object per line) or text [env SIFT_LOG_FORMAT, default json]")
+    Optional[str], typer.Option(
+        "--log-format",
+        help="json (one object per line) or text [env SIFT_LOG_FORMAT; default text on a terminal, json otherwise]",
+    )
 ]
 
 

@@ -66,9 +66,19 @@ class TextFormatter(logging.Formatter):
         return f"{line} [request {rid}]" if rid and record.name != access_log.name else line
 
 
-def configure_logging(fmt: LogFormat = "json", level: int = logging.INFO) -> None:
-    """Send every logger's records (Sift's, uvicorn's, the libraries') to stderr in `fmt`. For `sift serve` only:
-    a library never configures logging."""
+def log_format_for(stream, fmt: LogFormat | None = None) -> LogFormat:
+    """`fmt`, or when unset: readable text for a person at a terminal, JSON lines for anything else (a file, a pipe,
+    journald, a container's log collector)."""
+    if fmt is not None:
+        return fmt
+    isatty = getattr(stream, "isatty", None)
+    return "text" if isatty is not None and isatty() else "json"
+
+
+def configure_logging(fmt: LogFormat | None = None, level: int = logging.INFO) -> None:
+    """Send every logger's records (Sift's, uvicorn's, the libraries') to stderr in `fmt` (unset: text on a
+    terminal, JSON otherwise). For `sift serve` only: a library never configures logging."""
+    fmt = log_format_for(sys.stderr, fmt)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     handler.addFilter(RequestIdFilter())

@@ -2,16 +2,24 @@
 the JSON formatter writes one parseable object per line. (`sift serve`'s own log output is checked in
 test_shutdown.py, where a real server writes it.)"""
 
+import io
 import json
 import logging
+import os
+import pty
 import re
+import select
+import socket
+import subprocess
 import sys
+import time
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
 from search_api.http.app import create_app
-from search_api.http.logs import JsonFormatter, RequestIdFilter, request_id
+from search_api.http.logs import JsonFormatter, RequestIdFilter, log_format_for, request_id
 from search_api.settings import Settings
 
 
@@ -102,3 +110,41 @@ def test_outside_a_request_there_is_no_request_id():
     record = logging.makeLogRecord({"msg": "startup"})
     RequestIdFilter().filter(record)
     assert "request_id" not in json.loads(JsonFormatter().format(record))
+
+
+def test_the_log_format_follows_the_stream_unless_set():
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    assert log_format_for(Terminal()) == "text" and log_format_for(io.StringIO()) == "json"
+    assert log_format_for(Terminal(), "json") == "json" and log_format_for(io.StringIO(), "text") == "text"
+
+
+def test_serve_writes_readable_lines_to_a_terminal(tiny_index):
+    """A person running `sift serve` in a terminal reads text lines; the servers the other tests start write to a
+    file and log JSON (test_shutdown.py)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    controller, terminal = pty.openpty()
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "SIFT_INDEX_DIR": str(tiny_index), "SIFT_PORT": str(port)}
+    env.pop("SIFT_LOG_FORMAT", None)
+    proc = subprocess.Popen([sys.executable, "-m", "search_api.cli", "serve"], env=env, stdin=subprocess.DEVNULL,
+                            stdout=terminal, stderr=terminal, cwd=Path(__file__).resolve().parents[2])
+    os.close(terminal)
+    seen = b""
+    try:
+        deadline = time.monotonic() + 120
+        while b"Uvicorn running" not in seen and b"Application startup complete" not in seen:
+            assert time.monotonic() < deadline and proc.poll() is None, seen.decode(errors="replace")
+            if select.select([controller], [], [], 1.0)[0]:
+                seen += os.read(controller, 65536)
+    finally:
+        proc.terminate()
+        proc.wait(30)
+        os.close(controller)
+    lines = [line for line in seen.decode(errors="replace").splitlines() if line.strip()]
+    serving = next(line for line in lines if "serving" in line)
+    assert re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ INFO sift\.serve: serving \d+ articles", serving), serving
+    assert not any(line.lstrip().startswith("{") for line in lines), lines
