@@ -237,6 +237,33 @@ def _runs(engine: Engine, data: BeirData, encoder: TextEncoder, doc_ids: list[st
     return runs
 
 
+def _write_corpus(data: BeirData, path: Path) -> Path:
+    """The corpus as a Sift JSONL file. BEIR ids may hold characters Sift ids do not; rows are numbered instead
+    (d0, d1, …) and mapped back."""
+    with open(path, "w", encoding="utf-8") as out:
+        for n, doc in enumerate(data.corpus):
+            title = doc["title"].strip() or " ".join(doc["text"].split()[:12]) or "untitled"
+            out.write(json.dumps({"id": f"d{n}", "title": title, "body": doc["text"] or title}) + "\n")
+    return path
+
+
+def _score(runs: dict, qrels_dict: dict) -> tuple[dict[str, dict[str, float]], dict[str, dict[str, float]]]:
+    """Each run's metrics (rounded to 4 decimals) and its nDCG@10 per judged query."""
+    from ranx import Qrels, Run
+    from ranx import evaluate as ranx_evaluate
+
+    qrels = Qrels(qrels_dict)
+    metrics: dict[str, dict[str, float]] = {}
+    per_query: dict[str, dict[str, float]] = {}
+    for name, run_dict in runs.items():
+        run = Run(run_dict, name=name)
+        scores = ranx_evaluate(qrels, run, list(METRICS), make_comparable=True)
+        metrics[name] = {m: round(float(scores[m]), 4) for m in METRICS}
+        # queries without any hit are absent from the run; make_comparable scores them 0
+        per_query[name] = {q: float(run.scores["ndcg@10"].get(q, 0.0)) for q in qrels_dict}
+    return metrics, per_query
+
+
 def evaluate(
     data: BeirData,
     encoder: TextEncoder,
@@ -249,18 +276,10 @@ def evaluate(
 ) -> EvalResult:
     """Index `data` (into `index_dir`, reusing its embedding cache, or a temporary folder) and score every run;
     `late_interaction` as SIFT_LATE_INTERACTION (the "hybrid" run then re-scores its top with it)."""
-    from ranx import Qrels, Run
-    from ranx import evaluate as ranx_evaluate
-
     with tempfile.TemporaryDirectory() as tmp:
         idx = index_dir or Path(tmp) / "idx"
         doc_ids = [doc["_id"] for doc in data.corpus]
-        source = Path(tmp) / "corpus.jsonl"
-        with open(source, "w", encoding="utf-8") as out:
-            for n, doc in enumerate(data.corpus):
-                # BEIR ids may hold characters Sift ids do not; rows are numbered instead and mapped back
-                title = doc["title"].strip() or " ".join(doc["text"].split()[:12]) or "untitled"
-                out.write(json.dumps({"id": f"d{n}", "title": title, "body": doc["text"] or title}) + "\n")
+        source = _write_corpus(data, Path(tmp) / "corpus.jsonl")
         started = time.perf_counter()
         report = index_sources([source], idx, encoder, chunking=chunking, progress=progress,
                                late_interaction=late_interaction)
@@ -274,15 +293,7 @@ def evaluate(
         runs = _runs(engine, data, encoder, row_to_doc)
         search_seconds = time.perf_counter() - started
 
-    qrels = Qrels(data.qrels)
-    metrics: dict[str, dict[str, float]] = {}
-    per_query: dict[str, dict[str, float]] = {}
-    for name, run_dict in runs.items():
-        run = Run(run_dict, name=name)
-        scores = ranx_evaluate(qrels, run, list(METRICS), make_comparable=True)
-        metrics[name] = {m: round(float(scores[m]), 4) for m in METRICS}
-        # queries without any hit are absent from the run; make_comparable scores them 0
-        per_query[name] = {q: float(run.scores["ndcg@10"].get(q, 0.0)) for q in data.qrels}
+    metrics, per_query = _score(runs, data.qrels)
     if run_dir is not None:
         write_runs(run_dir, runs, per_query)
     sweep = {name.rsplit("-", 1)[1]: metrics[name]["ndcg@10"] for name in metrics if name.startswith("hybrid-convex-")}

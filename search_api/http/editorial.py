@@ -14,8 +14,8 @@ from starlette.concurrency import run_in_threadpool
 
 from indexer.editorial import Curation, NotCurated
 from indexer.errors import ArticleNotFound, InvalidQuery
-from search_api.http.deps import EditorialDep, EngineDep, require_api_key, require_api_key_to_read
 from search_api.engine import Engine
+from search_api.http.deps import EditorialDep, EngineDep, require_api_key, require_api_key_to_read
 from search_api.related.policy import RelatedRules
 
 ArticleId = Annotated[str, Path(min_length=1, max_length=200, description="Article id")]
@@ -146,107 +146,117 @@ async def _read_limited(request: Request, limit: int) -> bytes:
     return bytes(body)
 
 
+router = APIRouter()
+_WRITES = {"dependencies": [Depends(require_api_key)], "tags": ["editorial"],
+           "responses": {401: {"description": "no API key sent"}, 403: {"description": "wrong key, or writes disabled"}}}
+
+
+@router.get("/articles/{article_id}/related/curation", response_model=CurationInfo, tags=["editorial"])
+def curation(engine: EngineDep, editorial: EditorialDep, article_id: ArticleId) -> CurationInfo:
+    """The pins and excludes editors set for one article's related list."""
+    _check_known(engine, article_id)
+    return CurationInfo.of(article_id, editorial.curation(article_id))
+
+
+@router.put("/articles/{article_id}/related/pins/{other}", response_model=CurationInfo, **_WRITES)
+def pin(
+    engine: EngineDep, editorial: EditorialDep, article_id: ArticleId, other: OtherId,
+    position: Annotated[int, Query(ge=1, le=50, description="1-based place in the list")] = 1,
+) -> CurationInfo:
+    """Always show `other` in `article_id`'s related posts, at `position`, whatever its similarity."""
+    _check_pair(engine, article_id, other)
+    return CurationInfo.of(article_id, editorial.pin(article_id, other, position))
+
+
+@router.delete("/articles/{article_id}/related/pins/{other}", response_model=CurationInfo, **_WRITES)
+def unpin(editorial: EditorialDep, article_id: ArticleId, other: OtherId) -> CurationInfo:
+    try:
+        return CurationInfo.of(article_id, editorial.unpin(article_id, other))
+    except NotCurated as exc:
+        raise HTTPException(404, str(exc)) from None
+
+
+@router.put("/articles/{article_id}/related/excludes/{other}", response_model=CurationInfo, **_WRITES)
+def exclude(engine: EngineDep, editorial: EditorialDep, article_id: ArticleId, other: OtherId) -> CurationInfo:
+    """Never show `other` (nor its near-duplicates) in `article_id`'s related posts."""
+    _check_pair(engine, article_id, other)
+    return CurationInfo.of(article_id, editorial.exclude(article_id, other))
+
+
+@router.delete("/articles/{article_id}/related/excludes/{other}", response_model=CurationInfo, **_WRITES)
+def unexclude(editorial: EditorialDep, article_id: ArticleId, other: OtherId) -> CurationInfo:
+    try:
+        return CurationInfo.of(article_id, editorial.unexclude(article_id, other))
+    except NotCurated as exc:
+        raise HTTPException(404, str(exc)) from None
+
+
+@router.post(
+    "/widget/events", status_code=204, response_class=Response, tags=["widget"],
+    openapi_extra={"requestBody": {"required": True, "content": {
+        "application/json": {"schema": WidgetEvent.model_json_schema()}}}},
+    responses={413: {"description": f"body over {MAX_EVENT_BYTES} bytes"}},
+)
+async def widget_event(request: Request, engine: EngineDep, editorial: EditorialDep) -> Response:
+    """Count an impression of each `shown` id and a click on `clicked` in `article_id`'s box.
+
+    Any content type is read as JSON: widget.js posts text/plain, which needs no CORS preflight. Nothing about
+    the reader is stored: no cookie, no IP address, no user agent; only the counters. An unknown `article_id`
+    is a 404; shown or clicked ids that are not in the live index (a page rendered before a re-index, a forged
+    event) are left out of the counts.
+    """
+    try:
+        event = WidgetEvent.model_validate_json(await _read_limited(request, MAX_EVENT_BYTES))
+    except ValidationError as exc:
+        raise RequestValidationError(exc.errors()) from None
+    _check_known(engine, event.article_id)
+    shown = [aid for aid in event.shown if engine.has_article(aid)]
+    clicked = event.clicked if event.clicked and engine.has_article(event.clicked) else None
+    await run_in_threadpool(editorial.record_event, event.article_id, shown, clicked)
+    return Response(status_code=204)
+
+
+@router.get("/stats/related", response_model=RelatedStats, tags=["operations"])
+def related_stats(
+    engine: EngineDep,  # no index, no store: a clear 503 rather than an error from SQLite
+    editorial: EditorialDep,
+    limit: Annotated[int, Query(ge=1, le=1000, description="How many boxes, most viewed first")] = 50,
+    article_id: Annotated[str | None, Query(min_length=1, max_length=200, description="Only this box")] = None,
+) -> RelatedStats:
+    """Click-through of the related-posts widget per article, from the widget's events."""
+    views, clicks = editorial.click_totals()
+    boxes = [
+        ArticleClicks(
+            article_id=box.source, views=box.views, clicks=box.clicks, ctr=_ratio(box.clicks, box.views),
+            items=[
+                ItemClicks(id=i.target, impressions=i.impressions, clicks=i.clicks, ctr=_ratio(i.clicks, i.impressions))
+                for i in box.items
+            ],
+        )
+        for box in editorial.click_through(limit, article_id)
+    ]
+    return RelatedStats(views=views, clicks=clicks, ctr=_ratio(clicks, views), articles=boxes)
+
+
+@router.get("/stats/search", response_model=SearchStats, tags=["operations"],
+            dependencies=[Depends(require_api_key_to_read)])
+def search_stats(
+    editorial: EditorialDep,
+    days: Annotated[int, Query(ge=1, le=3650, description="The last this many days, today included")] = 30,
+    limit: Annotated[int, Query(ge=1, le=1000, description="Queries per list")] = 20,
+) -> SearchStats:
+    """What readers searched for (first pages only, counted per day; SIFT_SEARCH_LOG_DAYS kept): the most
+    searched queries and the most searched of those that listed nothing. Needs the API key: readers' queries
+    are the site's private data. No IP address, cookie or user agent is kept."""
+    insights = editorial.search_insights(days=days, limit=limit)
+
+    def rows(counts) -> list[QueryCountInfo]:
+        return [QueryCountInfo(query=c.query, searches=c.searches, unanswered=c.unanswered) for c in counts]
+
+    return SearchStats(days=insights.days, searches=insights.searches, unanswered=insights.unanswered,
+                       queries=rows(insights.top), unanswered_queries=rows(insights.unanswered_top))
+
+
 def editorial_router() -> APIRouter:
-    router = APIRouter()
-    writes = {"dependencies": [Depends(require_api_key)], "tags": ["editorial"],
-              "responses": {401: {"description": "no API key sent"}, 403: {"description": "wrong key, or writes disabled"}}}
-
-    @router.get("/articles/{article_id}/related/curation", response_model=CurationInfo, tags=["editorial"])
-    def curation(engine: EngineDep, editorial: EditorialDep, article_id: ArticleId) -> CurationInfo:
-        """The pins and excludes editors set for one article's related list."""
-        _check_known(engine, article_id)
-        return CurationInfo.of(article_id, editorial.curation(article_id))
-
-    @router.put("/articles/{article_id}/related/pins/{other}", response_model=CurationInfo, **writes)
-    def pin(
-        engine: EngineDep, editorial: EditorialDep, article_id: ArticleId, other: OtherId,
-        position: Annotated[int, Query(ge=1, le=50, description="1-based place in the list")] = 1,
-    ) -> CurationInfo:
-        """Always show `other` in `article_id`'s related posts, at `position`, whatever its similarity."""
-        _check_pair(engine, article_id, other)
-        return CurationInfo.of(article_id, editorial.pin(article_id, other, position))
-
-    @router.delete("/articles/{article_id}/related/pins/{other}", response_model=CurationInfo, **writes)
-    def unpin(editorial: EditorialDep, article_id: ArticleId, other: OtherId) -> CurationInfo:
-        try:
-            return CurationInfo.of(article_id, editorial.unpin(article_id, other))
-        except NotCurated as exc:
-            raise HTTPException(404, str(exc)) from None
-
-    @router.put("/articles/{article_id}/related/excludes/{other}", response_model=CurationInfo, **writes)
-    def exclude(engine: EngineDep, editorial: EditorialDep, article_id: ArticleId, other: OtherId) -> CurationInfo:
-        """Never show `other` (nor its near-duplicates) in `article_id`'s related posts."""
-        _check_pair(engine, article_id, other)
-        return CurationInfo.of(article_id, editorial.exclude(article_id, other))
-
-    @router.delete("/articles/{article_id}/related/excludes/{other}", response_model=CurationInfo, **writes)
-    def unexclude(editorial: EditorialDep, article_id: ArticleId, other: OtherId) -> CurationInfo:
-        try:
-            return CurationInfo.of(article_id, editorial.unexclude(article_id, other))
-        except NotCurated as exc:
-            raise HTTPException(404, str(exc)) from None
-
-    @router.post(
-        "/widget/events", status_code=204, response_class=Response, tags=["widget"],
-        openapi_extra={"requestBody": {"required": True, "content": {
-            "application/json": {"schema": WidgetEvent.model_json_schema()}}}},
-        responses={413: {"description": f"body over {MAX_EVENT_BYTES} bytes"}},
-    )
-    async def widget_event(request: Request, engine: EngineDep, editorial: EditorialDep) -> Response:
-        """Count an impression of each `shown` id and a click on `clicked` in `article_id`'s box.
-
-        Any content type is read as JSON: widget.js posts text/plain, which needs no CORS preflight. Nothing about
-        the reader is stored: no cookie, no IP address, no user agent; only the counters. An unknown `article_id`
-        is a 404; shown or clicked ids that are not in the live index (a page rendered before a re-index, a forged
-        event) are left out of the counts.
-        """
-        try:
-            event = WidgetEvent.model_validate_json(await _read_limited(request, MAX_EVENT_BYTES))
-        except ValidationError as exc:
-            raise RequestValidationError(exc.errors()) from None
-        _check_known(engine, event.article_id)
-        shown = [aid for aid in event.shown if engine.has_article(aid)]
-        clicked = event.clicked if event.clicked and engine.has_article(event.clicked) else None
-        await run_in_threadpool(editorial.record_event, event.article_id, shown, clicked)
-        return Response(status_code=204)
-
-    @router.get("/stats/related", response_model=RelatedStats, tags=["operations"])
-    def related_stats(
-        engine: EngineDep,  # no index, no store: a clear 503 rather than an error from SQLite
-        editorial: EditorialDep,
-        limit: Annotated[int, Query(ge=1, le=1000, description="How many boxes, most viewed first")] = 50,
-        article_id: Annotated[str | None, Query(min_length=1, max_length=200, description="Only this box")] = None,
-    ) -> RelatedStats:
-        """Click-through of the related-posts widget per article, from the widget's events."""
-        views, clicks = editorial.click_totals()
-        boxes = [
-            ArticleClicks(
-                article_id=box.source, views=box.views, clicks=box.clicks, ctr=_ratio(box.clicks, box.views),
-                items=[
-                    ItemClicks(id=i.target, impressions=i.impressions, clicks=i.clicks, ctr=_ratio(i.clicks, i.impressions))
-                    for i in box.items
-                ],
-            )
-            for box in editorial.click_through(limit, article_id)
-        ]
-        return RelatedStats(views=views, clicks=clicks, ctr=_ratio(clicks, views), articles=boxes)
-
-    @router.get("/stats/search", response_model=SearchStats, tags=["operations"],
-                dependencies=[Depends(require_api_key_to_read)])
-    def search_stats(
-        editorial: EditorialDep,
-        days: Annotated[int, Query(ge=1, le=3650, description="The last this many days, today included")] = 30,
-        limit: Annotated[int, Query(ge=1, le=1000, description="Queries per list")] = 20,
-    ) -> SearchStats:
-        """What readers searched for (first pages only, counted per day; SIFT_SEARCH_LOG_DAYS kept): the most
-        searched queries and the most searched of those that listed nothing. Needs the API key: readers' queries
-        are the site's private data. No IP address, cookie or user agent is kept."""
-        insights = editorial.search_insights(days=days, limit=limit)
-
-        def rows(counts) -> list[QueryCountInfo]:
-            return [QueryCountInfo(query=c.query, searches=c.searches, unanswered=c.unanswered) for c in counts]
-
-        return SearchStats(days=insights.days, searches=insights.searches, unanswered=insights.unanswered,
-                           queries=rows(insights.top), unanswered_queries=rows(insights.unanswered_top))
-
+    """The routes above, for create_app."""
     return router

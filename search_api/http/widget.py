@@ -14,8 +14,8 @@ from weakref import WeakKeyDictionary
 from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
 from fastapi.responses import HTMLResponse
 
-from search_api.http.deps import EditorialDep, EngineDep
 from search_api.engine import Engine
+from search_api.http.deps import EditorialDep, EngineDep
 from search_api.schemas import RelatedItem, RelatedResults
 
 # the same limits as app.ArticleId (app.py imports this module, so it cannot be imported from there)
@@ -138,29 +138,20 @@ data-title="Related posts" async></script>
 """
 
 
-def widget_router() -> APIRouter:
-    """Routes of the widget. Static files are read here, when the app is built, never at import."""
-    router = APIRouter(tags=["widget"])
-    static = files("search_api.http").joinpath("static")
-    script = static.joinpath("widget.js").read_text(encoding="utf-8")
-    stylesheet = static.joinpath("widget.css").read_text(encoding="utf-8")
-    demo_css_hash = base64.b64encode(hashlib.sha256(_DEMO_CSS.encode()).digest()).decode()
-    demo_csp = (
-        "default-src 'self'; script-src 'self'; connect-src 'self'; img-src 'self' data:; "
-        f"style-src 'self' 'sha256-{demo_css_hash}'; object-src 'none'; base-uri 'none'; "
-        "form-action 'self'; frame-ancestors 'none'"
-    )
-    # page URL → article id, built once per loaded engine (a new version is a new Engine, so its map is rebuilt)
-    url_maps: WeakKeyDictionary[Engine, dict[str, str]] = WeakKeyDictionary()
+class _ArticleUrls:
+    """Page URL → article id, built once per loaded engine (a new version is a new Engine, so its map is rebuilt)."""
 
-    def article_for_url(engine: Engine, url: str) -> str:
-        by_url = url_maps.get(engine)
+    def __init__(self) -> None:
+        self._maps: WeakKeyDictionary[Engine, dict[str, str]] = WeakKeyDictionary()
+
+    def article_for_url(self, engine: Engine, url: str) -> str:
+        by_url = self._maps.get(engine)
         if by_url is None:
             by_url = {}
             for aid, article_url in zip(engine.articles["id"], engine.articles["url"]):
                 if isinstance(article_url, str) and article_url:  # pandas gives NaN for a missing url
                     by_url.setdefault(_normalise_url(article_url), aid)
-            url_maps[engine] = by_url
+            self._maps[engine] = by_url
         aid = by_url.get(_normalise_url(url))
         if aid is None:
             raise HTTPException(
@@ -168,6 +159,8 @@ def widget_router() -> APIRouter:
             )
         return aid
 
+
+def _static_routes(router: APIRouter, script: str, stylesheet: str) -> None:
     @router.get("/widget.js", response_class=Response, responses={200: {"content": {"application/javascript": {}}}})
     def widget_js(request: Request) -> Response:
         """The widget script; a site embeds it with one `<script src=".../widget.js" data-article-id="…">` tag."""
@@ -182,6 +175,10 @@ def widget_router() -> APIRouter:
         return _cached(
             request, stylesheet, "text/css; charset=utf-8", version="", max_age=STATIC_MAX_AGE, headers={}
         )
+
+
+def _related_routes(router: APIRouter, urls: _ArticleUrls) -> None:
+    article_for_url = urls.article_for_url
 
     @router.get("/widget/related", response_model=RelatedResults)
     def related_by_url(
@@ -218,6 +215,8 @@ def widget_router() -> APIRouter:
             headers={"Content-Security-Policy": _FRAGMENT_CSP},
         )
 
+
+def _demo_routes(router: APIRouter, demo_csp: str) -> None:
     @router.get("/demo/article/{article_id}", response_class=HTMLResponse, include_in_schema=False)
     def demo_article(engine: EngineDep, article_id: ArticleId, k: K = 5, layout: Layout = "list") -> HTMLResponse:
         article = engine.article(article_id)
@@ -229,4 +228,18 @@ def widget_router() -> APIRouter:
         page = _demo_page(article.id, article.title, meta, article.summary, article.url, k, layout)
         return HTMLResponse(page, headers={"Content-Security-Policy": demo_csp})
 
+
+def widget_router() -> APIRouter:
+    """Routes of the widget. Static files are read here, when the app is built, never at import."""
+    router = APIRouter(tags=["widget"])
+    static = files("search_api.http").joinpath("static")
+    _static_routes(router, static.joinpath("widget.js").read_text(encoding="utf-8"),
+                   static.joinpath("widget.css").read_text(encoding="utf-8"))
+    _related_routes(router, _ArticleUrls())
+    demo_css_hash = base64.b64encode(hashlib.sha256(_DEMO_CSS.encode()).digest()).decode()
+    _demo_routes(router, (
+        "default-src 'self'; script-src 'self'; connect-src 'self'; img-src 'self' data:; "
+        f"style-src 'self' 'sha256-{demo_css_hash}'; object-src 'none'; base-uri 'none'; "
+        "form-action 'self'; frame-ancestors 'none'"
+    ))
     return router

@@ -67,6 +67,35 @@ class Pin:
     similarity: float
 
 
+def _choose(
+    pool: list[int], score: np.ndarray, rows: np.ndarray, group: np.ndarray, taken: set[int], want: int,
+    mmr_lambda: float, vectors: np.ndarray | None,
+) -> list[int]:
+    """Greedily the best-scoring candidates of `pool` (positions), one per near-duplicate group not yet `taken`;
+    with MMR (`mmr_lambda` < 1 and `vectors`), each pick's score is lowered by its similarity to those chosen."""
+    chosen: list[int] = []
+    use_mmr = mmr_lambda < 1.0 and vectors is not None
+    # the most similar already-chosen item per candidate, for MMR: a running max, one matrix row per pick
+    redundancy = np.zeros(len(rows), dtype=np.float64)
+    while len(chosen) < want:
+        best, best_value = -1, -np.inf
+        for i in pool:
+            if int(group[rows[i]]) in taken:
+                continue
+            value = score[i]
+            if use_mmr:
+                value = mmr_lambda * value - (1.0 - mmr_lambda) * redundancy[i]
+            if value > best_value:  # strict: on a tie the earlier (more similar) candidate wins
+                best, best_value = i, value
+        if best < 0:
+            break
+        chosen.append(best)
+        taken.add(int(group[rows[best]]))
+        if use_mmr:
+            redundancy = np.maximum(redundancy, vectors @ vectors[best])
+    return chosen
+
+
 def select_related(
     rows: np.ndarray,
     similarity: np.ndarray,
@@ -114,28 +143,7 @@ def select_related(
         score = score + rules.same_category_boost * same_category
     pool = [i for i in np.flatnonzero(keep) if int(group[rows[i]]) not in banned]
 
-    want = k - len(pins)
-    chosen: list[int] = []
-    use_mmr = rules.mmr_lambda < 1.0 and vectors is not None
-    # the most similar already-chosen item per candidate, for MMR: a running max, one matrix row per pick
-    redundancy = np.zeros(len(rows), dtype=np.float64)
-    while len(chosen) < want:
-        best, best_value = -1, -np.inf
-        for i in pool:
-            if int(group[rows[i]]) in taken:
-                continue
-            value = score[i]
-            if use_mmr:
-                value = rules.mmr_lambda * value - (1.0 - rules.mmr_lambda) * redundancy[i]
-            if value > best_value:  # strict: on a tie the earlier (more similar) candidate wins
-                best, best_value = i, value
-        if best < 0:
-            break
-        chosen.append(best)
-        taken.add(int(group[rows[best]]))
-        if use_mmr:
-            redundancy = np.maximum(redundancy, vectors @ vectors[best])
-
+    chosen = _choose(pool, score, rows, group, taken, k - len(pins), rules.mmr_lambda, vectors)
     picked = [Picked(int(rows[i]), float(similarity[i])) for i in chosen]
     for pin in pins:
         picked.insert(min(pin.position - 1, len(picked)), Picked(pin.row, pin.similarity, pinned=True))

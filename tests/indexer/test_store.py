@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import sqlite3
 
 import numpy as np
-import pytest
 
 from indexer.article import Article
 from indexer.chunking import Chunk, chunk_article

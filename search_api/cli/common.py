@@ -1,0 +1,90 @@
+"""What the `sift` commands share: the Typer app, common options, settings, exit codes and loading the model, the engine
+and the editorial store, each failure a one-line error."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from indexer.errors import SiftError
+from models import Embedder, ModelLoadError
+from models.embedder import backend_is_prepared
+from search_api.settings import Settings
+
+app = typer.Typer(
+    name="sift",
+    help="Semantic search and related posts for news and grant sites.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+EXIT_ERROR = 1
+
+
+EXIT_SKIPPED = 3  # indexing finished, but some records were bad and skipped
+
+
+IndexOpt = Annotated[Optional[Path], typer.Option("--index", "-i", help="Index folder [env SIFT_INDEX_DIR, default ./idx]")]
+
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON")]
+
+
+DATA_SAMPLE = Path(__file__).resolve().parents[2] / "data" / "sample"
+
+
+def settings_for(index: Path | None) -> Settings:
+    settings = Settings()
+    return settings.model_copy(update={"index_dir": index}) if index else settings
+
+
+def fail(message: str) -> typer.Exit:
+    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    return typer.Exit(EXIT_ERROR)
+
+
+def load_embedder(settings: Settings, *, serving: bool = False) -> Embedder:
+    backend = settings.serving_backend() if serving else settings.embed_backend
+    try:
+        prepared = backend_is_prepared(settings.model_path, backend, settings.cache_dir)
+        if backend == "torch" or not prepared:  # torch loads the model (~2 s to import transformers: only then)
+            from transformers.utils import logging as hf_logging
+
+            hf_logging.disable_progress_bar()  # the CLI shows its own progress; the weight-loading bar is noise
+        if not prepared:
+            typer.echo(f"preparing the model for ONNX Runtime ({backend}): once on this machine, about 20 s", err=True)
+        return settings.embedder(serving=serving)
+    except ModelLoadError as exc:
+        raise fail(str(exc)) from None
+
+
+def load_engine(settings: Settings, *, serving: bool = True):
+    """The live version, for answering queries (so the embedder runs single-threaded, see Settings.embedder)."""
+    try:
+        return settings.open_engine(load_embedder(settings, serving=serving))
+    except SiftError as exc:
+        raise fail(str(exc)) from None
+
+
+def print_json(data: object) -> None:
+    typer.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+def day(value: datetime | None) -> str:
+    return value.date().isoformat() if value else "undated"
+
+
+def editorial_store(settings: Settings):
+    from indexer.editorial import EditorialStore
+    from indexer.publish import STORE_FILE
+
+    path = settings.index_dir / STORE_FILE
+    if not path.is_file():
+        raise fail(f"no index at {settings.index_dir}: run `sift index SOURCE --index {settings.index_dir}` first")
+    return EditorialStore(path)
