@@ -146,6 +146,14 @@ async def _read_limited(request: Request, limit: int) -> bytes:
     return bytes(body)
 
 
+def _undone(article_id: str, change) -> CurationInfo:
+    """The curation after removing a pin or an exclude; 404 when there was none."""
+    try:
+        return CurationInfo.of(article_id, change())
+    except NotCurated as exc:
+        raise HTTPException(404, str(exc)) from None
+
+
 router = APIRouter()
 _WRITES = {"dependencies": [Depends(require_api_key)], "tags": ["editorial"],
            "responses": {401: {"description": "no API key sent"}, 403: {"description": "wrong key, or writes disabled"}}}
@@ -170,10 +178,7 @@ def pin(
 
 @router.delete("/articles/{article_id}/related/pins/{other}", response_model=CurationInfo, **_WRITES)
 def unpin(editorial: EditorialDep, article_id: ArticleId, other: OtherId) -> CurationInfo:
-    try:
-        return CurationInfo.of(article_id, editorial.unpin(article_id, other))
-    except NotCurated as exc:
-        raise HTTPException(404, str(exc)) from None
+    return _undone(article_id, lambda: editorial.unpin(article_id, other))
 
 
 @router.put("/articles/{article_id}/related/excludes/{other}", response_model=CurationInfo, **_WRITES)
@@ -185,10 +190,7 @@ def exclude(engine: EngineDep, editorial: EditorialDep, article_id: ArticleId, o
 
 @router.delete("/articles/{article_id}/related/excludes/{other}", response_model=CurationInfo, **_WRITES)
 def unexclude(editorial: EditorialDep, article_id: ArticleId, other: OtherId) -> CurationInfo:
-    try:
-        return CurationInfo.of(article_id, editorial.unexclude(article_id, other))
-    except NotCurated as exc:
-        raise HTTPException(404, str(exc)) from None
+    return _undone(article_id, lambda: editorial.unexclude(article_id, other))
 
 
 @router.post(

@@ -4,6 +4,7 @@ search only the eligible articles."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import partial
 from typing import Protocol
 
@@ -26,18 +27,15 @@ class QueryEncoder(Protocol):
     def encode_query(self, text: str) -> np.ndarray: ...
 
 
+@dataclass(eq=False)
 class Legs:
     """The dense and keyword legs over one version's passages and articles."""
 
-    def __init__(
-        self, encoder: QueryEncoder, chunk_index: VectorStore, chunk_article: np.ndarray, chunk_start: np.ndarray,
-        keyword: KeywordIndex,
-    ) -> None:
-        self.encoder = encoder
-        self.chunk_index = chunk_index
-        self.chunk_article = chunk_article
-        self.chunk_start = chunk_start
-        self.keyword = keyword
+    encoder: QueryEncoder
+    chunk_index: VectorStore
+    chunk_article: np.ndarray  # passage → article row
+    chunk_start: np.ndarray  # article row → its first passage (passages are stored grouped by article)
+    keyword: KeywordIndex
 
     def dense_articles(self, query_vec: np.ndarray, need: int, allowed: np.ndarray | None) -> Dense:
         """The top `need` articles by their best passage: {article: (cosine, chunk)}, fewer only if fewer exist.

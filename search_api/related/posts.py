@@ -5,6 +5,7 @@ pins and excludes, each with a caption saying why it is related."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import lru_cache
 
@@ -23,32 +24,30 @@ from search_api.related.policy import Picked, Pin, RelatedRules, select_related
 from search_api.schemas import RelatedItem, RelatedResults
 
 
+@dataclass(frozen=True)
 class Neighbours:
     """A version's precomputed related lists: each article's nearest articles, their dense cosines, and the
     related score the lists are ordered by."""
 
-    def __init__(self, ids: np.ndarray, scores: np.ndarray, rank: np.ndarray) -> None:
-        self.ids = ids
-        self.scores = scores
-        self.rank = rank
+    ids: np.ndarray
+    scores: np.ndarray
+    rank: np.ndarray
 
 
+@dataclass(eq=False)
 class RelatedPosts:
     """Answers related-post lists for one loaded version."""
 
-    def __init__(
-        self, catalogue: Catalogue, article_index: faiss.Index, neighbours: Neighbours, explainer: Explainer,
-        encoder: QueryEncoder, rules: RelatedRules, version: str, build: dict,
-    ) -> None:
-        self.catalogue = catalogue
-        self.article_index = article_index
-        self.neighbours = neighbours
-        self.explainer = explainer
-        self.encoder = encoder
-        self.rules = rules
-        self.version = version
-        self.build = build  # the version's build parameters: drafts are cut into passages the same way
-        self._reasons: dict[tuple[int, int], str] = {}  # (source row, item row) → caption; fixed per version
+    catalogue: Catalogue
+    article_index: faiss.Index
+    neighbours: Neighbours
+    explainer: Explainer
+    encoder: QueryEncoder
+    rules: RelatedRules
+    version: str
+    build: dict  # the version's build parameters: drafts are cut into passages the same way
+    # (source row, item row) → caption; fixed per version
+    _reasons: dict[tuple[int, int], str] = field(default_factory=dict, init=False, repr=False)
 
     def for_article(
         self, article_id: str, *, k: int = 5, rules: RelatedRules | None = None, curation: Curation | None = None
