@@ -34,7 +34,7 @@ from indexer.passages import PASSAGES_FILE, write_passages
 from indexer.relatedness import PARAMS as RELATED_PARAMS
 from indexer.relatedness import related_neighbours
 from indexer.store import Store
-from indexer.vectors import VectorConfig, build_store, drop_store
+from indexer.vectors import VectorConfig, VectorStore, build_store, drop_store
 from indexer.vectors.faiss_store import INDEX_FILE, IVF_KINDS
 
 # 3: neighbour_rank.npy (related order) beside neighbour cosines. Versions may also hold term profiles
@@ -460,6 +460,132 @@ def publish(index_dir: Path, store: Store, **kwargs) -> PublishedVersion:
             ) from exc
 
 
+@dataclass
+class _Snapshot:
+    """What a version is built from: the store's articles and passages, in order, with the passages' vectors."""
+
+    articles: list
+    chunks: list
+    vectors: np.ndarray  # passage vectors, one row per chunk
+    chunk_article: np.ndarray  # chunk → article row
+    chunk_ordinal: np.ndarray  # chunk → its place in its article
+    article_vectors: np.ndarray
+
+    @property
+    def chunk_text(self) -> list[str]:
+        return [c.text for c in self.chunks]
+
+    @classmethod
+    def read(cls, store: Store, model_id: str, dim: int) -> _Snapshot:
+        """Raises ChunksNotEmbedded if any chunk lacks a vector for `model_id`."""
+        articles = list(store.iter_articles())
+        position = {a.id: i for i, a in enumerate(articles)}
+        chunks = list(store.iter_chunks())
+        cached = store.get_embeddings(model_id, (c.hash for c in chunks), dim)
+        missing = {c.hash for c in chunks} - cached.keys()
+        if missing:
+            raise ChunksNotEmbedded(f"{len(missing)} chunks have no embedding for {model_id}; embed before publishing")
+        vectors = np.stack([cached[c.hash] for c in chunks]) if chunks else np.zeros((0, dim), dtype=np.float32)
+        chunk_article = np.array([position[c.article_id] for c in chunks], dtype=np.int32)
+        chunk_ordinal = np.array([c.ordinal for c in chunks], dtype=np.int32)
+        return cls(articles, chunks, vectors, chunk_article, chunk_ordinal,
+                   article_vectors(vectors, chunk_article, chunk_ordinal, len(articles)))
+
+
+def _write_related(staging: Path, related, duplicate_threshold: float) -> np.ndarray:
+    """The related lists' files, and each article's near-duplicate group (returned)."""
+    relatedness.save_state(staging, related)
+    groups = group_near_duplicates(
+        related.dense_ids, related.dense_cosines, duplicate_threshold, keyword_scores=related.dense_keyword
+    )
+    np.save(staging / "neighbours.npy", related.ids.astype(np.int32))
+    np.save(staging / "neighbour_scores.npy", related.cosines)
+    np.save(staging / "neighbour_rank.npy", related.scores)
+    return groups
+
+
+def _article_table(articles: list, places: list, deadlines: list, groups: np.ndarray) -> pd.DataFrame:
+    """articles.parquet: one row per article, what search, facets, hits and related items read."""
+    return pd.DataFrame(
+        {
+            "id": [a.id for a in articles],
+            "url": [a.url for a in articles],
+            "title": [a.title for a in articles],
+            "summary": [shorten(a.body, SUMMARY_CHARS) for a in articles],
+            "published_at": [a.published_at.isoformat() if a.published_at else None for a in articles],
+            "categories": [list(a.categories) for a in articles],
+            "tags": [list(a.tags) for a in articles],
+            "countries": [list(names) for names, _, _ in places],  # declared, then mentioned
+            "country_codes": [list(codes) for _, codes, _ in places],
+            "regions": [list(regions) for _, _, regions in places],
+            "author": [a.author for a in articles],
+            "language": [a.language for a in articles],
+            "image_url": [a.image_url for a in articles],
+            "deadlines": [list(dates) for (dates,) in deadlines],  # ISO days, earliest first
+            "group": groups,
+        }
+    )
+
+
+def _late_search(staging: Path, store: Store, live: _LiveVersion | None, model_id: str, dim: int, chunks: list):
+    """Every passage's token codes for late interaction in search (reusing the live version's), or None when any
+    passage lacks them."""
+    late_previous = (live.path, live.manifest["late_interaction"]) if (
+        live is not None and live.manifest.get("late_interaction")
+        and live.trusted(*passage_tokens.FILES)) else None
+    return passage_tokens.write_version_files(
+        staging, store, model_id, dim, [c.hash for c in chunks], previous=late_previous)
+
+
+def _seal(staging: Path, manifest: dict) -> dict:
+    """Every file synced to disk, then the manifest naming each with its checksum: a version without a complete
+    manifest is never made current."""
+    files = sorted(str(p.relative_to(staging)) for p in staging.rglob("*") if p.is_file())
+    for file in files:
+        _fsync_file(staging / file)
+    manifest = {**manifest, "files": {file: sha256_file(staging / file) for file in files}}
+    (staging / "manifest.json").write_text(json.dumps(manifest, indent=2))
+    _fsync_file(staging / "manifest.json")
+    _fsync_dir(staging / "keyword")
+    _fsync_dir(staging)
+    return manifest
+
+
+def _make_current(index_dir: Path, name: str) -> None:
+    """Point CURRENT at version `name` atomically (write a temporary file, fsync, rename over)."""
+    tmp = index_dir / f"{CURRENT_FILE}.tmp-{os.getpid()}"
+    tmp.write_text(name + "\n")
+    _fsync_file(tmp)
+    os.replace(tmp, index_dir / CURRENT_FILE)
+    _fsync_dir(index_dir)
+
+
+def _staging(versions: Path) -> tuple[str, Path]:
+    """The next version's name and its new, empty staging folder. Staging folders are only made under the publish
+    lock, which the caller holds: any still there is a crashed run's, and is removed."""
+    versions.mkdir(parents=True, exist_ok=True)
+    for stale in versions.glob(".building-*"):
+        shutil.rmtree(stale, ignore_errors=True)
+    name = _next_version_name(versions)
+    staging = versions / f".building-{name}-{os.getpid()}"
+    staging.mkdir()
+    return name, staging
+
+
+def _write_search_files(
+    staging: Path, snap: _Snapshot, vectors: VectorConfig, live: _LiveVersion | None, model_id: str, dim: int
+) -> tuple[VectorStore, faiss.Index, KeywordIndex]:
+    """The passage vectors (exact Flat, or an ANN index past `vectors.flat_below`; an IVF one reuses the live
+    version's training), the article vectors and the BM25 index."""
+    passages = build_store(snap.vectors, vectors, previous=_previous_passages(live, model_id=model_id, dim=dim))
+    passages.save(staging)
+    article_index = _flat_index(snap.article_vectors)
+    faiss.write_index(article_index, str(staging / "articles.faiss"))
+    keyword = KeywordIndex.build([f"{a.title}\n{a.body}" for a in snap.articles])
+    keyword.save(staging / "keyword")
+    return passages, article_index, keyword
+
+
 def _publish(
     index_dir: Path,
     store: Store,
@@ -481,39 +607,16 @@ def _publish(
     publish (None: all). `late_interaction`: the version carries every passage's token codes from the store, for
     late interaction in search (none when any passage lacks them)."""
     versions = index_dir / VERSIONS_DIR
-    versions.mkdir(parents=True, exist_ok=True)
-    # Staging folders are only made under the publish lock, which we hold: any still here is a crashed run's.
-    for stale in versions.glob(".building-*"):
-        shutil.rmtree(stale, ignore_errors=True)
-    name = _next_version_name(versions)
-    staging = versions / f".building-{name}-{os.getpid()}"
-    staging.mkdir()
+    name, staging = _staging(versions)
     started = time.perf_counter()
     try:
         generation = store.generation()
-        articles = list(store.iter_articles())
-        position = {a.id: i for i, a in enumerate(articles)}
-        chunks = list(store.iter_chunks())
-        cached = store.get_embeddings(model_id, (c.hash for c in chunks), dim)
-        missing = {c.hash for c in chunks} - cached.keys()
-        if missing:
-            raise ChunksNotEmbedded(f"{len(missing)} chunks have no embedding for {model_id}; embed before publishing")
-        chunk_vectors = (
-            np.stack([cached[c.hash] for c in chunks]) if chunks else np.zeros((0, dim), dtype=np.float32)
-        )
-        chunk_article = np.array([position[c.article_id] for c in chunks], dtype=np.int32)
-        chunk_ordinal = np.array([c.ordinal for c in chunks], dtype=np.int32)
-        art_vectors = article_vectors(chunk_vectors, chunk_article, chunk_ordinal, len(articles))
-        chunk_text = [c.text for c in chunks]
+        snap = _Snapshot.read(store, model_id, dim)
+        articles, chunks, chunk_article, chunk_text = snap.articles, snap.chunks, snap.chunk_article, snap.chunk_text
+        art_vectors = snap.article_vectors
 
-        # exact Flat, or an ANN index past `vectors.flat_below` (an IVF one reuses the live version's training)
         live = _LiveVersion.read(index_dir)  # the version this one replaces: unchanged work is taken from it
-        passages = build_store(chunk_vectors, vectors, previous=_previous_passages(live, model_id=model_id, dim=dim))
-        passages.save(staging)
-        article_index = _flat_index(art_vectors)
-        faiss.write_index(article_index, str(staging / "articles.faiss"))
-        keyword = KeywordIndex.build([f"{a.title}\n{a.body}" for a in articles])
-        keyword.save(staging / "keyword")
+        passages, article_index, keyword = _write_search_files(staging, snap, vectors, live, model_id, dim)
         # One batched pass (or an incremental one, near the changes) gives every article its related candidates
         # and its near-duplicate group.
         build_record = build_parameters(build, duplicate_threshold)
@@ -523,13 +626,7 @@ def _publish(
             live, article_index, art_vectors, keyword, [a.id for a in articles], model_id=model_id,
             build=build_record, tokens=tokens,
         )
-        relatedness.save_state(staging, related)
-        groups = group_near_duplicates(
-            related.dense_ids, related.dense_cosines, duplicate_threshold, keyword_scores=related.dense_keyword
-        )
-        np.save(staging / "neighbours.npy", related.ids.astype(np.int32))
-        np.save(staging / "neighbour_scores.npy", related.cosines)
-        np.save(staging / "neighbour_rank.npy", related.scores)
+        groups = _write_related(staging, related, duplicate_threshold)
         # "why related" captions read these profiles instead of analysing both texts on the serving path
         profiles = terms.write_profiles(
             staging, _article_texts(articles, chunk_article, chunk_text), _previous_profiles(live)
@@ -538,39 +635,12 @@ def _publish(
         np.save(staging / PLACES_KEYS, place_keys)
         deadline_keys, deadlines = _deadlines(live, articles, build_record)
         np.save(staging / DEADLINES_KEYS, deadline_keys)
-        pd.DataFrame(
-            {
-                "id": [a.id for a in articles],
-                "url": [a.url for a in articles],
-                "title": [a.title for a in articles],
-                "summary": [shorten(a.body, SUMMARY_CHARS) for a in articles],
-                "published_at": [a.published_at.isoformat() if a.published_at else None for a in articles],
-                "categories": [list(a.categories) for a in articles],
-                "tags": [list(a.tags) for a in articles],
-                "countries": [list(names) for names, _, _ in places],  # declared, then mentioned
-                "country_codes": [list(codes) for _, codes, _ in places],
-                "regions": [list(regions) for _, _, regions in places],
-                "author": [a.author for a in articles],
-                "language": [a.language for a in articles],
-                "image_url": [a.image_url for a in articles],
-                "deadlines": [list(dates) for (dates,) in deadlines],  # ISO days, earliest first
-                "group": groups,
-            }
-        ).to_parquet(staging / "articles.parquet", index=False)
-        write_passages(staging / PASSAGES_FILE, chunk_article, chunk_ordinal, chunk_text)
+        _article_table(articles, places, deadlines, groups).to_parquet(staging / "articles.parquet", index=False)
+        write_passages(staging / PASSAGES_FILE, chunk_article, snap.chunk_ordinal, chunk_text)
         # search's late interaction reads every passage's token codes; none when any passage lacks them
-        late_search = None
-        if late_interaction:
-            late_previous = (live.path, live.manifest["late_interaction"]) if (
-                live is not None and live.manifest.get("late_interaction")
-                and live.trusted(*passage_tokens.FILES)) else None
-            late_search = passage_tokens.write_version_files(
-                staging, store, model_id, dim, [c.hash for c in chunks], previous=late_previous)
+        late_search = _late_search(staging, store, live, model_id, dim, chunks) if late_interaction else None
 
-        files = sorted(str(p.relative_to(staging)) for p in staging.rglob("*") if p.is_file())
-        for file in files:
-            _fsync_file(staging / file)
-        manifest = {
+        manifest = _seal(staging, {
             "format_version": FORMAT_VERSION,
             "version": name,
             "model_id": model_id,
@@ -586,12 +656,7 @@ def _publish(
             "vectors": passages.describe(),  # the index chosen, its calibrated search parameters and recall
             # how long building the version took: API writes quote it when saying when they will be searchable
             "publish_seconds": round(time.perf_counter() - started, 2),
-            "files": {file: sha256_file(staging / file) for file in files},
-        }
-        (staging / "manifest.json").write_text(json.dumps(manifest, indent=2))
-        _fsync_file(staging / "manifest.json")
-        _fsync_dir(staging / "keyword")
-        _fsync_dir(staging)
+        })
         final = versions / name
         os.rename(staging, final)
         _fsync_dir(versions)
@@ -599,11 +664,7 @@ def _publish(
         shutil.rmtree(staging, ignore_errors=True)
         raise
 
-    tmp = index_dir / f"{CURRENT_FILE}.tmp-{os.getpid()}"
-    tmp.write_text(name + "\n")
-    _fsync_file(tmp)
-    os.replace(tmp, index_dir / CURRENT_FILE)
-    _fsync_dir(index_dir)
+    _make_current(index_dir, name)
     prune_versions(index_dir, keep=keep_versions, vectors=vectors)
     return PublishedVersion(
         name=name, path=final, articles=len(articles), chunks=len(chunks), profiles_reused=profiles.reused,

@@ -1,8 +1,9 @@
 """Serving a published index: search, related posts, the HTTP API, the widget, evaluation and the `sift` CLI.
 
-`engine.Engine` loads a version and answers searches and related-post lists (query understanding in
-`query_syntax`, `spelling`, `synonyms`, `suggest`; ranking in `fusion`, `related`, `explain`, `snippets`); `app`
-is the FastAPI service (with `widget`, `editorial_api`, `writes`, `guards`, `logs`, `metrics`, `live`);
-`evaluation` and `related_eval` score it on judged collections; `cli` is `sift`; `settings` reads SIFT_* settings.
-Depends on `indexer` and `models`.
+`engine.Engine` loads one version (its articles as arrays in `catalogue`) and wires the search stages: `query/`
+(a typed query → a QueryPlan), `ranking/` (filter masks, the two legs, fusion, re-scoring, the weak-match floor,
+near-duplicate collapse, ordering) and `presentation/` (hits, snippets, facets); `related/` answers related posts
+beside search. `http/` is the FastAPI service and the widget, `live` swaps versions and publishes writes while it
+serves, `cli/` is `sift`, `evaluation/` scores it on judged collections, `settings` reads SIFT_* settings and
+`schemas` holds the request and response models. Depends on `indexer` and `models`.
 """
