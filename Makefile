@@ -7,7 +7,7 @@ PIP    := $(BIN)/pip --disable-pip-version-check -q
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install browser demo test test-fast bench bench-full eval fuzz soak clean
+.PHONY: install browser demo demo-multilingual test test-fast bench bench-full eval fuzz soak clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,6 +20,10 @@ install: $(VENV)/.installed
 
 demo: install
 	$(BIN)/sift demo --index idx-demo
+
+# the sample corpus on the multilingual model: ask in French, Spanish, Arabic, … (indexing takes a few minutes)
+demo-multilingual: install
+	$(BIN)/sift demo --index idx-demo-multilingual --model multilingual
 
 # The widget's browser tests drive Debian's Chromium (never a browser a test tool downloads): installed here when it
 # is missing and we are root, else the one command to run is printed and the run stops before any test.
@@ -65,4 +69,4 @@ soak: install
 	$(BIN)/python bench/load.py --duration 600 --clients 16 --sample-every 5
 
 clean:
-	rm -rf $(VENV) idx idx-demo build *.egg-info .pytest_cache test-artifacts
+	rm -rf $(VENV) idx idx-demo idx-demo-multilingual build *.egg-info .pytest_cache test-artifacts

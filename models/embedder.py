@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import collections
 import functools
 import hashlib
 import importlib.util
 import os
-import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Literal, Protocol
@@ -15,6 +13,7 @@ from typing import Literal, Protocol
 import numpy as np
 
 from models.errors import ModelLoadError
+from models.query_cache import QueryCache
 
 DEFAULT_MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 Backend = Literal["torch", "onnx", "onnx-int8"]
@@ -277,7 +276,7 @@ class Embedder:
         self.model_id = f"{name}@{_fingerprint(path)}" + self._runtime.id_suffix
         self._torch_tokens: _TorchTokens | None = None  # token states by PyTorch, when the runtime has none
         # Per instance, not module-level: each Embedder (model, backend) has its own vectors.
-        self._queries = _QueryCache(query_cache_size)
+        self._queries = QueryCache(query_cache_size)
 
     def encode(
         self,
@@ -374,39 +373,3 @@ class Embedder:
         if vector is None:
             vector, _ = self._queries.put(text, self._runtime.encode_batch([text])[0], None)
         return vector
-
-
-class _QueryCache:
-    """Recent queries' vectors (and token vectors, when late interaction asked for them), least recently used out.
-    Entries are read-only: every caller of the same query shares them."""
-
-    def __init__(self, size: int) -> None:
-        self._size = size
-        self._entries: collections.OrderedDict[str, tuple[np.ndarray, np.ndarray | None]] = collections.OrderedDict()
-        self._lock = threading.Lock()
-
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
-
-    def get(self, text: str) -> tuple[np.ndarray | None, np.ndarray | None]:
-        with self._lock:
-            entry = self._entries.get(text)
-            if entry is None:
-                return None, None
-            self._entries.move_to_end(text)
-            return entry
-
-    def put(self, text: str, vector: np.ndarray, tokens: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
-        """Keep (and return, made read-only) a query's vector and its token vectors (None: not computed)."""
-        vector = np.array(vector, dtype=np.float32)
-        vector.flags.writeable = False
-        if tokens is not None:
-            tokens.flags.writeable = False
-        if self._size > 0:
-            with self._lock:
-                self._entries[text] = (vector, tokens)
-                self._entries.move_to_end(text)
-                while len(self._entries) > self._size:
-                    self._entries.popitem(last=False)
-        return vector, tokens

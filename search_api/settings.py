@@ -13,6 +13,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from indexer.chunking import MAX_WORDS, OVERLAP_WORDS
 from indexer.vectors import FLAT_BELOW, IndexKind, StoreName, VectorConfig
 from models import Backend, Embedder
+from models.multilingual import MODEL_NAME as MULTILINGUAL_NAME
 from search_api.related.policy import DEFAULT_MIN_SIMILARITY, DEFAULT_MMR_LAMBDA, RelatedRules
 
 log = logging.getLogger(__name__)
@@ -22,6 +23,11 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SIFT_", env_file=".env", extra="ignore")
 
     index_dir: Path = Field(Path("idx"), description="Index folder: store.sqlite, CURRENT, versions/")
+    model: Literal["english", "multilingual"] | None = Field(
+        None, description="The embedding model a new index is built with: english (the bundled all-MiniLM-L6-v2) or "
+        "multilingual (multilingual-e5-small, the `multilingual` extra: questions and articles in ~100 languages "
+        "meet in one vector space). Unset: the model the index was built with, else english"
+    )
     model_path: Path | None = Field(
         None, description="A local sentence-transformers model folder; default: the bundled all-MiniLM-L6-v2"
     )
@@ -160,12 +166,25 @@ class Settings(BaseSettings):
             late_interaction=self.late_interaction,
         )
 
+    def model_choice(self) -> str:
+        """`model`, or when unset the model the live version was built with ("multilingual" or "english")."""
+        if self.model is not None:
+            return self.model
+        from indexer.publish import live_model_id
+
+        model_id = live_model_id(self.index_dir)
+        return "multilingual" if model_id and model_id.startswith(MULTILINGUAL_NAME + "@") else "english"
+
     def embedder(self, *, serving: bool = False) -> Embedder:
         """The embedder these settings describe (loads the model; raises models.ModelLoadError).
 
         Serving embeds one short query at a time: one thread unless SIFT_THREADS says otherwise. Measured on this
         2-core machine with one core busy elsewhere: a query took 496 ms p50 with 2 torch threads, 12 ms with 1."""
         threads = self.threads or (1 if serving else None)
+        if self.model_choice() == "multilingual" and self.model_path is None:
+            from models.multilingual import MultilingualEmbedder
+
+            return MultilingualEmbedder(threads=threads, query_cache_size=self.query_cache_size)
         backend = self.serving_backend() if serving else self.embed_backend
 
         def load(backend: Backend) -> Embedder:

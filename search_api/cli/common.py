@@ -39,9 +39,21 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JS
 DATA_SAMPLE = Path(__file__).resolve().parents[2] / "data" / "sample"
 
 
-def settings_for(index: Path | None) -> Settings:
+ModelOpt = Annotated[
+    Optional[str],
+    typer.Option("--model", help="english (all-MiniLM-L6-v2) or multilingual (multilingual-e5-small: ~100 languages, "
+                                 "one vector space) [env SIFT_MODEL; default: the index's model, else english]"),
+]
+
+
+def settings_for(index: Path | None, model: str | None = None) -> Settings:
     settings = Settings()
-    return settings.model_copy(update={"index_dir": index}) if index else settings
+    if model not in (None, "english", "multilingual"):
+        raise fail(f"unknown model {model!r}; use english or multilingual")
+    update = {"index_dir": index} if index else {}
+    if model:
+        update["model"] = model
+    return settings.model_copy(update=update) if update else settings
 
 
 def fail(message: str) -> typer.Exit:
@@ -52,6 +64,8 @@ def fail(message: str) -> typer.Exit:
 def load_embedder(settings: Settings, *, serving: bool = False) -> Embedder:
     backend = settings.serving_backend() if serving else settings.embed_backend
     try:
+        if settings.model_choice() == "multilingual":
+            return settings.embedder(serving=serving)
         prepared = backend_is_prepared(settings.model_path, backend, settings.cache_dir)
         if backend == "torch" or not prepared:  # torch loads the model (~2 s to import transformers: only then)
             from transformers.utils import logging as hf_logging

@@ -8,15 +8,22 @@ from typing import Annotated, Optional
 import typer
 
 from indexer.errors import SiftError
-from search_api.cli.common import JsonOpt, app, fail, load_embedder, print_json
+from search_api.cli.common import JsonOpt, ModelOpt, app, fail, load_embedder, print_json, settings_for
 from search_api.settings import Settings
 
 
 @app.command(name="eval")
 def eval_(
-    dataset: Annotated[Path, typer.Argument(help="A BEIR folder: corpus.jsonl(.gz), queries.jsonl, qrels/test.tsv")],
+    dataset: Annotated[
+        Optional[Path], typer.Argument(help="A BEIR folder: corpus.jsonl(.gz), queries.jsonl, qrels/test.tsv")
+    ] = None,
     split: Annotated[str, typer.Option(help="qrels split")] = "test",
-    queries: Annotated[Optional[int], typer.Option(min=1, help="Only the first N judged queries (a quick slice)")] = None,
+    queries: Annotated[Optional[str], typer.Option(
+        help="A queries JSONL file (instead of the folder's), or a number N: only the first N judged queries (a quick "
+             "slice)")] = None,
+    corpus: Annotated[Optional[Path], typer.Option(help="A corpus JSONL(.gz) file instead of the folder's")] = None,
+    qrels: Annotated[Optional[Path], typer.Option(help="A qrels TSV file instead of the folder's")] = None,
+    model: ModelOpt = None,
     extra_docs: Annotated[
         Optional[int], typer.Option(min=0, help="With --queries: judged documents plus N distractors only")
     ] = None,
@@ -30,13 +37,15 @@ def eval_(
     from indexer.pipeline import ChunkingParams
     from search_api.evaluation.beir import evaluate, load_beir, slice_data
 
-    settings = Settings()
+    settings = settings_for(None, model)
+    first = int(queries) if queries is not None and queries.isdigit() else None
     try:
-        data = load_beir(dataset, split=split)
+        data = load_beir(dataset, split=split, corpus=corpus, qrels=qrels,
+                         queries=None if first is not None else queries)
     except SiftError as exc:
         raise fail(str(exc)) from None
-    if queries or extra_docs is not None:
-        data = slice_data(data, queries=queries, extra_docs=extra_docs)
+    if first or extra_docs is not None:
+        data = slice_data(data, queries=first, extra_docs=extra_docs)
     embedder = load_embedder(settings)
     try:
         result = evaluate(

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from indexer.errors import SiftError, StoreBusy, StoreUnwritable
-from search_api.cli.common import EXIT_SKIPPED, IndexOpt, JsonOpt, app, fail, load_embedder, print_json, settings_for
+from search_api.cli.common import EXIT_SKIPPED, IndexOpt, JsonOpt, ModelOpt, app, fail, load_embedder, print_json, settings_for
 from search_api.settings import Settings
 
 
@@ -69,11 +69,12 @@ def index(
         ),
     ],
     index: IndexOpt = None,
+    model: ModelOpt = None,
     as_json: JsonOpt = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar")] = False,
 ) -> None:
     """Read, embed and publish articles. Unchanged articles are not embedded again."""
-    settings = settings_for(index)
+    settings = settings_for(index, model)
     _report(settings, run_index(settings, sources, progress=not quiet and not as_json), as_json)
 
 

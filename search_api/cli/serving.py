@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from indexer.errors import SiftError
-from search_api.cli.common import DATA_SAMPLE, IndexOpt, app, fail, load_engine, settings_for
+from search_api.cli.common import DATA_SAMPLE, IndexOpt, ModelOpt, app, fail, load_engine, settings_for
 from search_api.cli.indexing import run_index
 from search_api.settings import Settings
 
@@ -47,7 +47,8 @@ def _serve_workers(settings: Settings, host: str, port: int, log_format: str | N
         manifest["counts"]["articles"], manifest["version"], host, port, workers,
     )
     try:  # the query runtime's ONNX export, built here once rather than by every worker on a first start
-        prepare_backend(settings.model_path, settings.serving_backend(), settings.cache_dir)
+        if settings.model_choice() == "english":
+            prepare_backend(settings.model_path, settings.serving_backend(), settings.cache_dir)
     except Exception as exc:  # noqa: BLE001 - each worker then falls back to torch and says so (Settings.embedder)
         logging.getLogger("sift.serve").warning("could not prepare the %s query runtime: %s", settings.serving_backend(), exc)
     # the workers are new processes that read their settings from the environment, as this one did
@@ -138,12 +139,13 @@ def demo(
     host: Annotated[Optional[str], typer.Option()] = None,
     port: Annotated[Optional[int], typer.Option()] = None,
     log_format: LogFormatOpt = None,
+    model: ModelOpt = None,
 ) -> None:
     """Index the bundled sample corpus and serve it."""
     log_format = _log_format(log_format)
     if not DATA_SAMPLE.is_dir():
         raise fail(f"the sample corpus is not at {DATA_SAMPLE}; run from a source checkout")
-    settings = settings_for(index)
+    settings = settings_for(index, model)
     report = run_index(settings, [str(DATA_SAMPLE)], progress=True)
     typer.echo(f"indexed {report.read} sample articles ({report.embedded} passages embedded), {report.skipped} skipped")
     _serve(settings, host, port, log_format)

