@@ -106,6 +106,14 @@ def current_version_dir(index_dir: Path) -> Path:
     return path
 
 
+def live_model_id(index_dir: Path) -> str | None:
+    """The model id the live version was built with; None when there is no readable live version."""
+    try:
+        return read_manifest(current_version_dir(index_dir)).get("model_id")
+    except (IndexNotFound, IndexCorrupt, OSError):
+        return None
+
+
 def read_manifest(version_dir: Path) -> dict:
     """The version's manifest; IndexCorrupt (naming the file) when it is not the JSON object publishing wrote."""
     path = version_dir / "manifest.json"
