@@ -234,7 +234,9 @@ def _runs(engine: Engine, data: BeirData, encoder: TextEncoder, doc_ids: list[st
     # the queries' vectors, and for an index with late interaction their token vectors from the same run of the
     # model (an encoder without them: none, as the engine serves it)
     both = getattr(encoder, "encode_with_tokens", None) if engine.late_active else None
-    vectors, tokens = both(texts) if both else (encoder.encode(texts), None)
+    # a model that embeds questions and passages differently (e5's prefixes) has a batch method for questions
+    queries_of = getattr(encoder, "encode_queries", encoder.encode)
+    vectors, tokens = both(texts) if both else (queries_of(texts), None)
     runs: dict[str, dict[str, dict[str, float]]] = {}
 
     def put(name: str, qid: str, scores: dict[int, float]) -> None:

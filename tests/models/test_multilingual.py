@@ -83,3 +83,12 @@ def test_the_index_remembers_its_model(multilingual, tmp_path, monkeypatch):
     assert json.loads(found.output)["hits"][0]["id"] == "d5"
     assert Settings(index_dir=tmp_path / "elsewhere").model_choice() == "english"  # no index: the default
     shutil.rmtree(index)
+
+
+def test_questions_in_a_batch_are_embedded_as_questions(multilingual):
+    """e5 embeds a question with `query: ` and a passage with `passage: `: the evaluation harness's batch of
+    questions must get the questions' prefix, as the engine's one-at-a-time queries do."""
+    texts = ["mosquiteros contra la malaria", "solar pumps for rice"]
+    batch = multilingual.encode_queries(texts)
+    assert np.allclose(batch, np.stack([multilingual.encode_query(t) for t in texts]), atol=1e-5)
+    assert not np.allclose(batch, multilingual.encode(texts), atol=1e-3)
