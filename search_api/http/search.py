@@ -48,6 +48,8 @@ def search(
     category: Annotated[list[str], Query(max_length=20, description="Repeat for several (any of)")] = [],
     country: Annotated[list[str], Query(max_length=20, description="Country name or ISO code; repeat (any of)")] = [],
     region: Annotated[list[str], Query(max_length=20, description="e.g. East Africa, Sahel; repeat (any of)")] = [],
+    language: Annotated[list[str], Query(max_length=20, description="Articles written in this language, an ISO "
+                                                                    "639-1 code such as fr; repeat (any of)")] = [],
     date_from: Annotated[date | None, Query(description="YYYY-MM-DD, inclusive")] = None,
     date_to: Annotated[date | None, Query(description="YYYY-MM-DD, inclusive")] = None,
     mode: Annotated[Mode, Query(description="hybrid (default), semantic or keyword")] = "hybrid",
@@ -78,6 +80,7 @@ def search(
         categories=[c for c in category if c.strip()],
         countries=[c for c in country if c.strip()],
         regions=[r for r in region if r.strip()],
+        languages=[code for code in language if code.strip()],
         date_from=date_from,
         date_to=date_to,
         calls=calls,

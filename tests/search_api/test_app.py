@@ -158,7 +158,7 @@ def test_search_facets_over_http(client):
     assert plain["facets"] is None
     body = client.get("/search", params={"q": "mangrove restoration grant", "facets": "true"}).json()
     facets = body["facets"]
-    assert set(facets) == {"counted", "categories", "countries", "regions", "years", "calls"}
+    assert set(facets) == {"counted", "categories", "countries", "regions", "languages", "years", "calls"}
     assert 0 < facets["counted"] <= 12  # the tiny index holds 12 articles
     assert all(set(v) == {"value", "count"} for v in facets["categories"])
     r = client.get("/search", params={"q": "water", "facets": "perhaps"})
