@@ -491,7 +491,9 @@ def _key(text: str) -> str:
     """The spelling-insensitive key of a place name: no accents, lowercase, one space between words; Arabic and
     Ethiopic letters that spell one sound one way (_LETTER_VARIANTS)."""
     text = unicodedata.normalize("NFKD", text)
-    text = "".join(ch for ch in text if not unicodedata.combining(ch)).casefold().translate(_LETTER_VARIANTS)
+    text = "".join(ch for ch in text if not unicodedata.combining(ch)).casefold()
+    if not text.isascii():  # a third of the time of a key, for letters an English name never has
+        text = text.translate(_LETTER_VARIANTS)
     return re.sub(_SEP, " ", text.replace("\u2019", "'").replace("\u02bc", "'")).strip()
 
 
