@@ -1,0 +1,102 @@
+"""The catalogues of the search page's and the widget's words: every language has exactly English's keys and
+placeholders, and SIFT_UI_LANGUAGE names a catalogue."""
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from search_api.http.messages import (
+    Catalogue, catalogue, choose_language, languages, text_direction,
+)
+from search_api.settings import Settings
+
+STATIC = Path(__file__).resolve().parents[2] / "search_api" / "http" / "static"
+CATALOGUES = STATIC / "messages"
+PLURAL_FORMS = {"zero", "one", "two", "few", "many", "other"}  # CLDR's categories, Intl.PluralRules' answers
+PLACEHOLDER = re.compile(r"\{(\w+)\}")
+ENGLISH = json.loads((CATALOGUES / "en.json").read_text(encoding="utf-8"))
+
+
+def _forms(message) -> list[str]:
+    return list(message.values()) if isinstance(message, dict) else [message]
+
+
+def _placeholders(text: str) -> set[str]:
+    return set(PLACEHOLDER.findall(text))
+
+
+def test_the_five_languages_have_catalogues():
+    assert languages() == ("ar", "en", "es", "fr", "pt")
+
+
+@pytest.mark.parametrize("lang", languages())
+def test_every_language_has_exactly_the_english_keys(lang):
+    messages = json.loads((CATALOGUES / f"{lang}.json").read_text(encoding="utf-8"))
+    assert sorted(set(ENGLISH) - set(messages)) == [], f"{lang}.json lacks these keys"
+    assert sorted(set(messages) - set(ENGLISH)) == [], f"{lang}.json has keys en.json does not"
+
+
+@pytest.mark.parametrize("lang", languages())
+def test_messages_keep_the_english_placeholders_and_plural_forms(lang):
+    for key, message in catalogue(lang).messages.items():
+        english = ENGLISH[key]
+        assert isinstance(message, dict) == isinstance(english, dict), f"{lang} {key}: plural in one language only"
+        assert all(text.strip() for text in _forms(message)), f"{lang} {key}: empty"
+        if isinstance(message, dict):
+            # Intl.PluralRules picks the form; "other" is the fallback for a form a catalogue leaves out
+            assert {"one", "other"} <= set(message) <= PLURAL_FORMS, f"{lang} {key}: {sorted(message)}"
+            # a form may leave the count out ("one day left"), never add a placeholder the page does not fill
+            assert _placeholders(message["other"]) == _placeholders(english["other"]), f"{lang} {key}"
+            assert all(_placeholders(text) <= _placeholders(english["other"]) for text in message.values()), key
+        else:
+            assert _placeholders(message) == _placeholders(english), f"{lang} {key}"
+
+
+def test_arabic_counts_have_all_six_forms():
+    plurals = {key: m for key, m in catalogue("ar").messages.items() if isinstance(m, dict)}
+    assert plurals and all(set(m) == PLURAL_FORMS for m in plurals.values())
+
+
+@pytest.mark.parametrize(
+    ("asked", "fallback", "chosen"),
+    [
+        ("fr", "en", "fr"), ("FR", "en", "fr"), ("fr-CA", "en", "fr"), ("pt_BR", "en", "pt"), (" ar ", "en", "ar"),
+        ("de", "en", "en"), ("de", "pt", "pt"), ("", "es", "es"), (None, "es", "es"), ("x" * 30, "en", "en"),
+    ],
+)
+def test_choose_language(asked, fallback, chosen):
+    assert choose_language(asked, fallback) == chosen
+
+
+@pytest.mark.parametrize(
+    ("lang", "direction"), [("ar", "rtl"), ("he", "rtl"), ("fa-IR", "rtl"), ("ur", "rtl"), ("en", "ltr"), ("fr", "ltr")]
+)
+def test_text_direction(lang, direction):
+    assert text_direction(lang) == direction
+
+
+def test_catalogue_text_fills_placeholders_and_leaves_plurals_to_the_browser():
+    french = catalogue("fr")
+    assert isinstance(french, Catalogue) and french.direction == "ltr" and catalogue("ar").direction == "rtl"
+    assert french.text("widget.closed", date="2026-03-15") == "Clos le 2026-03-15"
+    with pytest.raises(TypeError, match="plural forms"):
+        french.text("deadline.days_left", n=3)
+
+
+def test_ui_language_setting(monkeypatch):
+    monkeypatch.delenv("SIFT_UI_LANGUAGE", raising=False)
+    assert Settings().ui_language == "en"
+    monkeypatch.setenv("SIFT_UI_LANGUAGE", "PT")
+    assert Settings().ui_language == "pt"
+
+
+@pytest.mark.parametrize("value", ["de", "pt-BR", "", "../en"])
+def test_ui_language_without_a_catalogue_is_refused_with_the_choices(value):
+    with pytest.raises(ValidationError) as info:
+        Settings(ui_language=value)
+    message = str(info.value)
+    assert f"no catalogue for the language {value!r}: choose one of ar, en, es, fr, pt" in message
+    assert "search_api/http/static/messages/" in message
