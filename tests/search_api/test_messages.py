@@ -1,8 +1,9 @@
 """The catalogues of the search page's and the widget's words: every language has exactly English's keys and
-placeholders, and SIFT_UI_LANGUAGE names a catalogue."""
+placeholders, no English is left in the search page's code, and SIFT_UI_LANGUAGE names a catalogue."""
 
 import json
 import re
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from search_api.settings import Settings
 
 STATIC = Path(__file__).resolve().parents[2] / "search_api" / "http" / "static"
 CATALOGUES = STATIC / "messages"
+SCRIPTS = ("search.js",)
 PLURAL_FORMS = {"zero", "one", "two", "few", "many", "other"}  # CLDR's categories, Intl.PluralRules' answers
 PLACEHOLDER = re.compile(r"\{(\w+)\}")
 ENGLISH = json.loads((CATALOGUES / "en.json").read_text(encoding="utf-8"))
@@ -58,6 +60,82 @@ def test_messages_keep_the_english_placeholders_and_plural_forms(lang):
 def test_arabic_counts_have_all_six_forms():
     plurals = {key: m for key, m in catalogue("ar").messages.items() if isinstance(m, dict)}
     assert plurals and all(set(m) == PLURAL_FORMS for m in plurals.values())
+
+
+class _Words(HTMLParser):
+    """index.html's text and the attributes a reader sees or hears, and the keys its data-i18n* attributes name."""
+
+    SHOWN = {"placeholder", "title", "aria-label", "alt", "value"}
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.texts: list[str] = []
+        self.keys: set[str] = set()
+
+    def handle_starttag(self, tag, attrs) -> None:
+        for name, value in attrs:
+            if name.startswith("data-i18n"):
+                self.keys.add(value)
+            elif name in self.SHOWN and tag != "option":  # an option's value is what the form sends
+                self.texts.append(value or "")
+
+    def handle_data(self, data) -> None:
+        self.texts.append(data)
+
+
+def _page() -> _Words:
+    words = _Words()
+    words.feed((STATIC / "index.html").read_text(encoding="utf-8"))
+    return words
+
+
+# What the widget tells the site's developers in the console stays English: they read code, not the page.
+_TO_DEVELOPERS = re.compile(r'(?:warn\(me, |console\.\w+\(|throw new Error\("HTTP ")[^;]*;')
+
+
+def _string_literals(script: str) -> list[str]:
+    """A script's string literals, comments left out (a comment may quote the English it explains)."""
+    pattern = re.compile(r'("(?:[^"\\\n]|\\.)*"|\'(?:[^\'\\\n]|\\.)*\')|//[^\n]*|/\*.*?\*/', re.DOTALL)
+    return [m.group(1)[1:-1] for m in pattern.finditer(script) if m.group(1)]
+
+
+def _english_phrases() -> dict[str, bool]:
+    """The wording of every English message, the text between its placeholders where it holds a word → whether it is
+    the whole message. A lone word out of a longer message ("closed" of "closed {date}") is also a value the API
+    sends, so a literal that is just that word is not English text."""
+    phrases: dict[str, bool] = {}
+    for message in ENGLISH.values():
+        for text in _forms(message):
+            pieces = PLACEHOLDER.split(text)[::2]
+            for piece in pieces:
+                piece = piece.strip(" .,:;()“”—…")
+                if re.search(r"[A-Za-z]{3}", piece):
+                    phrases[piece] = phrases.get(piece, False) or (len(pieces) == 1 or " " in piece)
+    return phrases
+
+
+def _english_in(literal: str) -> list[str]:
+    return [phrase for phrase, whole in _english_phrases().items()
+            if (whole or literal != phrase) and re.search(rf"(?<![\w.-]){re.escape(phrase)}(?![\w.-])", literal)]
+
+
+def test_the_english_scan_sees_what_it_should():
+    assert _english_in("Related posts") == ["Related posts"] and _english_in(" days left") == ["days left"]
+    assert _english_in("today") == ["today"] and _english_in(" · score ") == ["score"]
+    assert _english_in("closed") == [] and _english_in("deadline") == []  # the API's values
+    assert _string_literals('var a = "today", b = \'x\'; // "Related posts"\n/* "Search" */') == ["today", "x"]
+
+
+@pytest.mark.parametrize("name", SCRIPTS)
+def test_no_english_is_left_in_the_scripts(name):
+    script = _TO_DEVELOPERS.sub("", (STATIC / name).read_text(encoding="utf-8"))
+    left = sorted({phrase for literal in _string_literals(script) for phrase in _english_in(literal)})
+    assert left == [], f"{name} still says these in English; use a catalogue key"
+
+
+def test_no_words_are_left_in_the_page():
+    page = _page()
+    assert [text for text in page.texts if re.search(r"[^\W\d_]", text)] == [], "index.html: use data-i18n"
 
 
 @pytest.mark.parametrize(

@@ -454,7 +454,7 @@ def test_search_page_shows_grant_deadlines_and_filters_by_them(tab, server):
     tab.page.click("button[type=submit]")
     tab.page.wait_for_selector("#facets button[data-facet=calls]")
     metas = tab.page.eval_on_selector_all(".hit .meta", "ms => ms.map(m => m.textContent)")
-    assert sum("closed 2026-03-15" in m for m in metas) == 1  # t03, the EU climate call, only
+    assert sum("closed Mar 15, 2026" in m for m in metas) == 1  # t03, the EU climate call, only
     tab.page.locator("#facets button[data-facet=calls]").first.click()  # "closed 1"
     expect(tab.page.locator(".hit")).to_have_count(1)
     assert tab.page.text_content("#active") == "closed calls \u00d7"
@@ -462,12 +462,12 @@ def test_search_page_shows_grant_deadlines_and_filters_by_them(tab, server):
     expect(tab.page.locator(".hit")).not_to_have_count(1)
     tab.page.select_option("#sort", "deadline")
     expect(tab.page.locator("#status")).to_contain_text("soonest deadline first")
-    assert "closed 2026-03-15" in tab.page.text_content(".hit .meta")  # the only call comes first
+    assert "closed Mar 15, 2026" in tab.page.text_content(".hit .meta")  # the only call comes first
     assert tab.csp_violations() == [] and tab.errors == []
 
 
 @pytest.mark.parametrize(("query", "status"), [
-    ("open calls", "calls that have closed, newest first"),  # nothing else to search for: every closed call
+    ("open calls", "Showing 1 of 1 call that has closed"),  # nothing else to search for: every closed call (one)
     ("climate grants closing soon", "closed calls only (\u201cclosing soon\u201d)"),  # ranked, closed ones only
 ])
 def test_search_page_offers_the_closed_calls_when_none_is_open(tab, server, query, status):
@@ -483,3 +483,69 @@ def test_search_page_offers_the_closed_calls_when_none_is_open(tab, server, quer
     assert tab.page.text_content("#active") == "closed calls \u00d7"
     assert tab.page.eval_on_selector_all(".hit h2", "hs => hs.map(h => h.textContent)")[0].startswith("EU opens")
     assert tab.csp_violations() == [] and tab.errors == []
+
+
+# -- in the site's language -------------------------------------------------------------------------------------
+def test_search_page_in_spanish(tab, server):
+    from playwright.sync_api import expect
+
+    tab.page.goto(f"{server}/?lang=es")
+    expect(tab.page.locator("button[type=submit]")).to_have_text("Buscar")
+    assert tab.page.title() == "Búsqueda Sift"
+    assert tab.page.get_attribute("#q", "placeholder") == "p. ej., financiación contra la trata infantil en África"
+    assert tab.page.get_attribute("#q", "aria-label") == "Buscar en los artículos"
+    assert tab.page.eval_on_selector_all("#sort option", "os => os.map(o => o.textContent)") == [
+        "Más relevantes", "Más recientes", "Cierre próximo"]
+    tab.page.fill("#q", "climate grants")
+    tab.page.click("button[type=submit]")
+    expect(tab.page.locator("#status")).to_contain_text("Mostrando")
+    assert "cerrada el 15 mar 2026" in tab.page.text_content("#results")
+    assert tab.page.locator(".hit button.link").first.text_content() == "Artículos relacionados"
+    names = tab.page.eval_on_selector_all("#facets span.name", "ns => ns.map(n => n.textContent)")
+    assert "Regiones:" in names and "Convocatorias:" in names
+    assert tab.csp_violations() == [] and tab.errors == []
+
+
+def test_search_page_in_an_unknown_language_is_english(tab, server):
+    from playwright.sync_api import expect
+
+    tab.page.goto(f"{server}/?lang=xx")
+    expect(tab.page.locator("button[type=submit]")).to_have_text("Search")
+    assert tab.page.eval_on_selector("html", "h => [h.lang, h.dir]") == ["en", "ltr"]
+    assert tab.page.title() == "Sift search" and tab.errors == []
+
+
+def test_search_page_in_arabic_mirrors_and_keeps_the_marks(tab, server):
+    """An Arabic hit's snippet keeps its <mark>s (text only: an escaped tag stays text); each title takes its own
+    direction; the counts take Arabic's dual; the facet chips' margins mirror."""
+    from playwright.sync_api import expect
+
+    answer = httpx.get(f"{server}/search", params={"q": "grant", "k": 10, "offset": 0, "facets": "true"}).json()
+    arabic, english = answer["hits"][:2]
+    arabic.update(title="منحة لإعادة تأهيل المدارس في غزة", deadline=None,
+                  snippet_html="أعلنت المنظمة عن <mark>منحة</mark> جديدة &lt;b&gt;لإعادة بناء <mark>المدارس</mark>")
+    answer.update(hits=[arabic, english], relevant=None, eligible=2)
+    answer["facets"]["counted"] = 2
+    tab.fake(f"{server}/search?q=grant&k=10&offset=0&facets=true", json.dumps(answer), content_type="application/json")
+    tab.page.goto(f"{server}/?lang=ar")
+    root = tab.page.eval_on_selector("html", "h => [h.lang, h.dir, getComputedStyle(h).direction]")
+    assert root == ["ar", "rtl", "rtl"]
+    expect(tab.page.locator("button[type=submit]")).to_have_text("بحث")
+    tab.page.fill("#q", "grant")
+    tab.page.click("button[type=submit]")
+    tab.page.wait_for_selector(".hit")
+    snippet = tab.page.locator(".hit .snippet").first
+    assert snippet.locator("mark").all_text_contents() == ["منحة", "المدارس"]
+    assert snippet.text_content() == "أعلنت المنظمة عن منحة جديدة <b>لإعادة بناء المدارس"
+    assert snippet.locator("b").count() == 0
+    directions = tab.page.eval_on_selector_all(
+        ".hit h2, .hit .snippet", "es => es.map(e => [e.tagName, e.dir, getComputedStyle(e).direction])")
+    assert directions[:2] == [["H2", "auto", "rtl"], ["P", "auto", "rtl"]]  # the Arabic hit
+    assert directions[2] == ["H2", "auto", "ltr"]  # the English title, left to right in the Arabic page
+    expect(tab.page.locator("#status")).to_contain_text("من مقالين، الأفضل أولًا")  # two: the dual
+    assert tab.page.text_content("#facets .name") == "تنقيح — ضمن أفضل نتيجتين:"
+    chip = tab.page.eval_on_selector("#facets button", "b => [getComputedStyle(b).marginLeft,"
+                                                       " getComputedStyle(b).marginRight]")
+    assert chip == ["3.2px", "0px"]  # margin-inline-end is the left one, right to left
+    assert tab.csp_violations() == [] and tab.errors == []
+    tab.page.screenshot(path=str(ARTIFACTS / "search-ar.png"), full_page=True)
