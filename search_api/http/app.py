@@ -166,7 +166,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.get("/", response_class=HTMLResponse, include_in_schema=False)(_search_page(settings.ui_language))
     # the search page's script and stylesheet: files, not inline, so the page runs under `default-src 'self'`
     app.mount("/static", StaticFiles(packages=[("search_api.http", "static")]), name="static")
-    app.include_router(widget_router())
+    app.include_router(widget_router(settings.ui_language))
     app.include_router(writes_router())
     app.include_router(editorial_router())
     return app

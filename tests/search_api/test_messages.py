@@ -1,5 +1,5 @@
 """The catalogues of the search page's and the widget's words: every language has exactly English's keys and
-placeholders, no English is left in the search page's code, and SIFT_UI_LANGUAGE names a catalogue."""
+placeholders, every key is used, no English is left in the page's code, and SIFT_UI_LANGUAGE names a catalogue."""
 
 import json
 import re
@@ -16,7 +16,8 @@ from search_api.settings import Settings
 
 STATIC = Path(__file__).resolve().parents[2] / "search_api" / "http" / "static"
 CATALOGUES = STATIC / "messages"
-SCRIPTS = ("search.js",)
+SCRIPTS = ("search.js", "widget.js")
+WIDGET_PY = STATIC.parent / "widget.py"
 PLURAL_FORMS = {"zero", "one", "two", "few", "many", "other"}  # CLDR's categories, Intl.PluralRules' answers
 PLACEHOLDER = re.compile(r"\{(\w+)\}")
 ENGLISH = json.loads((CATALOGUES / "en.json").read_text(encoding="utf-8"))
@@ -136,6 +137,14 @@ def test_no_english_is_left_in_the_scripts(name):
 def test_no_words_are_left_in_the_page():
     page = _page()
     assert [text for text in page.texts if re.search(r"[^\W\d_]", text)] == [], "index.html: use data-i18n"
+
+
+def test_every_key_is_used_and_every_key_used_exists():
+    code = "".join((STATIC / name).read_text(encoding="utf-8") for name in SCRIPTS) + WIDGET_PY.read_text("utf-8")
+    looked_up = set(re.findall(r'(?:\bt\(|words\.text\(|words\[)"([\w.]+)"', code)) | _page().keys
+    assert sorted(looked_up - set(ENGLISH)) == [], "keys looked up but in no catalogue"
+    named = looked_up | set(re.findall(r'"([\w.]+)"', code))  # also keys chosen first (a ? b : c), looked up later
+    assert sorted(set(ENGLISH) - named) == [], "keys neither the page nor the widget uses"
 
 
 @pytest.mark.parametrize(

@@ -214,8 +214,8 @@ def test_nothing_is_shown_when_there_is_nothing_to_show(tab, server, status, bod
     assert len(tab.warnings) == 1 and warning in tab.warnings[0]
 
 
-def _host_page(server: str, attrs: str) -> str:
-    return (f'<!doctype html><html><head><title>Blog</title></head><body><h1>A post</h1><div id="slot"></div>'
+def _host_page(server: str, attrs: str, root: str = "<html>") -> str:
+    return (f'<!doctype html>{root}<head><title>Blog</title></head><body><h1>A post</h1><div id="slot"></div>'
             f'<script src="{server}/widget.js" {attrs} async></script></body></html>')
 
 
@@ -486,6 +486,46 @@ def test_search_page_offers_the_closed_calls_when_none_is_open(tab, server, quer
 
 
 # -- in the site's language -------------------------------------------------------------------------------------
+def _box(page) -> dict:
+    """The widget box's language and direction, its heading, and each item's title direction and dates."""
+    return page.eval_on_selector(
+        ".sift-box",
+        "box => ({lang: box.lang, dir: box.dir, direction: getComputedStyle(box).direction,"
+        " heading: box.querySelector('.sift-title').textContent,"
+        " label: box.getAttribute('aria-label'),"
+        " titles: [...box.querySelectorAll('.sift-link')].map(t => [t.dir, getComputedStyle(t).direction]),"
+        " dates: [...box.querySelectorAll('.sift-date')].map(d => d.textContent)})",
+    )
+
+
+@pytest.mark.parametrize(
+    ("root", "attrs", "lang", "direction", "heading", "closed"),
+    [
+        ('<html lang="fr">', "", "fr", "ltr", "Articles liés", "Clos le 15 mars 2026"),
+        # day/month/year, each part marked right to left
+        ('<html lang="ar" dir="rtl">', "", "ar", "rtl", "منشورات ذات صلة", "أُغلقت في 15\u200f/03\u200f/2026"),
+        ('<html lang="pt-BR">', "", "pt", "ltr", "Artigos relacionados", "Encerrada em 15 de mar. de 2026"),
+        ('<html lang="ar" dir="rtl">', 'data-lang="es"', "es", "ltr", "Artículos relacionados",
+         "Cerrada el 15 mar 2026"),  # data-lang on the script tag wins over the page's language
+        ('<html lang="xx">', "", "en", "ltr", "Related posts", "Closed Mar 15, 2026"),  # no catalogue: the site's
+        ("<html>", "", "en", "ltr", "Related posts", "Closed Mar 15, 2026"),
+    ],
+)
+def test_widget_speaks_the_host_pages_language(tab, server, publisher, root, attrs, lang, direction, heading, closed):
+    publisher.pages["/lang"] = _host_page(server, f'data-article-id="t11" data-count="5" {attrs}', root)
+    tab.page.goto(f"{publisher.allowed}/lang")
+    tab.page.wait_for_selector(".sift-box .sift-item")
+    box = _box(tab.page)
+    assert (box["lang"], box["dir"], box["direction"]) == (lang, direction, direction)
+    assert box["heading"] == box["label"] == heading
+    assert closed in box["dates"]  # t03, the EU climate call, closed on 15 March 2026
+    # the English titles keep reading left to right inside an Arabic box
+    assert box["titles"] == [["auto", "ltr"]] * 5
+    assert tab.warnings == [] and tab.errors == []
+    if lang == "ar":
+        tab.page.screenshot(path=str(ARTIFACTS / "widget-ar.png"), full_page=True)
+
+
 def test_search_page_in_spanish(tab, server):
     from playwright.sync_api import expect
 
@@ -549,3 +589,46 @@ def test_search_page_in_arabic_mirrors_and_keeps_the_marks(tab, server):
     assert chip == ["3.2px", "0px"]  # margin-inline-end is the left one, right to left
     assert tab.csp_violations() == [] and tab.errors == []
     tab.page.screenshot(path=str(ARTIFACTS / "search-ar.png"), full_page=True)
+
+
+@pytest.fixture(scope="module")
+def pt_server(tiny_index, embedder, publisher, tmp_path_factory):
+    """A second site, whose language is Portuguese (SIFT_UI_LANGUAGE=pt), over its own copy of the index. uvicorn in a
+    thread with the model this process already holds: a second `sift serve` would spend ~20 s loading it again."""
+    import uvicorn
+
+    from search_api.http.app import create_app
+    from search_api.settings import Settings
+
+    index = tmp_path_factory.mktemp("browser-pt") / "idx"
+    shutil.copytree(tiny_index, index)
+    settings = Settings(index_dir=index, ui_language="pt", related_min_similarity=-1, cors_origins=[publisher.allowed])
+    app = create_app(settings, engine=settings.open_engine(embedder))
+    running = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
+    thread = threading.Thread(target=running.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not running.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "the Portuguese site did not start"
+        time.sleep(0.05)
+    port = running.servers[0].sockets[0].getsockname()[1]
+    yield f"http://127.0.0.1:{port}"
+    running.should_exit = True
+    thread.join(15)
+
+
+def test_the_sites_language_when_the_page_asks_for_none(tab, pt_server, publisher):
+    from playwright.sync_api import expect
+
+    tab.page.goto(f"{pt_server}/")
+    expect(tab.page.locator("button[type=submit]")).to_have_text("Pesquisar")
+    assert tab.page.eval_on_selector("html", "h => h.lang") == "pt"
+    headings = {}
+    for root in ("<html>", '<html lang="de">', '<html lang="en">'):  # no language, one without a catalogue, English
+        publisher.pages["/site"] = _host_page(pt_server, 'data-article-id="t11" data-count="2"', root)
+        tab.page.goto(f"{publisher.allowed}/site")
+        tab.page.wait_for_selector(".sift-box .sift-item")
+        headings[root] = tab.page.text_content(".sift-title")
+    assert headings == {"<html>": "Artigos relacionados", '<html lang="de">': "Artigos relacionados",
+                        '<html lang="en">': "Related posts"}
+    assert tab.warnings == [] and tab.errors == []
