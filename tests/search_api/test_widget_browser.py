@@ -507,6 +507,7 @@ def _box(page) -> dict:
         ('<html lang="pt-BR">', "", "pt", "ltr", "Artigos relacionados", "Encerrada em 15 de mar. de 2026"),
         ('<html lang="ar" dir="rtl">', 'data-lang="es"', "es", "ltr", "Artículos relacionados",
          "Cerrada el 15 mar 2026"),  # data-lang on the script tag wins over the page's language
+        ('<html lang="fr">', 'data-lang="de"', "fr", "ltr", "Articles liés", "Clos le 15 mars 2026"),  # no German
         ('<html lang="xx">', "", "en", "ltr", "Related posts", "Closed Mar 15, 2026"),  # no catalogue: the site's
         ("<html>", "", "en", "ltr", "Related posts", "Closed Mar 15, 2026"),
     ],

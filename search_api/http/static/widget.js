@@ -7,11 +7,14 @@
   var SRC = /\/widget\.js(?:[?#].*)?$/;
   var LANGS = ["en"], SITE_LANG = "en";  // widget.py writes the catalogues' languages and SIFT_UI_LANGUAGE here
 
-  // data-lang, else the page's <html lang>: "pt-BR" gets pt-br or pt; a language without a catalogue, the site's
-  function language(tag) {
-    tag = String(tag || "").toLowerCase();
-    var main = tag.split("-")[0];
-    return LANGS.indexOf(tag) >= 0 ? tag : LANGS.indexOf(main) >= 0 ? main : SITE_LANG;
+  // The first of data-lang and the page's <html lang> with a catalogue ("pt-BR": pt-br, else pt), else the site's
+  function language(tags) {
+    for (var i = 0; i < tags.length; i++) {
+      var tag = String(tags[i] || "").toLowerCase(), main = tag.split("-")[0];
+      if (LANGS.indexOf(tag) >= 0) return tag;
+      if (LANGS.indexOf(main) >= 0) return main;
+    }
+    return SITE_LANG;
   }
 
   function getJSON(url) {
@@ -92,7 +95,7 @@
     var count = Math.min(Math.max(parseInt(data.count, 10) || 5, 1), 50);
     var opts = {
       base: base,
-      lang: language(data.lang || document.documentElement.lang),
+      lang: language([data.lang, document.documentElement.lang]),
       layout: data.layout === "cards" ? "cards" : "list",
       title: data.title
     };
