@@ -14,6 +14,7 @@ from indexer.chunking import MAX_WORDS, OVERLAP_WORDS
 from indexer.vectors import FLAT_BELOW, IndexKind, StoreName, VectorConfig
 from models import Backend, Embedder
 from models.multilingual import MODEL_NAME as MULTILINGUAL_NAME
+from search_api.http.messages import UiLanguage
 from search_api.related.policy import DEFAULT_MIN_SIMILARITY, DEFAULT_MMR_LAMBDA, RelatedRules
 
 log = logging.getLogger(__name__)
@@ -130,6 +131,10 @@ class Settings(BaseSettings):
         [],
         description="Origins (e.g. https://news.example.org) whose pages may call the API from the browser, GET only; "
         'a JSON list in SIFT_CORS_ORIGINS, ["*"] for any. Default: none, no cross-origin access',
+    )
+    ui_language: UiLanguage = Field(
+        "en", description="Language of the search page and the widget's words when the page asks for none (or one "
+        "without a catalogue): en, fr, es, pt or ar (right to left), any catalogue in search_api/http/static/messages/",
     )
     api_key: SecretStr | None = Field(
         None,
