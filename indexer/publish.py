@@ -267,16 +267,20 @@ def _derived(
     return keys, values
 
 
-def _place_tags(live: _LiveVersion | None, articles: list, build: dict) -> tuple[np.ndarray, list[tuple]]:
-    """Each article's place-tag keys and (country names, ISO3 codes, regions), re-tagged when its title, body or
-    declared countries change."""
+def _place_tags(
+    live: _LiveVersion | None, articles: list, build: dict, article_languages: list[str]
+) -> tuple[np.ndarray, list[tuple]]:
+    """Each article's place-tag keys and (country names, ISO3 codes, regions), re-tagged when its title, body,
+    declared countries or language change; names are read in English and in the article's language."""
+    language_of = {id(a): code for a, code in zip(articles, article_languages)}
+
     def tag(article) -> tuple:
-        places = tag_places(article.title, article.body, article.countries)
+        places = tag_places(article.title, article.body, article.countries, language=language_of[id(article)])
         return places.country_names, places.countries, places.regions
 
     return _derived(live, articles, build, recipe="places", keys_file=PLACES_KEYS,
                     columns=["countries", "country_codes", "regions"],
-                    key=lambda a: _key(a.title, a.body, *a.countries), compute=tag)
+                    key=lambda a: _key(a.title, a.body, *a.countries, "\0" + language_of[id(a)]), compute=tag)
 
 
 def _deadlines(live: _LiveVersion | None, articles: list, build: dict) -> tuple[np.ndarray, list[tuple]]:
@@ -669,7 +673,7 @@ def _publish(
         profiles = terms.write_profiles(
             staging, _article_texts(articles, chunk_article, chunk_text), _previous_profiles(live)
         )
-        place_keys, places = _place_tags(live, articles, build_record)
+        place_keys, places = _place_tags(live, articles, build_record, told.final)
         np.save(staging / PLACES_KEYS, place_keys)
         deadline_keys, deadlines = _deadlines(live, articles, build_record)
         np.save(staging / DEADLINES_KEYS, deadline_keys)

@@ -165,7 +165,10 @@ class Engine:
             self.explainer, self.encoder, self.related_rules, self.version, self.manifest.get("build", {}),
         )
         self.keyword.frequencies(())  # builds the term → document frequency table now, not on a first request
-        parse_query_places("")  # and the place tables (~0.35 s once per process: the cities are 16 MB of JSON)
+        # and the place tables (~0.35 s once per process: the cities are 16 MB of JSON), with the names in each of the
+        # site's languages (~0.1 s each)
+        for language in c.language_members:
+            parse_query_places("", language=language)
 
     @classmethod
     def open(

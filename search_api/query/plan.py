@@ -113,7 +113,7 @@ def understand(
         syntax = parse_query(text)
     if len(set(syntax.phrases)) > MAX_PHRASES:
         raise InvalidQuery(f"at most {MAX_PHRASES} quoted phrases in a query; {len(set(syntax.phrases))} given")
-    places = parse_query_places(syntax.text)
+    places = parse_query_places(syntax.text, language=language)
     browse = bool(recency or window or calls) and not syntax.phrases and not asks_anything(syntax.text, places)
     if not syntax.text and not browse:
         raise InvalidQuery("the query only excludes words (-word); add words to search for" if syntax.excluded

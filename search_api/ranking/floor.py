@@ -21,7 +21,7 @@ def matches_well(
     reads in `language` (place names aside: "Ghana" alone is answered by the place tags)."""
     if floor <= 0 or any(c.semantic is not None and calibrated(c.semantic) >= floor for c, _ in groups):
         return True
-    words = analyse([parse_query_places(text).residual], language)[0]
+    words = analyse([parse_query_places(text, language=language).residual], language)[0]
     if not words:  # only place names or stop words: nothing for the keyword leg to hold
         return True
     rows = keyword.documents_with_all(words)

@@ -55,7 +55,7 @@ class Ranker:
         does not reward articles for literally saying "Africa" while the boost rewards articles about Africa; and
         only in the query's `language` (see `keyword_scope`)."""
         p = self.params
-        places = parse_query_places(query) if places is None else places
+        places = parse_query_places(query, language=language) if places is None else places
         keyword_language, keyword_rows = self.keyword_scope(language, mode)
         dense, keyword = self.legs.run(
             query, need, mode=mode, allowed=allowed, keyword_query=" ".join([places.residual or query, *also]),

@@ -3,6 +3,7 @@ question in its own language against the articles written in it (silent when the
 left alone in another language. On a small English/French/Spanish corpus written for the tests, with the default
 English model: what is checked here does not depend on the model."""
 
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -73,3 +74,15 @@ def test_facets_count_the_results_languages(engine):
     facets = engine.search("grants for water in rural clinics and schools", facets=True, floor=0).facets
     counted = {f.value: f.count for f in facets.languages}
     assert set(counted) <= {"en", "fr", "es"} and sum(counted.values()) == facets.counted
+
+
+def test_places_are_read_in_the_articles_and_the_questions_language(engine):
+    # "Guinée" is Guinea in French only: the publish tags each article with its language's names too
+    assert "Guinea" in engine.article("fr3").countries and "Guinea" not in engine.article("en3").countries
+    from search_api.query.plan import understand
+    from search_api.query.synonyms import Synonyms
+
+    plan = understand("financement de la traite des enfants en Afrique", filters=None, sort=None, spellcheck=False,
+                      speller=None, synonyms=Synonyms(), today=date(2026, 12, 5))
+    assert plan.language == "fr" and "Africa" in plan.places.regions
+    assert "Afrique" not in plan.places.residual  # the keyword leg reads the topic; the boost reads the place
