@@ -75,7 +75,8 @@ class Analyser:
         distinct = sorted({w for words in split for w in words})
         stems = self.stemmer.stemWords(distinct) if self.stemmer is not None else distinct
         term = {word: _unaccented(stem) for word, stem in zip(distinct, stems)}
-        return [[term[w] for w in words] for words in split]
+        # a stemmer may stem a word to nothing (Greek "όταν"): bm25s keeps "" for empty documents, never as a term
+        return [[term[w] for w in words if term[w]] for words in split]
 
     def stem(self, word: str) -> str | None:
         """The term one word becomes (None for a stop word): for marking words in snippets."""

@@ -287,6 +287,10 @@ def _score(runs: dict, qrels_dict: dict) -> tuple[dict[str, dict[str, float]], d
     metrics: dict[str, dict[str, float]] = {}
     per_query: dict[str, dict[str, float]] = {}
     for name, run_dict in runs.items():
+        if not run_dict:  # no query had a hit (the keyword leg, silent for questions in a language the site lacks)
+            metrics[name] = {m: 0.0 for m in METRICS}
+            per_query[name] = {q: 0.0 for q in qrels_dict}
+            continue
         run = Run(run_dict, name=name)
         scores = ranx_evaluate(qrels, run, list(METRICS), make_comparable=True)
         metrics[name] = {m: round(float(scores[m]), 4) for m in METRICS}
