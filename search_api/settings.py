@@ -157,6 +157,10 @@ class Settings(BaseSettings):
     related_hide_closed_calls: bool = Field(
         False, description="Never show a related grant call whose application deadlines have all passed"
     )
+    related_same_language: bool = Field(
+        False, description="Only related posts written in the article's language (with the multilingual model lists "
+        "cross languages by default)"
+    )
 
     def index_options(self) -> dict[str, object]:
         """What these settings tell every indexing run and publish (`sift index`, `sift sync`, deletes, a server's
@@ -257,4 +261,5 @@ class Settings(BaseSettings):
             max_age_days=self.related_max_age_days,
             same_category_boost=self.related_same_category_boost,
             hide_closed_calls=self.related_hide_closed_calls,
+            same_language=self.related_same_language,
         )

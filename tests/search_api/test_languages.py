@@ -86,3 +86,17 @@ def test_places_are_read_in_the_articles_and_the_questions_language(engine):
                       speller=None, synonyms=Synonyms(), today=date(2026, 12, 5))
     assert plan.language == "fr" and "Africa" in plan.places.regions
     assert "Afrique" not in plan.places.residual  # the keyword leg reads the topic; the boost reads the place
+
+
+def test_related_posts_can_keep_to_the_articles_language(engine):
+    from search_api.related.policy import RelatedRules
+
+    rules = RelatedRules(min_similarity=-1.0)  # nine short stories: show every neighbour
+    mixed = engine.related("fr1", k=8, rules=rules).items
+    assert {engine.article(i.id).language for i in mixed} > {"fr"}  # other languages by default
+    french = engine.related("fr1", k=8, rules=RelatedRules(min_similarity=-1.0, same_language=True)).items
+    assert [i.id for i in french] and {i.id for i in french} <= {"fr2", "fr3"}
+    # a draft's language is told from its text
+    draft = engine.related_to_text("Travail des enfants", "Des enfants travaillent dans les plantations de cacao.",
+                                   k=8, rules=RelatedRules(min_similarity=-1.0, same_language=True)).items
+    assert draft and all(engine.article(i.id).language == "fr" for i in draft)
