@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import date, datetime, timezone
+from dataclasses import replace
 from functools import lru_cache, partial
 from pathlib import Path
 
@@ -46,7 +47,7 @@ from search_api.ranking.filters import SyntaxFilter, filter_mask, window_mask
 from search_api.ranking.floor import matches_well
 from search_api.ranking.legs import Dense, Keyword, Legs, QueryEncoder
 from search_api.ranking.ordering import browse_order, in_order, relevant
-from search_api.ranking.params import RankingParams
+from search_api.ranking.params import DEFAULT_MATCH_FLOOR, RankingParams
 from search_api.ranking.ranker import Candidate, Group, Ranker
 from search_api.ranking.rescoring import LateInteraction
 from search_api.related.explain import Explainer
@@ -114,6 +115,8 @@ class Engine:
         self.path = version_dir
         self.version: str = manifest["version"]
         self.encoder = encoder
+        if ranking.match_floor is None:  # the model's own floor, else the one MiniLM's was measured for
+            ranking = replace(ranking, match_floor=float(getattr(encoder, "match_floor", DEFAULT_MATCH_FLOOR)))
         self.ranking = ranking
         self.related_rules = related_rules
         self._load(version_dir, vectors)

@@ -71,9 +71,10 @@ class Settings(BaseSettings):
         "fused score of the top 30; 0 turns it off"
     )
     geo_boost: float = Field(0.5, ge=0.0, le=5.0, description="Score bonus factor for articles about a place in the query")
-    match_floor: float = Field(
-        0.30, ge=0.0, le=1.0, description="A search lists nothing (weak_only) unless some passage reaches this cosine "
-        "to the query or some article holds every query word; 0 always lists the nearest articles"
+    match_floor: float | None = Field(
+        None, ge=0.0, le=1.0, description="A search lists nothing (weak_only) unless some passage reaches this cosine "
+        "(on the model's calibrated scale) to the query or some article holds every query word; 0 always lists the "
+        "nearest articles. Unset: the model's own, 0.30 for the English model, 0.125 for the multilingual one"
     )
     synonyms: Path | None = Field(
         None, description="A synonyms file (Solr format: 'gbv, gender-based violence' or 'idp => internally displaced "

@@ -51,7 +51,7 @@ def search(
     floor: Annotated[Optional[float], typer.Option("--floor", min=0.0, max=1.0,
                                                    help="Match floor: list nothing unless a passage reaches this "
                                                         "cosine or an article holds every word (default "
-                                                        "SIFT_MATCH_FLOOR, 0.30; 0 lists the nearest however weak)")] = None,
+                                                        "SIFT_MATCH_FLOOR, else the model's: 0.30 English; 0 lists the nearest however weak)")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Search the index with a natural-language question."""

@@ -67,7 +67,7 @@ def search(
     calls: Annotated[CallsFilter | None, Query(description="open: only grant calls with a deadline today or "
                                                            "later; closed: only calls past every deadline")] = None,
     floor: Annotated[float | None, Query(ge=0.0, le=1.0, description="Match floor for this search (default "
-                                                                    "SIFT_MATCH_FLOOR, 0.30): nothing is listed "
+                                                                    "SIFT_MATCH_FLOOR, else the model's: 0.30 English): nothing is listed "
                                                                     "(weak_only) unless a passage reaches this "
                                                                     "cosine or an article holds every word; 0 "
                                                                     "lists the nearest articles however weak")] = None,
