@@ -10,9 +10,14 @@ none of the English eval queries. Below it a question's language counts as unkno
 from __future__ import annotations
 
 import functools
+import io
+import lzma
 import re
 import threading
+from array import array
 from collections import defaultdict
+
+import numpy as np
 
 # a detection at or above this (normalised) probability is trusted; below it the language is unknown
 CONFIDENT = 0.5
@@ -41,12 +46,30 @@ def normalise(code: str) -> str:
 
 @functools.lru_cache(maxsize=1)
 def _identifier():
-    from py3langid.langid import MODEL_FILE, LanguageIdentifier
+    """py3langid's bundled model, unpacked in memory: its own loader unpacks it through a temporary file, which fails
+    on a full disk or a read-only /tmp (the model is ~30 MB unpacked, read once per process)."""
+    from py3langid.langid import MODEL_DIR, MODEL_FILE, LanguageIdentifier
 
-    return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+    def table(values: np.ndarray) -> array:  # the transition tables as py3langid keeps them
+        out = array({2: "H", 4: "I", 8: "L"}[values.dtype.itemsize])
+        out.frombytes(memoryview(np.ascontiguousarray(values)).cast("B"))
+        return out
+
+    with lzma.open(MODEL_DIR / MODEL_FILE) as packed, np.load(io.BytesIO(packed.read()), allow_pickle=False) as data:
+        return LanguageIdentifier(
+            np.asarray(data["ptc"]), np.asarray(data["pc"]), data["classes"].tolist(), table(data["nextmove"]),
+            data["out_feat"].tolist(), norm_probs=True, tk_row=table(data["nextmove_row"]),
+        )
 
 
 _load = threading.Lock()
+
+
+def load() -> None:
+    """Load the model now (~0.6 s; py3langid unpacks it through a temporary file, so a server loads it at start,
+    not at its first search on a disk that may be full by then)."""
+    with _load:
+        _identifier()
 
 
 def detect(text: str) -> tuple[str, float]:

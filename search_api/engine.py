@@ -24,6 +24,7 @@ import faiss
 import numpy as np
 import pandas as pd
 
+from indexer import languages
 from indexer.editorial import Curation
 from indexer.errors import ArticleNotFound, IndexCorrupt, IndexMismatch, InvalidQuery
 from indexer.geography import parse_query_places
@@ -168,6 +169,7 @@ class Engine:
             self.explainer, self.encoder, self.related_rules, self.version, self.manifest.get("build", {}),
         )
         self.keyword.frequencies(())  # builds the term → document frequency table now, not on a first request
+        languages.load()  # the language model, read once per process
         # and the place tables (~0.35 s once per process: the cities are 16 MB of JSON), with the names in each of the
         # site's languages (~0.1 s each)
         for language in c.language_members:

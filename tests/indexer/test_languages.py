@@ -49,3 +49,18 @@ def test_unknown_articles_take_the_sites_main_language():
     assert majority(["fr", None, "fr", "en"]) == "fr"
     assert majority(["fr", "en"]) == "en"  # a tie: the alphabetically first, so a publish is reproducible
     assert majority([None, None]) == "en"
+
+
+def test_the_model_loads_on_a_full_disk():
+    """py3langid's own loader unpacks its model through a temporary file; Sift's reads it in memory, so a server
+    whose disk is full (no file may grow) still tells languages."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = ("import resource, signal; signal.signal(signal.SIGXFSZ, signal.SIG_IGN); "
+              "resource.setrlimit(resource.RLIMIT_FSIZE, (0, resource.RLIM_INFINITY)); "
+              "from indexer.languages import detect; print(detect('les enfants victimes de la traite')[0])")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                          cwd=Path(__file__).resolve().parents[2])
+    assert done.returncode == 0 and done.stdout.strip() == "fr", done.stderr
