@@ -55,10 +55,13 @@ bench: install
 bench-full: install
 	$(BIN)/python bench/run_all.py --full --json bench/results/full.json
 
-# The relevance notebook in full: SciFact, MEDLINE and CISI, every mode, the fusion sweep; figures in notebooks/figures
+# The evaluation notebooks in full, figures in notebooks/figures: relevance (SciFact, MEDLINE, CISI and Cranfield, every
+# mode, the fusion sweep), related posts (BBC News, Disaster Response, Lee) and languages (XQuAD in 12 languages on the
+# English and the multilingual model, MasakhaNEWS on the multilingual one: some hours, that model is slow)
 eval: install
 	$(BIN)/jupyter-execute --inplace notebooks/relevance.ipynb
 	$(BIN)/jupyter-execute --inplace notebooks/related.ipynb
+	$(BIN)/jupyter-execute --inplace notebooks/languages.ipynb
 
 # schemathesis with a bigger budget than the test suite's
 fuzz: install

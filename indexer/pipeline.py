@@ -139,6 +139,11 @@ def _embed_and_publish(
     index_dir: Path, store: Store, embedder: TextEncoder, report: IndexReport, options: _Options, *, progress: bool
 ) -> None:
     """Embed every passage the cache lacks (committing as it goes), then publish if the live version is stale."""
+    # the near-duplicate threshold is set on MiniLM's cosines; a model whose unrelated pairs sit higher (e5: ~0.80)
+    # reaches the same closeness further up its scale: 0.80 → 0.96
+    unrelated = float(getattr(embedder, "unrelated_cosine", 0.0))
+    duplicate_threshold = round(unrelated + (1.0 - unrelated) * options.duplicate_threshold, 4) if unrelated else (
+        options.duplicate_threshold)
     todo = store.chunks_missing_embeddings(embedder.model_id)
     report.cached = store.count_chunks() - len(todo)
     # Passages' token vectors for late interaction in search (indexer.passage_tokens), when it is on, come from the
@@ -163,7 +168,7 @@ def _embed_and_publish(
     if both and options.token_budget is None:  # passages embedded before late interaction: `sift index` only
         coded = _code_missing_passages(store, embedder, codec, progress=progress)
 
-    build = build_parameters(options.build, options.duplicate_threshold)
+    build = build_parameters(options.build, duplicate_threshold)
     if store.count_articles() == 0 and current_version(index_dir) is None:
         return  # nothing readable and nothing stored: an empty index would only hide the mistake
     if coded or _needs_publish(index_dir, embedder.model_id, store.generation(), build):
@@ -175,7 +180,7 @@ def _embed_and_publish(
                 dim=embedder.dim,
                 build=options.build,
                 keep_versions=options.keep_versions,
-                duplicate_threshold=options.duplicate_threshold,
+                duplicate_threshold=duplicate_threshold,
                 vectors=options.vectors,
                 token_source=embedder if hasattr(embedder, "kept_token_counts") else None,
                 token_budget=options.token_budget,

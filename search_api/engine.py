@@ -16,13 +16,15 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import date, datetime, timezone
-from functools import lru_cache
+from dataclasses import replace
+from functools import lru_cache, partial
 from pathlib import Path
 
 import faiss
 import numpy as np
 import pandas as pd
 
+from indexer import languages
 from indexer.editorial import Curation
 from indexer.errors import ArticleNotFound, IndexCorrupt, IndexMismatch, InvalidQuery
 from indexer.geography import parse_query_places
@@ -46,7 +48,7 @@ from search_api.ranking.filters import SyntaxFilter, filter_mask, window_mask
 from search_api.ranking.floor import matches_well
 from search_api.ranking.legs import Dense, Keyword, Legs, QueryEncoder
 from search_api.ranking.ordering import browse_order, in_order, relevant
-from search_api.ranking.params import RankingParams
+from search_api.ranking.params import DEFAULT_MATCH_FLOOR, RankingParams
 from search_api.ranking.ranker import Candidate, Group, Ranker
 from search_api.ranking.rescoring import LateInteraction
 from search_api.related.explain import Explainer
@@ -114,6 +116,8 @@ class Engine:
         self.path = version_dir
         self.version: str = manifest["version"]
         self.encoder = encoder
+        if ranking.match_floor is None:  # the model's own floor, else the one MiniLM's was measured for
+            ranking = replace(ranking, match_floor=float(getattr(encoder, "match_floor", DEFAULT_MATCH_FLOOR)))
         self.ranking = ranking
         self.related_rules = related_rules
         self._load(version_dir, vectors)
@@ -165,7 +169,11 @@ class Engine:
             self.explainer, self.encoder, self.related_rules, self.version, self.manifest.get("build", {}),
         )
         self.keyword.frequencies(())  # builds the term → document frequency table now, not on a first request
-        parse_query_places("")  # and the place tables (~0.35 s once per process: the cities are 16 MB of JSON)
+        languages.load()  # the language model, read once per process
+        # and the place tables (~0.35 s once per process: the cities are 16 MB of JSON), with the names in each of the
+        # site's languages (~0.1 s each)
+        for language in c.language_members:
+            parse_query_places("", language=language)
 
     @classmethod
     def open(
@@ -195,16 +203,24 @@ class Engine:
     def legs(
         self, query: str, depth: int, *, mode: Mode = "hybrid", allowed: np.ndarray | None = None,
         query_vec: np.ndarray | None = None, keyword_query: str | None = None, complete: bool = False,
+        language: str | None = None,
     ) -> tuple[Dense, Keyword]:
         """The two ranked lists before fusion: ({article: (cosine, chunk)}, {article: bm25}), `depth` each at most.
 
         `query_vec` skips embedding (the evaluation harness embeds all queries in one batch). `keyword_query`
         replaces the query for BM25 (the search drops place names there). `complete` (hybrid only) scores every
         candidate on both legs: an article only BM25 found gets its best passage's cosine, one only the dense leg
-        found its BM25 score (0 when it shares no term), so fusion never has to guess a missing score.
+        found its BM25 score (0 when it shares no term), so fusion never has to guess a missing score. `language`:
+        the query's, when known (`Ranker.keyword_scope` says what the keyword leg then reads).
         """
+        keyword_language, keyword_rows = self.ranker.keyword_scope(language, mode)
         return self.retrieval.run(query, depth, mode=mode, allowed=allowed, query_vec=query_vec,
-                              keyword_query=keyword_query, complete=complete, prime_tokens=self.late.active)
+                                  keyword_query=keyword_query, complete=complete, prime_tokens=self.late.active,
+                                  keyword_language=keyword_language, keyword_rows=keyword_rows)
+
+    def calibrated(self, cosine: float) -> float:
+        """A cosine on the model-independent scale fusion and the match floor use (`Legs.calibrated`)."""
+        return self.retrieval.calibrated(cosine)
 
     @property
     def late_active(self) -> bool:
@@ -242,7 +258,7 @@ class Engine:
         text = check_request(query, k=k, offset=offset, mode=mode, sort=sort, floor=floor)
         today = today or datetime.now(timezone.utc).date()
         plan = understand(text, filters=filters, sort=sort, spellcheck=spellcheck, speller=self.speller,
-                          synonyms=self.ranking.synonyms, today=today)
+                          synonyms=self.ranking.synonyms, today=today, site_language=self.catalogue.main_language)
         allowed = self._eligible(plan, today)
         eligible = int(allowed.sum()) if allowed is not None else self.catalogue.size
         if plan.browse:
@@ -259,7 +275,8 @@ class Engine:
         hits = []
         if eligible and offset < eligible:
             page = in_order(groups, relevant_groups, plan.sort, self.catalogue, today)
-            terms = query_terms(" ".join([plan.text, *plan.synonyms]))  # a synonym found is marked too
+            # a synonym found is marked too; in the language the keyword leg read the query in
+            terms = query_terms(" ".join([plan.text, *plan.synonyms]), self.ranker.keyword_scope(plan.language, mode)[0])
             phrases = tuple(phrase_pattern(p) for p in plan.syntax.phrases)
             hits = [self.hits.hit(c, others, terms, phrases, today=today) for c, others in page[offset:offset + k]]
         counts = self._facets(relevant_groups, today) if facets else None
@@ -290,7 +307,8 @@ class Engine:
         deeper while the legs could still give more."""
         depth = max(self.ranking.depth, need)
         while True:
-            ranked = self.ranker.rank(plan.text, mode, depth, allowed, plan.synonyms, places=plan.places)
+            ranked = self.ranker.rank(plan.text, mode, depth, allowed, plan.synonyms, places=plan.places,
+                                      language=plan.language)
             groups = self._groups(ranked, allowed)
             if len(groups) >= need or depth >= eligible or len(ranked) < depth:
                 return groups
@@ -299,12 +317,12 @@ class Engine:
     def _matches_well(self, plan: QueryPlan, groups: list[Group], floor: float, allowed: np.ndarray | None) -> bool:
         """Whether the query, or one of its synonym variants ("IDPs" is held by no article, but "internally
         displaced" may be), matches some candidate well (`ranking.floor`)."""
-        if matches_well(groups, plan.text, floor, allowed, self.keyword):
+        language, scope = self.ranker.keyword_scope(plan.language, "hybrid")
+        check = partial(matches_well, groups, floor=floor, allowed=allowed, keyword=self.keyword,
+                        calibrated=self.retrieval.calibrated, language=language, scope=scope)
+        if check(plan.text):
             return True
-        return bool(plan.synonyms) and any(
-            matches_well(groups, variant, floor, allowed, self.keyword)
-            for variant in self.ranking.synonyms.variants(plan.text)
-        )
+        return bool(plan.synonyms) and any(check(variant) for variant in self.ranking.synonyms.variants(plan.text))
 
     def _facets(self, groups: list[Group], today: date) -> Facets:
         return count_facets(self.catalogue, [c.article for c, _ in groups], today, self.ranking.facet_values)

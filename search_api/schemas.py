@@ -61,6 +61,7 @@ class Filters(_Frozen):
     categories: list[str] = []
     countries: list[str] = Field([], description="Country names or ISO codes (any of)")
     regions: list[str] = Field([], description="Region names, e.g. 'East Africa', 'Sahel' (any of)")
+    languages: list[str] = Field([], description="ISO 639-1 codes of the articles' languages, e.g. fr, es (any of)")
     date_from: date | None = None
     date_to: date | None = None
     calls: CallsFilter | None = Field(
@@ -69,7 +70,7 @@ class Filters(_Frozen):
     )
 
     def is_empty(self) -> bool:
-        return (not (self.categories or self.countries or self.regions) and self.date_from is None
+        return (not (self.categories or self.countries or self.regions or self.languages) and self.date_from is None
                 and self.date_to is None and self.calls is None)
 
 
@@ -87,6 +88,7 @@ class Facets(_Frozen):
     categories: list[FacetValue] = []
     countries: list[FacetValue] = []
     regions: list[FacetValue] = []
+    languages: list[FacetValue] = Field([], description="The articles' languages (ISO 639-1)")
     years: list[FacetValue] = Field([], description="Publication years (UTC), newest first; undated articles left out")
     calls: list[FacetValue] = Field([], description="Grant calls still open (a deadline today or later) and closed")
 

@@ -14,6 +14,7 @@ from indexer.chunking import MAX_WORDS, OVERLAP_WORDS
 from indexer.vectors import FLAT_BELOW, IndexKind, StoreName, VectorConfig
 from models import Backend, Embedder
 from models.multilingual import MODEL_NAME as MULTILINGUAL_NAME
+from search_api.http.messages import UiLanguage
 from search_api.related.policy import DEFAULT_MIN_SIMILARITY, DEFAULT_MMR_LAMBDA, RelatedRules
 
 log = logging.getLogger(__name__)
@@ -77,9 +78,10 @@ class Settings(BaseSettings):
         "fused score of the top 30; 0 turns it off"
     )
     geo_boost: float = Field(0.5, ge=0.0, le=5.0, description="Score bonus factor for articles about a place in the query")
-    match_floor: float = Field(
-        0.30, ge=0.0, le=1.0, description="A search lists nothing (weak_only) unless some passage reaches this cosine "
-        "to the query or some article holds every query word; 0 always lists the nearest articles"
+    match_floor: float | None = Field(
+        None, ge=0.0, le=1.0, description="A search lists nothing (weak_only) unless some passage reaches this cosine "
+        "(on the model's calibrated scale) to the query or some article holds every query word; 0 always lists the "
+        "nearest articles. Unset: the model's own, 0.30 for the English model, 0.125 for the multilingual one"
     )
     synonyms: Path | None = Field(
         None, description="A synonyms file (Solr format: 'gbv, gender-based violence' or 'idp => internally displaced "
@@ -138,6 +140,10 @@ class Settings(BaseSettings):
         description="Origins (e.g. https://news.example.org) whose pages may call the API from the browser, GET only; "
         'a JSON list in SIFT_CORS_ORIGINS, ["*"] for any. Default: none, no cross-origin access',
     )
+    ui_language: UiLanguage = Field(
+        "en", description="Language of the search page and the widget's words when the page asks for none (or one "
+        "without a catalogue): en, fr, es, pt or ar (right to left), any catalogue in search_api/http/static/messages/",
+    )
     api_key: SecretStr | None = Field(
         None,
         description="Key for write routes (pins, excludes), sent as `Authorization: Bearer <key>`. "
@@ -158,6 +164,10 @@ class Settings(BaseSettings):
     )
     related_hide_closed_calls: bool = Field(
         False, description="Never show a related grant call whose application deadlines have all passed"
+    )
+    related_same_language: bool = Field(
+        False, description="Only related posts written in the article's language (with the multilingual model lists "
+        "cross languages by default)"
     )
 
     def index_options(self) -> dict[str, object]:
@@ -274,4 +284,5 @@ class Settings(BaseSettings):
             max_age_days=self.related_max_age_days,
             same_category_boost=self.related_same_category_boost,
             hide_closed_calls=self.related_hide_closed_calls,
+            same_language=self.related_same_language,
         )

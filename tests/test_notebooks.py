@@ -18,6 +18,8 @@ FIGURES = NOTEBOOKS.parent / "eval-runs" / "figures-slice"
         ("relevance.ipynb", "scifact_beir",
          ("ndcg_by_mode.png", "fusion_sweep.png", "wins_losses.png", "spelling.png")),
         ("related.ipynb", "bbc_news", ("related_quality.png",)),
+        ("languages.ipynb", "xquad_xling_beir",
+         ("xquad_cross_lingual.png", "xquad_monolingual.png", "masakhanews_related.png")),
     ],
 )
 def test_notebook_executes_on_a_slice(monkeypatch, notebook, dataset, figures):

@@ -30,6 +30,8 @@ EXIT_SKIPPED = 3  # indexing finished, but some records were bad and skipped
 IndexOpt = Annotated[Optional[Path], typer.Option("--index", "-i", help="Index folder [env SIFT_INDEX_DIR, default ./idx]")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON")]
 DATA_SAMPLE = Path(__file__).resolve().parents[2] / "data" / "sample"
+# French and Spanish sample articles: the multilingual demo indexes them beside the English ones
+DATA_SAMPLE_MULTILINGUAL = DATA_SAMPLE.parent / "sample-multilingual"
 
 
 ModelOpt = Annotated[

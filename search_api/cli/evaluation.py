@@ -9,7 +9,6 @@ import typer
 
 from indexer.errors import SiftError
 from search_api.cli.common import JsonOpt, ModelOpt, app, fail, load_embedder, print_json, settings_for
-from search_api.settings import Settings
 
 
 @app.command(name="eval")
@@ -104,6 +103,9 @@ def eval_related(
     cache: Annotated[
         Optional[Path], typer.Option(help="Keep the index here; a re-run embeds nothing [default: a temporary folder]")
     ] = None,
+    language: Annotated[Optional[str], typer.Option(
+        help="Only the records whose `language` field is this (e.g. fr): one language of a multilingual corpus")] = None,
+    model: ModelOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Score related posts against TF-IDF more-like-this and a newest-first box: same-topic precision@5,
@@ -111,9 +113,9 @@ def eval_related(
     from indexer.pipeline import ChunkingParams
     from search_api.evaluation.related import evaluate_related, load_labelled
 
-    settings = Settings()
+    settings = settings_for(cache, model)
     try:
-        data = load_labelled(corpus)
+        data = load_labelled(corpus, language)
     except SiftError as exc:
         raise fail(str(exc)) from None
     embedder = load_embedder(settings)
@@ -143,6 +145,11 @@ def eval_related(
     if cut is not None:
         typer.echo(f"same-topic error {cut['cut']:.1%} lower than TF-IDF more-like-this's (95% CI {cut['low']:.1%} "
                    f"to {cut['high']:.1%}; goal: at least 40% lower)")
+    for code, m in result.by_language.items():
+        cut = m["error_cut"]
+        typer.echo(f"  {code}: {m['articles']} articles, precision@5 Sift {m['sift_precision@5']:.3f} vs TF-IDF "
+                   f"{m['tfidf_precision@5']:.3f}" + (f", error {cut['cut']:.1%} lower" if cut else "")
+                   + f"; {m['cross_language']:.0%} of Sift's items in another language")
     if result.lee:
         for name in ("sift", "dense_cosine"):
             typer.echo(f"Lee human ratings ({result.lee['pairs']} pairs), {name}: Spearman "

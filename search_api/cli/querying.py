@@ -32,6 +32,8 @@ def search(
     category: Annotated[Optional[list[str]], typer.Option("--category", "-c", help="Only these categories")] = None,
     country: Annotated[Optional[list[str]], typer.Option("--country", help="Only articles about these countries")] = None,
     region: Annotated[Optional[list[str]], typer.Option("--region", help="Only these regions, e.g. 'East Africa'")] = None,
+    language: Annotated[Optional[list[str]], typer.Option("--language", help="Only articles in these languages "
+                                                                             "(ISO 639-1 codes, e.g. fr)")] = None,
     date_from: Annotated[Optional[datetime], typer.Option(formats=["%Y-%m-%d"], help="Published on/after")] = None,
     date_to: Annotated[Optional[datetime], typer.Option(formats=["%Y-%m-%d"], help="Published on/before")] = None,
     mode: Annotated[str, typer.Option("--mode", "-m", help="hybrid, semantic or keyword")] = "hybrid",
@@ -49,7 +51,7 @@ def search(
     floor: Annotated[Optional[float], typer.Option("--floor", min=0.0, max=1.0,
                                                    help="Match floor: list nothing unless a passage reaches this "
                                                         "cosine or an article holds every word (default "
-                                                        "SIFT_MATCH_FLOOR, 0.30; 0 lists the nearest however weak)")] = None,
+                                                        "SIFT_MATCH_FLOOR, else the model's: 0.30 English; 0 lists the nearest however weak)")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Search the index with a natural-language question."""
@@ -60,6 +62,7 @@ def search(
         categories=category or [],
         countries=country or [],
         regions=region or [],
+        languages=language or [],
         date_from=date_from.date() if date_from else None,
         date_to=date_to.date() if date_to else None,
     )
@@ -126,7 +129,7 @@ def _print_hits(results: SearchResults, offset: int) -> None:
 def _print_facets(results: SearchResults) -> None:
     if results.facets is not None and results.facets.counted:
         typer.echo(f"\nin the best {results.facets.counted} results:")
-        for name in ("categories", "countries", "regions", "years", "calls"):
+        for name in ("categories", "countries", "regions", "languages", "years", "calls"):
             values = getattr(results.facets, name)[:8]
             if values:
                 typer.echo(f"  {name}: " + " · ".join(f"{v.value} ({v.count})" for v in values))

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from indexer.errors import SiftError
-from search_api.cli.common import DATA_SAMPLE, IndexOpt, ModelOpt, app, fail, load_engine, settings_for
+from search_api.cli.common import DATA_SAMPLE, DATA_SAMPLE_MULTILINGUAL, IndexOpt, ModelOpt, app, fail, load_engine, settings_for
 from search_api.cli.indexing import run_index
 from search_api.settings import Settings
 
@@ -141,11 +141,15 @@ def demo(
     log_format: LogFormatOpt = None,
     model: ModelOpt = None,
 ) -> None:
-    """Index the bundled sample corpus and serve it."""
+    """Index the bundled sample corpus and serve it (with the multilingual model, its French and Spanish articles
+    too)."""
     log_format = _log_format(log_format)
     if not DATA_SAMPLE.is_dir():
         raise fail(f"the sample corpus is not at {DATA_SAMPLE}; run from a source checkout")
     settings = settings_for(index, model)
-    report = run_index(settings, [str(DATA_SAMPLE)], progress=True)
+    sources = [str(DATA_SAMPLE)]
+    if settings.model_choice() == "multilingual" and DATA_SAMPLE_MULTILINGUAL.is_dir():
+        sources.append(str(DATA_SAMPLE_MULTILINGUAL))
+    report = run_index(settings, sources, progress=True)
     typer.echo(f"indexed {report.read} sample articles ({report.embedded} passages embedded), {report.skipped} skipped")
     _serve(settings, host, port, log_format)

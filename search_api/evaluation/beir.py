@@ -17,6 +17,7 @@ import numpy as np
 from indexer.errors import SiftError
 from indexer.pipeline import ChunkingParams, TextEncoder, index_sources
 from search_api.ranking import fusion
+from indexer.languages import detect_confident
 from search_api.engine import Engine, RankingParams
 
 METRICS = ("ndcg@10", "recall@100", "mrr@10")
@@ -246,16 +247,18 @@ def _runs(engine: Engine, data: BeirData, encoder: TextEncoder, doc_ids: list[st
             runs[name][qid] = {doc_ids[a]: float(s) for a, s in top}
 
     for n, (qid, vec) in enumerate(zip(qids, vectors)):
-        dense, keyword = engine.legs(data.queries[qid], DEPTH, query_vec=vec)
-        semantic = {a: s for a, (s, _) in dense.items()}
+        # as a search reads it: the keyword leg in the question's language, cosines on the model's calibrated scale
+        language = detect_confident(data.queries[qid])
+        dense, keyword = engine.legs(data.queries[qid], DEPTH, query_vec=vec, language=language)
+        semantic = {a: engine.calibrated(s) for a, (s, _) in dense.items()}
         put("keyword", qid, keyword)
         put("semantic", qid, semantic)
         put("hybrid-rrf", qid, fusion.rrf(semantic, keyword, 60))
         for w in SWEEP_WEIGHTS:
             put(f"hybrid-convex-{w:.1f}", qid, fusion.convex(semantic, keyword, w))
         # TM2C2 scores every candidate on both legs, as the engine does for it
-        dense, keyword = engine.legs(data.queries[qid], DEPTH, query_vec=vec, complete=True)
-        semantic = {a: s for a, (s, _) in dense.items()}
+        dense, keyword = engine.legs(data.queries[qid], DEPTH, query_vec=vec, complete=True, language=language)
+        semantic = {a: engine.calibrated(s) for a, (s, _) in dense.items()}
         for w in TM2C2_WEIGHTS:
             put(f"hybrid-tm2c2-{w:.2f}", qid, fusion.tm2c2(semantic, keyword, w))
         served = fusion.tm2c2(semantic, keyword, engine.ranking.weight)
@@ -284,6 +287,10 @@ def _score(runs: dict, qrels_dict: dict) -> tuple[dict[str, dict[str, float]], d
     metrics: dict[str, dict[str, float]] = {}
     per_query: dict[str, dict[str, float]] = {}
     for name, run_dict in runs.items():
+        if not run_dict:  # no query had a hit (the keyword leg, silent for questions in a language the site lacks)
+            metrics[name] = {m: 0.0 for m in METRICS}
+            per_query[name] = {q: 0.0 for q in qrels_dict}
+            continue
         run = Run(run_dict, name=name)
         scores = ranx_evaluate(qrels, run, list(METRICS), make_comparable=True)
         metrics[name] = {m: round(float(scores[m]), 4) for m in METRICS}

@@ -56,16 +56,22 @@ class Labelled:
     titles: list[str]
     texts: list[str]
     dates: list[str | None]
+    languages: list[str | None] = field(default_factory=list)  # the records' `language` (None: not given)
 
 
-def load_labelled(path: str | Path) -> Labelled:
-    """Read the JSONL(.gz) corpus; raise LabelledDataError naming the first bad line."""
+def load_labelled(path: str | Path, language: str | None = None) -> Labelled:
+    """Read the JSONL(.gz) corpus (only its records in `language` when given, matched on their `language` field);
+    raise LabelledDataError naming the first bad line."""
     path = Path(path)
     if not path.is_file():
         raise LabelledDataError(f"{path}: no such file (expected JSONL with id, category, title, text)")
-    out = Labelled(path.name.split(".")[0], [], [], [], [], [])
+    out = Labelled(path.name.split(".")[0] + (f".{language}" if language else ""), [], [], [], [], [])
     seen: set[str] = set()
     for where, record in json_objects(path, LabelledDataError):
+        declared = record.get("language")
+        declared = declared if isinstance(declared, str) and declared.strip() else None
+        if language is not None and declared != language:
+            continue
         rid = record.get("id")
         if not isinstance(rid, (str, int)) or str(rid) == "":
             raise LabelledDataError(f"{where}: field 'id' is missing")
@@ -87,8 +93,10 @@ def load_labelled(path: str | Path) -> Labelled:
         out.texts.append(text)
         date = record.get("published_at")
         out.dates.append(date if isinstance(date, str) else None)
+        out.languages.append(declared)
     if len(out.ids) < K + 1:
-        raise LabelledDataError(f"{path}: {len(out.ids)} articles; need at least {K + 1} to score top-{K} lists")
+        held = f" in language {language!r}" if language else ""
+        raise LabelledDataError(f"{path}: {len(out.ids)} articles{held}; need at least {K + 1} to score top-{K} lists")
     return out
 
 
@@ -128,17 +136,20 @@ def duplicate_groups(data: Labelled, tsv: Path | None = None) -> np.ndarray:
 
 
 # -- systems --------------------------------------------------------------------------------------------------
-def tfidf_matrix(texts: list[str]) -> sp.csr_matrix:
-    """Sublinear TF-IDF over Sift's stemmed, stop-word-free terms, rows L2-normalised (scikit-learn)."""
+def tfidf_matrix(texts: list[str], languages: list[str | None] | None = None) -> sp.csr_matrix:
+    """Sublinear TF-IDF over Sift's stemmed, stop-word-free terms, each text analysed in its language (English where
+    None), rows L2-normalised (scikit-learn)."""
     from sklearn.feature_extraction.text import TfidfVectorizer
 
-    vectoriser = TfidfVectorizer(analyzer=lambda text: analyse([text])[0], sublinear_tf=True)
-    return vectoriser.fit_transform(texts).tocsr()
+    languages = languages or [None] * len(texts)
+    terms = [analyse([text], language)[0] for text, language in zip(texts, languages)]
+    vectoriser = TfidfVectorizer(analyzer=lambda analysed: analysed, sublinear_tf=True)
+    return vectoriser.fit_transform(terms).tocsr()
 
 
-def tfidf_lists(texts: list[str], k: int = K) -> Lists:
+def tfidf_lists(texts: list[str], k: int = K, languages: list[str | None] | None = None) -> Lists:
     """TF-IDF more-like-this: each article's `k` most cosine-similar others, self excluded."""
-    m = tfidf_matrix(texts)
+    m = tfidf_matrix(texts, languages)
     lists: Lists = []
     step = max(1, (1 << 22) // max(1, m.shape[0]))
     for start in range(0, m.shape[0], step):
@@ -219,6 +230,9 @@ class RelatedEvalResult:
     # Sift's same-topic error below TF-IDF more-like-this's, with its 95% bootstrap interval (error_cut)
     error_cut: dict | None = None
     lee: dict | None = None
+    # per language of the sources (a corpus whose records say their language): precision@5 of Sift and TF-IDF over
+    # the articles in it, Sift's error cut, and the share of Sift's items written in another language
+    by_language: dict[str, dict] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -264,9 +278,10 @@ def evaluate_related(
 ) -> RelatedEvalResult:
     """Index the corpus without its labels, build every system's top-5 lists and score them."""
     ids = _safe_ids(data.ids)
+    languages = data.languages or [None] * len(ids)
     records = [
-        {"id": i, "title": t, "body": x, **({"published_at": d} if d else {})}
-        for i, t, x, d in zip(ids, data.titles, data.texts, data.dates)
+        {"id": i, "title": t, "body": x, **({"published_at": d} if d else {}), **({"language": lang} if lang else {})}
+        for i, t, x, d, lang in zip(ids, data.titles, data.texts, data.dates, languages)
     ]
     with tempfile.TemporaryDirectory() as tmp:
         idx = index_dir or Path(tmp) / "idx"
@@ -295,7 +310,7 @@ def evaluate_related(
 
     dup = duplicate_groups(data, duplicates)
     texts = [f"{t}\n{x}" for t, x in zip(data.titles, data.texts)]  # the documents Sift's BM25 reads
-    mlt = tfidf_lists(texts)
+    mlt = tfidf_lists(texts, languages=languages)
     systems = {
         "sift": measure(sift, data.labels, dup, near),
         "tfidf_more_like_this": measure(mlt, data.labels, dup, near),
@@ -311,7 +326,28 @@ def evaluate_related(
         systems=systems,
         error_cut=error_cut(precisions(sift, data.labels), precisions(mlt, data.labels)),
         lee=lee_correlation(lee_dir, encoder, chunking=chunking) if lee_dir else None,
+        by_language=by_language(sift, mlt, data.labels, languages),
     )
+
+
+def by_language(sift: Lists, baseline: Lists, labels: list[frozenset[str]], languages: list[str | None]) -> dict:
+    """Sift's and the baseline's same-topic precision@5 over the sources in each declared language, Sift's error cut
+    there, and how many of Sift's items cross into another language."""
+    out: dict[str, dict] = {}
+    mine, theirs = precisions(sift, labels), precisions(baseline, labels)
+    for language in sorted({lang for lang in languages if lang}):
+        rows = [i for i, lang in enumerate(languages) if lang == language]
+        items = [j for i in rows for j in sift[i]]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            out[language] = {
+                "articles": len(rows),
+                "sift_precision@5": round(float(np.nanmean(mine[rows])), 4),
+                "tfidf_precision@5": round(float(np.nanmean(theirs[rows])), 4),
+                "error_cut": error_cut(mine[rows], theirs[rows]),
+                "cross_language": round(sum(languages[j] != language for j in items) / max(1, len(items)), 4),
+            }
+    return out
 
 
 # -- Lee ------------------------------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ writes.py, editorial.py), the guards and logs around them, JSON errors (errors.p
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from contextlib import asynccontextmanager
 from importlib.resources import files
 from pathlib import Path as FilePath
@@ -25,6 +26,7 @@ from search_api.http.editorial import editorial_router
 from search_api.http.errors import add_error_handlers
 from search_api.http.guards import BodySizeLimit, RateLimit, SecurityHeaders
 from search_api.http.logs import RequestLog
+from search_api.http.messages import LanguageQuery, choose_language, text_direction
 from search_api.http.metrics import Metrics
 from search_api.http.operations import operations_router
 from search_api.http.search import search_router
@@ -58,6 +60,25 @@ def _without_paths(settings: Settings):
         return message
 
     return redact
+
+
+# index.html's root element; the page is served with the language chosen for it written there, and search.js reads it
+_PAGE_ROOT = '<html lang="en" dir="ltr">'
+
+
+def _search_page(ui_language: str) -> Callable[..., HTMLResponse]:
+    """The route of the search page (index.html) in the language `?lang=` asks for, else the site's (SIFT_UI_LANGUAGE):
+    the page's words are filled in by search.js from that language's catalogue."""
+    page = files("search_api.http").joinpath("static/index.html").read_text(encoding="utf-8")
+    if _PAGE_ROOT not in page:
+        raise RuntimeError(f"index.html lost its root element {_PAGE_ROOT!r}: the app writes the language there")
+
+    def home(lang: LanguageQuery = None) -> HTMLResponse:
+        chosen = choose_language(lang, ui_language)
+        root = f'<html lang="{chosen}" dir="{text_direction(chosen)}">'
+        return HTMLResponse(page.replace(_PAGE_ROOT, root), headers={"Content-Language": chosen})
+
+    return home
 
 
 def load_engine(settings: Settings, encoder: QueryEncoder | None = None) -> Engine:
@@ -142,15 +163,10 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     add_error_handlers(app, public)
     app.include_router(operations_router(metrics, public))
     app.include_router(search_router())
-    page = files("search_api.http").joinpath("static/index.html").read_text(encoding="utf-8")
-
-    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    def home() -> HTMLResponse:
-        return HTMLResponse(page)
-
+    app.get("/", response_class=HTMLResponse, include_in_schema=False)(_search_page(settings.ui_language))
     # the search page's script and stylesheet: files, not inline, so the page runs under `default-src 'self'`
     app.mount("/static", StaticFiles(packages=[("search_api.http", "static")]), name="static")
-    app.include_router(widget_router())
+    app.include_router(widget_router(settings.ui_language))
     app.include_router(writes_router())
     app.include_router(editorial_router())
     return app

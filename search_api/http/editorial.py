@@ -103,12 +103,13 @@ def related_rules_query(
     max_age_days: Annotated[float | None, Query(gt=0, le=36500, description="Drop older posts")] = None,
     same_category_boost: Annotated[float | None, Query(ge=0.0, le=1.0, description="Bonus for a shared category")] = None,
     hide_closed_calls: Annotated[bool | None, Query(description="Drop calls whose deadlines have all passed")] = None,
+    same_language: Annotated[bool | None, Query(description="Only posts in the article's language")] = None,
 ) -> dict[str, float | bool]:
     """Per-request overrides of the server's related rules (SIFT_RELATED_*); only the ones given."""
     given = {
         "min_similarity": min_similarity, "mmr_lambda": mmr_lambda, "half_life_days": half_life_days,
         "max_age_days": max_age_days, "same_category_boost": same_category_boost,
-        "hide_closed_calls": hide_closed_calls,
+        "hide_closed_calls": hide_closed_calls, "same_language": same_language,
     }
     return {name: value for name, value in given.items() if value is not None}
 

@@ -48,6 +48,8 @@ def search(
     category: Annotated[list[str], Query(max_length=20, description="Repeat for several (any of)")] = [],
     country: Annotated[list[str], Query(max_length=20, description="Country name or ISO code; repeat (any of)")] = [],
     region: Annotated[list[str], Query(max_length=20, description="e.g. East Africa, Sahel; repeat (any of)")] = [],
+    language: Annotated[list[str], Query(max_length=20, description="Articles written in this language, an ISO "
+                                                                    "639-1 code such as fr; repeat (any of)")] = [],
     date_from: Annotated[date | None, Query(description="YYYY-MM-DD, inclusive")] = None,
     date_to: Annotated[date | None, Query(description="YYYY-MM-DD, inclusive")] = None,
     mode: Annotated[Mode, Query(description="hybrid (default), semantic or keyword")] = "hybrid",
@@ -65,7 +67,7 @@ def search(
     calls: Annotated[CallsFilter | None, Query(description="open: only grant calls with a deadline today or "
                                                            "later; closed: only calls past every deadline")] = None,
     floor: Annotated[float | None, Query(ge=0.0, le=1.0, description="Match floor for this search (default "
-                                                                    "SIFT_MATCH_FLOOR, 0.30): nothing is listed "
+                                                                    "SIFT_MATCH_FLOOR, else the model's: 0.30 English): nothing is listed "
                                                                     "(weak_only) unless a passage reaches this "
                                                                     "cosine or an article holds every word; 0 "
                                                                     "lists the nearest articles however weak")] = None,
@@ -78,6 +80,7 @@ def search(
         categories=[c for c in category if c.strip()],
         countries=[c for c in country if c.strip()],
         regions=[r for r in region if r.strip()],
+        languages=[code for code in language if code.strip()],
         date_from=date_from,
         date_to=date_to,
         calls=calls,

@@ -1,10 +1,11 @@
 """The embeddable related-posts widget: widget.js and its stylesheet, a no-JavaScript HTML fragment, a lookup by page
-URL, and a demo article page that embeds the widget."""
+URL, and a demo article page that embeds the widget. Their words come from the catalogues of messages.py."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import re
 from html import escape
 from importlib.resources import files
@@ -16,17 +17,22 @@ from fastapi.responses import HTMLResponse
 
 from search_api.engine import Engine
 from search_api.http.deps import EditorialDep, EngineDep
+from search_api.http.messages import Catalogue, LanguageQuery, catalogue, choose_language, languages
 from search_api.schemas import RelatedItem, RelatedResults
 
 # the same limits as app.ArticleId (app.py imports this module, so it cannot be imported from there)
 ArticleId = Annotated[str, Path(min_length=1, max_length=200, description="Article id")]
 K = Annotated[int, Query(ge=1, le=50, description="How many related posts")]
 Layout = Annotated[Literal["list", "cards"], Query(description="list: titles and dates; cards: a grid with categories")]
-BoxTitle = Annotated[str, Query(max_length=100, description="Heading of the box; empty for none")]
+BoxTitle = Annotated[
+    str | None, Query(max_length=100, description="Heading of the box; empty for none, absent for the catalogue's")
+]
 
 STATIC_MAX_AGE = 3600  # widget.js and widget.css change only with a Sift release
 DATA_MAX_AGE = 300  # related lists change when a new index version is published
 _HTTP_URL = re.compile(r"^https?://", re.IGNORECASE)
+# widget.js holds this line; the script is served with the catalogues' languages and SIFT_UI_LANGUAGE written in it
+_LANGUAGES_LINE = 'var LANGS = ["en"], SITE_LANG = "en";'
 
 # The fragment needs nothing but our stylesheet. guards.SecurityHeaders adds nosniff and the Referrer-Policy to
 # every response, and lets the sites in SIFT_CORS_ORIGINS frame the fragment (that is its purpose), nothing else.
@@ -70,35 +76,44 @@ def _normalise_url(url: str) -> str:
     return url.rstrip("/")
 
 
-def render_fragment(related: RelatedResults, *, layout: str, title: str, stylesheet: str) -> str:
-    """The related-posts box as HTML, the markup widget.js builds; every article field is escaped. "" when empty."""
+def render_fragment(
+    related: RelatedResults, *, layout: str, title: str | None, stylesheet: str, words: Catalogue
+) -> str:
+    """The related-posts box as HTML, the markup widget.js builds, in the catalogue's language; every article field
+    is escaped. `title` None: the catalogue's heading; "": none. "" when there are no related posts.
+
+    Dates stay YYYY-MM-DD, which reads the same in every language: the widget formats them in the browser."""
     if not related.items:
         return ""
+    title = words.text("widget.heading") if title is None else title
     lines = [
         f'<link rel="stylesheet" href="{escape(stylesheet)}">',
-        f'<aside class="sift-box sift-{escape(layout)}" aria-label="{escape(title or "Related posts")}">',
+        f'<aside class="sift-box sift-{escape(layout)}" lang="{words.language}" dir="{words.direction}" '
+        f'aria-label="{escape(title or words.text("widget.heading"))}">',
     ]
     if title:
         lines.append(f'<h2 class="sift-title">{escape(title)}</h2>')
     lines.append('<ul class="sift-items">')
     for item in related.items:
-        lines.append(f'<li class="sift-item">{_item_html(item, layout)}</li>')
+        lines.append(f'<li class="sift-item">{_item_html(item, layout, words)}</li>')
     lines += ["</ul>", "</aside>", ""]
     return "\n".join(lines)
 
 
-def _item_html(item: RelatedItem, layout: str) -> str:
+def _item_html(item: RelatedItem, layout: str, words: Catalogue) -> str:
     title = escape(item.title)
-    # target=_top: inside an iframe, a click opens the article in the page, not in the little frame.
+    # target=_top: inside an iframe, a click opens the article in the page, not in the little frame. dir=auto: a
+    # title takes the direction of its own first letters (an English title in an Arabic box, or the reverse).
     parts = [
-        f'<a class="sift-link" href="{escape(item.url)}" target="_top">{title}</a>'
+        f'<a class="sift-link" dir="auto" href="{escape(item.url)}" target="_top">{title}</a>'
         if is_http_url(item.url)
-        else f'<span class="sift-link">{title}</span>'
+        else f'<span class="sift-link" dir="auto">{title}</span>'
     ]
     if item.published_at:
         parts.append(f'<span class="sift-date">{item.published_at.date().isoformat()}</span>')
     if item.deadline:  # a grant call: its next deadline, or that it closed
-        parts.append(f'<span class="sift-date">{"Closed" if item.deadline_passed else "Deadline"} {item.deadline}</span>')
+        key = "widget.closed" if item.deadline_passed else "widget.deadline"
+        parts.append(f'<span class="sift-date">{escape(words.text(key, date=item.deadline))}</span>')
     if layout == "cards" and item.categories:
         parts.append(f'<span class="sift-meta">{escape(" · ".join(item.categories))}</span>')
     if layout == "cards" and item.reason:
@@ -131,8 +146,8 @@ def _demo_page(article_id: str, title: str, meta: str, summary: str, url: str | 
 <p>{escape(summary)}</p>
 {source}
 </article>
-<script src="/widget.js" data-article-id="{escape(article_id)}" data-count="{k}" data-layout="{escape(layout)}" \
-data-title="Related posts" async></script>
+<script src="/widget.js" data-article-id="{escape(article_id)}" data-count="{k}" \
+data-layout="{escape(layout)}" async></script>
 </body>
 </html>
 """
@@ -160,6 +175,15 @@ class _ArticleUrls:
         return aid
 
 
+def _script(source: str, ui_language: str) -> str:
+    """widget.js as served: told which languages have a catalogue and the site's own (SIFT_UI_LANGUAGE)."""
+    if _LANGUAGES_LINE not in source:
+        raise RuntimeError(f"widget.js lost its line {_LANGUAGES_LINE!r}: widget.py writes the languages there")
+    return source.replace(
+        _LANGUAGES_LINE, f"var LANGS = {json.dumps(list(languages()))}, SITE_LANG = {json.dumps(ui_language)};"
+    )
+
+
 def _static_routes(router: APIRouter, script: str, stylesheet: str) -> None:
     @router.get("/widget.js", response_class=Response, responses={200: {"content": {"application/javascript": {}}}})
     def widget_js(request: Request) -> Response:
@@ -177,7 +201,7 @@ def _static_routes(router: APIRouter, script: str, stylesheet: str) -> None:
         )
 
 
-def _related_routes(router: APIRouter, urls: _ArticleUrls) -> None:
+def _related_routes(router: APIRouter, urls: _ArticleUrls, ui_language: str) -> None:
     article_for_url = urls.article_for_url
 
     @router.get("/widget/related", response_model=RelatedResults)
@@ -204,12 +228,16 @@ def _related_routes(router: APIRouter, urls: _ArticleUrls) -> None:
         article_id: ArticleId,
         k: K = 5,
         layout: Layout = "list",
-        title: BoxTitle = "Related posts",
+        title: BoxTitle = None,
+        lang: LanguageQuery = None,
     ) -> Response:
-        """The related-posts box as an HTML fragment, for sites without JavaScript (server-side include or iframe).
-        Empty when the article has no related posts."""
+        """The related-posts box as an HTML fragment, for sites without JavaScript (server-side include or iframe),
+        in the language `lang` asks for. Empty when the article has no related posts."""
         related = engine.related(article_id, k=k, curation=editorial.curation(article_id))
-        body = render_fragment(related, layout=layout, title=title, stylesheet=str(request.url_for("widget_css")))
+        words = catalogue(choose_language(lang, ui_language))
+        body = render_fragment(
+            related, layout=layout, title=title, stylesheet=str(request.url_for("widget_css")), words=words
+        )
         return _cached(
             request, body, "text/html; charset=utf-8", version=engine.version, max_age=DATA_MAX_AGE,
             headers={"Content-Security-Policy": _FRAGMENT_CSP},
@@ -229,13 +257,14 @@ def _demo_routes(router: APIRouter, demo_csp: str) -> None:
         return HTMLResponse(page, headers={"Content-Security-Policy": demo_csp})
 
 
-def widget_router() -> APIRouter:
-    """Routes of the widget. Static files are read here, when the app is built, never at import."""
+def widget_router(ui_language: str) -> APIRouter:
+    """Routes of the widget; `ui_language` is the site's language (SIFT_UI_LANGUAGE), for pages that ask for none.
+    Static files are read here, when the app is built, never at import."""
     router = APIRouter(tags=["widget"])
     static = files("search_api.http").joinpath("static")
-    _static_routes(router, static.joinpath("widget.js").read_text(encoding="utf-8"),
+    _static_routes(router, _script(static.joinpath("widget.js").read_text(encoding="utf-8"), ui_language),
                    static.joinpath("widget.css").read_text(encoding="utf-8"))
-    _related_routes(router, _ArticleUrls())
+    _related_routes(router, _ArticleUrls(), ui_language)
     demo_css_hash = base64.b64encode(hashlib.sha256(_DEMO_CSS.encode()).digest()).decode()
     _demo_routes(router, (
         "default-src 'self'; script-src 'self'; connect-src 'self'; img-src 'self' data:; "

@@ -1,4 +1,4 @@
-"""Facet counts over the relevant results: categories, countries, regions, years and open / closed calls."""
+"""Facet counts over the relevant results: categories, countries, regions, languages, years and open / closed calls."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from search_api.schemas import Facets, FacetValue
 
 
 def facets(catalogue: Catalogue, rows: list[int], today: date, most: int) -> Facets:
-    """Category, country, region, year and open / closed call counts over the result rows `rows`, `most` values per
+    """Category, country, region, language, year and open / closed call counts over the result rows `rows`, `most` values per
     facet (most frequent first; years newest first)."""
     card = catalogue.card
 
@@ -18,6 +18,7 @@ def facets(catalogue: Catalogue, rows: list[int], today: date, most: int) -> Fac
         return [FacetValue(value=str(v), count=c) for v, c in sorted(counter.items(), key=order)[:most]]
 
     categories, countries, regions, years, calls = Counter(), Counter(), Counter(), Counter(), Counter()
+    languages = Counter(catalogue.language[r] for r in rows)
     for r in rows:
         deadline, passed = catalogue.deadline(r, today)  # the counted rows only: at most facet_depth
         if deadline is not None:
@@ -28,4 +29,4 @@ def facets(catalogue: Catalogue, rows: list[int], today: date, most: int) -> Fac
         if catalogue.year[r]:
             years[int(catalogue.year[r])] += 1
     return Facets(counted=len(rows), categories=top(categories), countries=top(countries), regions=top(regions),
-                  years=top(years, order=lambda kv: -kv[0]), calls=top(calls))
+                  languages=top(languages), years=top(years, order=lambda kv: -kv[0]), calls=top(calls))

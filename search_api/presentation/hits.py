@@ -9,6 +9,8 @@ from collections.abc import Sequence
 from datetime import date
 from functools import lru_cache
 
+import numpy as np
+
 from search_api.catalogue import Catalogue
 from search_api.presentation.snippets import best_passage, make_snippet, passage_stems
 from search_api.ranking.ranker import Candidate
@@ -23,7 +25,12 @@ class Hits:
         self.chunk_text = chunk_text
         # each passage's stems, for choosing keyword snippets: stemming a passage costs ~26 µs, and popular
         # articles' passages come up query after query (4,096 passages: ~10 MB at most)
-        self.stems = lru_cache(maxsize=4096)(lambda chunk: passage_stems(self.chunk_text[chunk]))
+        self.stems = lru_cache(maxsize=4096)(lambda chunk: passage_stems(self.chunk_text[chunk], self._language(chunk)))
+
+    def _language(self, chunk: int) -> str:
+        """The language of the article passage `chunk` belongs to."""
+        c = self.catalogue
+        return c.language[int(np.searchsorted(c.chunk_start, chunk, side="right")) - 1]
 
     def overlap(self, chunk: int, terms: frozenset[str]) -> int:
         """How many distinct query terms passage `chunk` holds."""
@@ -61,7 +68,8 @@ class Hits:
         self, cand: Candidate, others: list[int], terms: frozenset[str], phrases: tuple[re.Pattern[str], ...] = (),
         *, today: date,
     ) -> SearchHit:
-        plain, marked = make_snippet(self.chunk_text[self.passage(cand, terms, phrases)], terms, focus=phrases)
+        plain, marked = make_snippet(self.chunk_text[self.passage(cand, terms, phrases)], terms, focus=phrases,
+                                     language=self.catalogue.language[cand.article])
         row = self.catalogue.frame.iloc[cand.article]
         deadline, passed = self.catalogue.deadline(cand.article, today)
         return SearchHit(

@@ -8,21 +8,21 @@ from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 from indexer.cleaning import shorten
-from indexer.keyword import analyse, stem_word
+from indexer.keyword import analyse, stem_word, word_pattern
 
 SNIPPET_CHARS = 300
 T = TypeVar("T")
-_WORD = re.compile(r"\w\w+", re.UNICODE)
 
 
-def query_terms(query: str) -> frozenset[str]:
-    """The query's stemmed, stop-word-free terms."""
-    return frozenset(analyse([query])[0])
+def query_terms(query: str, language: str | None = None) -> frozenset[str]:
+    """The query's stemmed, stop-word-free terms in `language` (English when None)."""
+    return frozenset(analyse([query], language)[0])
 
 
-def passage_stems(text: str) -> frozenset[str]:
-    """The stems a passage contains (what `term_overlap` compares; cache it for passages shown often)."""
-    return frozenset(stem_word(w) for w in _WORD.findall(text))
+def passage_stems(text: str, language: str | None = None) -> frozenset[str]:
+    """The stems a passage in `language` contains (what `term_overlap` compares; cache it for passages shown
+    often)."""
+    return frozenset(stem_word(w, language) for w in word_pattern(language).findall(text))
 
 
 def term_overlap(text: str, terms: frozenset[str]) -> int:
@@ -32,7 +32,9 @@ def term_overlap(text: str, terms: frozenset[str]) -> int:
     return len(passage_stems(text) & terms)
 
 
-def _window(text: str, terms: frozenset[str], limit: int, focus: Sequence[re.Pattern[str]] = ()) -> str:
+def _window(
+    text: str, terms: frozenset[str], limit: int, focus: Sequence[re.Pattern[str]] = (), language: str | None = None
+) -> str:
     """At most `limit` characters of `text`, starting near the first match of a `focus` pattern (a quoted phrase),
     else near the first query term, when the passage is long."""
     if len(text) <= limit:
@@ -42,8 +44,8 @@ def _window(text: str, terms: frozenset[str], limit: int, focus: Sequence[re.Pat
     if found is not None:
         start = found.start()
     elif terms:
-        for match in _WORD.finditer(text):
-            if stem_word(match.group(0)) in terms:
+        for match in word_pattern(language).finditer(text):
+            if stem_word(match.group(0), language) in terms:
                 start = match.start()
                 break
     if start + limit > len(text):  # near the end: the last `limit` characters, from a word boundary
@@ -54,15 +56,17 @@ def _window(text: str, terms: frozenset[str], limit: int, focus: Sequence[re.Pat
 
 
 def make_snippet(
-    text: str, terms: frozenset[str], limit: int = SNIPPET_CHARS, focus: Sequence[re.Pattern[str]] = ()
+    text: str, terms: frozenset[str], limit: int = SNIPPET_CHARS, focus: Sequence[re.Pattern[str]] = (),
+    language: str | None = None,
 ) -> tuple[str, str]:
-    """(plain snippet, HTML snippet with <mark> around words whose stem is a query term; all else escaped). A long
-    passage is cut to show the first match of a `focus` pattern, else the first query term."""
-    plain = _window(text, terms, limit, focus)
+    """(plain snippet, HTML snippet with <mark> around words whose stem is a query term; all else escaped), the
+    passage's words read in its `language`. A long passage is cut to show the first match of a `focus` pattern, else
+    the first query term."""
+    plain = _window(text, terms, limit, focus, language)
     out: list[str] = []
     pos = 0
-    for match in _WORD.finditer(plain):
-        if terms and stem_word(match.group(0)) in terms:
+    for match in word_pattern(language).finditer(plain):
+        if terms and stem_word(match.group(0), language) in terms:
             out.append(html.escape(plain[pos : match.start()]))
             out.append(f"<mark>{html.escape(match.group(0))}</mark>")
             pos = match.end()

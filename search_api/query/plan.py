@@ -2,7 +2,8 @@
 
 Words at the ends that ask for the newest articles ("latest news on …"), a time span ("… this week") or open calls
 ("open calls for …") are read off and become the order, a time window and a filter; quoted phrases and -excluded
-words restrict; words no article contains are spell-corrected within the index's vocabulary; the site's synonyms
+words restrict; the query's language is told; words no article contains are spell-corrected within the index's
+vocabulary (in the site's main language only); the site's synonyms
 add phrases for the keyword leg; places named are found for the geography boost. With nothing left to rank
 ("latest news", "open calls this month") the plan browses instead.
 """
@@ -14,7 +15,8 @@ from datetime import date
 
 from indexer.errors import InvalidQuery
 from indexer.geography import QueryPlaces, parse_query_places
-from indexer.keyword import analyse
+from indexer.keyword import DEFAULT_LANGUAGE, analyse
+from indexer.languages import detect_confident
 from search_api.query.spelling import Correction, Speller
 from search_api.query.synonyms import Synonyms
 from search_api.query.syntax import Calls, Peeled, QuerySyntax, Recency, Window, calls_intent, parse_query, \
@@ -59,6 +61,7 @@ class QueryPlan:
     searched: str = ""  # the query searched: the corrected words with the words read off the ends put back
     synonyms: tuple[str, ...] = ()  # the site's synonyms of the query's words, searched by the keyword leg too
     browse: bool = False  # nothing to rank: list the eligible articles newest first (or by deadline)
+    language: str | None = None  # the query's language (ISO 639-1) when detection is confident; None: unknown
 
     @property
     def text(self) -> str:
@@ -82,10 +85,14 @@ def asks_anything(text: str, places: QueryPlaces) -> bool:
 
 def understand(
     text: str, *, filters: Filters | None, sort: Sort | None, spellcheck: bool, speller: Speller, synonyms: Synonyms,
-    today: date,
+    today: date, site_language: str = DEFAULT_LANGUAGE,
 ) -> QueryPlan:
-    """The plan for a checked query `text` (see `check_request`); InvalidQuery when it asks for nothing."""
+    """The plan for a checked query `text` (see `check_request`); InvalidQuery when it asks for nothing. Spelling is
+    corrected only in the site's main language `site_language` (or when the query's language is unknown): a French
+    question on an English site is searched as typed, never rewritten into English words."""
     typed = text
+    language = detect_confident(text)
+    spellcheck = spellcheck and language in (None, site_language)
     recency = recency_intent(text)
     if recency is not None:  # "latest news on X": X is searched, newest first
         text = recency.rest
@@ -106,7 +113,7 @@ def understand(
         syntax = parse_query(text)
     if len(set(syntax.phrases)) > MAX_PHRASES:
         raise InvalidQuery(f"at most {MAX_PHRASES} quoted phrases in a query; {len(set(syntax.phrases))} given")
-    places = parse_query_places(syntax.text)
+    places = parse_query_places(syntax.text, language=language)
     browse = bool(recency or window or calls) and not syntax.phrases and not asks_anything(syntax.text, places)
     if not syntax.text and not browse:
         raise InvalidQuery("the query only excludes words (-word); add words to search for" if syntax.excluded
@@ -119,5 +126,5 @@ def understand(
         typed=typed, syntax=syntax, places=places,
         sort=sort or ("deadline" if calls else "date" if recency else "relevance"), filters=filters,
         recency=recency, window=window, calls=tuple(calls), correction=correction, searched=searched,
-        synonyms=tuple(synonyms.expand(syntax.text)) if synonyms else (), browse=browse,
+        synonyms=tuple(synonyms.expand(syntax.text)) if synonyms else (), browse=browse, language=language,
     )

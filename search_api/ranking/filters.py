@@ -1,5 +1,5 @@
 """Which articles a search may return: boolean masks over the catalogue from the request's filters (category,
-country, region, dates, open or closed calls), the query's time span, and its quoted phrases and excluded words.
+country, region, language, dates, open or closed calls), the query's time span, and its quoted phrases and excluded words.
 The legs search within the mask, so a narrow filter never starves the results."""
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import numpy as np
 from indexer.errors import InvalidQuery
 from indexer.geography import UnknownRegion, canonical_region, country_code, region_members
 from indexer.keyword import KeywordIndex, analyse
+from indexer.languages import UnknownLanguage, normalise
 from search_api.catalogue import NO_DEADLINE, Catalogue
 from search_api.query.syntax import QuerySyntax, Window, phrase_pattern, phrase_words
 from search_api.schemas import Filters
@@ -26,6 +27,13 @@ def _country_codes(names: Sequence[str]) -> list[str]:
             raise InvalidQuery(f"unknown country {name!r}; use an English name or an ISO code, e.g. Kenya or KEN")
         codes.append(code)
     return codes
+
+
+def _language_codes(codes: Sequence[str]) -> list[str]:
+    try:
+        return [normalise(code) for code in codes]
+    except UnknownLanguage as exc:
+        raise InvalidQuery(str(exc)) from None
 
 
 def _region_mask(catalogue: Catalogue, regions: Sequence[str]) -> np.ndarray:
@@ -53,6 +61,8 @@ def filter_mask(catalogue: Catalogue, filters: Filters, today: date) -> np.ndarr
         mask &= catalogue.rows_with_any(catalogue.country_members, _country_codes(filters.countries))
     if filters.regions:
         mask &= _region_mask(catalogue, filters.regions)
+    if filters.languages:
+        mask &= catalogue.rows_with_any(catalogue.language_members, _language_codes(filters.languages))
     with np.errstate(invalid="ignore"):
         if filters.date_from:
             start = datetime.combine(filters.date_from, time.min, tzinfo=timezone.utc).timestamp()

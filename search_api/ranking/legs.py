@@ -37,6 +37,19 @@ class Legs:
     chunk_start: np.ndarray  # article row → its first passage (passages are stored grouped by article)
     keyword: KeywordIndex
 
+    @property
+    def unrelated(self) -> float:
+        """The cosine unrelated texts typically reach under this model (`QueryEncoder.unrelated_cosine`; 0 when the
+        encoder does not say)."""
+        return float(getattr(self.encoder, "unrelated_cosine", 0.0))
+
+    def calibrated(self, cosine: float) -> float:
+        """A cosine on a scale where unrelated texts score about 0 and the same text 1, whatever the model:
+        (cosine − unrelated) / (1 − unrelated). multilingual-e5 puts unrelated texts at ~0.80, MiniLM at ~0.1 (taken
+        as 0, its cosines as they are), so fusion weights and the match floor mean the same under both."""
+        u = self.unrelated
+        return cosine if u == 0.0 else (cosine - u) / (1.0 - u)
+
     def dense_articles(self, query_vec: np.ndarray, need: int, allowed: np.ndarray | None) -> Dense:
         """The top `need` articles by their best passage: {article: (cosine, chunk)}, fewer only if fewer exist.
 
@@ -72,10 +85,12 @@ class Legs:
     def run(
         self, query: str, depth: int, *, mode: Mode = "hybrid", allowed: np.ndarray | None = None,
         query_vec: np.ndarray | None = None, keyword_query: str | None = None, complete: bool = False,
-        prime_tokens: bool = False,
+        prime_tokens: bool = False, keyword_language: str | None = None, keyword_rows: np.ndarray | None = None,
     ) -> tuple[Dense, Keyword]:
         """The two ranked lists before fusion, `depth` each at most (see `Engine.legs`). `prime_tokens`: embed the
-        query with its token vectors in one run of the model, cached for late interaction."""
+        query with its token vectors in one run of the model, cached for late interaction. The keyword leg reads
+        the query in `keyword_language` (English when None) and scores only the articles in `keyword_rows` (a mask;
+        None: all), the ones written in that language: elsewhere its terms mean nothing."""
         dense: Dense = {}
         keyword: Keyword = {}
         bm25 = None
@@ -85,7 +100,9 @@ class Legs:
             qvec = self.encoder.encode_query(query) if query_vec is None else query_vec
             dense = self.dense_articles(qvec, depth, allowed)
         if mode in ("keyword", "hybrid"):
-            bm25 = self.keyword.scores(keyword_query or query)
+            bm25 = self.keyword.scores(keyword_query or query, keyword_language)
+            if keyword_rows is not None and len(bm25):
+                bm25 = np.where(keyword_rows, bm25, np.float32(0.0))
             ids, scores = self.keyword.top(bm25, depth, allowed)
             keyword = {int(i): float(s) for i, s in zip(ids, scores)}
         if complete and mode == "hybrid":

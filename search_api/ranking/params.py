@@ -9,6 +9,9 @@ from typing import Literal
 from search_api.query.synonyms import Synonyms
 
 
+DEFAULT_MATCH_FLOOR = 0.30
+
+
 @dataclass(frozen=True)
 class RankingParams:
     """How hybrid ranking fuses the two legs; defaults chosen by `sift eval` (see BENCHMARKS.md)."""
@@ -42,6 +45,8 @@ class RankingParams:
     # "Weak matches", bench/bench_floor.py): on the sample corpus the best passage of 90 on-topic searches is 0.385 or
     # more at the 1st percentile and every one is answered, while 80% of BBC sport/entertainment/tech headlines and
     # 84.5% of SciFact claims are held back; no judged query of SciFact, MEDLINE or CISI is. 0 turns the check off.
-    match_floor: float = 0.30
+    # None: the model's own floor on its calibrated scale (`match_floor` of the encoder, e.g. multilingual-e5's), else
+    # DEFAULT_MATCH_FLOOR; the engine resolves it when it loads.
+    match_floor: float | None = None
     # the site's synonyms (SIFT_SYNONYMS): phrases the keyword leg also searches when the query holds their partner
     synonyms: Synonyms = Synonyms()

@@ -44,26 +44,30 @@ class Ranker:
         self.late = late
         self.catalogue = catalogue
         self.params = params
+        self._scopes: dict[str, np.ndarray] = {}  # language → its articles (the version never changes)
 
     def rank(
         self, query: str, mode: Mode, need: int, allowed: np.ndarray | None, also: Sequence[str] = (),
-        places: QueryPlaces | None = None,
+        places: QueryPlaces | None = None, language: str | None = None,
     ) -> list[Candidate]:
         """The eligible articles ranked for `query`; `also` (synonyms) are searched by the keyword leg as well. The
         keyword leg reads the query without its place names (`places`, found when not given), so that "in Africa"
-        does not reward articles for literally saying "Africa" while the boost rewards articles about Africa."""
+        does not reward articles for literally saying "Africa" while the boost rewards articles about Africa; and
+        only in the query's `language` (see `keyword_scope`)."""
         p = self.params
-        places = parse_query_places(query) if places is None else places
+        places = parse_query_places(query, language=language) if places is None else places
+        keyword_language, keyword_rows = self.keyword_scope(language, mode)
         dense, keyword = self.legs.run(
             query, need, mode=mode, allowed=allowed, keyword_query=" ".join([places.residual or query, *also]),
-            complete=p.fusion == "tm2c2", prime_tokens=self.late.active,
+            complete=p.fusion == "tm2c2", prime_tokens=self.late.active, keyword_language=keyword_language,
+            keyword_rows=keyword_rows,
         )
+        semantic = {a: self.legs.calibrated(s) for a, (s, _) in dense.items()}
         if mode == "semantic":
-            scored = {a: s for a, (s, _) in dense.items()}
+            scored = semantic
         elif mode == "keyword":
             scored = keyword
         else:
-            semantic = {a: s for a, (s, _) in dense.items()}
             scored = fusion.fuse(semantic, keyword, method=p.fusion, weight=p.weight, rrf_k=p.rrf_k)
         # the score "relevant results" are measured by (facets, sort=date: `facet_share` of the best) stays the fused
         # one it was calibrated on; late interaction lifts the top 30 above the rest and re-orders them
@@ -81,3 +85,23 @@ class Ranker:
             )
             for a in order
         ]
+
+    def keyword_scope(self, language: str | None, mode: Mode) -> tuple[str, np.ndarray | None]:
+        """(the language the keyword leg reads the query in, the articles it may score: None for all). A query in a
+        known language is matched against the articles written in it, with its stemmer and stop words; when the site
+        has none in that language a hybrid search leaves the keyword leg silent (its terms would only match names and
+        noise: measured on XQuAD, Spanish questions over English articles 0.504 nDCG@10 hybrid vs 0.933 by meaning
+        alone) and a keyword search reads every article. A query whose language is unknown (short, or mixed) is read
+        in the site's main language against every article, as before languages were told."""
+        c = self.catalogue
+        if language is None:
+            return c.main_language, None
+        rows = c.language_members.get(language)
+        if rows is None:
+            return (c.main_language, None) if mode == "keyword" else (language, np.zeros(c.size, dtype=bool))
+        if len(rows) == c.size:
+            return language, None
+        if language not in self._scopes:
+            mask = self._scopes[language] = np.zeros(c.size, dtype=bool)
+            mask[rows] = True
+        return language, self._scopes[language]

@@ -31,6 +31,7 @@ class RelatedRules:
     max_age_days: float | None = None  # candidates older than this are dropped (undated ones are kept)
     same_category_boost: float = 0.0  # added to the score of a candidate sharing a category with the source
     hide_closed_calls: bool = False  # drop candidates whose application deadlines have all passed (stale calls)
+    same_language: bool = False  # only candidates written in the source's language (a multilingual site's choice)
 
     def __post_init__(self) -> None:
         if not -1.0 <= self.min_similarity <= 1.0:
@@ -111,6 +112,7 @@ def select_related(
     excluded: Collection[int] = (),
     rank: np.ndarray | None = None,
     closed: np.ndarray | None = None,
+    other_language: np.ndarray | None = None,
 ) -> list[Picked]:
     """Up to `k` articles from the candidates, best first; fewer (even none) rather than any below the floor.
 
@@ -119,7 +121,9 @@ def select_related(
     near-duplicate group. Never the source; never two members of one group, nor a member of the source's group;
     never an excluded article or its near-duplicates. Pins take their positions first and ignore the rules.
     `rank` (per candidate, default the similarity) orders the candidates; the floor always applies to `similarity`.
-    `closed` (per candidate) marks calls whose deadlines have all passed, dropped under `hide_closed_calls`.
+    `closed` (per candidate) marks calls whose deadlines have all passed, dropped under `hide_closed_calls`;
+    `other_language` (per candidate) the ones written in another language than the source, dropped under
+    `same_language`.
     """
     if k < 1:
         return []
@@ -135,6 +139,8 @@ def select_related(
         keep &= ~(age_days > rules.max_age_days)  # NaN (undated) compares False: kept
     if rules.hide_closed_calls and closed is not None:
         keep &= ~closed
+    if rules.same_language and other_language is not None:
+        keep &= ~other_language
     score = (similarity if rank is None else rank).astype(np.float64)
     if rules.half_life_days is not None and age_days is not None:
         ages = np.nan_to_num(np.clip(age_days, 0.0, None), nan=0.0)

@@ -16,6 +16,7 @@ from indexer.article import Article
 from indexer.chunking import chunk_article
 from indexer.editorial import Curation
 from indexer.errors import ArticleNotFound, InvalidQuery
+from indexer.languages import detect_confident
 from indexer.publish import article_vectors
 from search_api.catalogue import Catalogue
 from search_api.ranking.legs import QueryEncoder
@@ -59,14 +60,18 @@ class RelatedPosts:
         rules = rules or self.rules
         n = self.neighbours
         vec = self.article_index.reconstruct(idx)
-        scores = n.scores[idx]
+        scores = self._similarity(n.scores[idx])
+        language = self.catalogue.language[idx]
         picks = self._pick(
-            n.ids[idx], scores, k, rules, source=idx, source_vec=vec, curation=curation, rank=n.rank[idx]
+            n.ids[idx], scores, k, rules, source=idx, source_vec=vec, curation=curation, rank=n.rank[idx],
+            language=language,
         )
         if len(picks) < k and n.ids.shape[1] < self.catalogue.size - 1 and scores.min() >= rules.min_similarity:
-            # the precomputed list ran out above the floor (large k, duplicates, excludes): search deeper, live
+            # the precomputed list ran out above the floor (large k, duplicates, excludes, another language): search
+            # deeper, live
             ids, scores = self._live_neighbours(vec, 4 * k + 32)
-            picks = self._pick(ids, scores, k, rules, source=idx, source_vec=vec, curation=curation)
+            picks = self._pick(ids, scores, k, rules, source=idx, source_vec=vec, curation=curation,
+                               language=language)
         items = self._items(picks, lambda: self.explainer.profile(idx), self._places(idx), n.ids[idx], source_row=idx)
         return RelatedResults(article_id=article_id, items=items, version=self.version)
 
@@ -82,7 +87,8 @@ class RelatedPosts:
         ordinals = np.array([c.ordinal for c in chunks], dtype=np.int32)
         vec = article_vectors(vectors, np.zeros(len(chunks), dtype=np.int32), ordinals, 1)[0]
         ids, scores = self._live_neighbours(vec, 4 * k + 32)
-        picks = self._pick(ids, scores, k, rules or self.rules, source=None, source_vec=vec)
+        picks = self._pick(ids, scores, k, rules or self.rules, source=None, source_vec=vec,
+                           language=detect_confident(f"{draft.title}\n{draft.body}"))
         profile = term_profile(f"{draft.title}\n{draft.body}")
         items = self._items(picks, lambda: profile, [], ids)
         return RelatedResults(article_id=None, items=items, version=self.version)
@@ -95,7 +101,13 @@ class RelatedPosts:
         if fetch == 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
         scores, ids = self.article_index.search(vec.reshape(1, -1).astype(np.float32), fetch)
-        return ids[0], scores[0]
+        return ids[0], self._similarity(scores[0])
+
+    def _similarity(self, cosines: np.ndarray) -> np.ndarray:
+        """Article cosines on the model-independent scale the floor is set on (`Legs.calibrated`: e5's unrelated
+        pairs sit at ~0.80, MiniLM's cosines are taken as they are)."""
+        u = float(getattr(self.encoder, "unrelated_cosine", 0.0))
+        return cosines if u == 0.0 else (cosines - u) / (1.0 - u)
 
     def _curated(self, curation: Curation, source: int | None, source_vec: np.ndarray) -> tuple[list[Pin], list[int]]:
         """The editors' pins (with their similarity to the source) and excluded rows; ids no longer (or not yet) in
@@ -105,14 +117,17 @@ class RelatedPosts:
         for target, at in curation.pins:
             row = position.get(target)
             if row is not None and row != source:
-                pins.append(Pin(row, at, float(self.article_index.reconstruct(row) @ source_vec)))
+                cosine = np.float32(self.article_index.reconstruct(row) @ source_vec)
+                pins.append(Pin(row, at, float(self._similarity(np.array([cosine]))[0])))
         return pins, [position[t] for t in curation.excludes if t in position]
 
     def _pick(
         self, ids: np.ndarray, scores: np.ndarray, k: int, rules: RelatedRules, *, source: int | None,
         source_vec: np.ndarray, curation: Curation | None = None, rank: np.ndarray | None = None,
+        language: str | None = None,
     ) -> list[Picked]:
-        """The candidates' features the rules need, and the editors' pins and excludes, handed to the policy."""
+        """The candidates' features the rules need, and the editors' pins and excludes, handed to the policy.
+        `language`: the source's (None: unknown, no candidate is of another language)."""
         c = self.catalogue
         rows = np.asarray(ids, dtype=np.int64)
         valid = np.maximum(rows, 0)  # -1 padding is dropped by the policy; index safely meanwhile
@@ -126,10 +141,13 @@ class RelatedPosts:
             vectors = self.article_index.reconstruct_batch(valid)
         if rules.hide_closed_calls:
             closed = c.calls_closed(datetime.now(timezone.utc).date(), valid)
+        other = None
+        if rules.same_language and language is not None:
+            other = np.array([c.language[r] != language for r in valid.tolist()], dtype=bool)
         pins, excluded = self._curated(curation, source, source_vec) if curation is not None else ([], [])
         return select_related(
             rows, scores, k, rules, group=c.group, source=source, age_days=age, same_category=same,
-            vectors=vectors, pins=pins, excluded=excluded, rank=rank, closed=closed,
+            vectors=vectors, pins=pins, excluded=excluded, rank=rank, closed=closed, other_language=other,
         )
 
     def _reason(

@@ -1,3 +1,5 @@
+from importlib.metadata import version
+
 import pytest
 
 from indexer.geography import (
@@ -10,7 +12,9 @@ from indexer.geography import (
     region_members,
     suggest_region,
     tag_places,
+    tagger_params,
 )
+from indexer.place_names import PLACE_LANGUAGES
 
 
 @pytest.mark.parametrize(
@@ -308,3 +312,107 @@ def test_unknown_region_message_lists_close_matches():
         region_members("Est Africa")
     with pytest.raises(UnknownRegion, match="see known_regions"):
         region_members("Atlantis")
+
+
+# Place names in the reader's language (indexer/place_names.py): read only when a language is given.
+@pytest.mark.parametrize(
+    ("language", "body", "countries"),
+    [
+        ("fr", "Élections au Sénégal et en Côte d'Ivoire.", ("SEN", "CIV")),
+        ("fr", "Le cacao de Côte d\u2019Ivoire.", ("CIV",)),  # CLDR's typographic apostrophe
+        ("fr", "Le cacao de Côte d'Ivoire.", ("CIV",)),
+        ("fr", "Des écoles à Maurice et au Niger.", ("MUS", "NER")),
+        ("fr", "Maurice Kamto a quitté la prison.", ()),  # a first name before a capitalised word: a person
+        ("fr", "La réunion du conseil a eu lieu.", ()),  # a meeting, not La Réunion
+        ("fr", "Les matchs en Angleterre et en Irlande du Nord.", ("GBR",)),  # not Ireland
+        ("es", "Sequía en Kenia.", ("KEN",)),
+        ("es", "La Virgen de Guadalupe en Granada.", ()),  # a first name and the Spanish city
+        ("pt", "Cheias em Moçambique e no Quénia.", ("MOZ", "KEN")),  # Brazil's and Portugal's spellings
+        ("ar", "مساعدات بإفريقيا وكينيا وللسودان", ("KEN", "SDN")),  # written on: ب "in", و "and", ل "for"
+        ("ar", "تاريخ بروسيا", ()),  # Prussia, not ب + روسيا
+        ("ar", "الدعم المالي", ()),  # "financial", not Mali
+        ("sw", "Msaada kwa Msumbiji na Uingereza.", ("MOZ", "GBR")),
+        ("sw", "Jamhuri ya Kidemokrasia ya Kongo na Kongo.", ("COD",)),  # "Kongo" alone is ambiguous, as "Congo"
+        ("ha", "Shugaba ya gana da jami'an Najeriya.", ("NGA",)),  # "ya gana da": "he met with", not Ghana
+        ("de", "Kenias Regierung und Großbritannien.", ("KEN", "GBR")),
+        ("ru", "Помощь Кении и Южному Судану.", ("KEN", "SSD")),  # declined names
+        ("am", "የኢትዮጵያ መንግስት በግብፅ", ("ETH", "EGY")),  # የ "of", በ "in"; ፅ spelt as CLDR's ጽ
+    ],
+)
+def test_article_countries_in_other_languages(language, body, countries):
+    assert tag_places("", body, language=language).countries == countries
+
+
+@pytest.mark.parametrize(
+    ("language", "body", "regions"),
+    [
+        ("fr", "Le financement de la lutte contre la traite des enfants en Afrique.", ("Africa",)),
+        ("fr", "Les pays africains.", ("Africa",)),  # adjectives are written in lowercase
+        ("fr", "La Communauté des États de l'Afrique de l'Ouest.",
+         ("Africa", "Western Africa", "Sub-Saharan Africa", "West and Central Africa")),
+        ("es", "Ayuda a África y a América Latina.", ("Africa", "Americas", "Latin America")),
+        ("ar", "تمويل مكافحة الاتجار بالأطفال في أفريقيا", ("Africa",)),
+        ("sw", "Ukame katika Afrika Mashariki.",  # CLDR: "Afrika ya Mashariki"
+         ("Africa", "Eastern Africa", "Sub-Saharan Africa", "Eastern and Southern Africa")),
+        ("sw", "Umoja wa Ulaya.", ()),  # the European Union, not Europe (Ulaya), as in English
+    ],
+)
+def test_article_regions_in_other_languages(language, body, regions):
+    places = tag_places("", body, language=language)
+    assert (places.countries, places.regions) == ((), regions)
+
+
+def test_other_languages_are_read_only_when_asked():
+    assert tag_places("", "Sequía en Kenia y Moçambique, en Afrique.").countries == ()
+    english = "Drought in Kenya; Chad Smith said aid reached the Sahel."
+    assert tag_places("", english) == tag_places("", english, language=None) == tag_places("", english, language="en")
+    assert tag_places("", english).countries == ("KEN",)
+    # English names are read in every language; a language without names here reads English ones only
+    assert tag_places("", english, language="fr").countries == ("KEN",)
+    assert tag_places("", "Kenia'da kuraklık.", language="tr").countries == ()
+
+
+@pytest.mark.parametrize("language", ["FR", "fr-FR", "fr_CA"])
+def test_language_may_be_a_locale(language):
+    assert tag_places("", "Sécheresse au Kenya et en Afrique.", language=language).regions[0] == "Africa"
+
+
+def test_declared_names_in_the_language():
+    places = tag_places("", "", declared=["Sénégal", "Afrique de l'Ouest", "Atlantide"], language="fr")
+    assert (places.countries, places.unknown) == (("SEN",), ("Atlantide",))
+    assert "Western Africa" in places.regions
+    assert tag_places("", "", declared=["Afrique de l'Ouest"]).unknown == ("Afrique de l'Ouest",)
+
+
+@pytest.mark.parametrize(
+    ("language", "query", "countries", "regions", "residual"),
+    [
+        ("fr", "financement de la lutte contre la traite des enfants en Afrique", (), ("Africa",),
+         "financement de la lutte contre la traite des enfants"),
+        ("fr", "traite des enfants au Sénégal et en Côte d’Ivoire", ("SEN", "CIV"), (), "traite des enfants"),
+        ("fr", "écoles pour l'Afrique de l'Ouest", (), ("Western Africa",), "écoles"),
+        ("fr", "financement en Afrique pour les filles", (), ("Africa",), "financement pour les filles"),
+        ("es", "becas para estudiantes en Kenia", ("KEN",), (), "becas para estudiantes"),
+        ("ar", "تمويل بأفريقيا", (), ("Africa",), "تمويل"),  # the prefix goes with the place
+        ("de", "Schulen in Kenia und Uganda", ("KEN", "UGA"), (), "Schulen"),
+        ("sw", "mali ya umma", (), (), "mali ya umma"),  # "public property": Mali only with its capital
+        (None, "financement en Afrique", (), (), "financement en Afrique"),
+    ],
+)
+def test_parse_query_places_in_other_languages(language, query, countries, regions, residual):
+    parsed = parse_query_places(query, language=language)
+    assert (parsed.countries, parsed.regions, parsed.residual) == (countries, regions, residual)
+
+
+def test_query_spans_hold_what_is_written_onto_a_name():
+    assert parse_query_places("تمويل بأفريقيا", language="ar").spans == ((6, 14),)
+
+
+@pytest.mark.parametrize("language", PLACE_LANGUAGES)
+def test_every_language_table_names_known_places(language):
+    # builds the language's names: an ISO3 code or region name in its tables that the tagger lacks raises
+    assert tag_places("", "", declared=["Kenya"], language=language).countries == ("KEN",)
+
+
+def test_tagger_params_record_babel():
+    assert tagger_params()["babel"] == version("babel")

@@ -149,9 +149,9 @@ def test_place_tags_are_copied_for_unchanged_articles_and_computed_for_the_rest(
     tagged = []
     real = publishing.tag_places
 
-    def counting(title, body, declared=()):
+    def counting(title, body, declared=(), **options):
         tagged.append(title)
-        return real(title, body, declared)
+        return real(title, body, declared, **options)
 
     monkeypatch.setattr(publishing, "tag_places", counting)
     kenya = Article(id="kenya", title="Floods in Kenya", body="Rain in Nairobi and Ghana.")

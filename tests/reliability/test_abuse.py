@@ -115,8 +115,9 @@ HOSTILE_RECORDS = [
      "body": "Cocoa exports from Ghana rose this year."},
 ]
 ALLOWED = {  # the only markup the fragment may contain: tag → attributes
-    "link": {"rel", "href"}, "aside": {"class", "aria-label"}, "h2": {"class"}, "ul": {"class"},
-    "li": {"class"}, "a": {"class", "href", "target"}, "span": {"class"},
+    # lang and dir: the catalogue's language and its direction (ltr/rtl), never taken from an article
+    "link": {"rel", "href"}, "aside": {"class", "aria-label", "lang", "dir"}, "h2": {"class"}, "ul": {"class"},
+    "li": {"class"}, "a": {"class", "href", "target", "dir"}, "span": {"class", "dir"},
 }
 
 
@@ -174,7 +175,7 @@ def test_the_demo_page_shows_hostile_articles_as_text(hostile, article_id):
     markup.feed(r.text)
     scripts = [attrs for tag, attrs in markup.tags if tag == "script"]
     assert scripts == [{"src": "/widget.js", "data-article-id": article_id, "data-count": "5", "data-layout": "list",
-                        "data-title": "Related posts", "async": None}]
+                        "async": None}]  # the heading comes from the widget's catalogue, in the page's language
     assert not [tag for tag, _ in markup.tags if tag in ("img", "iframe", "object", "b")]
     assert all(not name.startswith("on") for _, attrs in markup.tags for name in attrs)
     assert [attrs["href"] for tag, attrs in markup.tags if tag == "a"] == [

@@ -113,6 +113,31 @@ def test_health_stats_page_and_openapi(client):
     assert {"/search", "/articles/{article_id}", "/articles/{article_id}/related", "/related", "/health", "/stats"} <= set(spec["paths"])
 
 
+@pytest.mark.parametrize(
+    ("query", "site", "root"),
+    [
+        ("", "en", '<html lang="en" dir="ltr">'),
+        ("?lang=es", "en", '<html lang="es" dir="ltr">'),
+        ("?lang=ar", "en", '<html lang="ar" dir="rtl">'),
+        ("?lang=pt-BR", "en", '<html lang="pt" dir="ltr">'),  # a regional tag gets its language's catalogue
+        ("?lang=xx", "en", '<html lang="en" dir="ltr">'),  # no catalogue: the site's language, no error
+        ("", "pt", '<html lang="pt" dir="ltr">'),
+        ("?lang=xx", "ar", '<html lang="ar" dir="rtl">'),
+        ("?lang=fr", "ar", '<html lang="fr" dir="ltr">'),
+    ],
+)
+def test_search_page_is_served_in_the_language_asked_for_else_the_sites(tiny_engine, tiny_index, query, site, root):
+    with TestClient(create_app(Settings(index_dir=tiny_index, ui_language=site), engine=tiny_engine)) as c:
+        page = c.get("/" + query)
+    assert page.status_code == 200 and page.text.splitlines()[1] == root
+    assert page.headers["content-language"] == root.split('"')[1]
+
+
+def test_search_page_refuses_an_overlong_language_tag(client):
+    r = client.get("/", params={"lang": "x" * 36})
+    assert r.status_code == 422 and r.json()["error"] == "lang: String should have at most 35 characters"
+
+
 def test_missing_index_gives_503_with_the_reason(tmp_path):
     with TestClient(create_app(Settings(index_dir=tmp_path / "empty"))) as c:
         assert c.get("/health").json()["status"] == "no index"
@@ -158,7 +183,7 @@ def test_search_facets_over_http(client):
     assert plain["facets"] is None
     body = client.get("/search", params={"q": "mangrove restoration grant", "facets": "true"}).json()
     facets = body["facets"]
-    assert set(facets) == {"counted", "categories", "countries", "regions", "years", "calls"}
+    assert set(facets) == {"counted", "categories", "countries", "regions", "languages", "years", "calls"}
     assert 0 < facets["counted"] <= 12  # the tiny index holds 12 articles
     assert all(set(v) == {"value", "count"} for v in facets["categories"])
     r = client.get("/search", params={"q": "water", "facets": "perhaps"})

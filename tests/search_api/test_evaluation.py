@@ -152,3 +152,12 @@ def test_bootstrap_means_pair_the_rows_skip_nan_and_draw_in_blocks():
     assert only_first.any() and np.all(means[1][only_first] <= 20.0)
     big = bootstrap_means(np.arange(50_000, dtype=float), resamples=120)  # 40 resamples per ~2M-cell block
     assert big.shape == (1, 120) and abs(big.mean() - 24_999.5) < 200
+
+
+def test_a_run_no_query_answered_scores_zero():
+    """The keyword leg is silent for questions in a language the site lacks: its run may hold no query at all."""
+    from search_api.evaluation.beir import _score
+
+    metrics, per_query = _score({"keyword": {}, "semantic": {"q1": {"d1": 0.9}}}, {"q1": {"d1": 1}, "q2": {"d2": 1}})
+    assert metrics["keyword"] == {"ndcg@10": 0.0, "recall@100": 0.0, "mrr@10": 0.0}
+    assert per_query["keyword"] == {"q1": 0.0, "q2": 0.0} and metrics["semantic"]["ndcg@10"] == 0.5

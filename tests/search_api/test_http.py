@@ -31,5 +31,6 @@ def test_errors_over_http_are_json_without_traces(server):
 
 
 def test_page_and_docs_over_http(server):
-    assert "Sift" in httpx.get(f"{server}/").text
+    page = httpx.get(f"{server}/")
+    assert '<html lang="en" dir="ltr">' in page.text and '<script src="/static/search.js">' in page.text
     assert httpx.get(f"{server}/docs").status_code == 200

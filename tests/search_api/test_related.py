@@ -97,6 +97,14 @@ def test_closed_calls_are_dropped_only_when_asked():
     assert pick(rules=RelatedRules(min_similarity=-1, hide_closed_calls=True)) == [1, 2, 4, 5]
 
 
+def test_other_languages_are_dropped_only_when_asked():
+    other = np.array([False, True, False, False, True])  # per candidate: rows 2 and 5 are in another language
+    assert pick(other_language=other) == [1, 2, 4, 5]
+    # 2 goes and its near-duplicate 3, in the source's language, takes its place; 5 goes
+    assert pick(rules=RelatedRules(min_similarity=-1, same_language=True), other_language=other) == [1, 3, 4]
+    assert pick(rules=RelatedRules(min_similarity=-1, same_language=True)) == [1, 2, 4, 5]  # language unknown
+
+
 def test_mmr_trades_relevance_for_diversity():
     # 1 and 4 say nearly the same thing; 5 is less similar to the source but new
     vecs = np.array([[1.0, 0.0], [0.999, 0.045], [0.0, 1.0]])

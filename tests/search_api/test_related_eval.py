@@ -138,3 +138,30 @@ def test_error_cut_hand_computed_and_its_interval():
     assert few["low"] < few["cut"] < few["high"] and many["low"] < many["cut"] < many["high"]
     assert many["high"] - many["low"] < (few["high"] - few["low"]) / 3
     assert error_cut(system, np.ones(50)) is None  # a perfect baseline leaves nothing to cut
+
+
+@pytest.fixture(scope="module")
+def mixed_labelled(tmp_path_factory) -> Path:
+    """The English/French/Spanish test corpus in the evaluation's shape, each record saying its language."""
+    out = tmp_path_factory.mktemp("mixed") / "mixed.jsonl"
+    rows = [json.loads(line) for line in (FIXTURES / "multilingual" / "mixed_corpus.jsonl").read_text().splitlines()]
+    out.write_text("".join(json.dumps({"id": r["id"], "category": r["categories"][0], "title": r["title"],
+                                       "text": r["body"], "language": r["id"][:2]}) + "\n" for r in rows))
+    return out
+
+
+def test_one_language_of_a_multilingual_corpus_is_read_alone(mixed_labelled):
+    assert load_labelled(mixed_labelled).languages == ["en"] * 4 + ["fr"] * 3 + ["es"] * 2
+    with pytest.raises(LabelledDataError, match="3 articles in language 'fr'; need at least 6"):
+        load_labelled(mixed_labelled, "fr")
+
+
+def test_eval_related_reports_each_language(mixed_labelled, tmp_path):
+    result = CliRunner().invoke(app, ["eval-related", str(mixed_labelled), "--json"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)["by_language"]
+    assert {code: m["articles"] for code, m in report.items()} == {"en": 4, "es": 2, "fr": 3}
+    for m in report.values():
+        assert 0 <= m["sift_precision@5"] <= 1 and 0 <= m["cross_language"] <= 1
+    # Spanish sources have only one Spanish neighbour: most of their five items are in other languages
+    assert report["es"]["cross_language"] >= 0.6

@@ -1,4 +1,5 @@
-"""The related-posts widget over HTTP: widget.js, the HTML fragment, lookup by URL, caching, CORS and escaping."""
+"""The related-posts widget over HTTP: widget.js, the HTML fragment, lookup by URL, caching, CORS, escaping and
+the language of its words."""
 
 import json
 from datetime import datetime, timezone
@@ -10,10 +11,12 @@ from fastapi.testclient import TestClient
 from search_api.http.app import create_app
 from search_api.schemas import RelatedItem, RelatedResults
 from search_api.settings import Settings
+from search_api.http.messages import catalogue
 from search_api.http.widget import is_http_url, render_fragment
 
 HOSTILE = '<script>alert(1)</script> & "quotes"'
 ALLOWED = "https://news.example.org"
+ENGLISH = catalogue("en")
 
 
 @pytest.fixture(scope="module")
@@ -54,10 +57,21 @@ def test_widget_js_is_small_plain_javascript(client):
     r = client.get("/widget.js")
     assert r.status_code == 200
     assert r.headers["content-type"].split(";")[0] == "application/javascript"
-    assert len(r.content) < 5 * 1024, f"widget.js is {len(r.content)} bytes; keep it under 5 KB"
+    # 5 KB until it chose a language and formatted dates (+1.2 KB); its words are in the catalogues, loaded apart
+    assert len(r.content) < 7 * 1024, f"widget.js is {len(r.content)} bytes; keep it under 7 KB"
     assert r.headers["cache-control"] == "public, max-age=3600"
     assert r.headers["x-content-type-options"] == "nosniff"
     assert "innerHTML" not in r.text and "textContent" in r.text
+
+
+def test_widget_js_knows_the_catalogues_and_the_site_language(client, tiny_engine, tiny_index):
+    """The script picks the host page's language itself: it is served with the languages that have a catalogue and
+    the site's own (SIFT_UI_LANGUAGE) for pages in any other."""
+    assert 'var LANGS = ["ar", "en", "es", "fr", "pt"], SITE_LANG = "en";' in client.get("/widget.js").text
+    with TestClient(create_app(Settings(index_dir=tiny_index, ui_language="pt"), engine=tiny_engine)) as pt:
+        portuguese = pt.get("/widget.js")
+    assert 'SITE_LANG = "pt";' in portuguese.text
+    assert portuguese.headers["etag"] != client.get("/widget.js").headers["etag"]
 
 
 def test_widget_css_is_scoped(client):
@@ -98,7 +112,8 @@ def test_fragment_lists_k_related_posts_without_the_article(client):
     for aid in expected:
         assert f'href="https://news.example.org/{aid}"' in r.text
     assert "news.example.org/t01\"" not in r.text
-    assert '<h2 class="sift-title">Related posts</h2>' in r.text and 'class="sift-box sift-list"' in r.text
+    assert '<h2 class="sift-title">Related posts</h2>' in r.text
+    assert '<aside class="sift-box sift-list" lang="en" dir="ltr" aria-label="Related posts">' in r.text
 
 
 def test_fragment_and_json_say_when_a_listed_grant_call_closed(client):
@@ -110,18 +125,37 @@ def test_fragment_and_json_say_when_a_listed_grant_call_closed(client):
     assert "2025-12-01 · Funding Opportunities · deadline 2026-03-15" in client.get("/demo/article/t03").text
 
 
+@pytest.mark.parametrize(
+    ("lang", "box", "heading", "closed"),
+    [
+        ("ar", 'lang="ar" dir="rtl" aria-label="منشورات ذات صلة"', "منشورات ذات صلة", "أُغلقت في 2026-03-15"),
+        ("fr-CA", 'lang="fr" dir="ltr" aria-label="Articles liés"', "Articles liés", "Clos le 2026-03-15"),
+        ("pt_BR", 'lang="pt" dir="ltr"', "Artigos relacionados", "Encerrada em 2026-03-15"),
+        ("de", 'lang="en" dir="ltr"', "Related posts", "Closed 2026-03-15"),  # no catalogue: the site's language
+    ],
+)
+def test_fragment_in_the_language_asked_for(client, lang, box, heading, closed):
+    r = client.get("/widget/related/t11", params={"k": 5, "lang": lang})
+    assert r.status_code == 200
+    assert box in r.text and f'<h2 class="sift-title">{heading}</h2>' in r.text
+    assert f'<span class="sift-date">{closed}</span>' in r.text
+    # every title takes the direction of its own text: these English titles stay left to right in an Arabic box
+    assert r.text.count('class="sift-link" dir="auto"') == 5
+
+
 def test_fragment_layout_and_title(client):
     r = client.get("/widget/related/t04", params={"k": 2, "layout": "cards", "title": "More <b>stories</b>"})
     assert 'class="sift-box sift-cards"' in r.text and 'class="sift-meta"' in r.text
     assert "<h2 class=\"sift-title\">More &lt;b&gt;stories&lt;/b&gt;</h2>" in r.text
-    assert "<h2" not in client.get("/widget/related/t04", params={"title": ""}).text
+    untitled = client.get("/widget/related/t04", params={"title": ""}).text
+    assert "<h2" not in untitled and 'aria-label="Related posts"' in untitled  # the box still has a name
 
 
 def test_fragment_escapes_a_hostile_title(hostile_client):
     r = hostile_client.get("/widget/related/h01", params={"k": 1})
     assert r.status_code == 200
     assert "<script" not in r.text
-    assert ('<a class="sift-link" href="https://news.example.org/h02" target="_top">'
+    assert ('<a class="sift-link" dir="auto" href="https://news.example.org/h02" target="_top">'
             "&lt;script&gt;alert(1)&lt;/script&gt; &amp; &quot;quotes&quot;</a>") in r.text
 
 
@@ -131,7 +165,8 @@ def test_fragment_shows_an_article_without_url_as_text(tmp_path, embedder):
     with _client_over([SOURCE, no_url], tmp_path, embedder) as c:
         r = c.get("/widget/related/h01", params={"k": 1})
     assert r.status_code == 200
-    assert '<li class="sift-item"><span class="sift-link">Grant round for school feeding in Malawi</span>' in r.text
+    assert ('<li class="sift-item"><span class="sift-link" dir="auto">Grant round for school feeding in Malawi</span>'
+            in r.text)
 
 
 def test_demo_page_escapes_the_article_and_embeds_the_widget(hostile_client):
@@ -163,8 +198,8 @@ def test_only_http_urls_become_links(url, linked):
     assert is_http_url(url) is linked
     item = RelatedItem(id="x", title="T", url=url, score=0.5, published_at=datetime(2025, 1, 2, tzinfo=timezone.utc))
     html = render_fragment(RelatedResults(article_id="a", items=[item], version="1"), layout="list", title="R",
-                           stylesheet="/widget.css")
-    assert ("<a " in html) is linked and ('<span class="sift-link">T</span>' in html) is not linked
+                           stylesheet="/widget.css", words=ENGLISH)
+    assert ("<a " in html) is linked and ('<span class="sift-link" dir="auto">T</span>' in html) is not linked
     if url:
         assert (escape(url) in html) is linked  # an unsafe URL is dropped, never printed
     assert '<span class="sift-date">2025-01-02</span>' in html
@@ -172,15 +207,15 @@ def test_only_http_urls_become_links(url, linked):
 
 def test_fragment_of_an_empty_list_is_empty():
     assert render_fragment(RelatedResults(article_id="a", items=[], version="1"), layout="list", title="R",
-                           stylesheet="/widget.css") == ""
+                           stylesheet="/widget.css", words=ENGLISH) == ""
 
 
 def test_cards_show_the_reason_escaped_and_lists_leave_it_out():
     item = RelatedItem(id="b", title="B", url="https://news.example.org/b", score=0.5, reason="Both mention <b>")
     related = RelatedResults(article_id="a", items=[item], version="1")
-    cards = render_fragment(related, layout="cards", title="", stylesheet="/widget.css")
+    cards = render_fragment(related, layout="cards", title="", stylesheet="/widget.css", words=ENGLISH)
     assert '<span class="sift-why">Both mention &lt;b&gt;</span>' in cards
-    assert "sift-why" not in render_fragment(related, layout="list", title="", stylesheet="/widget.css")
+    assert "sift-why" not in render_fragment(related, layout="list", title="", stylesheet="/widget.css", words=ENGLISH)
 
 
 # -- lookup by page URL -----------------------------------------------------------------------------------------

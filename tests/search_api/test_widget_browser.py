@@ -214,8 +214,8 @@ def test_nothing_is_shown_when_there_is_nothing_to_show(tab, server, status, bod
     assert len(tab.warnings) == 1 and warning in tab.warnings[0]
 
 
-def _host_page(server: str, attrs: str) -> str:
-    return (f'<!doctype html><html><head><title>Blog</title></head><body><h1>A post</h1><div id="slot"></div>'
+def _host_page(server: str, attrs: str, root: str = "<html>") -> str:
+    return (f'<!doctype html>{root}<head><title>Blog</title></head><body><h1>A post</h1><div id="slot"></div>'
             f'<script src="{server}/widget.js" {attrs} async></script></body></html>')
 
 
@@ -454,7 +454,7 @@ def test_search_page_shows_grant_deadlines_and_filters_by_them(tab, server):
     tab.page.click("button[type=submit]")
     tab.page.wait_for_selector("#facets button[data-facet=calls]")
     metas = tab.page.eval_on_selector_all(".hit .meta", "ms => ms.map(m => m.textContent)")
-    assert sum("closed 2026-03-15" in m for m in metas) == 1  # t03, the EU climate call, only
+    assert sum("closed Mar 15, 2026" in m for m in metas) == 1  # t03, the EU climate call, only
     tab.page.locator("#facets button[data-facet=calls]").first.click()  # "closed 1"
     expect(tab.page.locator(".hit")).to_have_count(1)
     assert tab.page.text_content("#active") == "closed calls \u00d7"
@@ -462,12 +462,12 @@ def test_search_page_shows_grant_deadlines_and_filters_by_them(tab, server):
     expect(tab.page.locator(".hit")).not_to_have_count(1)
     tab.page.select_option("#sort", "deadline")
     expect(tab.page.locator("#status")).to_contain_text("soonest deadline first")
-    assert "closed 2026-03-15" in tab.page.text_content(".hit .meta")  # the only call comes first
+    assert "closed Mar 15, 2026" in tab.page.text_content(".hit .meta")  # the only call comes first
     assert tab.csp_violations() == [] and tab.errors == []
 
 
 @pytest.mark.parametrize(("query", "status"), [
-    ("open calls", "calls that have closed, newest first"),  # nothing else to search for: every closed call
+    ("open calls", "Showing 1 of 1 call that has closed"),  # nothing else to search for: every closed call (one)
     ("climate grants closing soon", "closed calls only (\u201cclosing soon\u201d)"),  # ranked, closed ones only
 ])
 def test_search_page_offers_the_closed_calls_when_none_is_open(tab, server, query, status):
@@ -483,3 +483,153 @@ def test_search_page_offers_the_closed_calls_when_none_is_open(tab, server, quer
     assert tab.page.text_content("#active") == "closed calls \u00d7"
     assert tab.page.eval_on_selector_all(".hit h2", "hs => hs.map(h => h.textContent)")[0].startswith("EU opens")
     assert tab.csp_violations() == [] and tab.errors == []
+
+
+# -- in the site's language -------------------------------------------------------------------------------------
+def _box(page) -> dict:
+    """The widget box's language and direction, its heading, and each item's title direction and dates."""
+    return page.eval_on_selector(
+        ".sift-box",
+        "box => ({lang: box.lang, dir: box.dir, direction: getComputedStyle(box).direction,"
+        " heading: box.querySelector('.sift-title').textContent,"
+        " label: box.getAttribute('aria-label'),"
+        " titles: [...box.querySelectorAll('.sift-link')].map(t => [t.dir, getComputedStyle(t).direction]),"
+        " dates: [...box.querySelectorAll('.sift-date')].map(d => d.textContent)})",
+    )
+
+
+@pytest.mark.parametrize(
+    ("root", "attrs", "lang", "direction", "heading", "closed"),
+    [
+        ('<html lang="fr">', "", "fr", "ltr", "Articles liés", "Clos le 15 mars 2026"),
+        # day/month/year, each part marked right to left
+        ('<html lang="ar" dir="rtl">', "", "ar", "rtl", "منشورات ذات صلة", "أُغلقت في 15\u200f/03\u200f/2026"),
+        ('<html lang="pt-BR">', "", "pt", "ltr", "Artigos relacionados", "Encerrada em 15 de mar. de 2026"),
+        ('<html lang="ar" dir="rtl">', 'data-lang="es"', "es", "ltr", "Artículos relacionados",
+         "Cerrada el 15 mar 2026"),  # data-lang on the script tag wins over the page's language
+        ('<html lang="fr">', 'data-lang="de"', "fr", "ltr", "Articles liés", "Clos le 15 mars 2026"),  # no German
+        ('<html lang="xx">', "", "en", "ltr", "Related posts", "Closed Mar 15, 2026"),  # no catalogue: the site's
+        ("<html>", "", "en", "ltr", "Related posts", "Closed Mar 15, 2026"),
+    ],
+)
+def test_widget_speaks_the_host_pages_language(tab, server, publisher, root, attrs, lang, direction, heading, closed):
+    publisher.pages["/lang"] = _host_page(server, f'data-article-id="t11" data-count="5" {attrs}', root)
+    tab.page.goto(f"{publisher.allowed}/lang")
+    tab.page.wait_for_selector(".sift-box .sift-item")
+    box = _box(tab.page)
+    assert (box["lang"], box["dir"], box["direction"]) == (lang, direction, direction)
+    assert box["heading"] == box["label"] == heading
+    assert closed in box["dates"]  # t03, the EU climate call, closed on 15 March 2026
+    # the English titles keep reading left to right inside an Arabic box
+    assert box["titles"] == [["auto", "ltr"]] * 5
+    assert tab.warnings == [] and tab.errors == []
+    if lang == "ar":
+        tab.page.screenshot(path=str(ARTIFACTS / "widget-ar.png"), full_page=True)
+
+
+def test_search_page_in_spanish(tab, server):
+    from playwright.sync_api import expect
+
+    tab.page.goto(f"{server}/?lang=es")
+    expect(tab.page.locator("button[type=submit]")).to_have_text("Buscar")
+    assert tab.page.title() == "Búsqueda Sift"
+    assert tab.page.get_attribute("#q", "placeholder") == "p. ej., financiación contra la trata infantil en África"
+    assert tab.page.get_attribute("#q", "aria-label") == "Buscar en los artículos"
+    assert tab.page.eval_on_selector_all("#sort option", "os => os.map(o => o.textContent)") == [
+        "Más relevantes", "Más recientes", "Cierre próximo"]
+    tab.page.fill("#q", "climate grants")
+    tab.page.click("button[type=submit]")
+    expect(tab.page.locator("#status")).to_contain_text("Mostrando")
+    assert "cerrada el 15 mar 2026" in tab.page.text_content("#results")
+    assert tab.page.locator(".hit button.link").first.text_content() == "Artículos relacionados"
+    names = tab.page.eval_on_selector_all("#facets span.name", "ns => ns.map(n => n.textContent)")
+    assert "Regiones:" in names and "Convocatorias:" in names
+    assert tab.csp_violations() == [] and tab.errors == []
+
+
+def test_search_page_in_an_unknown_language_is_english(tab, server):
+    from playwright.sync_api import expect
+
+    tab.page.goto(f"{server}/?lang=xx")
+    expect(tab.page.locator("button[type=submit]")).to_have_text("Search")
+    assert tab.page.eval_on_selector("html", "h => [h.lang, h.dir]") == ["en", "ltr"]
+    assert tab.page.title() == "Sift search" and tab.errors == []
+
+
+def test_search_page_in_arabic_mirrors_and_keeps_the_marks(tab, server):
+    """An Arabic hit's snippet keeps its <mark>s (text only: an escaped tag stays text); each title takes its own
+    direction; the counts take Arabic's dual; the facet chips' margins mirror."""
+    from playwright.sync_api import expect
+
+    answer = httpx.get(f"{server}/search", params={"q": "grant", "k": 10, "offset": 0, "facets": "true"}).json()
+    arabic, english = answer["hits"][:2]
+    arabic.update(title="منحة لإعادة تأهيل المدارس في غزة", deadline=None,
+                  snippet_html="أعلنت المنظمة عن <mark>منحة</mark> جديدة &lt;b&gt;لإعادة بناء <mark>المدارس</mark>")
+    answer.update(hits=[arabic, english], relevant=None, eligible=2)
+    answer["facets"]["counted"] = 2
+    tab.fake(f"{server}/search?q=grant&k=10&offset=0&facets=true", json.dumps(answer), content_type="application/json")
+    tab.page.goto(f"{server}/?lang=ar")
+    root = tab.page.eval_on_selector("html", "h => [h.lang, h.dir, getComputedStyle(h).direction]")
+    assert root == ["ar", "rtl", "rtl"]
+    expect(tab.page.locator("button[type=submit]")).to_have_text("بحث")
+    tab.page.fill("#q", "grant")
+    tab.page.click("button[type=submit]")
+    tab.page.wait_for_selector(".hit")
+    snippet = tab.page.locator(".hit .snippet").first
+    assert snippet.locator("mark").all_text_contents() == ["منحة", "المدارس"]
+    assert snippet.text_content() == "أعلنت المنظمة عن منحة جديدة <b>لإعادة بناء المدارس"
+    assert snippet.locator("b").count() == 0
+    directions = tab.page.eval_on_selector_all(
+        ".hit h2, .hit .snippet", "es => es.map(e => [e.tagName, e.dir, getComputedStyle(e).direction])")
+    assert directions[:2] == [["H2", "auto", "rtl"], ["P", "auto", "rtl"]]  # the Arabic hit
+    assert directions[2] == ["H2", "auto", "ltr"]  # the English title, left to right in the Arabic page
+    expect(tab.page.locator("#status")).to_contain_text("من مقالين، الأفضل أولًا")  # two: the dual
+    assert tab.page.text_content("#facets .name") == "تنقيح — ضمن أفضل نتيجتين:"
+    chip = tab.page.eval_on_selector("#facets button", "b => [getComputedStyle(b).marginLeft,"
+                                                       " getComputedStyle(b).marginRight]")
+    assert chip == ["3.2px", "0px"]  # margin-inline-end is the left one, right to left
+    assert tab.csp_violations() == [] and tab.errors == []
+    tab.page.screenshot(path=str(ARTIFACTS / "search-ar.png"), full_page=True)
+
+
+@pytest.fixture(scope="module")
+def pt_server(tiny_index, embedder, publisher, tmp_path_factory):
+    """A second site, whose language is Portuguese (SIFT_UI_LANGUAGE=pt), over its own copy of the index. uvicorn in a
+    thread with the model this process already holds: a second `sift serve` would spend ~20 s loading it again."""
+    import uvicorn
+
+    from search_api.http.app import create_app
+    from search_api.settings import Settings
+
+    index = tmp_path_factory.mktemp("browser-pt") / "idx"
+    shutil.copytree(tiny_index, index)
+    settings = Settings(index_dir=index, ui_language="pt", related_min_similarity=-1, cors_origins=[publisher.allowed])
+    app = create_app(settings, engine=settings.open_engine(embedder))
+    running = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
+    thread = threading.Thread(target=running.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not running.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "the Portuguese site did not start"
+        time.sleep(0.05)
+    port = running.servers[0].sockets[0].getsockname()[1]
+    yield f"http://127.0.0.1:{port}"
+    running.should_exit = True
+    thread.join(15)
+
+
+def test_the_sites_language_when_the_page_asks_for_none(tab, pt_server, publisher):
+    from playwright.sync_api import expect
+
+    tab.page.goto(f"{pt_server}/")
+    expect(tab.page.locator("button[type=submit]")).to_have_text("Pesquisar")
+    assert tab.page.eval_on_selector("html", "h => h.lang") == "pt"
+    headings = {}
+    for root in ("<html>", '<html lang="de">', '<html lang="en">'):  # no language, one without a catalogue, English
+        publisher.pages["/site"] = _host_page(pt_server, 'data-article-id="t11" data-count="2"', root)
+        tab.page.goto(f"{publisher.allowed}/site")
+        tab.page.wait_for_selector(".sift-box .sift-item")
+        headings[root] = tab.page.text_content(".sift-title")
+    assert headings == {"<html>": "Artigos relacionados", '<html lang="de">': "Artigos relacionados",
+                        '<html lang="en">': "Related posts"}
+    assert tab.warnings == [] and tab.errors == []

@@ -1,52 +1,94 @@
 // The search page (index.html): a file, not an inline script, so the page runs under `default-src 'self'`.
+// Its words come from the catalogue of the page's language, static/messages/<lang>.json: the server writes that
+// language into <html lang> (?lang=, else SIFT_UI_LANGUAGE). Dates and numbers are formatted by Intl in it too.
 (function () {
   "use strict";
   var PAGE = 10, offset = 0, lastParams = null;
   var places = { country: [], region: [] }, spell = true;  // filters chosen from the facets; the form holds the others
   var calls = "";  // "open" or "closed": the grant-calls facet chosen
   var sortChosen = false;  // until the reader picks an order, the server picks it ("latest news on …" is by date)
-  var FACETS = [["categories", "Categories"], ["regions", "Regions"], ["countries", "Countries"], ["years", "Years"],
-                ["calls", "Grant calls"]];
+  var FACETS = [["categories", "facets.categories"], ["regions", "facets.regions"], ["countries", "facets.countries"],
+                ["years", "facets.years"], ["calls", "facets.calls"]];  // the facet, the key of its title
+  var LANG = document.documentElement.lang || "en";
+  var messages = {}, plural = new Intl.PluralRules(LANG), number = new Intl.NumberFormat(LANG);
+  var score = new Intl.NumberFormat(LANG, { minimumFractionDigits: 3, maximumFractionDigits: 3 });
+  // deadlines and time spans are calendar days: formatted at UTC midnight, so no time zone moves them a day
+  var dates = new Intl.DateTimeFormat(LANG, { dateStyle: "medium", timeZone: "UTC" });
+  var ENTITIES = { amp: "&", lt: "<", gt: ">", quot: "\"", "#x27": "'", "#39": "'" };
+  var ready;  // the catalogue has loaded and the page's words are in place: searches wait for it
   var $ = function (id) { return document.getElementById(id); };
+  function t(key, params) {  // a message with its {placeholders} filled in; a count {n} picks the plural form
+    var text = messages[key];
+    params = params || {};
+    if (text == null) return key;  // the catalogue has not loaded (the console says why)
+    if (typeof text === "object") text = text[plural.select(params.n)] || text.other;  // Arabic has six forms
+    return text.replace(/\{(\w+)\}/g, function (all, name) {
+      var value = params[name];
+      return typeof value === "number" ? number.format(value) : String(value);
+    });
+  }
+  function translatePage() {  // data-i18n="key" sets the text, data-i18n-placeholder="key" that attribute, …
+    [].forEach.call(document.querySelectorAll("[data-i18n]"), function (node) {
+      node.textContent = t(node.getAttribute("data-i18n"));
+    });
+    ["placeholder", "title", "aria-label"].forEach(function (attr) {
+      [].forEach.call(document.querySelectorAll("[data-i18n-" + attr + "]"), function (node) {
+        node.setAttribute(attr, t(node.getAttribute("data-i18n-" + attr)));
+      });
+    });
+  }
   function el(tag, attrs, text) {
     var node = document.createElement(tag);
     Object.keys(attrs || {}).forEach(function (k) { node.setAttribute(k, attrs[k]); });
     if (text != null) node.textContent = text;  // text only: article fields are never parsed as HTML
     return node;
   }
-  function span(w) {  // "since 2026-11-23 (“this week”)"
-    var days = w.date_from === w.date_to ? "on " + w.date_from
-      : w.date_to ? "from " + w.date_from + " to " + w.date_to : "since " + w.date_from;
-    return days + " (\u201c" + w.words + "\u201d)";
+  function quoted(words) { return t("quote", { text: words }); }
+  function span(w) {  // "since Nov 23, 2026 (“this week”)"
+    var days = w.date_from === w.date_to ? t("window.on", { date: day(w.date_from) })
+      : w.date_to ? t("window.range", { from: day(w.date_from), to: day(w.date_to) })
+      : t("window.since", { from: day(w.date_from) });
+    return t("with_words", { text: days, words: quoted(w.words) });
   }
   function safeUrl(u) { return /^https?:\/\//i.test(u || "") ? u : null; }
-  function day(iso) { return iso ? iso.slice(0, 10) : "undated"; }
-  function deadline(item) {  // "deadline 2026-12-15 (16 days left)" / "closed 2026-05-15", "" without one
+  function day(iso) { return iso ? dates.format(new Date(iso.slice(0, 10) + "T00:00:00Z")) : t("date.undated"); }
+  function deadline(item) {  // "deadline Dec 15, 2026 (16 days left)" / "closed May 15, 2026", "" without one
     if (!item.deadline) return "";
-    if (item.deadline_passed) return "closed " + item.deadline;
+    if (item.deadline_passed) return t("deadline.closed", { date: day(item.deadline) });
     var left = Math.round((Date.parse(item.deadline) - Date.parse(new Date().toISOString().slice(0, 10))) / 864e5);
-    return "deadline " + item.deadline + " (" + (left <= 0 ? "today" : left === 1 ? "1 day left" : left + " days left") + ")";
+    return t("deadline.open", { date: day(item.deadline),
+                                left: left <= 0 ? t("deadline.today") : t("deadline.days_left", { n: left }) });
   }
-  function getJSON(url, opts) {
-    return fetch(url, opts).then(function (r) {
+  function getJSON(url, opts) {  // the body, or an Error with the server's message or one of ours
+    return fetch(url, opts).catch(function () { throw new Error(t("error.network")); }).then(function (r) {
       return r.json().then(function (body) {
-        if (!r.ok) throw new Error(body.error || ("HTTP " + r.status));
+        if (!r.ok) throw new Error(body.error || t("error.http", { status: String(r.status) }));
         return body;
-      });
+      }, function () { throw new Error(t("error.http", { status: String(r.status) })); });
     });
   }
   function titleNode(item) {
     var url = safeUrl(item.url);
     return url ? el("a", { href: url }, item.title) : el("span", {}, item.title);
   }
+  // The server's snippet_html: <mark> around the query's words, everything else HTML-escaped. Built as text nodes
+  // and <mark> elements, never parsed as HTML, so an article's text cannot become markup.
+  function snippetNode(hit) {
+    var p = el("p", { "class": "snippet", dir: "auto" });
+    (hit.snippet_html || "").split(/<mark>|<\/mark>/).forEach(function (part, i) {
+      var text = part.replace(/&(amp|lt|gt|quot|#x27|#39);/g, function (all, name) { return ENTITIES[name]; });
+      p.appendChild(i % 2 ? el("mark", {}, text) : document.createTextNode(text));
+    });
+    return p;
+  }
   function showRelated(id, box, button) {
     button.disabled = true;
     getJSON("/articles/" + encodeURIComponent(id) + "/related?k=5").then(function (res) {
       var list = el("ul", { "class": "related" });
-      if (!res.items.length) list.appendChild(el("li", {}, "No related articles."));
+      if (!res.items.length) list.appendChild(el("li", {}, t("related.none")));
       res.items.forEach(function (item) {
         var li = el("li");
-        li.appendChild(titleNode(item));
+        li.appendChild(titleNode(item)).dir = "auto";  // an English title in an Arabic page, or the reverse
         li.appendChild(el("span", { "class": "meta" }, " · " + [day(item.published_at), deadline(item)]
           .filter(Boolean).join(" · ")));
         list.appendChild(li);
@@ -60,11 +102,14 @@
     if (!append) results.textContent = "";
     res.hits.forEach(function (hit) {
       var div = el("div", { "class": "hit" });
-      var h2 = el("h2"); h2.appendChild(titleNode(hit)); div.appendChild(h2);
-      var meta = [day(hit.published_at)].concat(hit.categories, hit.countries, [deadline(hit)]).filter(Boolean).join(" · ");
-      div.appendChild(el("div", { "class": "meta" }, res.ranked ? meta + " · score " + hit.score.toFixed(3) : meta));
-      div.appendChild(el("p", { "class": "snippet" }, hit.snippet));
-      var btn = el("button", { "class": "link", type: "button" }, "Related posts");
+      // dir=auto: the title takes the direction of its own words (an English title in an Arabic page, or the
+      // reverse); on the heading, not the link, which would hide its words from the heading's choice
+      var h2 = el("h2", { dir: "auto" }); h2.appendChild(titleNode(hit)); div.appendChild(h2);
+      var meta = [day(hit.published_at)].concat(hit.categories, hit.countries, [deadline(hit)]);
+      if (res.ranked) meta.push(t("hit.score", { score: score.format(hit.score) }));
+      div.appendChild(el("div", { "class": "meta" }, meta.filter(Boolean).join(" · ")));
+      div.appendChild(snippetNode(hit));
+      var btn = el("button", { "class": "link", type: "button" }, t("related.show"));
       btn.addEventListener("click", function () { showRelated(hit.id, div, btn); });
       div.appendChild(btn);
       results.appendChild(div);
@@ -75,35 +120,43 @@
     var filtered = ["category", "date_from", "date_to", "country", "region"].some(function (n) {
       return lastParams && lastParams.has(n);
     });
-    $("status").textContent = (res.weak_only ? "No article matches this well."
-      : noneOpen ? (filtered ? "No open call matches these filters right now." : "No open calls right now.")
-      : !shown ? "No articles match."
-      : res.relevant === null ? "Showing " + shown + " of " + res.eligible + " articles, best first"
-      : !res.ranked ? "Showing " + shown + " of the " + res.relevant
-        + (res.sort !== "deadline" ? " newest articles"
-          : state === "closed" ? " calls that have closed, newest first" : " open calls, soonest deadline first")
-      : "Showing " + shown + " of the " + res.relevant + " most relevant articles, "
-        + (res.sort === "deadline" ? "soonest deadline first" : "newest first")
-        + (res.recency && res.sort === "date" ? " (\u201c" + res.recency + "\u201d)" : "")
-      ) + (res.calls && res.ranked && !noneOpen ? " \u00b7 " + state + " calls only (\u201c" + res.calls + "\u201d)" : "")
-        + (res.time_window ? " \u00b7 published " + span(res.time_window) : "");
+    var parts = [statusText(res, shown, total, state, noneOpen, filtered)];
+    if (res.calls && res.ranked && !noneOpen) {
+      parts.push(t(state === "closed" ? "status.closed_calls_only" : "status.open_calls_only",
+                   { words: quoted(res.calls) }));
+    }
+    if (res.time_window) parts.push(t("status.published", { span: span(res.time_window) }));
+    $("status").textContent = parts.join(" \u00b7 ");
     if (noneOpen) {  // offer the calls that have closed: when the next round opens, they say what to expect
-      var closedOnes = el("button", { "class": "link", type: "button", id: "closed-calls" }, "Show the calls that have closed");
+      var closedOnes = el("button", { "class": "link", type: "button", id: "closed-calls" }, t("action.closed_calls"));
       closedOnes.addEventListener("click", function () { calls = "closed"; search(); });
       results.appendChild(closedOnes);
     }
     $("more").hidden = shown >= total || res.hits.length < res.k;
     if (res.weak_only && !append) {  // nothing close in meaning, no article with every word: offer the nearest anyway
-      var nearest = el("button", { "class": "link", type: "button", id: "nearest" }, "Show the nearest articles anyway");
+      var nearest = el("button", { "class": "link", type: "button", id: "nearest" }, t("action.nearest"));
       nearest.addEventListener("click", function () { lastParams.set("floor", "0"); offset = 0; run(false); });
       results.appendChild(nearest);
     }
     if (!shown && !append && /["\u201c\u201d\u201e]/.test(res.query)) {  // no article holds the phrase as typed
       var loose = res.query.replace(/["\u201c\u201d\u201e]/g, " ").replace(/\s+/g, " ").trim();
-      var again = el("button", { "class": "link", type: "button", id: "unquote" }, "Search without the quotes: " + loose);
+      var again = el("button", { "class": "link", type: "button", id: "unquote" }, t("action.unquote", { query: loose }));
       again.addEventListener("click", function () { $("q").value = loose; search(true); });
       results.appendChild(again);
     }
+  }
+  function statusText(res, shown, total, state, noneOpen, filtered) {  // what the list holds, in what order
+    if (res.weak_only) return t("status.weak");
+    if (noneOpen) return t(filtered ? "status.no_open_filtered" : "status.no_open");
+    if (!shown) return t("status.none");
+    var counts = { shown: shown, n: total };
+    if (res.relevant === null) return t("status.best", counts);
+    if (!res.ranked) {
+      return t(res.sort !== "deadline" ? "status.newest" : state === "closed" ? "status.closed_calls"
+               : "status.open_calls", counts);
+    }
+    var text = t(res.sort === "deadline" ? "status.relevant_deadline" : "status.relevant_newest", counts);
+    return res.recency && res.sort === "date" ? t("with_words", { text: text, words: quoted(res.recency) }) : text;
   }
   function refine(facet, value) {  // narrow the search to one facet value and run it again
     if (facet === "years") { $("date_from").value = value + "-01-01"; $("date_to").value = value + "-12-31"; }
@@ -123,14 +176,14 @@
     var box = $("facets");
     box.textContent = "";
     if (!facets || !facets.counted) return;
-    box.appendChild(el("div", { "class": "name" }, "Refine — in the best " + facets.counted + " results:"));
+    box.appendChild(el("div", { "class": "name" }, t("facets.refine", { n: facets.counted })));
     FACETS.forEach(function (f) {
       var values = facets[f[0]].slice(0, 8);
       if (!values.length) return;
       var line = el("div");
-      line.appendChild(el("span", { "class": "name" }, f[1] + ":"));
+      line.appendChild(el("span", { "class": "name" }, t("facets.label", { name: t(f[1]) })));
       values.forEach(function (v) {
-        var b = el("button", { type: "button", "data-facet": f[0] }, v.value + " " + v.count);
+        var b = el("button", { type: "button", "data-facet": f[0] }, v.value + " " + number.format(v.count));
         b.addEventListener("click", function () { refine(f[0], v.value); });
         line.appendChild(b);
       });
@@ -141,13 +194,14 @@
     var box = $("active");
     box.textContent = "";
     if (calls) {
-      var c = el("button", { type: "button", title: "Remove this filter" }, calls + " calls \u00d7");
+      var c = el("button", { type: "button", title: t("filter.remove") },
+                 t(calls === "closed" ? "filter.closed_calls" : "filter.open_calls") + " \u00d7");
       c.addEventListener("click", function () { calls = ""; search(); });
       box.appendChild(c);
     }
     ["country", "region"].forEach(function (name) {
       places[name].forEach(function (value, i) {
-        var b = el("button", { type: "button", title: "Remove this filter" }, value + " \u00d7");
+        var b = el("button", { type: "button", title: t("filter.remove") }, value + " \u00d7");
         b.addEventListener("click", function () { places[name].splice(i, 1); search(); });
         box.appendChild(b);
       });
@@ -157,7 +211,7 @@
     var params = lastParams;
     params.set("offset", String(offset));
     if (offset === 0) params.set("facets", "true"); else params.delete("facets");
-    $("status").textContent = "Searching…";
+    $("status").textContent = t("status.searching");
     getJSON("/search?" + params.toString()).then(function (res) {
       render(res, append);
       $("sort").value = res.sort;  // "latest …" asked for the newest: the menu says so, and can undo it
@@ -170,14 +224,18 @@
     box.textContent = "";
     box.hidden = !res.corrected_query;
     if (!res.corrected_query) return;
-    box.appendChild(document.createTextNode("Showing results for "));
-    box.appendChild(el("strong", {}, res.corrected_query));
-    box.appendChild(document.createTextNode(". "));
-    var asTyped = el("button", { "class": "link", type: "button" }, "Search instead for " + res.query);
+    var words = t("corrected.showing", { query: "{query}" }).split("{query}");  // the corrected words go in bold
+    box.appendChild(document.createTextNode(words[0]));
+    box.appendChild(el("strong", { dir: "auto" }, res.corrected_query));
+    box.appendChild(document.createTextNode(words.slice(1).join("") + " "));
+    var asTyped = el("button", { "class": "link", type: "button" }, t("corrected.instead", { query: res.query }));
     asTyped.addEventListener("click", function () { search(false); });
     box.appendChild(asTyped);
   }
   function search(spellcheck) {  // a new query corrects spelling; refining keeps the reader's last choice
+    ready.then(function () { searchNow(spellcheck); });
+  }
+  function searchNow(spellcheck) {
     if (spellcheck !== undefined) spell = spellcheck;
     var p = new URLSearchParams({ q: $("q").value, k: String(PAGE) });
     if (!spell) p.set("spellcheck", "false");
@@ -189,6 +247,11 @@
     renderActive();
     lastParams = p; offset = 0; run(false);
   }
+  ready = getJSON("/static/messages/" + encodeURIComponent(LANG) + ".json").then(function (catalogue) {
+    messages = catalogue;
+    translatePage();
+  });
+  ready.catch(function (e) { console.error("Sift: the words of the page (" + LANG + ") did not load: " + e.message); });
   $("f").addEventListener("submit", function (ev) { ev.preventDefault(); search(true); });
   $("sort").addEventListener("change", function () { sortChosen = true; if (lastParams) search(); });
   var typing = null, asked = "";

@@ -1,10 +1,28 @@
 /* Sift related-posts widget, embedded with one tag where the box should appear:
    <script src="https://sift.example.org/widget.js" data-article-id="pr-049" async></script>
-   Options data-url, -count, -layout, -title, -target: README "Related-posts widget".
+   Options data-url, -count, -layout, -title, -target, -lang: docs/widget.md.
    Article text is only set with textContent; only http(s) URLs become links. */
 (function () {
   "use strict";
   var SRC = /\/widget\.js(?:[?#].*)?$/;
+  var LANGS = ["en"], SITE_LANG = "en";  // widget.py writes the catalogues' languages and SIFT_UI_LANGUAGE here
+
+  // The first of data-lang and the page's <html lang> with a catalogue ("pt-BR": pt-br, else pt), else the site's
+  function language(tags) {
+    for (var i = 0; i < tags.length; i++) {
+      var tag = String(tags[i] || "").toLowerCase(), main = tag.split("-")[0];
+      if (LANGS.indexOf(tag) >= 0) return tag;
+      if (LANGS.indexOf(main) >= 0) return main;
+    }
+    return SITE_LANG;
+  }
+
+  function getJSON(url) {
+    return fetch(url, { credentials: "omit" }).then(function (r) {
+      if (!r.ok) throw new Error("HTTP " + r.status + " from " + url);
+      return r.json();
+    });
+  }
 
   function el(tag, cls, text) {
     var node = document.createElement(tag);
@@ -38,18 +56,28 @@
       body: JSON.stringify({ article_id: opts.id, shown: shown, clicked: clicked }) }).catch(function () {});
   }
 
-  function render(me, opts, items) {
+  function render(me, opts, items, words) {
     var box = el("aside", "sift-box sift-" + opts.layout);
-    box.setAttribute("aria-label", opts.title || "Related posts");
-    if (opts.title) box.appendChild(el("h2", "sift-title", opts.title));
+    var heading = opts.title != null ? opts.title : words["widget.heading"];
+    // calendar days, at UTC midnight so no time zone moves them
+    var dates = new Intl.DateTimeFormat(opts.lang, { dateStyle: "medium", timeZone: "UTC" });
+    function day(iso) { return dates.format(new Date(String(iso).slice(0, 10) + "T00:00:00Z")); }
+    box.lang = opts.lang;
+    box.dir = /^(ar|he|fa|ur)\b/.test(opts.lang) ? "rtl" : "ltr";
+    box.setAttribute("aria-label", heading || words["widget.heading"]);
+    if (heading) box.appendChild(el("h2", "sift-title", heading));
     var list = box.appendChild(el("ul", "sift-items"));
     items.forEach(function (item) {
       var li = list.appendChild(el("li", "sift-item"));
       var url = /^https?:\/\//i.test(item.url || "") ? item.url : null;
       var title = li.appendChild(el(url ? "a" : "span", "sift-link", item.title));
+      title.dir = "auto";  // an English title in an Arabic box reads left to right, and the reverse
       if (url) { title.href = url; title.onclick = function () { report(opts, [], item.id); }; }
-      if (item.published_at) li.appendChild(el("span", "sift-date", String(item.published_at).slice(0, 10)));
-      if (item.deadline) li.appendChild(el("span", "sift-date", (item.deadline_passed ? "Closed " : "Deadline ") + item.deadline));
+      if (item.published_at) li.appendChild(el("span", "sift-date", day(item.published_at)));
+      if (item.deadline) {
+        var said = words[item.deadline_passed ? "widget.closed" : "widget.deadline"];
+        li.appendChild(el("span", "sift-date", said.replace("{date}", day(item.deadline))));
+      }
       if (opts.layout === "cards") {
         if (item.categories && item.categories.length) li.appendChild(el("span", "sift-meta", item.categories.join(" · ")));
         if (item.reason) li.appendChild(el("span", "sift-why", item.reason));
@@ -67,8 +95,9 @@
     var count = Math.min(Math.max(parseInt(data.count, 10) || 5, 1), 50);
     var opts = {
       base: base,
+      lang: language([data.lang, document.documentElement.lang]),
       layout: data.layout === "cards" ? "cards" : "list",
-      title: data.title != null ? data.title : "Related posts"
+      title: data.title
     };
     var endpoint;
     if (data.articleId) {
@@ -79,13 +108,9 @@
       endpoint = base + "/widget/related?url=" + encodeURIComponent(page) + "&k=" + count;
     }
     if (!window.fetch) return warn(me, "this browser has no fetch(), so no related posts");
-    fetch(endpoint, { credentials: "omit" })
-      .then(function (r) {
-        if (!r.ok) throw new Error("HTTP " + r.status + " from " + endpoint);
-        return r.json();
-      })
-      .then(function (body) {
-        var items = (body && body.items) || [];
+    Promise.all([getJSON(endpoint), getJSON(base + "/static/messages/" + opts.lang + ".json")])
+      .then(function (got) {
+        var body = got[0], items = (body && body.items) || [];
         opts.id = body.article_id;
         if (!items.length) return warn(me, "no related posts for this article");
         whenReady(function () {
@@ -96,7 +121,7 @@
             return warn(me, "put the script tag in <body> where the box should go, or set data-target");
           }
           addStyles(base);
-          render(me, opts, items);
+          render(me, opts, items, got[1]);
         });
       })
       .catch(function (err) { warn(me, "no related posts shown: " + err.message); });
