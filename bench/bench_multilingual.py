@@ -42,7 +42,6 @@ import csv
 import gzip
 import json
 import os
-import resource
 import shutil
 import statistics
 import subprocess
@@ -190,9 +189,9 @@ def worker(name: str, threads: int, cache: Path) -> None:
             np.save(request["path"], np.asarray(embed(request["texts"]), dtype=np.float32))
             reply = {}
         elif op == "rss":
-            status = Path("/proc/self/status").read_text()
-            rss = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS"))
-            reply = {"rss_mb": rss / 1024, "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+            # VmHWM, not ru_maxrss: the latter counts the driver's RSS, inherited through fork and exec
+            status = dict(line.split(":", 1) for line in Path("/proc/self/status").read_text().splitlines())
+            reply = {"rss_mb": int(status["VmRSS"].split()[0]) / 1024, "peak_mb": int(status["VmHWM"].split()[0]) / 1024}
         elif op == "quit":
             return
         else:
