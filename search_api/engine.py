@@ -15,6 +15,7 @@ Related posts (`related.posts`), article facts and stats are answered beside sea
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from datetime import date, datetime, timezone
 from dataclasses import replace
 from functools import lru_cache, partial
@@ -221,6 +222,10 @@ class Engine:
         return self.retrieval.run(query, depth, mode=mode, allowed=allowed, query_vec=query_vec,
                                   keyword_query=keyword_query, complete=complete, prime_tokens=self.late.active,
                                   keyword_language=keyword_language, keyword_rows=keyword_rows)
+
+    def unread(self, language: str | None, candidates: Iterable[int]) -> set[int]:
+        """The candidates a hybrid search's keyword leg cannot read for a question in `language` (`Ranker.unread`)."""
+        return self.ranker.unread(self.ranker.keyword_scope(language, "hybrid")[1], candidates)
 
     def calibrated(self, cosine: float) -> float:
         """A cosine on the model-independent scale fusion and the match floor use (`Legs.calibrated`)."""

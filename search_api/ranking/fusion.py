@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 
 
 def min_max(scores: Mapping[int, float]) -> dict[int, float]:
@@ -15,26 +15,40 @@ def min_max(scores: Mapping[int, float]) -> dict[int, float]:
     return {key: (value - lo) / (hi - lo) for key, value in scores.items()}
 
 
-def convex(dense: Mapping[int, float], keyword: Mapping[int, float], weight: float) -> dict[int, float]:
-    """weight · dense + (1 − weight) · keyword, each min-max normalised; an item absent from a list scores 0 there."""
+def convex(
+    dense: Mapping[int, float], keyword: Mapping[int, float], weight: float, unread: Collection[int] = ()
+) -> dict[int, float]:
+    """weight · dense + (1 − weight) · keyword, each min-max normalised; an item absent from a list scores 0 there,
+    and one in `unread` (see `tm2c2`) by the dense leg alone."""
     if not 0.0 <= weight <= 1.0:
         raise ValueError(f"fusion weight must be within [0, 1], got {weight}")
     d, kw = min_max(dense), min_max(keyword)
-    return {key: weight * d.get(key, 0.0) + (1.0 - weight) * kw.get(key, 0.0) for key in d.keys() | kw.keys()}
+    return {
+        key: d.get(key, 0.0) if key in unread else weight * d.get(key, 0.0) + (1.0 - weight) * kw.get(key, 0.0)
+        for key in d.keys() | kw.keys()
+    }
 
 
-def tm2c2(dense: Mapping[int, float], keyword: Mapping[int, float], weight: float) -> dict[int, float]:
+def tm2c2(
+    dense: Mapping[int, float], keyword: Mapping[int, float], weight: float, unread: Collection[int] = ()
+) -> dict[int, float]:
     """Convex combination under theoretical min-max normalisation (Bruch et al. 2022, "TM2C2"): the cosine is used
     as it is (its bounds are fixed) and BM25 is divided by the best score (its lower bound is 0), so one outlier in
     the candidate list does not stretch the other scores as min-max does. An item absent from a list scores that
     list's lower bound (cosine −1, BM25 0); the engine fills both legs in for every candidate, so none is absent.
+
+    `unread`: items the keyword leg could not read (articles in another language than the question's, on a site
+    that mixes languages). They are scored by the dense leg alone: BM25's 0 there says nothing about them, and
+    counting it would put every same-language article with a few shared words above the right story in another
+    language (XQuAD, half the stories in English: Spanish questions 0.762 MRR@10 served, 0.935 by meaning alone).
     """
     if not 0.0 <= weight <= 1.0:
         raise ValueError(f"fusion weight must be within [0, 1], got {weight}")
     top = max(keyword.values(), default=0.0)
     scale = 1.0 / top if top > 0 else 0.0
     return {
-        key: weight * dense.get(key, -1.0) + (1.0 - weight) * keyword.get(key, 0.0) * scale
+        key: dense.get(key, -1.0) if key in unread
+        else weight * dense.get(key, -1.0) + (1.0 - weight) * keyword.get(key, 0.0) * scale
         for key in dense.keys() | keyword.keys()
     }
 
@@ -52,13 +66,15 @@ def rrf(dense: Mapping[int, float], keyword: Mapping[int, float], k: int = 60) -
 
 
 def fuse(
-    semantic: Mapping[int, float], keyword: Mapping[int, float], *, method: str, weight: float = 0.5, rrf_k: int = 60
+    semantic: Mapping[int, float], keyword: Mapping[int, float], *, method: str, weight: float = 0.5, rrf_k: int = 60,
+    unread: Collection[int] = (),
 ) -> dict[int, float]:
-    """Fuse two {item: score} lists with `method` "tm2c2", "convex" (min-max) or "rrf"."""
+    """Fuse two {item: score} lists with `method` "tm2c2", "convex" (min-max) or "rrf"; `unread` as `tm2c2` (RRF
+    counts ranks, where an item no list holds adds nothing)."""
     if method == "tm2c2":
-        return tm2c2(semantic, keyword, weight)
+        return tm2c2(semantic, keyword, weight, unread)
     if method == "convex":
-        return convex(semantic, keyword, weight)
+        return convex(semantic, keyword, weight, unread)
     if method == "rrf":
         return rrf(semantic, keyword, rrf_k)
     raise ValueError(f"unknown fusion method {method!r}; use tm2c2, convex or rrf")

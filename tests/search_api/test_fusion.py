@@ -52,3 +52,14 @@ def test_rrf_sums_reciprocal_ranks():
 def test_bad_parameters(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+def test_unread_items_are_scored_by_meaning_alone():
+    # article 2 is in another language than the question: BM25's silence there says nothing about it
+    dense, keyword = {1: 0.5, 2: 0.6}, {1: 3.0, 2: 0.0}
+    assert tm2c2(dense, keyword, 0.75) == pytest.approx({1: 0.625, 2: 0.45})
+    assert tm2c2(dense, keyword, 0.75, unread={2}) == pytest.approx({1: 0.625, 2: 0.6})
+    assert fuse(dense, keyword, method="tm2c2", weight=0.75, unread={2}) == pytest.approx({1: 0.625, 2: 0.6})
+    # min-max: the dense leg's normalised score alone
+    assert fuse({1: 0.5, 2: 0.6, 3: 0.4}, {1: 3.0, 3: 1.0}, method="convex", weight=0.5, unread={2}) == pytest.approx(
+        {1: 0.75, 2: 1.0, 3: 0.0})
