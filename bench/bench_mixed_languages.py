@@ -62,7 +62,7 @@ class CachedEncoder:
     def _get(self, texts, query: bool, progress=None) -> np.ndarray:
         missing = sorted({t for t in texts if (query, t) not in self._cache})
         if missing:
-            embed = getattr(self._model, "encode_queries") if query else self._model.encode
+            embed = self._model.encode_queries if query else self._model.encode
             for text, vec in zip(missing, embed(missing)):
                 self._cache[(query, text)] = vec
         if progress is not None:
