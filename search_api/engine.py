@@ -15,6 +15,7 @@ Related posts (`related.posts`), article facts and stats are answered beside sea
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from datetime import date, datetime, timezone
 from dataclasses import replace
 from functools import lru_cache, partial
@@ -46,7 +47,7 @@ from search_api.query.syntax import phrase_pattern
 from search_api.ranking.collapse import collapse, one_each
 from search_api.ranking.filters import SyntaxFilter, filter_mask, window_mask
 from search_api.ranking.floor import matches_well
-from search_api.ranking.legs import Dense, Keyword, Legs, QueryEncoder
+from search_api.ranking.legs import Dense, Keyword, LanguageBalance, Legs, QueryEncoder
 from search_api.ranking.ordering import browse_order, in_order, relevant
 from search_api.ranking.params import DEFAULT_MATCH_FLOOR, RankingParams
 from search_api.ranking.ranker import Candidate, Group, Ranker
@@ -160,7 +161,11 @@ class Engine:
             self.keyword.vocabulary, self._frequency, spellings, self.keyword.documents_with, c.size
         )
         self.syntax_filter = SyntaxFilter(c, self.keyword, self.chunk_text)
-        self.retrieval = Legs(self.encoder, self.chunk_index, self.chunk_article, c.chunk_start, self.keyword)
+        # a cross-lingual model's pull towards the query's language, evened out across the site's languages
+        balance = LanguageBalance.of(
+            c.language_members, c.size, lambda rows: self.article_index.reconstruct_batch(rows.astype(np.int64))
+        ) if getattr(self.encoder, "cross_lingual", False) else None
+        self.retrieval = Legs(self.encoder, self.chunk_index, self.chunk_article, c.chunk_start, self.keyword, balance)
         self.late = LateInteraction(self.passage_tokens, c.chunk_start, self.ranking, self.encoder)
         self.ranker = Ranker(self.retrieval, self.late, c, self.ranking)
         self.hits = Hits(c, self.chunk_text)
@@ -217,6 +222,10 @@ class Engine:
         return self.retrieval.run(query, depth, mode=mode, allowed=allowed, query_vec=query_vec,
                                   keyword_query=keyword_query, complete=complete, prime_tokens=self.late.active,
                                   keyword_language=keyword_language, keyword_rows=keyword_rows)
+
+    def unread(self, language: str | None, candidates: Iterable[int]) -> set[int]:
+        """The candidates a hybrid search's keyword leg cannot read for a question in `language` (`Ranker.unread`)."""
+        return self.ranker.unread(self.ranker.keyword_scope(language, "hybrid")[1], candidates)
 
     def calibrated(self, cosine: float) -> float:
         """A cosine on the model-independent scale fusion and the match floor use (`Legs.calibrated`)."""

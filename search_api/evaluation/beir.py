@@ -259,9 +259,10 @@ def _runs(engine: Engine, data: BeirData, encoder: TextEncoder, doc_ids: list[st
         # TM2C2 scores every candidate on both legs, as the engine does for it
         dense, keyword = engine.legs(data.queries[qid], DEPTH, query_vec=vec, complete=True, language=language)
         semantic = {a: engine.calibrated(s) for a, (s, _) in dense.items()}
+        unread = engine.unread(language, semantic)  # other languages' articles, on a site that mixes them
         for w in TM2C2_WEIGHTS:
-            put(f"hybrid-tm2c2-{w:.2f}", qid, fusion.tm2c2(semantic, keyword, w))
-        served = fusion.tm2c2(semantic, keyword, engine.ranking.weight)
+            put(f"hybrid-tm2c2-{w:.2f}", qid, fusion.tm2c2(semantic, keyword, w, unread))
+        served = fusion.tm2c2(semantic, keyword, engine.ranking.weight, unread)
         if tokens is not None:
             served = engine.late_rescore(data.queries[qid], served, query_tokens=tokens[n])
         put(DEFAULT_RUN, qid, served)

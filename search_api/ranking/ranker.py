@@ -4,7 +4,7 @@ the dense leg's best passage, and the fused score "relevant results" are measure
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -68,7 +68,8 @@ class Ranker:
         elif mode == "keyword":
             scored = keyword
         else:
-            scored = fusion.fuse(semantic, keyword, method=p.fusion, weight=p.weight, rrf_k=p.rrf_k)
+            scored = fusion.fuse(semantic, keyword, method=p.fusion, weight=p.weight, rrf_k=p.rrf_k,
+                                 unread=self.unread(keyword_rows, semantic))
         # the score "relevant results" are measured by (facets, sort=date: `facet_share` of the best) stays the fused
         # one it was calibrated on; late interaction lifts the top 30 above the rest and re-orders them
         base, scored = scored, self.late.rescore(query, scored) if mode == "hybrid" else scored
@@ -85,6 +86,12 @@ class Ranker:
             )
             for a in order
         ]
+
+    @staticmethod
+    def unread(keyword_rows: np.ndarray | None, candidates: Iterable[int]) -> set[int]:
+        """The candidates the keyword leg could not read (outside `keyword_rows`, the mask `keyword_scope` gives):
+        fusion scores them by meaning alone."""
+        return set() if keyword_rows is None else {a for a in candidates if not keyword_rows[a]}
 
     def keyword_scope(self, language: str | None, mode: Mode) -> tuple[str, np.ndarray | None]:
         """(the language the keyword leg reads the query in, the articles it may score: None for all). A query in a

@@ -16,7 +16,7 @@ LOAD = Path(__file__).resolve().parents[2] / "bench" / "load.py"
 def test_sixteen_clients_for_fifteen_seconds_get_no_error(sample_index, tmp_path):
     run = subprocess.run(
         [sys.executable, str(LOAD), "--index", str(sample_index), "--duration", "15", "--clients", "16",
-         "--write-every", "1.5", "--json", "--keep", str(tmp_path / "server.log")],
+         "--write-every", "1.5", "--until-swap", "90", "--json", "--keep", str(tmp_path / "server.log")],
         capture_output=True, text=True, timeout=300,
     )
     assert run.returncode in (0, 1), run.stderr

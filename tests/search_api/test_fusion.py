@@ -52,3 +52,17 @@ def test_rrf_sums_reciprocal_ranks():
 def test_bad_parameters(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+def test_unread_items_have_their_cosine_over_the_best_of_theirs_as_keyword_share():
+    # articles 2 and 3 are in another language than the question: BM25's silence there says nothing about them
+    dense, keyword = {1: 0.5, 2: 0.6, 3: 0.3}, {1: 3.0, 2: 0.0, 3: 0.0}
+    assert tm2c2(dense, keyword, 0.75) == pytest.approx({1: 0.625, 2: 0.45, 3: 0.225})
+    read_as_stand_in = {1: 0.625, 2: 0.75 * 0.6 + 0.25 * 1.0, 3: 0.75 * 0.3 + 0.25 * 0.5}
+    assert tm2c2(dense, keyword, 0.75, unread={2, 3}) == pytest.approx(read_as_stand_in)
+    assert fuse(dense, keyword, method="tm2c2", weight=0.75, unread={2, 3}) == pytest.approx(read_as_stand_in)
+    # a negative cosine stands in as 0; every article unread: a ranking by meaning
+    assert tm2c2({1: -0.2, 2: 0.4}, {}, 0.5, unread={1, 2}) == pytest.approx({1: -0.1, 2: 0.7})
+    # min-max: the dense leg's min-max over the unread stands in for theirs
+    assert fuse({1: 0.5, 2: 0.6, 3: 0.4}, {1: 3.0, 3: 1.0}, method="convex", weight=0.5, unread={2, 3}) == pytest.approx(
+        {1: 0.5 * 0.5 + 0.5 * 1.0, 2: 0.5 * 1.0 + 0.5 * 1.0, 3: 0.0})

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
+MIXED = Path(__file__).resolve().parents[1] / "fixtures" / "multilingual" / "mixed_corpus.jsonl"
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
@@ -633,3 +634,52 @@ def test_the_sites_language_when_the_page_asks_for_none(tab, pt_server, publishe
     assert headings == {"<html>": "Artigos relacionados", '<html lang="de">': "Artigos relacionados",
                         '<html lang="en">': "Related posts"}
     assert tab.warnings == [] and tab.errors == []
+
+
+@pytest.fixture(scope="module")
+def mixed_server(embedder, launch, tmp_path_factory):
+    """A site in English, French and Spanish (tests/fixtures/multilingual/mixed_corpus.jsonl), served as `sift serve`."""
+    from indexer.pipeline import index_sources
+
+    folder = tmp_path_factory.mktemp("browser-mixed")
+    report = index_sources([MIXED], folder / "idx", embedder, progress=False)
+    assert report.added == 9 and report.skipped == 0
+    running = launch(folder / "idx", folder)
+    yield running.base
+    running.close()
+
+
+def test_search_page_narrows_to_a_language_named_in_the_pages_own(tab, mixed_server):
+    """A site in several languages has a languages facet; its values are named in the page's language ("French" on
+    an English page, "francés" on a Spanish one), and choosing one searches with `language=` (here the newest
+    articles, narrowed to the French ones)."""
+    from playwright.sync_api import expect
+
+    api = httpx.get(f"{mixed_server}/search", params={"q": "latest news", "k": 10, "facets": "true"}).json()
+    counts = {v["value"]: v["count"] for v in api["facets"]["languages"]}
+    assert set(counts) == {"en", "fr", "es"}, counts
+    french = httpx.get(f"{mixed_server}/search", params={"q": "latest news", "k": 10, "language": "fr"}).json()["hits"]
+    assert 0 < len(french) < len(api["hits"])
+    for lang, name in (("en", "French"), ("es", "francés")):
+        tab.page.goto(f"{mixed_server}/?lang={lang}")
+        tab.page.fill("#q", "latest news")
+        tab.page.click("button[type=submit]")
+        tab.page.wait_for_selector("#facets button[data-facet=languages]")
+        chips = tab.page.eval_on_selector_all("#facets button[data-facet=languages]", "bs => bs.map(b => b.textContent)")
+        assert f"{name} {counts['fr']}" in chips, chips
+    tab.page.locator("#facets button[data-facet=languages]", has_text="francés").click()
+    expect(tab.page.locator(".hit")).to_have_count(len(french))
+    titles = tab.page.eval_on_selector_all(".hit h2", "hs => hs.map(h => h.textContent)")
+    assert titles == [h["title"] for h in french]
+    assert tab.page.text_content("#active") == "francés \u00d7"
+    tab.page.locator("#active button").click()
+    expect(tab.page.locator(".hit")).to_have_count(len(api["hits"]))
+    assert tab.csp_violations() == [] and tab.errors == []
+
+
+def test_a_site_in_one_language_has_no_languages_facet(tab, server):
+    tab.page.goto(f"{server}/")
+    tab.page.fill("#q", "grant")
+    tab.page.click("button[type=submit]")
+    tab.page.wait_for_selector("#facets button[data-facet=regions]")
+    assert tab.page.locator("#facets button[data-facet=languages]").count() == 0

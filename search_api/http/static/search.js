@@ -4,16 +4,21 @@
 (function () {
   "use strict";
   var PAGE = 10, offset = 0, lastParams = null;
-  var places = { country: [], region: [] }, spell = true;  // filters chosen from the facets; the form holds the others
+  var chosen = { country: [], region: [], language: [] }, spell = true;  // facet values chosen; the form holds the rest
   var calls = "";  // "open" or "closed": the grant-calls facet chosen
   var sortChosen = false;  // until the reader picks an order, the server picks it ("latest news on …" is by date)
   var FACETS = [["categories", "facets.categories"], ["regions", "facets.regions"], ["countries", "facets.countries"],
-                ["years", "facets.years"], ["calls", "facets.calls"]];  // the facet, the key of its title
+                ["years", "facets.years"], ["calls", "facets.calls"], ["languages", "facets.languages"]];  // the facet, the key of its title
   var LANG = document.documentElement.lang || "en";
   var messages = {}, plural = new Intl.PluralRules(LANG), number = new Intl.NumberFormat(LANG);
   var score = new Intl.NumberFormat(LANG, { minimumFractionDigits: 3, maximumFractionDigits: 3 });
   // deadlines and time spans are calendar days: formatted at UTC midnight, so no time zone moves them a day
   var dates = new Intl.DateTimeFormat(LANG, { dateStyle: "medium", timeZone: "UTC" });
+  var languageNames = Intl.DisplayNames ? new Intl.DisplayNames([LANG], { type: "language", fallback: "code" }) : null;
+  function languageName(code) {  // "fr" → "French" on an English page, "français" … on a French one
+    try { return languageNames ? languageNames.of(code) : code; } catch (e) { return code; }
+  }
+  function facetLabel(facet, value) { return facet === "languages" ? languageName(value) : value; }
   var ENTITIES = { amp: "&", lt: "<", gt: ">", quot: "\"", "#x27": "'", "#39": "'" };
   var ready;  // the catalogue has loaded and the page's words are in place: searches wait for it
   var $ = function (id) { return document.getElementById(id); };
@@ -167,7 +172,7 @@
       }
       $("category").value = value;
     } else {
-      var list = places[facet === "countries" ? "country" : "region"];
+      var list = chosen[{ countries: "country", regions: "region", languages: "language" }[facet]];
       if (list.indexOf(value) < 0) list.push(value);
     }
     search();
@@ -178,12 +183,13 @@
     if (!facets || !facets.counted) return;
     box.appendChild(el("div", { "class": "name" }, t("facets.refine", { n: facets.counted })));
     FACETS.forEach(function (f) {
-      var values = facets[f[0]].slice(0, 8);
-      if (!values.length) return;
+      var values = (facets[f[0]] || []).slice(0, 8);
+      // a site in one language has nothing to narrow by language
+      if (!values.length || (f[0] === "languages" && values.length < 2)) return;
       var line = el("div");
       line.appendChild(el("span", { "class": "name" }, t("facets.label", { name: t(f[1]) })));
       values.forEach(function (v) {
-        var b = el("button", { type: "button", "data-facet": f[0] }, v.value + " " + number.format(v.count));
+        var b = el("button", { type: "button", "data-facet": f[0] }, facetLabel(f[0], v.value) + " " + number.format(v.count));
         b.addEventListener("click", function () { refine(f[0], v.value); });
         line.appendChild(b);
       });
@@ -199,10 +205,11 @@
       c.addEventListener("click", function () { calls = ""; search(); });
       box.appendChild(c);
     }
-    ["country", "region"].forEach(function (name) {
-      places[name].forEach(function (value, i) {
-        var b = el("button", { type: "button", title: t("filter.remove") }, value + " \u00d7");
-        b.addEventListener("click", function () { places[name].splice(i, 1); search(); });
+    ["country", "region", "language"].forEach(function (name) {
+      chosen[name].forEach(function (value, i) {
+        var label = name === "language" ? languageName(value) : value;
+        var b = el("button", { type: "button", title: t("filter.remove") }, label + " \u00d7");
+        b.addEventListener("click", function () { chosen[name].splice(i, 1); search(); });
         box.appendChild(b);
       });
     });
@@ -242,8 +249,9 @@
     ["category", "date_from", "date_to"].forEach(function (name) { if ($(name).value) p.set(name, $(name).value); });
     if (sortChosen) p.set("sort", $("sort").value);
     if (calls) p.set("calls", calls);
-    places.country.forEach(function (c) { p.append("country", c); });
-    places.region.forEach(function (r) { p.append("region", r); });
+    chosen.country.forEach(function (c) { p.append("country", c); });
+    chosen.region.forEach(function (r) { p.append("region", r); });
+    chosen.language.forEach(function (l) { p.append("language", l); });
     renderActive();
     lastParams = p; offset = 0; run(false);
   }
