@@ -25,8 +25,10 @@ from search_api.schemas import Filters, Mode, Sort, TimeSpan
 
 MAX_PHRASES = 5  # distinct quoted phrases per query: each may read many articles' texts the first time
 
-# Stems left by questions around "latest" that name no topic ("what's the latest", "any news, latest first").
-_NOT_A_TOPIC = frozenset(analyse(["what whats which any anything new news there"])[0])
+# Stems left by questions around "latest" that name no topic ("what's the latest", "any news, latest first"), and the
+# French, Spanish and Portuguese words for news a time span leaves ("noticias de hoy", "actualités d'hier").
+_NOT_A_TOPIC = frozenset(analyse([("what whats which any anything new news there nouvelles actualités actualites "
+                                   "actualité actualite infos noticias novedades notícias novidades")])[0])
 
 
 def check_request(query: str, *, k: int, offset: int, mode: Mode, sort: Sort | None, floor: float) -> str:
@@ -93,7 +95,7 @@ def understand(
     typed = text
     language = detect_confident(text)
     spellcheck = spellcheck and language in (None, site_language)
-    recency = recency_intent(text)
+    recency = recency_intent(text)  # read in English, French, Spanish and Portuguese whatever `language` (syntax.py)
     if recency is not None:  # "latest news on X": X is searched, newest first
         text = recency.rest
     window = time_window(text, today)

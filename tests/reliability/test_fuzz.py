@@ -40,6 +40,8 @@ _QUERY_WORDS = [
     "latest", "newest", "most recent", "recent news on", "news", "today", "yesterday", "this week", "this month",
     "in the past 30 days", "last 2 weeks", "than", "child", "traficking", "cholera", "in Kenya", "Sahel", "-Ghana",
     '"child labour"', '"', "-", ":", ",", "🙂", "what's", "the", "of", "2026", "€2", "Okazaki fragments",
+    "dernières nouvelles sur", "cette semaine", "l'année dernière", "que", "hoy", "últimas noticias",
+    "en los últimos 30 días", "convocatorias abiertas", "editais abertos", "que cierran pronto",
 ]
 
 

@@ -151,3 +151,154 @@ def test_calls_words_at_either_end(query, words, rest):
 ])
 def test_calls_words_only_as_a_request(query):
     assert calls_intent(query) is None
+
+
+# French, Spanish and Portuguese: every query is read in all four languages (syntax.py says why), so each case below
+# is also a check that no other language's pattern reads it differently.
+@pytest.mark.parametrize("query, words, rest, at_start", [
+    ("dernières nouvelles sur les inondations", "dernières nouvelles sur", "les inondations", True),
+    ("Dernieres nouvelles : choléra en Haïti", "Dernieres nouvelles", "choléra en Haïti", True),  # accents dropped
+    ("les dernières actualités à propos de la sécheresse", "les dernières actualités à propos de", "la sécheresse",
+     True),
+    ("dernières nouvelles de Goma", "dernières nouvelles", "de Goma", True),  # "de": the place keeps it
+    ("choléra Haïti – dernières infos", "dernières infos", "choléra Haïti", False),
+    ("inondations, les plus récentes", "les plus récentes", "inondations", False),
+    ("nouvelles récentes sur le paludisme", "nouvelles récentes sur", "le paludisme", True),
+    ("DERNIÈRES NOUVELLES", "DERNIÈRES NOUVELLES", "", True),
+    ("últimas noticias sobre la sequía", "últimas noticias sobre", "la sequía", True),
+    ("ultimas noticias: sequía en Somalia", "ultimas noticias", "sequía en Somalia", True),
+    ("sequía en Somalia, noticias más recientes", "noticias más recientes", "sequía en Somalia", False),
+    ("lo último sobre la sequía", "lo último sobre", "la sequía", True),
+    ("terremoto en Turquía última hora", "última hora", "terremoto en Turquía", False),
+    ("notícias mais recentes", "notícias mais recentes", "", True),
+    ("as últimas notícias sobre a seca", "as últimas notícias sobre", "a seca", True),
+    ("seca no Nordeste: ultimas noticias", "ultimas noticias", "seca no Nordeste", False),
+])
+def test_recency_words_in_french_spanish_and_portuguese(query, words, rest, at_start):
+    assert recency_intent(query) == Recency(words, rest, at_start)
+
+
+@pytest.mark.parametrize("query", [
+    "dernier jour du ramadan",  # "dernier" / "último" ask only before a word for news
+    "último día de clases",
+    "récentes études montrent un lien",  # a claim
+    "nouveau financement pour les écoles",  # "nouveau" is a topic, like "new funding"
+    "nuevas becas para niñas",
+    "un vaccin plus récent",  # compares; "le plus récent" would ask
+    "ce que disent les dernières nouvelles du Sahel",  # inside the query
+    '"dernières nouvelles" émission',  # the reader's own phrase
+    '"últimas noticias"',
+])
+def test_recency_words_in_other_languages_only_as_a_request(query):
+    assert recency_intent(query) is None
+
+
+@pytest.mark.parametrize("query, words, rest, start, end", [
+    ("inondations cette semaine", "cette semaine", "inondations", date(2026, 11, 23), None),  # from Monday
+    ("inondations de cette semaine", "de cette semaine", "inondations", date(2026, 11, 23), None),
+    ("Cette année : récoltes au Sahel", "Cette année", "récoltes au Sahel", date(2026, 1, 1), None),
+    ("ce mois-ci au Kenya", "ce mois-ci", "au Kenya", date(2026, 11, 1), None),
+    ("choléra au cours des 30 derniers jours", "au cours des 30 derniers jours", "choléra", date(2026, 10, 30), None),
+    ("réfugiés ces trois dernières semaines", "ces trois dernières semaines", "réfugiés", date(2026, 11, 8), None),
+    ("sécheresse l'année dernière", "l'année dernière", "sécheresse", date(2025, 11, 29), None),
+    ("sécheresse l\u2019an dernier", "l\u2019an dernier", "sécheresse", date(2025, 11, 29), None),
+    ("inondations de la semaine dernière", "de la semaine dernière", "inondations", date(2026, 11, 22), None),
+    ("pluies au cours de l'année écoulée", "au cours de l'année écoulée", "pluies", date(2025, 11, 29), None),
+    ("inondations d'aujourd'hui", "d'aujourd'hui", "inondations", SUNDAY, SUNDAY),
+    ("aujourd'hui : Soudan", "aujourd'hui", "Soudan", SUNDAY, SUNDAY),
+    ("inondations depuis hier", "depuis hier", "inondations", date(2026, 11, 28), date(2026, 11, 28)),
+    ("sequía este mes", "este mes", "sequía", date(2026, 11, 1), None),
+    ("inundaciones la semana pasada", "la semana pasada", "inundaciones", date(2026, 11, 22), None),
+    ("inundaciones del mes pasado", "del mes pasado", "inundaciones", date(2026, 10, 29), None),
+    ("cólera en los últimos 30 días", "en los últimos 30 días", "cólera", date(2026, 10, 30), None),
+    ("refugiados durante las ultimas dos semanas", "durante las ultimas dos semanas", "refugiados", date(2026, 11, 15),
+     None),
+    ("el último año en Gaza", "el último año", "en Gaza", date(2025, 11, 29), None),
+    ("Hoy: Sudán", "Hoy", "Sudán", SUNDAY, SUNDAY),
+    ("lluvias en Valencia ayer", "ayer", "lluvias en Valencia", date(2026, 11, 28), date(2026, 11, 28)),
+    ("seca esta semana", "esta semana", "seca", date(2026, 11, 23), None),  # Spanish and Portuguese alike
+    ("seca nesta semana", "nesta semana", "seca", date(2026, 11, 23), None),
+    ("desmatamento no mes passado", "no mes passado", "desmatamento", date(2026, 10, 29), None),  # "mês"
+    ("cólera nos últimos 30 dias", "nos últimos 30 dias", "cólera", date(2026, 10, 30), None),
+    ("refugiados ao longo dos últimos doze meses", "ao longo dos últimos doze meses", "refugiados",
+     date(2025, 11, 29), None),
+    ("notícias de ontem", "de ontem", "notícias", date(2026, 11, 28), date(2026, 11, 28)),
+    ("inondations cette semaine -Paris", "cette semaine", "inondations -Paris", date(2026, 11, 23), None),
+])
+def test_time_window_in_french_spanish_and_portuguese(query, words, rest, start, end):
+    window = time_window(query, SUNDAY)
+    assert (window.words, window.rest, window.start, window.end) == (words, rest, start, end)
+
+
+@pytest.mark.parametrize("query", [
+    "récoltes pires que l'année dernière",  # comparisons
+    "prix par rapport à l'an dernier",
+    "plus chaud qu'hier",
+    "cosechas peores que el año pasado",
+    "precios comparado con el año pasado",
+    "más que en el año pasado",
+    "colheitas piores do que no ano passado",
+    "preços em relação ao ano passado",
+    "en guerre depuis 12 ans",  # how long, not which articles
+    "grève de 30 jours",
+    "hoy en día los jóvenes",  # nowadays
+    "hoje em dia os jovens",
+    "los edificios a día de hoy",  # to this day
+    "works of A.J. Ayer",  # names
+    "floods in Ayer",
+    "Afrique Aujourd'hui",
+    '"cette semaine" émission',
+])
+def test_time_window_in_other_languages_only_as_a_span(query):
+    assert time_window(query, SUNDAY) is None
+
+
+def test_words_in_other_languages_go_back_where_they_were_typed():
+    assert time_window("inondatons cette semaine -Paris", SUNDAY).restore("inondations -Paris") == \
+        "inondations cette semaine -Paris"
+    assert recency_intent("últimas noticias sobre la sequia").restore("la sequía") == \
+        "últimas noticias sobre la sequía"
+
+
+@pytest.mark.parametrize("query, words, rest", [
+    ("appels à propositions ouverts pour l'eau", "appels à propositions ouverts pour", "l'eau"),
+    ("appels ouverts", "appels ouverts", ""),
+    ("Appels a projets ouverts : climat", "Appels a projets ouverts", "climat"),
+    ("subventions ouvertes pour l'éducation", "subventions ouvertes pour", "l'éducation"),
+    ("subventions éducation qui ferment bientôt", "qui ferment bientôt", "subventions éducation"),
+    ("bourses avec date limite proche", "avec date limite proche", "bourses"),
+    ("date limite proche", "date limite proche", ""),
+    ("prochaines dates limites pour les ONG", "prochaines dates limites pour", "les ONG"),
+    ("convocatorias abiertas", "convocatorias abiertas", ""),
+    ("convocatorias abiertas para proyectos de agua", "convocatorias abiertas para", "proyectos de agua"),
+    ("Convocatoria abierta: educación", "Convocatoria abierta", "educación"),
+    ("becas que cierran pronto", "que cierran pronto", "becas"),
+    ("becas con plazo abierto", "con plazo abierto", "becas"),
+    ("próximos plazos", "próximos plazos", ""),
+    ("licitaciones vigentes en Perú", "licitaciones vigentes en", "Perú"),
+    ("editais abertos", "editais abertos", ""),
+    ("editais abertos para projetos de água", "editais abertos para", "projetos de água"),
+    ("chamadas em aberto para cultura", "chamadas em aberto para", "cultura"),
+    ("bolsas com inscrições abertas", "com inscrições abertas", "bolsas"),
+    ("bolsas que encerram em breve", "que encerram em breve", "bolsas"),
+    ("editais com prazo aberto", "com prazo aberto", "editais"),
+])
+def test_calls_words_in_french_spanish_and_portuguese(query, words, rest):
+    found = calls_intent(query)
+    assert (found.words, found.rest) == (words, rest)
+
+
+@pytest.mark.parametrize("query", [
+    "subventions",  # a word for a call alone asks for nothing, like "grants"
+    "financements en cours",  # being paid
+    "porte ouverte",
+    "ciencia abierta",  # "abierta" alone is no call
+    "carta abierta al presidente",
+    "a largo plazo",  # "plazo" / "prazo" only with a word for soon or open
+    "investimentos de longo prazo",
+    "economia aberta",
+    "questões em aberto",
+    '"convocatorias abiertas" de arte',
+])
+def test_calls_words_in_other_languages_only_as_a_request(query):
+    assert calls_intent(query) is None

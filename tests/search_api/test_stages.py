@@ -162,6 +162,20 @@ def test_the_plan_browses_when_nothing_is_left_to_rank():
         _plan(" ".join(f'"w{n} x"' for n in range(6)))
 
 
+def test_the_plan_reads_requests_in_french_spanish_and_portuguese():
+    plan = _plan("dernières nouvelles sur les inondations au Sénégal cette semaine")
+    assert (plan.language, plan.text, plan.sort, plan.browse) == ("fr", "les inondations au Sénégal", "date", False)
+    assert plan.places.countries == ("SEN",) and plan.asked()["time_window"].date_from == date(2026, 11, 30)
+    calls = _plan("editais abertos para projetos de água")
+    assert (calls.text, calls.sort, calls.filters.calls) == ("projetos de água", "deadline", "open")
+    # only asking: the eligible articles (or open calls) are listed
+    assert _plan("dernières nouvelles").browse and _plan("noticias de hoy").browse
+    assert _plan("convocatorias abiertas").browse and _plan("convocatorias abiertas").filters.calls == "open"
+    # every language's words are read whatever the query's language is told to be: the names make this one French
+    english = _plan("latest news on Côte d'Ivoire élections")
+    assert english.language == "fr" and english.asked()["recency"] == "latest news on"
+
+
 def test_the_plan_corrects_spelling_and_adds_synonyms():
     vocabulary = {"traffick": ["trafficking"], "child": ["child"]}
     speller = Speller(lambda: vocabulary, lambda stem: 5 if stem in vocabulary else 0,
