@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
+from functools import cached_property, partial
 from typing import Protocol
 
 import numpy as np
@@ -65,11 +65,9 @@ class LanguageBalance:
         for g, code in enumerate(balanced):
             rows = language_members[code]
             group[rows] = g
-            total = np.zeros(0)
-            for start in range(0, len(rows), 8192):  # a bounded copy at a time
-                part = article_vectors(rows[start : start + 8192]).sum(axis=0, dtype=np.float64)
-                total = part if not len(total) else total + part
-            means.append(total / len(rows))
+            # summed 8,192 articles at a time: a bounded copy of the vectors
+            means.append(sum(article_vectors(rows[start : start + 8192]).sum(axis=0, dtype=np.float64)
+                             for start in range(0, len(rows), 8192)) / len(rows))
         masks = tuple(group == g for g in range(len(balanced))) + (group == -1,)
         return cls(np.asarray(means, dtype=np.float32), group, masks)
 
@@ -110,16 +108,25 @@ class Legs:
         if self.balance is None:
             return self._nearest(query_vec, need, allowed)
         merged: Dense = {}
-        for bonus, mask in zip(self.balance.bonus(query_vec), self.balance.masks):
-            scope = mask if allowed is None else mask & allowed
-            if scope.any():
-                for art, (score, chunk) in self._nearest(query_vec, need, scope).items():
-                    merged[art] = (score + float(bonus), chunk)
+        for bonus, mask, chunks in zip(self.balance.bonus(query_vec), self.balance.masks, self._language_chunks):
+            if allowed is None:  # each language's passages, listed once per version
+                found = self._nearest(query_vec, need, None, chunks) if len(chunks) else {}
+            else:
+                found = self._nearest(query_vec, need, mask & allowed)
+            for art, (score, chunk) in found.items():
+                merged[art] = (score + float(bonus), chunk)
         best = sorted(merged, key=lambda a: (-merged[a][0], a))[:need]
         return {a: merged[a] for a in best}
 
-    def _nearest(self, query_vec: np.ndarray, need: int, allowed: np.ndarray | None) -> Dense:
-        """The top `need` articles by their best passage's cosine, as the vector store ranks them.
+    @cached_property
+    def _language_chunks(self) -> tuple[np.ndarray, ...]:
+        """The passages of each of the balance's groups of articles (`LanguageBalance.masks`)."""
+        return tuple(np.flatnonzero(mask[self.chunk_article]).astype(np.int64) for mask in self.balance.masks)
+
+    def _nearest(self, query_vec: np.ndarray, need: int, allowed: np.ndarray | None,
+                 chunk_ids: np.ndarray | None = None) -> Dense:
+        """The top `need` articles by their best passage's cosine, as the vector store ranks them; only among the
+        `allowed` articles, or the passages `chunk_ids`, when given.
 
         Passages are fetched in growing rounds until enough distinct articles are seen, so neither many passages
         per article nor a narrow filter can starve the result; a filter searches exactly its own passages (exact
@@ -129,6 +136,7 @@ class Legs:
         available = self.chunk_index.ntotal
         if allowed is not None:
             chunk_ids = np.flatnonzero(allowed[self.chunk_article]).astype(np.int64)
+        if chunk_ids is not None:
             available = len(chunk_ids)
             search = partial(self.chunk_index.search_subset, ids=chunk_ids)
         if available == 0:
