@@ -8,7 +8,7 @@ Two set-ups, each scored as `sift eval` scores (the served hybrid run, and the s
           languages). A story exists in one language only, as on a site: a mixed index can at best do about as
           well as the mean of those two.
   masakha MasakhaNEWS headline → article: L's headlines over L's articles pooled with the English articles, against
-          L's articles alone (--masakha-docs of each language, the judged ones first).
+          L's articles alone (the first --masakha-docs of each language; every article's headline is a question).
 Each mixed index is scored with the balance on and off, in the same run; the one-language index needs none.
 
 Vectors are cached by text in --cache (an .npz), so a re-run embeds only new texts.
