@@ -105,6 +105,9 @@ def eval_related(
     ] = None,
     language: Annotated[Optional[str], typer.Option(
         help="Only the records whose `language` field is this (e.g. fr): one language of a multilingual corpus")] = None,
+    per_language: Annotated[Optional[int], typer.Option(
+        min=1, help="Only the first N records of each language: a slice that a slow model indexes in reasonable time")
+    ] = None,
     model: ModelOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -115,7 +118,7 @@ def eval_related(
 
     settings = settings_for(cache, model)
     try:
-        data = load_labelled(corpus, language)
+        data = load_labelled(corpus, language, per_language)
     except SiftError as exc:
         raise fail(str(exc)) from None
     embedder = load_embedder(settings)

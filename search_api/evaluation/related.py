@@ -23,6 +23,7 @@ import re
 import tempfile
 import time
 import warnings
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -59,19 +60,25 @@ class Labelled:
     languages: list[str | None] = field(default_factory=list)  # the records' `language` (None: not given)
 
 
-def load_labelled(path: str | Path, language: str | None = None) -> Labelled:
-    """Read the JSONL(.gz) corpus (only its records in `language` when given, matched on their `language` field);
-    raise LabelledDataError naming the first bad line."""
+def load_labelled(path: str | Path, language: str | None = None, per_language: int | None = None) -> Labelled:
+    """Read the JSONL(.gz) corpus (only its records in `language` when given, matched on their `language` field; only
+    the first `per_language` records of each language when given, a slice for a slow model); raise LabelledDataError
+    naming the first bad line."""
     path = Path(path)
     if not path.is_file():
         raise LabelledDataError(f"{path}: no such file (expected JSONL with id, category, title, text)")
-    out = Labelled(path.name.split(".")[0] + (f".{language}" if language else ""), [], [], [], [], [])
+    name = path.name.split(".")[0] + (f".{language}" if language else "") + (f".first{per_language}" if per_language else "")
+    out = Labelled(name, [], [], [], [], [])
     seen: set[str] = set()
+    taken: Counter[str | None] = Counter()
     for where, record in json_objects(path, LabelledDataError):
         declared = record.get("language")
         declared = declared if isinstance(declared, str) and declared.strip() else None
         if language is not None and declared != language:
             continue
+        if per_language is not None and taken[declared] >= per_language:
+            continue
+        taken[declared] += 1
         rid = record.get("id")
         if not isinstance(rid, (str, int)) or str(rid) == "":
             raise LabelledDataError(f"{where}: field 'id' is missing")

@@ -156,6 +156,16 @@ def test_one_language_of_a_multilingual_corpus_is_read_alone(mixed_labelled):
         load_labelled(mixed_labelled, "fr")
 
 
+def test_a_slice_takes_the_first_articles_of_each_language(mixed_labelled):
+    whole = load_labelled(mixed_labelled)
+    sliced = load_labelled(mixed_labelled, per_language=2)
+    assert sliced.languages == ["en", "en", "fr", "fr", "es", "es"]
+    assert sliced.ids == [whole.ids[i] for i in (0, 1, 4, 5, 7, 8)]
+    assert sliced.name == "mixed.first2"
+    with pytest.raises(LabelledDataError, match="2 articles in language 'fr'"):
+        load_labelled(mixed_labelled, "fr", per_language=2)
+
+
 def test_eval_related_reports_each_language(mixed_labelled, tmp_path):
     result = CliRunner().invoke(app, ["eval-related", str(mixed_labelled), "--json"], catch_exceptions=False)
     assert result.exit_code == 0, result.output
