@@ -15,6 +15,7 @@ from indexer.keyword import DEFAULT_LANGUAGE
 NO_DEADLINE = np.iinfo(np.int64).max  # padding of the deadline table (day ordinals)
 
 # the fields a hit or related item shows, as plain lists: pandas row access costs ~0.1 ms a row
+SITE_LANGUAGE_ARTICLES = 4  # as the language balance (ranking.legs.LanguageBalance.MIN_ARTICLES)
 CARD_COLUMNS = ("id", "title", "url", "published_at", "categories", "countries", "regions")
 
 
@@ -71,6 +72,10 @@ class Catalogue:
             [DEFAULT_LANGUAGE] * self.size)
         self.language_members = members([[code] for code in self.language], str)
         self.main_language = max(self.language_members, key=lambda c: len(self.language_members[c]), default=DEFAULT_LANGUAGE)
+        # what a query too short to tell alone may be told as (`languages.query_language`): a language the site has a
+        # few articles in, so that one stray article does not make a site bilingual
+        self.site_languages = tuple(sorted(code for code, rows in self.language_members.items()
+                                           if len(rows) >= SITE_LANGUAGE_ARTICLES or code == self.main_language))
         self.card = {column: frame[column].tolist() for column in CARD_COLUMNS}
 
     def passages(self, row: int) -> range:

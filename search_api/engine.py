@@ -267,7 +267,8 @@ class Engine:
         text = check_request(query, k=k, offset=offset, mode=mode, sort=sort, floor=floor)
         today = today or datetime.now(timezone.utc).date()
         plan = understand(text, filters=filters, sort=sort, spellcheck=spellcheck, speller=self.speller,
-                          synonyms=self.ranking.synonyms, today=today, site_language=self.catalogue.main_language)
+                          synonyms=self.ranking.synonyms, today=today, site_language=self.catalogue.main_language,
+                          site_languages=self.catalogue.site_languages)
         allowed = self._eligible(plan, today)
         eligible = int(allowed.sum()) if allowed is not None else self.catalogue.size
         if plan.browse:

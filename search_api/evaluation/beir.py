@@ -17,7 +17,7 @@ import numpy as np
 from indexer.errors import SiftError
 from indexer.pipeline import ChunkingParams, TextEncoder, index_sources
 from search_api.ranking import fusion
-from indexer.languages import detect_confident
+from indexer.languages import query_language
 from search_api.engine import Engine, RankingParams
 
 METRICS = ("ndcg@10", "recall@100", "mrr@10")
@@ -248,7 +248,7 @@ def _runs(engine: Engine, data: BeirData, encoder: TextEncoder, doc_ids: list[st
 
     for n, (qid, vec) in enumerate(zip(qids, vectors)):
         # as a search reads it: the keyword leg in the question's language, cosines on the model's calibrated scale
-        language = detect_confident(data.queries[qid])
+        language = query_language(data.queries[qid], engine.catalogue.site_languages)
         dense, keyword = engine.legs(data.queries[qid], DEPTH, query_vec=vec, language=language)
         semantic = {a: engine.calibrated(s) for a, (s, _) in dense.items()}
         put("keyword", qid, keyword)

@@ -10,13 +10,14 @@ add phrases for the keyword leg; places named are found for the geography boost.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date
 
 from indexer.errors import InvalidQuery
 from indexer.geography import QueryPlaces, parse_query_places
 from indexer.keyword import DEFAULT_LANGUAGE, analyse
-from indexer.languages import detect_confident
+from indexer.languages import query_language
 from search_api.query.spelling import Correction, Speller
 from search_api.query.synonyms import Synonyms
 from search_api.query.syntax import Calls, Peeled, QuerySyntax, Recency, Window, calls_intent, parse_query, \
@@ -87,13 +88,15 @@ def asks_anything(text: str, places: QueryPlaces) -> bool:
 
 def understand(
     text: str, *, filters: Filters | None, sort: Sort | None, spellcheck: bool, speller: Speller, synonyms: Synonyms,
-    today: date, site_language: str = DEFAULT_LANGUAGE,
+    today: date, site_language: str = DEFAULT_LANGUAGE, site_languages: Collection[str] = (),
 ) -> QueryPlan:
     """The plan for a checked query `text` (see `check_request`); InvalidQuery when it asks for nothing. Spelling is
     corrected only in the site's main language `site_language` (or when the query's language is unknown): a French
-    question on an English site is searched as typed, never rewritten into English words."""
+    question on an English site is searched as typed, never rewritten into English words. The query's language is
+    told among `site_languages` (the languages the site is written in) when the words alone leave it unsure
+    (`languages.query_language`)."""
     typed = text
-    language = detect_confident(text)
+    language = query_language(text, site_languages or (site_language,))
     spellcheck = spellcheck and language in (None, site_language)
     recency = recency_intent(text)  # read in English, French, Spanish and Portuguese whatever `language` (syntax.py)
     if recency is not None:  # "latest news on X": X is searched, newest first

@@ -3,7 +3,7 @@
 import pytest
 
 from indexer.languages import CONFIDENT, UnknownLanguage, article_language, detect, detect_confident, majority, \
-    normalise
+    normalise, query_language
 
 
 @pytest.mark.parametrize("text, language", [
@@ -24,6 +24,33 @@ def test_dialects_fold_into_their_language_and_short_words_are_unknown():
     assert detect_confident("Ghana") is None and detect_confident("   ") is None
     code, probability = detect("Les enfants victimes de la traite au Sénégal reçoivent une aide juridique")
     assert code == "fr" and probability >= CONFIDENT
+
+
+SITE = ("en", "es", "fr")
+
+
+@pytest.mark.parametrize("query, alone, on_the_site", [
+    # too short to tell alone (Galician 0.40, Spanish 0.34): among the site's languages, Spanish
+    ("matrimonio infantil forzado de niñas", None, "es"),
+    ("floods in Kenya", None, "en"),
+    ("trata de personas", None, "es"),
+    # confident alone: told whatever the site holds
+    ("casamento infantil forçado de meninas", "pt", "pt"),
+    ("ndoa za utotoni za lazima kwa wasichana", "sw", "sw"),
+    # a misspelling, a lone name or acronym: still unknown (the site's languages hold little of the probability)
+    ("colera outbrake", None, None),
+    ("IOM", None, None),
+    ("", None, None),
+])
+def test_a_short_query_is_told_among_the_sites_languages(query, alone, on_the_site):
+    assert detect_confident(query) == alone
+    assert query_language(query) == alone  # no site languages given: detection alone
+    assert query_language(query, SITE) == on_the_site
+
+
+def test_a_site_in_one_language_tells_a_short_query_as_that_language_or_unknown():
+    assert query_language("cholera outbreak", ("en",)) == "en"
+    assert query_language("matrimonio infantil forzado de niñas", ("en",)) is None  # not English: unknown
 
 
 @pytest.mark.parametrize("given, code", [("fr-FR", "fr"), ("FR", "fr"), ("pt_BR", "pt"), ("ary", "ar"), ("sw", "sw")])

@@ -20,6 +20,33 @@ SEED = {  # the README's question, asked in six languages
     "ar": "تمويل مكافحة الاتجار بالأطفال في أفريقيا",
     "sw": "ufadhili wa kupambana na usafirishaji haramu wa watoto Afrika",
 }
+QUESTIONS = {  # the seed question and two more, in six languages (translations written for the project)
+    "seed": SEED,
+    "marriage": {
+        "en": "forced early marriage of girls",
+        "fr": "mariage précoce forcé des filles",
+        "es": "matrimonio infantil forzado de niñas",
+        "pt": "casamento infantil forçado de meninas",
+        "ar": "الزواج المبكر القسري للفتيات",
+        "sw": "ndoa za utotoni za lazima kwa wasichana",
+    },
+    "floods": {
+        "en": "floods displacing families in East Africa",
+        "fr": "inondations qui déplacent des familles en Afrique de l'Est",
+        "es": "inundaciones que desplazan a familias en África oriental",
+        "pt": "inundações que deslocam famílias na África Oriental",
+        "ar": "فيضانات تشرد الأسر في شرق أفريقيا",
+        "sw": "familia zilizohamishwa na mafuriko Afrika Mashariki",
+    },
+}
+# How many of the English question's top 3 each language's top 3 holds, measured 2026-12-05 (BENCHMARKS.md
+# "Languages"): the target, the same three everywhere, is reached in 5 of these 15; the floods question in Arabic
+# (1) and Swahili (0) is the model's miss (the keyword leg is silent: no article is in either language)
+AT_LEAST = {
+    "seed": {"fr": 2, "es": 2, "pt": 2, "ar": 3, "sw": 2},
+    "marriage": {"fr": 2, "es": 2, "pt": 3, "ar": 2, "sw": 2},
+    "floods": {"fr": 3, "es": 3, "pt": 3, "ar": 1, "sw": 0},
+}
 
 
 @pytest.fixture(scope="module")
@@ -35,18 +62,18 @@ def engine(tmp_path_factory):
     return Engine.open(path, encoder)
 
 
-@pytest.fixture(scope="module")
-def english_top3(engine) -> list[str]:
-    return [h.id for h in engine.search(SEED["en"], k=3, filters=Filters(languages=["en"])).hits]
-
-
 @pytest.mark.slow
-@pytest.mark.parametrize("language", ["fr", "es", "pt", "ar", "sw"])
-def test_the_seed_question_in_five_languages_finds_the_english_answers(engine, english_top3, language):
-    """Over the English articles, the question in each language finds at least two of the English question's top 3,
-    its best answer among them. (The same three in every language is not reached yet: BENCHMARKS.md "Languages".)"""
-    hits = [h.id for h in engine.search(SEED[language], k=3, filters=Filters(languages=["en"])).hits]
-    assert hits[0] in english_top3 and len(set(hits) & set(english_top3)) >= 2, (hits, english_top3)
+@pytest.mark.parametrize("question", QUESTIONS)
+def test_three_questions_in_five_languages_find_the_english_answers(engine, question):
+    """Over the English articles, each language's top 3 holds at least what it held when measured (AT_LEAST); where
+    that is two or more, its best answer is one of the English question's top 3."""
+    asked = QUESTIONS[question]
+    only_english = Filters(languages=["en"])
+    english = [h.id for h in engine.search(asked["en"], k=3, filters=only_english).hits]
+    for language, least in AT_LEAST[question].items():
+        hits = [h.id for h in engine.search(asked[language], k=3, filters=only_english).hits]
+        assert len(set(hits) & set(english)) >= least, (language, hits, english)
+        assert least < 2 or hits[0] in english, (language, hits, english)
 
 
 @pytest.mark.slow
