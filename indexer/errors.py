@@ -54,8 +54,14 @@ class ChunksNotEmbedded(SiftError):
 
 
 class StoreUnwritable(SiftError):
-    """SQLite could not write the store (read-only file or folder, disk full, I/O error); the transaction was rolled
-    back, so nothing of the write landed. Not retried: it lasts until an operator frees space or fixes permissions."""
+    """The store could not be written (SQLite: a read-only file or folder, disk full, an I/O error; PostgreSQL: a
+    read-only database or replica, disk full, a role without the right); the transaction was rolled back, so nothing
+    of the write landed. Not retried: it lasts until an operator frees space or fixes permissions."""
+
+
+class StoreUnreachable(SiftError):
+    """The store's PostgreSQL server could not be reached (refused, timed out, no such database), or the connection
+    to it was lost; retry once it is back."""
 
 
 class StoreBusy(SiftError):

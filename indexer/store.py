@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
+from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -64,14 +65,15 @@ CREATE TABLE IF NOT EXISTS ingest_log (
 """
 
 # A chunk's embed_text is kept only where it is not the chunker's title + passage (indexer.chunking.embed_text): ''
-# otherwise, rebuilt from the article's title here, so a passage's text is not stored twice.
-_EMBED_TEXT = (
+# otherwise, rebuilt from the article's title here, so a passage's text is not stored twice. Plain SQL: the
+# PostgreSQL store (indexer.pg_store) runs it too.
+EMBED_TEXT_SQL = (
     "CASE WHEN c.embed_text <> '' THEN c.embed_text WHEN a.title <> '' THEN a.title || '. ' || c.text ELSE c.text END"
 )
 
 Change = Literal["added", "updated", "unchanged"]
 
-_ARTICLE_COLUMNS = (
+ARTICLE_COLUMNS = (
     "id, url, title, body, published_at, categories, tags, countries, author, language, image_url, deadline"
 )
 
@@ -86,6 +88,16 @@ class StoredChunk:
 
 def _now() -> str:
     return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+
+
+def content_digest(article: Article, salt: str) -> str:
+    """The hash an article is stored with: its content's, and with `salt` (the chunking parameters) that too."""
+    return hashlib.sha256((article.content_hash() + salt).encode()).hexdigest() if salt else article.content_hash()
+
+
+def stored_embed_text(article: Article, chunk: Chunk) -> str:
+    """A chunk's embed_text as stored: '' when it is the title + passage that EMBED_TEXT_SQL rebuilds."""
+    return "" if chunk.embed_text == embed_text(article.title, chunk.text) else chunk.embed_text
 
 
 def _row_to_article(row: sqlite3.Row) -> Article:
@@ -166,7 +178,68 @@ def write_transaction(db: sqlite3.Connection | sqlite3.Cursor, path: Path, busy_
             raise
 
 
-class Store:
+class EmbeddingCache(ABC):
+    """The embedding cache's typed side, shared by both stores (this one and indexer.pg_store's), over the (hash,
+    bytes) rows each keeps under a key."""
+
+    @abstractmethod
+    def _put_blobs(self, key: str, rows: Iterable[tuple[str, bytes]]) -> None:
+        """Cache (hash, bytes) rows under `key` (a model id, or "model#tokens") in one transaction, replacing any."""
+
+    @abstractmethod
+    def _blobs(self, key: str, hashes: Iterable[str], column: str = "vector") -> Iterator[tuple[str, bytes]]:
+        """(hash, bytes) of the cached rows of `hashes` under `key` (`column` "length(vector)": their sizes)."""
+
+    def put_embeddings(self, model_id: str, hashes: Sequence[str], vectors: np.ndarray) -> None:
+        """Cache passages' unit vectors as float16: half the bytes of float32. The served copy is the version's
+        float32 index, built from these; the rounding (a relative 5e-4 at most) moves no measured nDCG@10
+        (BENCHMARKS.md, "What an index costs")."""
+        vectors = np.ascontiguousarray(vectors, dtype=np.float16)
+        self._put_blobs(model_id, ((h, vectors[i].tobytes()) for i, h in enumerate(hashes)))
+
+    def get_embeddings(self, model_id: str, hashes: Iterable[str], dim: int) -> dict[str, np.ndarray]:
+        """The cached vectors of `hashes` as float32 unit vectors (a store written before float16 holds float32)."""
+        out: dict[str, np.ndarray] = {}
+        for h, blob in self._blobs(model_id, hashes):
+            dtype = {2 * dim: np.float16, 4 * dim: np.float32}.get(len(blob))
+            if dtype is not None:
+                vec = np.frombuffer(blob, dtype=dtype).astype(np.float32)
+                out[h] = vec / max(float(np.linalg.norm(vec)), 1e-12)
+        return out
+
+    def put_token_vectors(
+        self, key: str, hashes: Sequence[str], blocks: Sequence[np.ndarray], dtype: type = np.float16
+    ) -> None:
+        """Cache texts' token vectors under `key`: "model#tokens" (indexer.late; float16, one row per token), or
+        a passage-token key of indexer.passage_tokens (uint8 codes)."""
+        rows = ((h, np.ascontiguousarray(b, dtype=dtype).tobytes()) for h, b in zip(hashes, blocks))
+        self._put_blobs(key, rows)
+
+    def get_token_vectors(
+        self, key: str, hashes: Iterable[str], dim: int, dtype: type = np.float16
+    ) -> dict[str, np.ndarray]:
+        """The cached token vectors of `hashes` under `key`, each (tokens, dim) of `dtype`."""
+        out: dict[str, np.ndarray] = {}
+        for h, blob in self._blobs(key, hashes):
+            block = np.frombuffer(blob, dtype=dtype)
+            if block.size % dim == 0:
+                out[h] = block.reshape(-1, dim)
+        return out
+
+    def blob_sizes(self, key: str, hashes: Iterable[str]) -> dict[str, int]:
+        """The byte sizes of the cached rows of `hashes` under `key`, without reading them (SQLite keeps a blob's
+        length in its record header, PostgreSQL in its value's)."""
+        return dict(self._blobs(key, hashes, column="length(vector)"))
+
+    def get_blob(self, key: str, name: str) -> bytes | None:
+        """One cached blob (a passage-token codec), None when there is none."""
+        return next((blob for _, blob in self._blobs(key, [name])), None)
+
+    def put_blob(self, key: str, name: str, blob: bytes) -> None:
+        self._put_blobs(key, [(name, blob)])
+
+
+class Store(EmbeddingCache):
     """One SQLite file. Writers commit in batches, so a crash loses at most the batch in flight.
 
     A writer blocked by another process's write lock retries for `busy_timeout` seconds (SQLite's busy handler),
@@ -222,14 +295,14 @@ class Store:
         changes: list[Change] = []
         with self._transaction() as cur:
             for article, chunks, source in items:
-                digest = hashlib.sha256((article.content_hash() + salt).encode()).hexdigest() if salt else article.content_hash()
+                digest = content_digest(article, salt)
                 row = cur.execute("SELECT content_hash FROM articles WHERE id=?", (article.id,)).fetchone()
                 if row is not None and row["content_hash"] == digest:
                     changes.append("unchanged")
                     continue
                 data = article.model_dump(mode="json")
                 cur.execute(
-                    f"INSERT OR REPLACE INTO articles ({_ARTICLE_COLUMNS}, content_hash, source, updated_at) "
+                    f"INSERT OR REPLACE INTO articles ({ARTICLE_COLUMNS}, content_hash, source, updated_at) "
                     "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                     (
                         data["id"], data["url"], data["title"], data["body"], data["published_at"],
@@ -240,8 +313,7 @@ class Store:
                 cur.execute("DELETE FROM chunks WHERE article_id=?", (article.id,))
                 cur.executemany(
                     "INSERT INTO chunks (article_id, ordinal, text, embed_text, hash) VALUES (?,?,?,?,?)",
-                    [(article.id, c.ordinal, c.text, "" if c.embed_text == embed_text(article.title, c.text)
-                      else c.embed_text, c.hash) for c in chunks],
+                    [(article.id, c.ordinal, c.text, stored_embed_text(article, c), c.hash) for c in chunks],
                 )
                 changes.append("added" if row is None else "updated")
             if any(c != "unchanged" for c in changes):
@@ -284,11 +356,11 @@ class Store:
         return int(row["value"]) if row else 0
 
     def get_article(self, article_id: str) -> Article | None:
-        row = self._conn.execute(f"SELECT {_ARTICLE_COLUMNS} FROM articles WHERE id=?", (article_id,)).fetchone()
+        row = self._conn.execute(f"SELECT {ARTICLE_COLUMNS} FROM articles WHERE id=?", (article_id,)).fetchone()
         return _row_to_article(row) if row else None
 
     def iter_articles(self) -> Iterator[Article]:
-        for row in self._conn.execute(f"SELECT {_ARTICLE_COLUMNS} FROM articles ORDER BY id"):
+        for row in self._conn.execute(f"SELECT {ARTICLE_COLUMNS} FROM articles ORDER BY id"):
             yield _row_to_article(row)
 
     def count_articles(self) -> int:
@@ -307,7 +379,7 @@ class Store:
         """(hash, embed_text) of every distinct chunk with no cached vector for `model_id` (or nothing cached under
         that key: a passage-token key of indexer.passage_tokens)."""
         rows = self._conn.execute(
-            f"SELECT c.hash, MIN({_EMBED_TEXT}) AS embed_text FROM chunks c JOIN articles a ON a.id = c.article_id "
+            f"SELECT c.hash, MIN({EMBED_TEXT_SQL}) AS embed_text FROM chunks c JOIN articles a ON a.id = c.article_id "
             "LEFT JOIN embeddings e ON e.hash = c.hash AND e.model_id = ? "
             "WHERE e.hash IS NULL GROUP BY c.hash ORDER BY c.hash",
             (model_id,),
@@ -317,13 +389,12 @@ class Store:
     def chunk_texts(self) -> list[tuple[str, str]]:
         """(hash, embed_text) of every distinct chunk."""
         rows = self._conn.execute(
-            f"SELECT c.hash, MIN({_EMBED_TEXT}) AS embed_text FROM chunks c JOIN articles a ON a.id = c.article_id "
+            f"SELECT c.hash, MIN({EMBED_TEXT_SQL}) AS embed_text FROM chunks c JOIN articles a ON a.id = c.article_id "
             "GROUP BY c.hash ORDER BY c.hash"
         )
         return [(r["hash"], r["embed_text"]) for r in rows]
 
     def _put_blobs(self, key: str, rows: Iterable[tuple[str, bytes]]) -> None:
-        """Cache (hash, bytes) rows in the embeddings table under `key` (a model id, or "model#tokens")."""
         with self._transaction() as cur:
             cur.executemany(
                 "INSERT OR REPLACE INTO embeddings (hash, model_id, vector) VALUES (?,?,?)",
@@ -331,7 +402,6 @@ class Store:
             )
 
     def _blobs(self, key: str, hashes: Iterable[str], column: str = "vector") -> Iterator[tuple[str, bytes]]:
-        """(hash, bytes) of the cached rows of `hashes` under `key` (`column` "length(vector)": their sizes)."""
         wanted = list(dict.fromkeys(hashes))
         for start in range(0, len(wanted), 900):  # SQLite's bound-parameter limit
             part = wanted[start : start + 900]
@@ -340,47 +410,6 @@ class Store:
                 f"SELECT hash, {column} AS value FROM embeddings WHERE model_id=? AND hash IN ({marks})", (key, *part)
             ):
                 yield row["hash"], row["value"]
-
-    def put_embeddings(self, model_id: str, hashes: Sequence[str], vectors: np.ndarray) -> None:
-        """Cache passages' unit vectors as float16: half the bytes of float32. The served copy is the version's
-        float32 index, built from these; the rounding (a relative 5e-4 at most) moves no measured nDCG@10
-        (BENCHMARKS.md, "What an index costs")."""
-        vectors = np.ascontiguousarray(vectors, dtype=np.float16)
-        self._put_blobs(model_id, ((h, vectors[i].tobytes()) for i, h in enumerate(hashes)))
-
-    def get_embeddings(self, model_id: str, hashes: Iterable[str], dim: int) -> dict[str, np.ndarray]:
-        """The cached vectors of `hashes` as float32 unit vectors (a store written before float16 holds float32)."""
-        out: dict[str, np.ndarray] = {}
-        for h, blob in self._blobs(model_id, hashes):
-            dtype = {2 * dim: np.float16, 4 * dim: np.float32}.get(len(blob))
-            if dtype is not None:
-                vec = np.frombuffer(blob, dtype=dtype).astype(np.float32)
-                out[h] = vec / max(float(np.linalg.norm(vec)), 1e-12)
-        return out
-
-    def put_token_vectors(
-        self, key: str, hashes: Sequence[str], blocks: Sequence[np.ndarray], dtype: type = np.float16
-    ) -> None:
-        """Cache texts' token vectors under `key`: "model#tokens" (indexer.late; float16, one row per token), or
-        a passage-token key of indexer.passage_tokens (uint8 codes)."""
-        rows = ((h, np.ascontiguousarray(b, dtype=dtype).tobytes()) for h, b in zip(hashes, blocks))
-        self._put_blobs(key, rows)
-
-    def get_token_vectors(
-        self, key: str, hashes: Iterable[str], dim: int, dtype: type = np.float16
-    ) -> dict[str, np.ndarray]:
-        """The cached token vectors of `hashes` under `key`, each (tokens, dim) of `dtype`."""
-        out: dict[str, np.ndarray] = {}
-        for h, blob in self._blobs(key, hashes):
-            block = np.frombuffer(blob, dtype=dtype)
-            if block.size % dim == 0:
-                out[h] = block.reshape(-1, dim)
-        return out
-
-    def blob_sizes(self, key: str, hashes: Iterable[str]) -> dict[str, int]:
-        """The byte sizes of the cached rows of `hashes` under `key`, without reading them (SQLite keeps a blob's
-        length in its record header)."""
-        return dict(self._blobs(key, hashes, column="length(vector)"))
 
     def drop_cached(self, *keys: str, prefix: str | None = None) -> int:
         """Delete every cached row under `keys`, and under any key starting with `prefix`; returns how many. The
@@ -417,13 +446,6 @@ class Store:
                 self._conn.execute("VACUUM")
             self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         return rebuilt
-
-    def get_blob(self, key: str, name: str) -> bytes | None:
-        """One cached blob (a passage-token codec), None when there is none."""
-        return next((blob for _, blob in self._blobs(key, [name])), None)
-
-    def put_blob(self, key: str, name: str, blob: bytes) -> None:
-        self._put_blobs(key, [(name, blob)])
 
     # -- log ------------------------------------------------------------------------------------------------
     def log_ingest(self, summary: dict[str, object]) -> None:

@@ -174,3 +174,24 @@ def launch():
     yield start
     for server in started:
         server.kill()
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A real PostgreSQL 18 with pgvector (tests/postgres.py), started on first use in each test worker and stopped
+    when its session ends."""
+    from tests.postgres import PostgresServer
+
+    server = PostgresServer.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture()
+def postgres_url(postgres_server):
+    """A fresh database of its own (pgvector installed), dropped after the test: postgresql://postgres@127.0.0.1:…"""
+    name = postgres_server.create_database()
+    yield postgres_server.url(name)
+    postgres_server.drop_database(name)
