@@ -93,6 +93,17 @@ class Article(BaseModel):
     # a grant call's application deadline, when the source has a field for it (else read from the text at publish)
     deadline: date | None = None
 
+    @field_validator("title", "body", "author", "language", "categories", "tags", "countries", mode="before")
+    @classmethod
+    def _drop_nul(cls, value: Any) -> Any:
+        """NUL characters go: they carry nothing a reader sees, and PostgreSQL refuses them in text (a record the
+        SQLite store would keep must not fail a batch on a PostgreSQL one)."""
+        if isinstance(value, str):
+            return value.replace("\x00", "")
+        if isinstance(value, (list, tuple)):
+            return [v.replace("\x00", "") if isinstance(v, str) else v for v in value]
+        return value
+
     @field_validator("id", mode="before")
     @classmethod
     def _check_id(cls, value: Any) -> str:

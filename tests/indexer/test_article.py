@@ -79,3 +79,12 @@ def test_a_deadline_field_is_a_day_and_leaves_other_articles_hashes_alone():
     before = {k: v for k, v in plain.model_dump(mode="json").items() if k != "deadline"}
     assert plain.content_hash() == hashlib.sha256(json.dumps(before, sort_keys=True).encode()).hexdigest()
     assert parse_article({**base, "deadline": "2026-05-15"}).content_hash() != plain.content_hash()
+
+
+def test_nul_characters_are_dropped_from_every_text_field():
+    a = parse_article({"id": "n1", "title": "Flo\x00ods", "body": "Rain\x00 fell.", "author": "A\x00. Writer",
+                       "categories": "Relief\x00", "tags": ["wa\x00ter"], "countries": ["Ke\x00nya"]})
+    assert (a.title, a.body, a.author, a.categories, a.tags, a.countries) == (
+        "Floods", "Rain fell.", "A. Writer", ("Relief",), ("water",), ("Kenya",))
+    with pytest.raises(ArticleInvalid, match="body"):
+        parse_article({"id": "n2", "title": "Only NUL", "body": "\x00"})
