@@ -1,5 +1,5 @@
-"""Editorial state kept in store.sqlite beside the articles: pins, excludes, the widget's click counters and the
-search box's query counts (search insights).
+"""Editorial state kept beside the articles (in store.sqlite here; indexer.pg_editorial keeps it in PostgreSQL): pins,
+excludes, the widget's click counters and the search box's query counts (search insights).
 
 None of it is derived from the sources, so re-indexing never touches it; it is read when related lists are served.
 """
@@ -10,13 +10,15 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any, Protocol, Self
 
-from indexer.errors import StoreBusy, StoreUnwritable
+from indexer.errors import StoreBusy, StoreUnreachable, StoreUnwritable
 from indexer.store import DEFAULT_BUSY_TIMEOUT, store_errors, write_transaction
 
 log = logging.getLogger(__name__)
@@ -54,12 +56,13 @@ CREATE TABLE IF NOT EXISTS editorial_generation (id INTEGER PRIMARY KEY CHECK (i
 INSERT OR IGNORE INTO editorial_generation VALUES (0, 0);
 """
 
-# How stale a serving process may be about pins written by another process (`sift pin` while `sift serve` runs).
-# Writes through the same EditorialStore are seen at once.
+# How stale a serving process may be about pins written by another process (`sift pin` while `sift serve` runs, or
+# another API server on the same PostgreSQL database): the generation row is read at most this often (one primary-key
+# read), and everything reloaded only when it moved. Writes through the same store are seen at once.
 REFRESH_SECONDS = 1.0
 # Search counts are kept in memory and written together, every FLUSH_SECONDS or FLUSH_QUERIES distinct queries
 # (one SQLite write per search would queue every reader behind the store's write lock). At most BUFFER_QUERIES
-# distinct queries wait while the store is locked; beyond that new ones are dropped and logged.
+# distinct queries wait while the store is locked or unreachable; beyond that new ones are dropped and logged.
 FLUSH_SECONDS = 10.0
 FLUSH_QUERIES = 200
 BUFFER_QUERIES = 20_000
@@ -126,15 +129,25 @@ def _now() -> str:
     return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
 
 
-class EditorialStore:
-    """Pins, excludes and click counters in one SQLite file. Thread-safe; connects on first use. A write blocked by
-    another process's lock retries for `busy_timeout` seconds, then raises StoreBusy."""
+class Writer(Protocol):
+    """What a backend's write transaction hands over: SQL with `?` parameters, as sqlite3 takes it."""
 
-    def __init__(self, path: str | Path, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> None:
-        self.path = Path(path)
+    def execute(self, sql: str, args: Sequence[object] = ..., /) -> Any: ...  # a cursor: rowcount, fetchone()
+
+    def executemany(self, sql: str, rows: Iterable[Sequence[object]], /) -> Any: ...
+
+
+class BaseEditorialStore(ABC):
+    """Pins, excludes, click counters and search counts, over the tables a backend opens: EditorialStore (the SQLite
+    file) or indexer.pg_editorial's PostgresEditorialStore. The SQL here is what both read. Thread-safe: one lock
+    guards the connection, the curation cache and the unwritten search counts."""
+
+    # what a failed flush of the search counts may raise besides StoreBusy, StoreUnwritable and StoreUnreachable
+    _FLUSH_ERRORS: tuple[type[Exception], ...] = ()
+
+    def __init__(self, busy_timeout: float) -> None:
         self.busy_timeout = busy_timeout
         self._lock = threading.Lock()
-        self._conn: sqlite3.Connection | None = None
         self._cache: dict[str, Curation] = {}
         self._generation = -1
         self._checked = -float("inf")
@@ -142,35 +155,30 @@ class EditorialStore:
         self._flushed = time.monotonic()
         self._dropped = 0
 
-    def _db(self) -> sqlite3.Connection:
-        if self._conn is None:
-            with store_errors(self.path, self.busy_timeout):
-                conn = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None,
-                                       check_same_thread=False)
-                try:
-                    conn.execute("PRAGMA journal_mode=WAL")
-                    # counters may lose the last few events on power loss, never the file; pins commit like the store
-                    conn.execute("PRAGMA synchronous=NORMAL")
-                    conn.executescript(_SCHEMA)  # its INSERT OR IGNORE needs the write lock, like any write
-                except BaseException:
-                    conn.close()
-                    raise
-            self._conn = conn
-        return self._conn
+    # -- what a backend provides, each called with self._lock held ------------------------------------------
+    @abstractmethod
+    def _transaction(self) -> AbstractContextManager[Writer]:
+        """A write transaction: committed when the block ends, rolled back if it raises; StoreBusy when another
+        writer's lock stays held over busy_timeout, StoreUnwritable when the database refuses the write."""
+
+    @abstractmethod
+    def _rows(self, sql: str, args: Sequence[object] = ()) -> list[tuple]:
+        """The rows of one read, on its own."""
+
+    @abstractmethod
+    def _disconnect(self) -> None:
+        """Close the connection (a later call opens another)."""
 
     def close(self) -> None:
         self._try_flush("not written on close")
         with self._lock:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
+            self._disconnect()
 
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction on the open connection (call with self._lock held)."""
-        db = self._db()
-        with write_transaction(db, self.path, self.busy_timeout):
-            yield db
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     # -- pins and excludes ----------------------------------------------------------------------------------
     def curation(self, source: str) -> Curation:
@@ -178,21 +186,22 @@ class EditorialStore:
         with self._lock:
             now = time.monotonic()
             if now - self._checked >= REFRESH_SECONDS:
+                generation = self._rows("SELECT value FROM editorial_generation")[0][0]
                 self._checked = now
-                generation = self._db().execute("SELECT value FROM editorial_generation").fetchone()[0]
                 if generation != self._generation:
                     self._reload(generation)
             return self._cache.get(source, Curation())
 
     def _reload(self, generation: int) -> None:
-        db = self._db()
+        """Read every pin and exclude. `generation` was read before them: a write landing meanwhile moves the stored
+        one past it, so the next check reloads."""
         pins: dict[str, list[tuple[str, int]]] = {}
-        for source, target, position in db.execute(
+        for source, target, position in self._rows(
             "SELECT source, target, position FROM related_pins ORDER BY source, position, created_at, target"
         ):
             pins.setdefault(source, []).append((target, position))
         excludes: dict[str, set[str]] = {}
-        for source, target in db.execute("SELECT source, target FROM related_excludes"):
+        for source, target in self._rows("SELECT source, target FROM related_excludes"):
             excludes.setdefault(source, set()).add(target)
         self._cache = {
             s: Curation(tuple(pins.get(s, ())), frozenset(excludes.get(s, ()))) for s in pins.keys() | excludes.keys()
@@ -203,22 +212,22 @@ class EditorialStore:
         """Run `statements` in one transaction, bump the generation, reload the cache; rows changed by the first."""
         with self._lock:
             with self._transaction() as db:
-                changed = -1
-                for sql, args in statements:
-                    cursor = db.execute(sql, args)
-                    changed = cursor.rowcount if changed < 0 else changed
+                # The bump comes first: on PostgreSQL its row lock makes curation writes take turns, as SQLite's write
+                # lock does (a pin and an exclude of one pair at once must leave one of them, not both).
                 db.execute("UPDATE editorial_generation SET value = value + 1")
-            self._reload(db.execute("SELECT value FROM editorial_generation").fetchone()[0])
+                changed = [db.execute(sql, args).rowcount for sql, args in statements]
+                generation = db.execute("SELECT value FROM editorial_generation").fetchone()[0]
+            self._reload(generation)
             self._checked = time.monotonic()
-            return changed
+            return changed[0]
 
     def pin(self, source: str, target: str, position: int = 1) -> Curation:
         """Always show `target` at `position` (1-based) in `source`'s list; clears an exclude of the same pair."""
         self._write(
             [
                 (
-                    "INSERT INTO related_pins VALUES (?, ?, ?, ?) "
-                    "ON CONFLICT(source, target) DO UPDATE SET position = excluded.position",
+                    ("INSERT INTO related_pins VALUES (?, ?, ?, ?) "
+                     "ON CONFLICT(source, target) DO UPDATE SET position = excluded.position"),
                     (source, target, position, _now()),
                 ),
                 ("DELETE FROM related_excludes WHERE source = ? AND target = ?", (source, target)),
@@ -230,7 +239,7 @@ class EditorialStore:
         """Never show `target` (nor its near-duplicates) in `source`'s list; clears a pin of the same pair."""
         self._write(
             [
-                ("INSERT OR IGNORE INTO related_excludes VALUES (?, ?, ?)", (source, target, _now())),
+                ("INSERT INTO related_excludes VALUES (?, ?, ?) ON CONFLICT DO NOTHING", (source, target, _now())),
                 ("DELETE FROM related_pins WHERE source = ? AND target = ?", (source, target)),
             ]
         )
@@ -253,48 +262,47 @@ class EditorialStore:
         with self._lock, self._transaction() as db:
             if shown:
                 db.execute(
-                    "INSERT INTO related_views VALUES (?, 1) ON CONFLICT(source) DO UPDATE SET views = views + 1",
+                    "INSERT INTO related_views VALUES (?, 1) "
+                    "ON CONFLICT(source) DO UPDATE SET views = related_views.views + 1",
                     (source,),
                 )
                 db.executemany(
                     "INSERT INTO related_clicks (source, target, impressions) VALUES (?, ?, 1) "
-                    "ON CONFLICT(source, target) DO UPDATE SET impressions = impressions + 1",
+                    "ON CONFLICT(source, target) DO UPDATE SET impressions = related_clicks.impressions + 1",
                     [(source, target) for target in shown],
                 )
             if clicked is not None:
                 db.execute(
                     "INSERT INTO related_clicks (source, target, clicks) VALUES (?, ?, 1) "
-                    "ON CONFLICT(source, target) DO UPDATE SET clicks = clicks + 1",
+                    "ON CONFLICT(source, target) DO UPDATE SET clicks = related_clicks.clicks + 1",
                     (source, clicked),
                 )
 
     def click_totals(self) -> tuple[int, int]:
         """(box views, clicks) over all articles."""
         with self._lock:
-            db = self._db()
-            views = db.execute("SELECT COALESCE(SUM(views), 0) FROM related_views").fetchone()[0]
-            clicks = db.execute("SELECT COALESCE(SUM(clicks), 0) FROM related_clicks").fetchone()[0]
+            views = self._rows("SELECT COALESCE(SUM(views), 0) FROM related_views")[0][0]
+            clicks = self._rows("SELECT COALESCE(SUM(clicks), 0) FROM related_clicks")[0][0]
             return int(views), int(clicks)
 
     def click_through(self, limit: int = 50, source: str | None = None) -> list[SourceClicks]:
         """The `limit` most viewed related boxes (or just `source`'s), each with its items by clicks."""
         with self._lock:
-            db = self._db()
             where, args = ("WHERE v.source = ?", (source,)) if source is not None else ("", ())
-            boxes = db.execute(
+            boxes = self._rows(
                 "SELECT v.source, v.views, COALESCE((SELECT SUM(clicks) FROM related_clicks c "
                 f"WHERE c.source = v.source), 0) FROM related_views v {where} "
                 "ORDER BY v.views DESC, v.source LIMIT ?",
                 (*args, limit),
-            ).fetchall()
+            )
             out = []
             for name, views, clicks in boxes:
-                items = db.execute(
+                items = self._rows(
                     "SELECT target, impressions, clicks FROM related_clicks WHERE source = ? "
                     "ORDER BY clicks DESC, impressions DESC, target",
                     (name,),
-                ).fetchall()
-                out.append(SourceClicks(name, views, clicks, tuple(TargetClicks(*row) for row in items)))
+                )
+                out.append(SourceClicks(name, views, int(clicks), tuple(TargetClicks(*row) for row in items)))
             return out
 
     # -- search insights -----------------------------------------------------------------------------------
@@ -316,28 +324,33 @@ class EditorialStore:
             self._try_flush("kept in memory for the next batch", keep_days)
 
     def _try_flush(self, what: str, keep_days: int | None = None) -> None:
-        """Write the counts; a store that cannot be written (locked, read-only, disk full) must not fail the search
-        or the request that triggered the write: the counts stay buffered (up to BUFFER_QUERIES) and it is logged."""
+        """Write the counts; a store that cannot be written (locked, read-only, disk full, unreachable) must not fail
+        the search or the request that triggered the write: the counts stay buffered (up to BUFFER_QUERIES) and it
+        is logged."""
         try:
             self.flush_searches(keep_days)
-        except (StoreBusy, StoreUnwritable, sqlite3.Error, OSError) as exc:
+        except (StoreBusy, StoreUnwritable, StoreUnreachable, *self._FLUSH_ERRORS) as exc:
             log.warning("search counts %s: %s", what, exc)
 
     def flush_searches(self, keep_days: int | None = None) -> None:
-        """Write the buffered search counts (and delete days older than `keep_days`, when given)."""
+        """Write the buffered search counts (and delete days older than `keep_days`, when given) in one transaction.
+        If it fails the counts stay buffered for the next: a PostgreSQL connection lost during the commit may have
+        written them already, so that batch may be counted twice rather than lost."""
         with self._lock:
             self._flushed = time.monotonic()
             if self._dropped:
-                log.warning("%d searches not counted: %d distinct queries were waiting for the store's write lock",
+                log.warning("%d searches not counted: %d distinct queries were already waiting to be written",
                             self._dropped, BUFFER_QUERIES)
                 self._dropped = 0
             if not self._searches and keep_days is None:
                 return
-            rows = [(day, query, n, u) for (day, query), (n, u) in self._searches.items()]
+            # sorted: concurrent flushes (other API servers) lock the rows they share in one order, so never deadlock
+            rows = sorted((day, query, n, u) for (day, query), (n, u) in self._searches.items())
             with self._transaction() as db:
                 db.executemany(
                     "INSERT INTO search_log VALUES (?, ?, ?, ?) ON CONFLICT(day, query) DO UPDATE SET "
-                    "searches = searches + excluded.searches, unanswered = unanswered + excluded.unanswered",
+                    "searches = search_log.searches + excluded.searches, "
+                    "unanswered = search_log.unanswered + excluded.unanswered",
                     rows,
                 )
                 if keep_days is not None:
@@ -351,18 +364,59 @@ class EditorialStore:
         self._try_flush("not written before reading them")
         since = (datetime.now(timezone.utc).date() - timedelta(days=days - 1)).isoformat()
         with self._lock:
-            db = self._db()
-            searches, unanswered = db.execute(
+            searches, unanswered = self._rows(
                 "SELECT COALESCE(SUM(searches), 0), COALESCE(SUM(unanswered), 0) FROM search_log WHERE day >= ?",
                 (since,),
-            ).fetchone()
+            )[0]
 
-            def top(where: str) -> tuple[QueryCount, ...]:
-                rows = db.execute(
+            def top(having: str) -> tuple[QueryCount, ...]:
+                rows = self._rows(
                     "SELECT query, SUM(searches) AS n, SUM(unanswered) AS u FROM search_log WHERE day >= ? "
-                    f"GROUP BY query {where} ORDER BY n DESC, u DESC, query LIMIT ?",
+                    f"GROUP BY query {having} ORDER BY n DESC, u DESC, query LIMIT ?",
                     (since, limit),
-                ).fetchall()
-                return tuple(QueryCount(*row) for row in rows)
+                )
+                return tuple(QueryCount(query, int(n), int(u)) for query, n, u in rows)
 
-            return SearchInsights(days, int(searches), int(unanswered), top(""), top("HAVING u > 0"))
+            return SearchInsights(days, int(searches), int(unanswered), top(""), top("HAVING SUM(unanswered) > 0"))
+
+
+class EditorialStore(BaseEditorialStore):
+    """Pins, excludes, click counters and search counts in one SQLite file. Connects on first use. A write blocked by
+    another process's lock retries for `busy_timeout` seconds, then raises StoreBusy."""
+
+    _FLUSH_ERRORS = (sqlite3.Error, OSError)
+
+    def __init__(self, path: str | Path, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> None:
+        super().__init__(busy_timeout)
+        self.path = Path(path)
+        self._conn: sqlite3.Connection | None = None
+
+    def _db(self) -> sqlite3.Connection:
+        if self._conn is None:
+            with store_errors(self.path, self.busy_timeout):
+                conn = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None,
+                                       check_same_thread=False)
+                try:
+                    conn.execute("PRAGMA journal_mode=WAL")
+                    # counters may lose the last few events on power loss, never the file; pins commit like the store
+                    conn.execute("PRAGMA synchronous=NORMAL")
+                    conn.executescript(_SCHEMA)  # its INSERT OR IGNORE needs the write lock, like any write
+                except BaseException:
+                    conn.close()
+                    raise
+            self._conn = conn
+        return self._conn
+
+    def _disconnect(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        db = self._db()
+        with write_transaction(db, self.path, self.busy_timeout):
+            yield db
+
+    def _rows(self, sql: str, args: Sequence[object] = ()) -> list[tuple]:
+        return self._db().execute(sql, args).fetchall()

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from datetime import datetime, timezone
-from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import psycopg
-from psycopg import errors as pg
-from psycopg.conninfo import conninfo_to_dict
 from psycopg.types.json import Jsonb
 
 from indexer.article import Article
 from indexer.chunking import Chunk
-from indexer.errors import IndexMismatch, StoreBusy, StoreUnreachable, StoreUnwritable
+from indexer.errors import IndexMismatch
+from indexer.pg_connection import connect, database_errors, redacted, schema_transaction, write_transaction
 from indexer.store import (
     ARTICLE_COLUMNS,
     DEFAULT_BUSY_TIMEOUT,
@@ -27,7 +25,6 @@ from indexer.store import (
 )
 
 SCHEMA_VERSION = 1
-CONNECT_TIMEOUT = 10  # seconds; a connect_timeout in the URL wins
 # Rows per page of iter_articles / iter_chunks, and hashes per query of the cache's reads
 ARTICLE_PAGE = 1000
 CHUNK_PAGE = 5000
@@ -76,7 +73,7 @@ CREATE TABLE IF NOT EXISTS ingest_log (
 );
 """
 _TABLES = ("articles", "chunks", "embeddings", "meta", "ingest_log")
-_SCHEMA_LOCK = 0x5EF7_0001  # pg_advisory_xact_lock: two processes opening a new database create it once
+_WRITERS = "another writer (a `sift index` or `sift sync` run?)"
 
 # Every write to articles first locks the generation row: writers take turns, as SQLite's one write lock makes them,
 # so the generation counts whole batches and two batches over the same ids cannot deadlock.
@@ -91,23 +88,6 @@ _UPSERT_ARTICLE = (
     f"ON CONFLICT (id) DO UPDATE SET {', '.join(f'{c} = EXCLUDED.{c}' for c in _ARTICLE_VALUES[1:])}, "
     "updated_at = now()"
 )
-
-# What PostgreSQL says when it will not write: a read-only transaction (a replica, default_transaction_read_only),
-# a full disk, an I/O error, a role without the right
-_UNWRITABLE = (pg.ReadOnlySqlTransaction, pg.DiskFull, pg.IoError, pg.InsufficientPrivilege)
-# The server going away under an open connection
-_GONE = (pg.AdminShutdown, pg.CrashShutdown, pg.CannotConnectNow)
-
-
-def redacted(url: str) -> str:
-    """`url` without its password (in the user part or a password= parameter), for messages and logs."""
-    parts = urlsplit(url)
-    netloc = parts.netloc
-    if "@" in netloc:
-        userinfo, host = netloc.rsplit("@", 1)
-        netloc = f"{userinfo.split(':', 1)[0]}@{host}"
-    query = urlencode([(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if "password" not in k])
-    return f"{parts.scheme}://{netloc}{parts.path}" + (f"?{query}" if query else "")
 
 
 def _row_to_article(row: tuple) -> Article:
@@ -135,16 +115,7 @@ class PostgresStore(EmbeddingCache):
         self.url = url
         self.where = redacted(url)
         self.busy_timeout = busy_timeout
-        try:
-            given = conninfo_to_dict(url)
-            defaults = {"connect_timeout": CONNECT_TIMEOUT, "application_name": "sift"}
-            self._conn = psycopg.connect(url, autocommit=True, **{k: v for k, v in defaults.items() if k not in given})
-        except psycopg.Error as exc:
-            reason = " ".join(str(exc).split())
-            raise StoreUnreachable(
-                f"cannot connect to the database at {self.where} ({reason}); is PostgreSQL running there, and is "
-                "the URL right?"
-            ) from None
+        self._conn = connect(url)
         try:
             with self._errors():
                 version = self._stored_version()
@@ -170,8 +141,7 @@ class PostgresStore(EmbeddingCache):
     def _create_schema(self) -> None:
         """Only where there is none: a database that has it is not written to on open, so a read-only replica
         opens too."""
-        with self._conn.transaction():
-            self._conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
+        with schema_transaction(self._conn):
             self._conn.execute(_SCHEMA)
             self._conn.execute(
                 "INSERT INTO meta VALUES ('schema_version', %s), ('generation', '0') ON CONFLICT DO NOTHING",
@@ -187,40 +157,12 @@ class PostgresStore(EmbeddingCache):
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    @contextmanager
-    def _errors(self) -> Iterator[None]:
-        """PostgreSQL's failures said plainly, as the SQLite store says its own: a lock held too long raises
-        StoreBusy, a refused write StoreUnwritable, a lost server StoreUnreachable; anything else goes on as it was."""
-        try:
-            yield
-        except pg.LockNotAvailable:
-            raise StoreBusy(
-                f"the database at {self.where} is locked by another writer (a `sift index` or `sift sync` run?) and "
-                f"stayed locked for {self.busy_timeout:g} s; nothing was written, retry in a few seconds"
-            ) from None
-        except _UNWRITABLE as exc:
-            reason = " ".join(str(exc).split())
-            raise StoreUnwritable(
-                f"the database at {self.where} cannot be written ({reason}: a read-only database or replica, a full "
-                "disk, or a role without the right?); this write was rolled back"
-            ) from exc
-        except psycopg.OperationalError as exc:
-            if not (isinstance(exc, _GONE) or self._conn.closed or exc.sqlstate is None
-                    or exc.sqlstate.startswith("08")):
-                raise
-            reason = " ".join(str(exc).split())
-            raise StoreUnreachable(
-                f"lost the connection to the database at {self.where} ({reason}); retry once it is back (a write "
-                "cut off before its commit was rolled back)"
-            ) from exc
+    def _errors(self) -> AbstractContextManager[None]:
+        return database_errors(self._conn, self.where, self.busy_timeout, _WRITERS)
 
-    @contextmanager
-    def _transaction(self) -> Iterator[psycopg.Cursor]:
+    def _transaction(self) -> AbstractContextManager[psycopg.Cursor]:
         """A write transaction: committed when the block ends, rolled back if it raises."""
-        with self._errors(), self._conn.transaction(), self._conn.cursor() as cur:
-            timeout = max(1, round(self.busy_timeout * 1000))  # in ms; 0 would wait for ever
-            cur.execute("SELECT set_config('lock_timeout', %s, true)", (f"{timeout}ms",))
-            yield cur
+        return write_transaction(self._conn, self.where, self.busy_timeout, _WRITERS)
 
     def _rows(self, sql: str, params: Sequence[object] = ()) -> list[tuple]:
         with self._errors():
