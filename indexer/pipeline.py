@@ -168,7 +168,7 @@ def _embed_and_publish(
     if both and options.token_budget is None:  # passages embedded before late interaction: `sift index` only
         coded = _code_missing_passages(store, embedder, codec, progress=progress)
 
-    build = build_parameters(options.build, duplicate_threshold)
+    build = build_parameters(options.build, duplicate_threshold, unrelated)
     if store.count_articles() == 0 and current_version(index_dir) is None:
         return  # nothing readable and nothing stored: an empty index would only hide the mistake
     if coded or _needs_publish(index_dir, embedder.model_id, store.generation(), build):
@@ -181,6 +181,7 @@ def _embed_and_publish(
                 build=options.build,
                 keep_versions=options.keep_versions,
                 duplicate_threshold=duplicate_threshold,
+                unrelated=unrelated,
                 vectors=options.vectors,
                 token_source=embedder if hasattr(embedder, "kept_token_counts") else None,
                 token_budget=options.token_budget,

@@ -170,13 +170,15 @@ def _flat_index(vectors: np.ndarray) -> faiss.Index:
     return index
 
 
-def build_parameters(build: dict, duplicate_threshold: float) -> dict:
-    """Everything besides the store's content that shapes a version; a change means a new version is due."""
+def build_parameters(build: dict, duplicate_threshold: float, unrelated: float = 0.0) -> dict:
+    """Everything besides the store's content that shapes a version; a change means a new version is due.
+    `unrelated`: the cosine the model's unrelated texts reach (`relatedness._rank` fuses cosines on a scale where that
+    is 0; recorded only when it is not, so versions of the English model keep their parameters)."""
     return {
         **build,
         "lead_weight": LEAD_WEIGHT,
         "neighbours": NEIGHBOURS,
-        "related": dict(RELATED_PARAMS),
+        "related": {**RELATED_PARAMS, **({"unrelated_cosine": unrelated} if unrelated else {})},
         "duplicate_threshold": duplicate_threshold,
         "duplicate_keyword_threshold": DEFAULT_KEYWORD_THRESHOLD,
         "keyword": dict(KEYWORD_PARAMS),
@@ -434,6 +436,7 @@ def _related_lists(
     reach, while the changes since the last full pass stay under `relatedness.INCREMENTAL_LIMIT` of the articles;
     else (or without a usable previous version) in one full pass. Returns the lists and the manifest's record."""
     n = len(ids)
+    unrelated = float(build["related"].get("unrelated_cosine", 0.0))
     short = int(tokens.short(np.arange(n)).sum()) if tokens is not None else 0  # articles with late interaction
     previous = _previous_related(live, model_id=model_id, build=build)
     if previous is not None and n > 1:
@@ -450,12 +453,14 @@ def _related_lists(
         if since <= relatedness.INCREMENTAL_LIMIT * n:
             carried, stale = relatedness.carry_over(previous.lists, old_to_new, n, changed_old)
             lists = relatedness.update_related(
-                article_index, art_vectors, keyword.term_weights(), NEIGHBOURS, carried, changed, stale, tokens=tokens
+                article_index, art_vectors, keyword.term_weights(), NEIGHBOURS, carried, changed, stale, tokens=tokens,
+                unrelated=unrelated,
             )
             if lists is not None:
                 return lists, {"pass": "incremental", "recomputed": lists.recomputed, "changes": changes,
                                "changes_since_full_pass": since, "late_interaction": short}
-    lists = related_neighbours(article_index, art_vectors, keyword.term_weights(), NEIGHBOURS, tokens=tokens)
+    lists = related_neighbours(article_index, art_vectors, keyword.term_weights(), NEIGHBOURS, tokens=tokens,
+                               unrelated=unrelated)
     return lists, {"pass": "full", "recomputed": lists.recomputed, "changes_since_full_pass": 0,
                    "late_interaction": short}
 
@@ -635,6 +640,7 @@ def _publish(
     build: dict,
     keep_versions: int = 3,
     duplicate_threshold: float = DEFAULT_THRESHOLD,
+    unrelated: float = 0.0,
     vectors: VectorConfig = VectorConfig(),
     token_source: TokenSource | None = None,
     token_budget: int | None = None,
@@ -656,7 +662,7 @@ def _publish(
         art_vectors = snap.article_vectors
 
         live = _LiveVersion.read(index_dir)  # the version this one replaces: unchanged work is taken from it
-        build_record = build_parameters(build, duplicate_threshold)
+        build_record = build_parameters(build, duplicate_threshold, unrelated)
         told = _languages(live, articles, build_record)
         np.save(staging / LANGUAGES_KEYS, told.keys)
         passages, article_index, keyword = _write_search_files(staging, snap, vectors, live, model_id, dim, told.final)

@@ -303,7 +303,8 @@ def evaluate_related(
             articles = list(store.iter_articles())
             started = time.perf_counter()
             tokens = article_tokens(store, articles, encoder.model_id, encoder.dim, None, engine.article_index, vectors)
-            related_neighbours(engine.article_index, vectors, engine.keyword.term_weights(), NEIGHBOURS, tokens=tokens)
+            related_neighbours(engine.article_index, vectors, engine.keyword.term_weights(), NEIGHBOURS, tokens=tokens,
+                               unrelated=float(getattr(encoder, "unrelated_cosine", 0.0)))
             related_seconds = time.perf_counter() - started
 
         sift: Lists = []
@@ -395,7 +396,8 @@ def lee_correlation(folder: Path, encoder: TextEncoder, *, chunking: ChunkingPar
         n = engine.article_index.ntotal
         vectors = engine.article_index.reconstruct_n(0, n)
         full = related_neighbours(
-            engine.article_index, vectors, engine.keyword.term_weights(), n - 1, candidates=n - 1
+            engine.article_index, vectors, engine.keyword.term_weights(), n - 1, candidates=n - 1,
+            unrelated=float(getattr(encoder, "unrelated_cosine", 0.0)),
         )
     related = np.full((n, n), np.nan)
     np.put_along_axis(related, np.maximum(full.ids, 0), full.scores, axis=1)

@@ -4,7 +4,9 @@ import pytest
 import scipy.sparse as sp
 
 from indexer.duplicates import group_near_duplicates
+from indexer.publish import build_parameters
 from indexer.relatedness import (
+    calibrated,
     carry_over,
     context_matrix,
     context_rows,
@@ -223,3 +225,23 @@ def test_pair_cosines_sum_a_term_listed_twice_in_a_row_and_take_rows_by_number()
     assert not duplicated.has_canonical_format
     got = pair_cosines(duplicated, np.array([[2, 1]]), rows=np.array([0]))
     np.testing.assert_allclose(got, [[0.8 * 0.8, 0.0]], atol=1e-6)
+
+
+def test_the_dense_part_is_fused_on_the_models_calibrated_scale():
+    """Under multilingual-e5 (unrelated texts at ~0.80) a candidate far closer by meaning (0.98 against 0.82) ranks
+    first although it shares fewer words; on the raw cosines the 0.16 gap moved the fused score too little."""
+    s1, s2 = np.sqrt(1 - 0.98**2), np.sqrt(1 - 0.82**2)
+    vectors = np.array([[1, 0, 0], [0.98, s1, 0], [0.82, 0, s2]], dtype=np.float32)
+    terms = sp.csr_matrix(np.array([[1, 1, 0, 0], [1, 0, 4, 0], [1, 1, 0, 1]], dtype=np.float32))
+    kwargs = dict(candidates=2, context_weight=0.0)
+    raw = related_neighbours(_index(vectors), vectors, terms, 2, **kwargs)
+    e5 = related_neighbours(_index(vectors), vectors, terms, 2, unrelated=0.80, **kwargs)
+    assert raw.ids[0].tolist() == [2, 1] and e5.ids[0].tolist() == [1, 2]
+    np.testing.assert_allclose(e5.cosines[0], [0.98, 0.82], atol=1e-6)  # the listed cosines stay the model's own
+    np.testing.assert_allclose(calibrated(np.array([0.8, 0.9, 1.0]), 0.8), [0.0, 0.5, 1.0], atol=1e-6)
+    assert calibrated(raw.cosines, 0.0) is raw.cosines  # MiniLM's as they are
+
+
+def test_the_calibration_is_a_build_parameter_only_for_a_model_that_needs_it():
+    assert "unrelated_cosine" not in build_parameters({}, 0.8)["related"]  # English versions keep their parameters
+    assert build_parameters({}, 0.96, 0.80)["related"]["unrelated_cosine"] == 0.80  # a change: a full related pass
