@@ -15,6 +15,7 @@ import pytest
 from indexer.article import Article
 from indexer.chunking import chunk_article
 from indexer.errors import IndexMismatch, StoreBusy, StoreUnreachable, StoreUnwritable
+from indexer.pg_editorial import PostgresEditorialStore
 from indexer.pg_store import PostgresStore, redacted
 from indexer.publish import publish, read_manifest
 from indexer.store import Store
@@ -44,11 +45,12 @@ def test_a_url_is_shown_without_its_password(url, shown):
     assert redacted(url) == shown
 
 
-def test_a_server_that_is_not_there_is_named_without_the_password_at_once():
+@pytest.mark.parametrize("kind", [PostgresStore, PostgresEditorialStore])
+def test_a_server_that_is_not_there_is_named_without_the_password_at_once(kind):
     url = f"postgresql://sift:s3cret@127.0.0.1:{_closed_port()}/news"
     started = time.monotonic()
     with pytest.raises(StoreUnreachable) as caught:
-        PostgresStore(url)
+        kind(url)
     assert time.monotonic() - started < 5
     message = str(caught.value)
     assert message.startswith(f"cannot connect to the database at {redacted(url)} (")
