@@ -94,7 +94,7 @@ _UPSERT_ARTICLE = (
 
 # What PostgreSQL says when it will not write: a read-only transaction (a replica, default_transaction_read_only),
 # a full disk, an I/O error, a role without the right
-_UNWRITABLE = (pg.ReadOnlySqlTransaction, pg.DiskFull, pg.IoError, pg.InsufficientPrivilege)
+UNWRITABLE = (pg.ReadOnlySqlTransaction, pg.DiskFull, pg.IoError, pg.InsufficientPrivilege)
 # The server going away under an open connection
 _GONE = (pg.AdminShutdown, pg.CrashShutdown, pg.CannotConnectNow)
 
@@ -108,6 +108,27 @@ def redacted(url: str) -> str:
         netloc = f"{userinfo.split(':', 1)[0]}@{host}"
     query = urlencode([(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if "password" not in k])
     return f"{parts.scheme}://{netloc}{parts.path}" + (f"?{query}" if query else "")
+
+
+def connect(url: str) -> psycopg.Connection:
+    """An autocommit connection to `url` (a connect_timeout or application_name in the URL wins over Sift's);
+    StoreUnreachable, with the URL redacted, when there is none to be had."""
+    given = conninfo_to_dict(url)
+    defaults = {"connect_timeout": CONNECT_TIMEOUT, "application_name": "sift"}
+    try:
+        return psycopg.connect(url, autocommit=True, **{k: v for k, v in defaults.items() if k not in given})
+    except psycopg.Error as exc:
+        reason = " ".join(str(exc).split())
+        raise StoreUnreachable(
+            f"cannot connect to the database at {redacted(url)} ({reason}); is PostgreSQL running there, and is "
+            "the URL right?"
+        ) from None
+
+
+def connection_lost(exc: psycopg.OperationalError, conn: psycopg.Connection) -> bool:
+    """Whether `exc` means the server went away under `conn` (a restart, a terminated backend, a broken socket),
+    rather than a failure of the statement itself."""
+    return isinstance(exc, _GONE) or conn.closed or exc.sqlstate is None or exc.sqlstate.startswith("08")
 
 
 def _row_to_article(row: tuple) -> Article:
@@ -135,16 +156,7 @@ class PostgresStore(EmbeddingCache):
         self.url = url
         self.where = redacted(url)
         self.busy_timeout = busy_timeout
-        try:
-            given = conninfo_to_dict(url)
-            defaults = {"connect_timeout": CONNECT_TIMEOUT, "application_name": "sift"}
-            self._conn = psycopg.connect(url, autocommit=True, **{k: v for k, v in defaults.items() if k not in given})
-        except psycopg.Error as exc:
-            reason = " ".join(str(exc).split())
-            raise StoreUnreachable(
-                f"cannot connect to the database at {self.where} ({reason}); is PostgreSQL running there, and is "
-                "the URL right?"
-            ) from None
+        self._conn = connect(url)
         try:
             with self._errors():
                 version = self._stored_version()
@@ -198,15 +210,14 @@ class PostgresStore(EmbeddingCache):
                 f"the database at {self.where} is locked by another writer (a `sift index` or `sift sync` run?) and "
                 f"stayed locked for {self.busy_timeout:g} s; nothing was written, retry in a few seconds"
             ) from None
-        except _UNWRITABLE as exc:
+        except UNWRITABLE as exc:
             reason = " ".join(str(exc).split())
             raise StoreUnwritable(
                 f"the database at {self.where} cannot be written ({reason}: a read-only database or replica, a full "
                 "disk, or a role without the right?); this write was rolled back"
             ) from exc
         except psycopg.OperationalError as exc:
-            if not (isinstance(exc, _GONE) or self._conn.closed or exc.sqlstate is None
-                    or exc.sqlstate.startswith("08")):
+            if not connection_lost(exc, self._conn):
                 raise
             reason = " ".join(str(exc).split())
             raise StoreUnreachable(
