@@ -247,6 +247,13 @@ class PgVectors:
                     f"the passage vectors table {described['table']} in the database at {redacted(url)} stayed in "
                     f"use for {LOCK_TIMEOUT}; it is dropped at the next prune"
                 ) from None
+            except psycopg.OperationalError as exc:
+                if not connection_lost(exc, conn):
+                    raise
+                raise StoreUnreachable(
+                    f"lost the connection to the database at {redacted(url)} while dropping the passage vectors table "
+                    f"{described['table']}; it is dropped at the next prune"
+                ) from None
 
     def close(self) -> None:
         """Release the connection (a later search opens another)."""
@@ -267,8 +274,8 @@ class PgVectors:
 
     @property
     def bytes_per_vector(self) -> float:
-        """The table and its indexes on disk (pg_total_relation_size) per vector, measured after the build: pgvector
-        keeps each vector twice, in the table and in its HNSW element."""
+        """The table and its indexes on disk (pg_total_relation_size) per vector, measured after the build: with
+        HNSW each vector is kept twice, in its row and in its index element."""
         return self._bytes_per_vector
 
     def describe(self) -> dict:
