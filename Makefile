@@ -48,7 +48,7 @@ test-fast: install browser
 # plain sentence-transformers on 1,500 SciFact abstracts, paired), embedding backends, SciFact end to end, BBC News,
 # 10k/100k/1M vector indexes, a 100k-article site in process and over HTTP; every figure in
 # bench/results/make-bench.json. `make bench-full` runs the long versions (all of BBC, SciFact relevance per backend,
-# the geography benchmark, IVF-PQ and Qdrant rows at 1M/10k, late interaction's cost): about 2 hours.
+# the geography benchmark, IVF-PQ rows at 1M, late interaction's cost): about 2 hours.
 bench: install
 	$(BIN)/python bench/run_all.py
 

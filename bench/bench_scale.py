@@ -1,6 +1,6 @@
 """Benchmark: which vector index at which size, what it costs, and how the server holds up — 10k, 100k and 1M.
 
-Part 1, the index (per size, per kind: Flat, HNSW, IVF-SQ8, IVF-PQ + re-rank, Qdrant local mode): build time, size
+Part 1, the index (per size, per kind: Flat, HNSW, IVF-SQ8, IVF-PQ + re-rank): build time, size
 on disk, bytes per vector in memory, recall@10 against exact search on held-out queries, single-query latency
 p50/p95/p99 on one thread and its ratio to Flat measured in the same run, exact filtered search at 1% / 10% / 50%
 selectivity, peak RSS of the process that built and searched it (each kind runs in a child process), and the time
@@ -15,9 +15,9 @@ with the real publisher, served by `sift serve` with 1 and 4 workers: RSS/PSS/pr
 search latency at 1, 4 and 16 concurrent clients (the query embedding is real; its semantic hits are not).
 
     python bench/bench_scale.py            # 10k, 100k, 1M and a 100k-article site (~20 min on 2 cores)
-    python bench/bench_scale.py --quick    # 10k and 100k, no Qdrant, a 10k-article site
-    `make bench` (bench/run_all.py): 10k, 100k, 1M with only Flat and the `auto` index above 100k, no Qdrant,
-    a 100k-article site
+    python bench/bench_scale.py --quick    # 10k and 100k, a 10k-article site
+    `make bench` (bench/run_all.py): 10k, 100k, 1M with only Flat and the `auto` index above 100k, a 100k-article
+    site
 Not a test. Prints markdown; `--json FILE` keeps every figure.
 """
 
@@ -149,16 +149,9 @@ def run_kind(data: Path, kind: str, related_sample: int) -> dict:
     folder.mkdir()
     faiss.omp_set_num_threads(2)  # building uses both cores, as `sift index` does
     started = time.perf_counter()
-    if kind == "qdrant":
-        from indexer.vectors.qdrant_store import QdrantVectors
-
-        config = VectorConfig(store="qdrant")
-        built = QdrantVectors.build(np.asarray(base), config)
-        built.save(folder)
-    else:
-        config = VectorConfig(index=kind)
-        built = FaissVectors.build(np.asarray(base), kind=kind)
-        built.save(folder)
+    config = VectorConfig(index=kind)
+    built = FaissVectors.build(np.asarray(base), kind=kind)
+    built.save(folder)
     build_seconds = time.perf_counter() - started
     described = built.describe()
     del built
@@ -186,7 +179,7 @@ def run_kind(data: Path, kind: str, related_sample: int) -> dict:
         filtered[f"{share:.0%}"] = float(np.median(ft) * 1000)
 
     related = None
-    if related_sample and kind != "qdrant":
+    if related_sample:
         faiss.omp_set_num_threads(2)  # publishing uses both cores
         sample = np.asarray(base[: min(n, related_sample)])
         t = time.perf_counter()
@@ -573,7 +566,6 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="10k and 100k vectors, a 10k-article site")
     parser.add_argument("--sizes", help="comma-separated vector counts (default 10000,100000,1000000)")
     parser.add_argument("--site-articles", type=int, help="articles in the served synthetic site (0: skip)")
-    parser.add_argument("--qdrant-up-to", type=int, help="largest size with a Qdrant local-mode row")
     parser.add_argument("--hnsw-up-to", type=int, default=100_000,
                         help="largest size with an HNSW row (1M: a 9-minute build on 2 cores, recall 0.91; see BENCHMARKS.md)")
     parser.add_argument("--json", type=Path, help="also write every figure here")
@@ -598,8 +590,6 @@ def main() -> None:
     else:
         sizes = [10_000, 100_000] if args.quick else [10_000, 100_000, 1_000_000]
     site_articles = args.site_articles if args.site_articles is not None else (10_000 if args.quick else 100_000)
-    # Qdrant's local mode stores points one by one in SQLite and searches in Python: ~5 min for 10k on a busy machine
-    qdrant_up_to = args.qdrant_up_to if args.qdrant_up_to is not None else (0 if args.quick else 10_000)
     load_avg = os.getloadavg()
     report: dict = {
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d"),
@@ -627,7 +617,7 @@ def main() -> None:
             mask = np.ones(len(x), dtype=bool)
             mask[held] = False
             queries, x = x[held], x[mask]
-            kinds = [k for k in KINDS if k != "hnsw" or n <= args.hnsw_up_to] + (["qdrant"] if n <= qdrant_up_to else [])
+            kinds = [k for k in KINDS if k != "hnsw" or n <= args.hnsw_up_to]
             if args.only_auto_above is not None and n > args.only_auto_above:
                 kinds = [k for k in kinds if k in ("flat", ANN_DEFAULT)]
             # the related pass is timed on a sample of the vectors as queries and scaled to all of them

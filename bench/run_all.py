@@ -18,7 +18,7 @@ Budget (default):
              hybrid latency (ONNX and torch query embedding side by side, a profile) and HTTP at 1/4/16 clients
              with 1 and 4 workers
 `--full` runs the long versions instead (all 2,225 BBC articles, the full embedding grid with SciFact relevance per
-backend, the geography benchmark, bench_scale's full run with Qdrant and IVF-PQ at 1M): about 1.5 hours.
+backend, the geography benchmark, bench_scale's full run with IVF-PQ at 1M): about 1.5 hours.
 Not a test.
 """
 
@@ -67,7 +67,7 @@ def parts(full: bool, scratch: Path, out: Path) -> list[tuple[str, list[str], Pa
         ("bbc", [py, str(BENCH / "bench_bbc.py"), "--articles", "300", "--queries", "200",
                  "--json", str(out / "bbc.json")], out / "bbc.json"),
         ("scale", [py, str(BENCH / "bench_scale.py"), "--sizes", "10000,100000,1000000", "--only-auto-above", "100000",
-                   "--qdrant-up-to", "0", "--site-articles", "100000", "--workers", "1,4", "--requests", "200",
+                   "--site-articles", "100000", "--workers", "1,4", "--requests", "200",
                    "--json", str(out / "scale.json")], out / "scale.json"),
         ("incremental", [py, str(BENCH / "bench_incremental.py"), "--articles", "20000", "--edits", "20",
                          "--json", str(out / "incremental.json")], out / "incremental.json"),
@@ -172,7 +172,7 @@ def summary(results: dict) -> list[str]:
                          f"{row['latency_ms']['p50']:.2f} / {row['latency_ms']['p95']:.2f} / {row['latency_ms']['p99']:.2f} | "
                          f"{row.get('speedup_vs_flat', float('nan')):.1f}× | {row['disk_mb']:.0f} | "
                          f"{row['bytes_per_vector']:.0f} | {row['peak_rss_mb']:.0f} | {rel_s} |")
-        ann = [r for r in scale["index"] if "error" not in r and r["kind"] != "flat" and r["kind"] != "qdrant"]
+        ann = [r for r in scale["index"] if "error" not in r and r["kind"] != "flat"]
         if ann:
             low = min(ann, key=lambda r: r["recall_at_10"])
             targets.append(("ANN recall@10 ≥ 0.95 vs exact (every ANN row)",

@@ -33,7 +33,7 @@ class BackupReport:
     store_bytes: int
     version_bytes: int
     seconds: float
-    vectors_elsewhere: bool  # the version's vectors live in Qdrant: back them up there
+    vectors_elsewhere: bool  # the version's passage vectors live in PostgreSQL (pgvector): pg_dump backs them up
 
 
 def backup_index(index_dir: Path, destination: Path) -> BackupReport:
@@ -69,7 +69,7 @@ def backup_index(index_dir: Path, destination: Path) -> BackupReport:
         store_bytes=(destination / STORE_FILE).stat().st_size,
         version_bytes=sum(f.stat().st_size for f in target_version.rglob("*") if f.is_file()),
         seconds=time.perf_counter() - started,
-        vectors_elsewhere=(manifest.get("vectors") or {}).get("store") == "qdrant",
+        vectors_elsewhere=(manifest.get("vectors") or {}).get("store") == "pgvector",
     )
 
 

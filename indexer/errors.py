@@ -64,6 +64,11 @@ class StoreUnreachable(SiftError):
     to it was lost; retry once it is back."""
 
 
+class VectorsUnavailable(SiftError):
+    """Passage vectors kept in PostgreSQL (SIFT_VECTOR_STORE=pgvector) cannot be used: no database URL is set, or
+    the database has no pgvector extension and it cannot be created there."""
+
+
 class StoreBusy(SiftError):
     """Another process held the store's write lock for longer than the busy timeout; the write can be retried."""
 

@@ -18,7 +18,7 @@ SCHEMA_LOCK = 0x5EF7_0001  # pg_advisory_xact_lock: processes opening a new data
 
 # What PostgreSQL says when it will not write: a read-only transaction (a replica, default_transaction_read_only),
 # a full disk, an I/O error, a role without the right
-_UNWRITABLE = (pg.ReadOnlySqlTransaction, pg.DiskFull, pg.IoError, pg.InsufficientPrivilege)
+UNWRITABLE = (pg.ReadOnlySqlTransaction, pg.DiskFull, pg.IoError, pg.InsufficientPrivilege)
 # The server going away under an open connection
 _GONE = (pg.AdminShutdown, pg.CrashShutdown, pg.CannotConnectNow)
 
@@ -32,6 +32,12 @@ def redacted(url: str) -> str:
         netloc = f"{userinfo.split(':', 1)[0]}@{host}"
     query = urlencode([(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if "password" not in k])
     return f"{parts.scheme}://{netloc}{parts.path}" + (f"?{query}" if query else "")
+
+
+def connection_lost(exc: psycopg.OperationalError, conn: psycopg.Connection) -> bool:
+    """Whether `exc` means the server went away under `conn` (a restart, a terminated backend, a broken socket),
+    rather than a failure of the statement itself."""
+    return isinstance(exc, _GONE) or conn.closed or exc.sqlstate is None or exc.sqlstate.startswith("08")
 
 
 def connect(url: str) -> psycopg.Connection:
@@ -62,14 +68,14 @@ def database_errors(conn: psycopg.Connection, where: str, busy_timeout: float,
             f"the database at {where} is locked by {writers} and stayed locked for {busy_timeout:g} s; nothing was "
             "written, retry in a few seconds"
         ) from None
-    except _UNWRITABLE as exc:
+    except UNWRITABLE as exc:
         reason = " ".join(str(exc).split())
         raise StoreUnwritable(
             f"the database at {where} cannot be written ({reason}: a read-only database or replica, a full disk, or a "
             "role without the right?); this write was rolled back"
         ) from exc
     except psycopg.OperationalError as exc:
-        if not (isinstance(exc, _GONE) or conn.closed or exc.sqlstate is None or exc.sqlstate.startswith("08")):
+        if not connection_lost(exc, conn):
             raise
         reason = " ".join(str(exc).split())
         raise StoreUnreachable(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
+import logging
 import os
 import re
 import shutil
@@ -25,7 +26,7 @@ from indexer.cleaning import shorten
 from indexer.deadlines import RECIPE as DEADLINES_RECIPE
 from indexer.deadlines import find_deadlines
 from indexer.duplicates import DEFAULT_KEYWORD_THRESHOLD, DEFAULT_THRESHOLD, group_near_duplicates
-from indexer.errors import ChunksNotEmbedded, IndexCorrupt, IndexNotFound, PublishFailed
+from indexer.errors import ChunksNotEmbedded, IndexCorrupt, IndexNotFound, PublishFailed, SiftError
 from indexer.geography import tag_places, tagger_params
 from indexer.keyword import PARAMS as KEYWORD_PARAMS
 from indexer.keyword import KeywordIndex
@@ -34,8 +35,10 @@ from indexer.passages import PASSAGES_FILE, write_passages
 from indexer.relatedness import PARAMS as RELATED_PARAMS
 from indexer.relatedness import related_neighbours
 from indexer.store import Store
-from indexer.vectors import VectorConfig, VectorStore, build_store, drop_store
+from indexer.vectors import VectorConfig, VectorStore, build_store, drop_described, drop_store
 from indexer.vectors.faiss_store import INDEX_FILE, IVF_KINDS
+
+log = logging.getLogger("sift.publish")
 
 # 3: neighbour_rank.npy (related order) beside neighbour cosines. Versions may also hold term profiles
 # (indexer.terms.FILES); the engine uses them when the manifest lists them, so older versions still serve.
@@ -617,18 +620,23 @@ def _staging(versions: Path) -> tuple[str, Path]:
 
 
 def _write_search_files(
-    staging: Path, snap: _Snapshot, vectors: VectorConfig, live: _LiveVersion | None, model_id: str, dim: int,
-    article_languages: list[str],
-) -> tuple[VectorStore, faiss.Index, KeywordIndex]:
-    """The passage vectors (exact Flat, or an ANN index past `vectors.flat_below`; an IVF one reuses the live
-    version's training), the article vectors and the BM25 index (each article analysed in its language)."""
-    passages = build_store(snap.vectors, vectors, previous=_previous_passages(live, model_id=model_id, dim=dim))
+    staging: Path, snap: _Snapshot, passages: VectorStore, article_languages: list[str],
+) -> tuple[faiss.Index, KeywordIndex]:
+    """The passage vectors, the article vectors and the BM25 index (each article analysed in its language)."""
     passages.save(staging)
     article_index = _flat_index(snap.article_vectors)
     faiss.write_index(article_index, str(staging / "articles.faiss"))
     keyword = KeywordIndex.build([f"{a.title}\n{a.body}" for a in snap.articles], article_languages)
     keyword.save(staging / "keyword")
-    return passages, article_index, keyword
+    return article_index, keyword
+
+
+def _release(passages: VectorStore, vectors: VectorConfig) -> None:
+    """Drop what a publish that failed had put outside its folder (a pgvector table)."""
+    try:
+        drop_described(passages.describe(), vectors)
+    except SiftError as exc:  # the publish's own failure is what gets raised; this one is left for the operator
+        log.warning("could not drop the passage vectors of the failed publish: %s", exc)
 
 
 def _publish(
@@ -655,6 +663,7 @@ def _publish(
     versions = index_dir / VERSIONS_DIR
     name, staging = _staging(versions)
     started = time.perf_counter()
+    passages: VectorStore | None = None
     try:
         generation = store.generation()
         snap = _Snapshot.read(store, model_id, dim)
@@ -665,7 +674,9 @@ def _publish(
         build_record = build_parameters(build, duplicate_threshold, unrelated)
         told = _languages(live, articles, build_record)
         np.save(staging / LANGUAGES_KEYS, told.keys)
-        passages, article_index, keyword = _write_search_files(staging, snap, vectors, live, model_id, dim, told.final)
+        # exact Flat, or an ANN index past `vectors.exact_below()` (an IVF one reuses the live version's training)
+        passages = build_store(snap.vectors, vectors, previous=_previous_passages(live, model_id=model_id, dim=dim))
+        article_index, keyword = _write_search_files(staging, snap, passages, told.final)
         # One batched pass (or an incremental one, near the changes) gives every article its related candidates
         # and its near-duplicate group.
         tokens = article_tokens(store, articles, model_id, dim, token_source, article_index, art_vectors,
@@ -711,6 +722,8 @@ def _publish(
         _fsync_dir(versions)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
+        if passages is not None:
+            _release(passages, vectors)
         raise
 
     _make_current(index_dir, name)
@@ -744,7 +757,11 @@ def prune_versions(
     for path, successor in zip(complete[: max(0, len(complete) - keep)], complete[1:]):
         replaced_at = _created_at(successor)  # a version was replaced when its successor was published
         if path.name != live and now - replaced_at >= grace:
-            drop_store(path, vectors)
+            try:
+                drop_store(path, vectors)
+            except SiftError as exc:  # its table stays, and so does the folder naming it: the next prune retries
+                log.warning("kept version %s past its time: %s", path.name, exc)
+                continue
             shutil.rmtree(path, ignore_errors=True)
             removed.append(path.name)
     return removed

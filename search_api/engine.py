@@ -127,7 +127,7 @@ class Engine:
     def _load(self, version_dir: Path, vectors: VectorConfig) -> None:
         """The version's files: memory-mapped where they can be, so server workers share one copy (unlinking a pruned
         version leaves mapped pages valid)."""
-        # the passage vectors as the manifest says they were built (FAISS Flat or ANN, or Qdrant)
+        # the passage vectors as the manifest says they were built (FAISS Flat or ANN, or a pgvector table)
         self.chunk_index = open_store(version_dir, self.manifest.get("vectors"), vectors)
         self.article_index = faiss.read_index(
             str(version_dir / "articles.faiss"), faiss.IO_FLAG_MMAP_IFC | faiss.IO_FLAG_READ_ONLY if vectors.mmap else 0

@@ -11,7 +11,7 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from indexer.chunking import MAX_WORDS, OVERLAP_WORDS
-from indexer.vectors import FLAT_BELOW, IndexKind, StoreName, VectorConfig
+from indexer.vectors import FLAT_BELOW, PGVECTOR_FLAT_BELOW, IndexKind, StoreName, VectorConfig
 from models import Backend, Embedder
 from models.multilingual import DEFAULT_BACKEND as MULTILINGUAL_DEFAULT, MultilingualBackend, backend_of
 from models.multilingual import MODEL_NAME as MULTILINGUAL_NAME
@@ -101,21 +101,26 @@ class Settings(BaseSettings):
     crawl_delay: float = Field(1.0, ge=0.0, le=60.0, description="Seconds between requests to one host")
     vector_store: StoreName = Field(
         "faiss",
-        description="Where passage vectors live: faiss (files in the version folder, memory-mapped) or qdrant "
-        "(a Qdrant cluster at SIFT_QDRANT_URL, else Qdrant's local mode in the version folder; needs "
-        "`pip install 'sift-search[qdrant]'`). A change publishes a new version at the next `sift index`",
+        description="Where passage vectors live: faiss (files in the version folder, memory-mapped) or pgvector "
+        "(a table per version in the PostgreSQL database at SIFT_DATABASE_URL, which any number of servers share; "
+        "needs `pip install 'sift-search[postgres]'`). A change publishes a new version at the next `sift index`",
     )
     vector_index: IndexKind = Field(
         "auto",
-        description="FAISS index for passage vectors: auto = exact flat below SIFT_VECTOR_FLAT_BELOW vectors, else "
-        "ivf-sq8; hnsw (fastest queries, slowest build); ivf-pq (72 bytes per vector in memory). ANN search "
-        "parameters are calibrated at publish for recall@10 >= 0.95; filtered searches stay exact",
+        description="Index for passage vectors: auto = exact flat below SIFT_VECTOR_FLAT_BELOW vectors, else ivf-sq8 "
+        "(FAISS) or hnsw (pgvector); hnsw (FAISS: fastest queries, slowest build); ivf-pq (FAISS: 72 bytes per vector "
+        "in memory). ANN search parameters are calibrated at publish for recall@10 >= 0.95; filtered searches stay "
+        "exact",
     )
-    vector_flat_below: int = Field(FLAT_BELOW, ge=0, description="Passage count from which `auto` uses an ANN index")
+    vector_flat_below: int | None = Field(
+        None, ge=0, description=f"Passage count from which `auto` uses an ANN index; unset: {FLAT_BELOW:,} for FAISS, "
+        f"{PGVECTOR_FLAT_BELOW:,} for pgvector (its exact scan is much slower)",
+    )
     vector_mmap: bool = Field(True, description="Memory-map FAISS files, so server workers share one copy of the index")
-    qdrant_url: str | None = Field(None, description="Qdrant cluster URL for SIFT_VECTOR_STORE=qdrant; none = local mode")
-    qdrant_api_key: SecretStr | None = Field(None, description="API key for the Qdrant cluster")
-    qdrant_prefix: str = Field("sift", min_length=1, max_length=64, description="Prefix of the Qdrant collection names")
+    database_url: SecretStr | None = Field(
+        None, description="PostgreSQL database (postgresql://user:password@host:5432/name) where "
+        "SIFT_VECTOR_STORE=pgvector keeps passage vectors; never shown in messages with its password",
+    )
     host: str = Field("127.0.0.1", description="Address `sift serve` binds to")
     port: int = Field(8000, ge=1, le=65535, description="Port `sift serve` listens on")
     workers: int = Field(
@@ -252,9 +257,7 @@ class Settings(BaseSettings):
         """How passage vectors are stored, for publishing and loading versions."""
         return VectorConfig(
             store=self.vector_store, index=self.vector_index, flat_below=self.vector_flat_below, mmap=self.vector_mmap,
-            qdrant_url=self.qdrant_url,
-            qdrant_api_key=self.qdrant_api_key.get_secret_value() if self.qdrant_api_key else None,
-            qdrant_prefix=self.qdrant_prefix,
+            database_url=self.database_url.get_secret_value() if self.database_url else None,
         )
 
     def ranking(self):

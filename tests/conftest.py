@@ -195,3 +195,11 @@ def postgres_url(postgres_server):
     name = postgres_server.create_database()
     yield postgres_server.url(name)
     postgres_server.drop_database(name)
+
+
+@pytest.fixture(scope="module")
+def module_postgres_url(postgres_server):
+    """A fresh database (pgvector installed) for the module's tests to share, dropped after the last of them."""
+    name = postgres_server.create_database()
+    yield postgres_server.url(name)
+    postgres_server.drop_database(name)

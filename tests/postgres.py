@@ -69,6 +69,7 @@ class PostgresServer:
     user: str | None  # the system user it runs as; None: this process's own
     port: int = 0
     startup_seconds: float = 0.0  # initdb and start
+    options: str = SERVER_OPTIONS  # the server's -c settings
 
     @property
     def data(self) -> Path:
@@ -89,12 +90,12 @@ class PostgresServer:
         return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout, check=False)
 
     @classmethod
-    def start(cls) -> PostgresServer:
-        """initdb and start; raises with the server log's tail when it will not start."""
+    def start(cls, options: str = SERVER_OPTIONS) -> PostgresServer:
+        """initdb and start with `options` (-c settings); raises with the server log's tail when it will not start."""
         started = time.perf_counter()
         root = Path(tempfile.mkdtemp(prefix="sift-pg-"))
         user = _system_user() if os.geteuid() == 0 else None
-        server = cls(root, pginstall(), user)
+        server = cls(root, pginstall(), user, options=options)
         try:
             if user is not None:
                 account = pwd.getpwnam(user)
@@ -108,7 +109,7 @@ class PostgresServer:
                 server.port = _free_port()
                 ctl = server._run(
                     "pg_ctl", "-D", str(server.data), "-l", str(server.log), "-w", "-t", "60", "-o",
-                    f"-p {server.port} -c listen_addresses=127.0.0.1 -k {root} {SERVER_OPTIONS}", "start",
+                    f"-p {server.port} -c listen_addresses=127.0.0.1 -k {root} {options}", "start",
                 )
                 if ctl.returncode == 0:
                     break
@@ -161,6 +162,15 @@ class PostgresServer:
         """Drop it, closing any connection a test left open."""
         with psycopg.connect(self.url(), autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    def restart(self) -> None:
+        """Stop the server (fast: every open connection is closed) and start it again on the same port."""
+        ctl = self._run(
+            "pg_ctl", "-D", str(self.data), "-l", str(self.log), "-m", "fast", "-w", "-t", "60", "-o",
+            f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.root} {self.options}", "restart",
+        )
+        if ctl.returncode != 0:
+            raise RuntimeError(f"PostgreSQL did not restart ({ctl.stderr.strip()}); the end of its log:\n{_tail(self.log)}")
 
     def stop(self) -> None:
         """Stop the server (fast: open connections are closed) and delete its folder; safe to call twice."""

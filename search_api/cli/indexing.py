@@ -148,4 +148,5 @@ def backup(
     typer.echo(f"backed up version {report.version} ({report.articles} articles) to {report.destination} in "
                f"{report.seconds:.1f} s: store {report.store_bytes / 1e6:.1f} MB, version {report.version_bytes / 1e6:.1f} MB")
     if report.vectors_elsewhere:
-        typer.secho("this index keeps its vectors in Qdrant: back those up with a Qdrant snapshot", fg=typer.colors.YELLOW)
+        typer.secho("this index keeps its passage vectors in PostgreSQL (SIFT_VECTOR_STORE=pgvector): back the "
+                    "database up with pg_dump", fg=typer.colors.YELLOW)

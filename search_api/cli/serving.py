@@ -36,8 +36,6 @@ def _serve_workers(settings: Settings, host: str, port: int, log_format: str | N
     from indexer.publish import current_version_dir, read_manifest
     from models.embedder import prepare_backend
 
-    if settings.vector_store == "qdrant" and not settings.qdrant_url:
-        raise fail("Qdrant's local mode serves one process at a time; set SIFT_QDRANT_URL or use --workers 1")
     try:  # check the index here, so a missing one is one clear line rather than N workers that 503
         manifest = read_manifest(current_version_dir(settings.index_dir))
     except SiftError as exc:

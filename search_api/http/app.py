@@ -16,7 +16,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.staticfiles import StaticFiles
 
 from indexer.editorial import EditorialStore
-from indexer.errors import IndexMismatch, IndexNotFound
+from indexer.errors import IndexMismatch, IndexNotFound, StoreUnreachable, VectorsUnavailable
 from indexer.late import LIVE_TOKEN_BUDGET
 from indexer.pipeline import refresh
 from indexer.publish import STORE_FILE
@@ -104,8 +104,9 @@ def _lifespan(settings: Settings, engine: Engine | None):
             try:
                 encoder = encoder or settings.embedder(serving=True)
                 first = load_engine(settings, encoder)
-            except (IndexNotFound, IndexMismatch, ModelLoadError) as exc:
-                # Serve /health and clear 503s rather than crash: the operator sees why in every response.
+            except (IndexNotFound, IndexMismatch, ModelLoadError, StoreUnreachable, VectorsUnavailable) as exc:
+                # Serve /health and clear 503s rather than crash: the operator sees why in every response, and
+                # each request tries again (a database of pgvector's that was down comes back without a restart).
                 error = str(exc)
                 log.error("index not loaded: %s", exc)
         live = LiveEngine(

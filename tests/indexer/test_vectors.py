@@ -1,14 +1,16 @@
-"""The vector-store contract, run against every store: FAISS Flat, its three ANN indexes, and Qdrant (local mode)."""
+"""The vector-store contract, run against every store: FAISS Flat and its three ANN indexes, and pgvector (exact and
+HNSW) on a real PostgreSQL."""
 
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from indexer.vectors import VectorConfig, build_store, open_store
+from indexer.vectors import FLAT_BELOW, PGVECTOR_FLAT_BELOW, VectorConfig, build_store, open_store
 from indexer.vectors.faiss_store import TARGET_RECALL, FaissVectors, exact_search
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
@@ -20,9 +22,10 @@ CONFIGS = {
     "hnsw": VectorConfig(index="hnsw"),
     "ivf-sq8": VectorConfig(index="ivf-sq8"),
     "ivf-pq": VectorConfig(index="ivf-pq"),
-    "qdrant": VectorConfig(store="qdrant"),
+    "pgvector": VectorConfig(store="pgvector"),  # auto: exact at this size
+    "pgvector-hnsw": VectorConfig(store="pgvector", index="hnsw"),
 }
-EXACT = ("flat", "qdrant")
+EXACT = ("flat", "pgvector")
 
 
 def recall_at_10(truth: np.ndarray, found: np.ndarray) -> float:
@@ -36,19 +39,26 @@ def data() -> tuple[np.ndarray, np.ndarray]:
     return x[:1200], x[1200:]
 
 
+def config_for(request, name: str) -> VectorConfig:
+    """CONFIGS[name], a pgvector one pointed at this module's database (a real PostgreSQL, started on first use)."""
+    if CONFIGS[name].store != "pgvector":
+        return CONFIGS[name]
+    return replace(CONFIGS[name], database_url=request.getfixturevalue("module_postgres_url"))
+
+
 @pytest.fixture(scope="module", params=list(CONFIGS))
 def saved(request, data, tmp_path_factory) -> tuple[str, Path, dict]:
     """Each store built over `data`, saved to a folder: (name, folder, what describe() recorded)."""
-    store = build_store(data[0], CONFIGS[request.param])
+    store = build_store(data[0], config_for(request, request.param))
     folder = tmp_path_factory.mktemp(request.param)
     store.save(folder)
     return request.param, folder, store.describe()
 
 
 @pytest.fixture(scope="module")
-def opened(saved):
+def opened(request, saved):
     name, folder, described = saved
-    return name, open_store(folder, described, CONFIGS[name])
+    return name, open_store(folder, described, config_for(request, name))
 
 
 def test_a_reopened_store_answers_like_exact_search(opened, data):
@@ -91,8 +101,8 @@ def test_reconstruct_gives_back_the_stored_vectors(opened, data):
 
 def test_faiss_files_are_memory_mapped_not_copied(saved):
     name, folder, described = saved
-    if name == "qdrant":
-        pytest.skip("Qdrant keeps its own storage")
+    if name.startswith("pgvector"):
+        pytest.skip("pgvector keeps the vectors in the database")
     store = open_store(folder, described, VectorConfig(mmap=True))
     mapped = Path("/proc/self/maps").read_text()
     assert str(folder / "dense.faiss") in mapped  # FAISS reads the index in place: workers share the pages
@@ -102,8 +112,14 @@ def test_faiss_files_are_memory_mapped_not_copied(saved):
 
 def test_memory_per_vector_is_within_the_budget(saved):
     name, _, described = saved
-    budget = {"flat": 4 * D, "hnsw": 2048, "ivf-sq8": 4 * D, "ivf-pq": 100, "qdrant": 4 * D}[name]
+    # pgvector's are on the database's disk (and in its cache), not in this process: a table row is the vector plus
+    # ~40 bytes (tuple header, id, line pointer; five to an 8 KB page), its primary-key entry ~20 more, and HNSW
+    # keeps the vector again in its element with its links (~2 KB, four to a page, at 384 dims and m=16)
+    budget = {"flat": 4 * D, "hnsw": 2048, "ivf-sq8": 4 * D, "ivf-pq": 100, "pgvector": 4 * D + 300,
+              "pgvector-hnsw": 8 * D + 1000}[name]
     assert described["bytes_per_vector"] <= budget
+    if name.startswith("pgvector"):  # measured, not assumed: never less than the vectors themselves
+        assert described["bytes_per_vector"] >= (4 if name == "pgvector" else 8) * D
     if name == "flat":
         assert described["bytes_per_vector"] == 1536  # 384 float32
 
@@ -114,6 +130,20 @@ def test_auto_is_flat_below_the_threshold_and_ann_from_it(data):
     chosen = build_store(base, VectorConfig(flat_below=1200)).describe()
     assert chosen["kind"] == "ivf-sq8" and chosen["calibrated_recall_at_10"] >= TARGET_RECALL
     assert build_store(base[:399], VectorConfig(index="hnsw")).describe()["kind"] == "flat"  # too few to calibrate
+
+
+def test_pgvector_auto_is_exact_below_its_own_threshold_and_hnsw_from_it(data, module_postgres_url):
+    base = data[0]
+    config = VectorConfig(store="pgvector", database_url=module_postgres_url)
+    assert config.exact_below() == PGVECTOR_FLAT_BELOW and VectorConfig().exact_below() == FLAT_BELOW
+    assert build_store(base, replace(config, flat_below=1201)).describe()["kind"] == "flat"
+    chosen = build_store(base, replace(config, flat_below=1200)).describe()
+    assert chosen["kind"] == "hnsw" and chosen["calibrated_recall_at_10"] >= TARGET_RECALL
+    assert chosen["m"] == 16 and chosen["ef_search"] >= 10
+    assert build_store(base[:399], replace(config, index="hnsw")).describe()["kind"] == "flat"  # too few to calibrate
+    with pytest.raises(ValueError, match="pgvector keeps an exact table or an HNSW index, not 'ivf-sq8'; use auto, "
+                                         "flat or hnsw"):
+        build_store(base, replace(config, index="ivf-sq8"))
 
 
 @pytest.mark.slow  # 10k vectors per index; the contract tests above check the same at 1.2k
