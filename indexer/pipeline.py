@@ -19,7 +19,7 @@ from indexer.chunking import MAX_WORDS, OVERLAP_WORDS, Chunk, chunk_article
 from indexer.duplicates import DEFAULT_THRESHOLD
 from indexer.errors import BadRecord, ChunksNotEmbedded, IndexCorrupt, IndexNotFound
 from indexer.publish import (
-    STORE_FILE,
+    VersionRegistry,
     build_parameters,
     current_version,
     current_version_dir,
@@ -31,6 +31,7 @@ from indexer.sources import read_source
 from indexer.sources.feeds import FeedSource
 from indexer.sources.http import Politeness
 from indexer.store import DEFAULT_BUSY_TIMEOUT, Store
+from indexer.stores import IndexHome
 from indexer.vectors import VectorConfig
 
 UPSERT_BATCH = 256
@@ -77,7 +78,8 @@ class ChunkingParams:
 
 def _needs_publish(index_dir: Path, model_id: str, generation: int, build: dict) -> bool:
     """True unless the live version was built from exactly this store state, model and build parameters, and
-    every one of its files is still there and matches its checksum."""
+    every one of its files is still there and matches its checksum (for a database's index: its local copy, which
+    the caller syncs first)."""
     if current_version(index_dir) is None:
         return True
     try:
@@ -136,7 +138,7 @@ def _code_missing_passages(store: Store, embedder, codec, *, progress: bool) -> 
 
 
 def _embed_and_publish(
-    index_dir: Path, store: Store, embedder: TextEncoder, report: IndexReport, options: _Options, *, progress: bool
+    home: IndexHome, store: Store, embedder: TextEncoder, report: IndexReport, options: _Options, *, progress: bool
 ) -> None:
     """Embed every passage the cache lacks (committing as it goes), then publish if the live version is stale."""
     # the near-duplicate threshold is set on MiniLM's cosines; a model whose unrelated pairs sit higher (e5: ~0.80)
@@ -169,31 +171,48 @@ def _embed_and_publish(
         coded = _code_missing_passages(store, embedder, codec, progress=progress)
 
     build = build_parameters(options.build, duplicate_threshold, unrelated)
-    if store.count_articles() == 0 and current_version(index_dir) is None:
-        return  # nothing readable and nothing stored: an empty index would only hide the mistake
-    if coded or _needs_publish(index_dir, embedder.model_id, store.generation(), build):
-        try:
-            version = publish(
-                index_dir,
-                store,
-                model_id=embedder.model_id,
-                dim=embedder.dim,
-                build=options.build,
-                keep_versions=options.keep_versions,
-                duplicate_threshold=duplicate_threshold,
-                unrelated=unrelated,
-                vectors=options.vectors,
-                token_source=embedder if hasattr(embedder, "kept_token_counts") else None,
-                token_budget=options.token_budget,
-                late_interaction=options.late_interaction,
-            )
-        except ChunksNotEmbedded:  # another writer (an API write) added passages since the embedding above
-            _embed_and_publish(index_dir, store, embedder, report, options, progress=progress)
-            return
-        report.version, report.published = version.name, True
-        report.related_pass, report.related_recomputed = version.related_pass, version.related_recomputed
-    else:
-        report.version = current_version(index_dir)
+    index_dir = home.folder
+    registry = home.registry()
+    try:
+        if registry is not None:
+            registry.sync(index_dir)  # this folder's copy of the database's live version, to compare and build on
+        if store.count_articles() == 0 and current_version(index_dir) is None:
+            return  # nothing readable and nothing stored: an empty index would only hide the mistake
+        if coded or _needs_publish(index_dir, embedder.model_id, store.generation(), build):
+            _publish_now(home, registry, store, embedder, report, options, duplicate_threshold, unrelated,
+                         progress=progress)
+        else:
+            report.version = current_version(index_dir)
+    finally:
+        if registry is not None:
+            registry.close()
+
+
+def _publish_now(
+    home: IndexHome, registry: VersionRegistry | None, store: Store, embedder: TextEncoder, report: IndexReport,
+    options: _Options, duplicate_threshold: float, unrelated: float, *, progress: bool,
+) -> None:
+    try:
+        version = publish(
+            home.folder,
+            store,
+            model_id=embedder.model_id,
+            dim=embedder.dim,
+            build=options.build,
+            keep_versions=options.keep_versions,
+            duplicate_threshold=duplicate_threshold,
+            unrelated=unrelated,
+            vectors=options.vectors,
+            token_source=embedder if hasattr(embedder, "kept_token_counts") else None,
+            token_budget=options.token_budget,
+            late_interaction=options.late_interaction,
+            registry=registry,
+        )
+    except ChunksNotEmbedded:  # another writer (an API write) added passages since the embedding above
+        _embed_and_publish(home, store, embedder, report, options, progress=progress)
+        return
+    report.version, report.published = version.name, True
+    report.related_pass, report.related_recomputed = version.related_pass, version.related_recomputed
 
 
 def apply_changes(
@@ -210,18 +229,20 @@ def apply_changes(
     publish_now: bool = True,
     busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
     late_interaction: bool = False,
+    database: str | None = None,
 ) -> IndexReport:
     """Write validated articles and deletions to the store (durable when this returns), then embed and publish.
 
     With `publish_now=False` only the store is written; a later `refresh` publishes (the API coalesces bursts so).
-    StoreBusy when another writer holds the store's lock for over `busy_timeout` seconds.
+    StoreBusy when another writer holds the store's lock for over `busy_timeout` seconds. `database`: the
+    PostgreSQL database holding the store and the published versions (`index_dir` then keeps this machine's copy).
     """
     options = _Options(chunking, keep_versions, duplicate_threshold, vectors, late_interaction=late_interaction)
     started = time.perf_counter()
-    index_dir = Path(index_dir)
-    index_dir.mkdir(parents=True, exist_ok=True)
+    home = IndexHome.of(index_dir, database)
+    home.folder.mkdir(parents=True, exist_ok=True)
     report = IndexReport(read=len(upserts))
-    with Store(index_dir / STORE_FILE, busy_timeout=busy_timeout) as store:
+    with home.open_store(busy_timeout=busy_timeout) as store:
         items = [
             (a, chunk_article(a, max_words=chunking.max_words, overlap_words=chunking.overlap_words), source)
             for a in upserts
@@ -230,7 +251,7 @@ def apply_changes(
             setattr(report, change, getattr(report, change) + 1)
         report.deleted = store.delete_many(deletes)
         if publish_now:
-            _embed_and_publish(index_dir, store, embedder, report, options, progress=False)
+            _embed_and_publish(home, store, embedder, report, options, progress=False)
         report.seconds = round(time.perf_counter() - started, 3)
     return report
 
@@ -245,14 +266,16 @@ def refresh(
     vectors: VectorConfig = VectorConfig(),
     token_budget: int | None = None,
     late_interaction: bool = False,
+    database: str | None = None,
 ) -> IndexReport:
     """Embed what the store lacks and publish if the live version is stale: the second half of any write.
     `token_budget`: at most that many related candidates' token vectors computed (indexer.late.LIVE_TOKEN_BUDGET
     for a server's background publish, so a write shows in seconds)."""
     report = IndexReport()
-    with Store(Path(index_dir) / STORE_FILE) as store:
+    home = IndexHome.of(index_dir, database)
+    with home.open_store() as store:
         _embed_and_publish(
-            Path(index_dir), store, embedder, report,
+            home, store, embedder, report,
             _Options(chunking, keep_versions, duplicate_threshold, vectors, token_budget, late_interaction),
             progress=False,
         )
@@ -271,12 +294,13 @@ def index_sources(
     vectors: VectorConfig = VectorConfig(),
     politeness: Politeness | None = None,
     late_interaction: bool = False,
+    database: str | None = None,
 ) -> IndexReport:
     """Index every source (files, folders, feeds, WordPress sites, sitemaps: see `read_source`) into `index_dir`.
     Bad records are skipped and reported; good ones are never lost."""
     return _run(
         [(str(spec), read_source(spec, politeness=politeness)) for spec in sources],
-        Path(index_dir),
+        IndexHome.of(index_dir, database),
         embedder,
         _Options(chunking, keep_versions, duplicate_threshold, vectors, late_interaction=late_interaction),
         progress=progress,
@@ -296,6 +320,7 @@ def sync_source(
     vectors: VectorConfig = VectorConfig(),
     politeness: Politeness | None = None,
     late_interaction: bool = False,
+    database: str | None = None,
 ) -> IndexReport:
     """Pull what changed in one source since its last sync, and publish.
 
@@ -304,18 +329,18 @@ def sync_source(
     lists are deleted — only when the pull read everything without an error, and never for feeds (a feed is a
     window of recent posts, not the whole site).
     """
-    index_dir = Path(index_dir)
-    index_dir.mkdir(parents=True, exist_ok=True)
+    home = IndexHome.of(index_dir, database)
+    home.folder.mkdir(parents=True, exist_ok=True)
     key = f"watermark:{spec}"
-    with Store(index_dir / STORE_FILE) as store:
+    with home.open_store() as store:
         stored = store.get_meta(key)
     since = None if full or stored is None else datetime.fromisoformat(stored)
     source = read_source(spec, since=since, politeness=politeness)
     options = _Options(chunking, keep_versions, duplicate_threshold, vectors, late_interaction=late_interaction)
     deletable = full and not isinstance(source, FeedSource)
-    report = _run([(spec, source)], index_dir, embedder, options, progress=progress, delete_missing=deletable)
+    report = _run([(spec, source)], home, embedder, options, progress=progress, delete_missing=deletable)
     if source.watermark is not None:
-        with Store(index_dir / STORE_FILE) as store:
+        with home.open_store() as store:
             store.set_meta(key, source.watermark.isoformat())
     return report
 
@@ -328,7 +353,7 @@ def _bar_off(progress: bool) -> bool | None:
 
 def _run(
     sources: list[tuple[str, Iterable[Article | BadRecord]]],
-    index_dir: Path,
+    home: IndexHome,
     embedder: TextEncoder,
     options: _Options,
     *,
@@ -336,11 +361,11 @@ def _run(
     delete_missing: bool = False,
 ) -> IndexReport:
     started = time.perf_counter()
-    index_dir.mkdir(parents=True, exist_ok=True)
+    home.folder.mkdir(parents=True, exist_ok=True)
     report = IndexReport()
     seen: dict[str, str] = {}
 
-    with Store(index_dir / STORE_FILE) as store:
+    with home.open_store() as store:
         batch: list[tuple[Article, list[Chunk], str]] = []
 
         def flush() -> None:
@@ -375,7 +400,7 @@ def _run(
                 report.deleted += store.delete_many(gone)
         bar.close()
         report.skipped = len(report.errors)
-        _embed_and_publish(index_dir, store, embedder, report, options, progress=progress)
+        _embed_and_publish(home, store, embedder, report, options, progress=progress)
         report.seconds = round(time.perf_counter() - started, 3)
         store.log_ingest({k: v for k, v in report.to_dict().items() if k != "errors"} | {"skipped": report.skipped})
         store.compact()  # the write-ahead log folded in; space freed by dropped caches given back to the disk

@@ -9,9 +9,10 @@ import logging
 import os
 import re
 import shutil
+import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -486,12 +487,31 @@ def _publish_lock(index_dir: Path) -> Iterator[None]:
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
-def publish(index_dir: Path, store: Store, **kwargs) -> PublishedVersion:
-    """Write a complete new version from the store and make it CURRENT (see `_publish`), holding the publish lock."""
+class VersionRegistry(Protocol):
+    """Where versions are published besides the index folder, for servers on other machines
+    (indexer.pg_versions.DatabaseVersions): its live version mirrored into the folder, a new one committed."""
+
+    def publish_lock(self) -> AbstractContextManager[None]: ...
+
+    def sync(self, index_dir: Path) -> str | None: ...
+
+    def next_name(self, index_dir: Path) -> str: ...
+
+    def commit(self, name: str, folder: Path) -> object: ...
+
+    def prune(self, *, keep: int, grace_seconds: float, drop: Callable[[dict], None]) -> list[str]: ...
+
+
+def publish(index_dir: Path, store: Store, *, registry: VersionRegistry | None = None, **kwargs) -> PublishedVersion:
+    """Write a complete new version from the store and make it CURRENT (see `_publish`), holding the publish lock.
+    With a `registry` (a database), its lock too: the version is built from its live one, mirrored here first, and is
+    live once committed there."""
     index_dir.mkdir(parents=True, exist_ok=True)
-    with _publish_lock(index_dir):
+    with _publish_lock(index_dir), (registry.publish_lock() if registry is not None else nullcontext()):
+        if registry is not None:
+            registry.sync(index_dir)
         try:
-            return _publish(index_dir, store, **kwargs)
+            return _publish(index_dir, store, registry=registry, **kwargs)
         except (OSError, RuntimeError) as exc:
             reason = write_failure(exc)
             if reason is None:
@@ -598,22 +618,22 @@ def _seal(staging: Path, manifest: dict) -> dict:
     return manifest
 
 
-def _make_current(index_dir: Path, name: str) -> None:
+def make_current(index_dir: Path, name: str) -> None:
     """Point CURRENT at version `name` atomically (write a temporary file, fsync, rename over)."""
-    tmp = index_dir / f"{CURRENT_FILE}.tmp-{os.getpid()}"
+    tmp = index_dir / f"{CURRENT_FILE}.tmp-{os.getpid()}-{threading.get_ident()}"
     tmp.write_text(name + "\n")
     _fsync_file(tmp)
     os.replace(tmp, index_dir / CURRENT_FILE)
     _fsync_dir(index_dir)
 
 
-def _staging(versions: Path) -> tuple[str, Path]:
-    """The next version's name and its new, empty staging folder. Staging folders are only made under the publish
-    lock, which the caller holds: any still there is a crashed run's, and is removed."""
+def _staging(versions: Path, name: str | None = None) -> tuple[str, Path]:
+    """The next version's name (`name` when given) and its new, empty staging folder. Staging folders are only made
+    under the publish lock, which the caller holds: any still there is a crashed run's, and is removed."""
     versions.mkdir(parents=True, exist_ok=True)
     for stale in versions.glob(".building-*"):
         shutil.rmtree(stale, ignore_errors=True)
-    name = _next_version_name(versions)
+    name = name or _next_version_name(versions)
     staging = versions / f".building-{name}-{os.getpid()}"
     staging.mkdir()
     return name, staging
@@ -653,6 +673,7 @@ def _publish(
     token_source: TokenSource | None = None,
     token_budget: int | None = None,
     late_interaction: bool = False,
+    registry: VersionRegistry | None = None,
 ) -> PublishedVersion:
     """Write a complete new version from the store and make it CURRENT. Raises if any chunk lacks a vector.
 
@@ -661,7 +682,8 @@ def _publish(
     publish (None: all). `late_interaction`: the version carries every passage's token codes from the store, for
     late interaction in search (none when any passage lacks them)."""
     versions = index_dir / VERSIONS_DIR
-    name, staging = _staging(versions)
+    name, staging = _staging(versions, registry.next_name(index_dir) if registry is not None else None)
+    final = versions / name
     started = time.perf_counter()
     passages: VectorStore | None = None
     try:
@@ -717,17 +739,24 @@ def _publish(
             # how long building the version took: API writes quote it when saying when they will be searchable
             "publish_seconds": round(time.perf_counter() - started, 2),
         })
-        final = versions / name
         os.rename(staging, final)
         _fsync_dir(versions)
+        if registry is not None:  # live for every server once this commits; nothing of it there if it fails
+            registry.commit(name, final)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
+        shutil.rmtree(final, ignore_errors=True)
         if passages is not None:
             _release(passages, vectors)
         raise
 
-    _make_current(index_dir, name)
-    prune_versions(index_dir, keep=keep_versions, vectors=vectors)
+    make_current(index_dir, name)
+    if registry is None:
+        prune_versions(index_dir, keep=keep_versions, vectors=vectors)
+    else:  # the database's versions (and their pgvector tables), then this folder's copies
+        registry.prune(keep=keep_versions, grace_seconds=PRUNE_GRACE_SECONDS,
+                       drop=lambda described: drop_described(described, vectors))
+        prune_versions(index_dir, keep=keep_versions, release=False)
     return PublishedVersion(
         name=name, path=final, articles=len(articles), chunks=len(chunks), profiles_reused=profiles.reused,
         profiles_computed=profiles.computed, related_pass=related_record["pass"],
@@ -744,6 +773,7 @@ def _created_at(version_dir: Path) -> float:
 
 def prune_versions(
     index_dir: Path, *, keep: int, vectors: VectorConfig = VectorConfig(), grace_seconds: float | None = None,
+    release: bool = True,
 ) -> list[str]:
     """Delete all but the newest `keep` complete versions (never CURRENT), and only those replaced at least
     `grace_seconds` ago (default PRUNE_GRACE_SECONDS): a server still answering from an old version, or a reader
@@ -758,7 +788,8 @@ def prune_versions(
         replaced_at = _created_at(successor)  # a version was replaced when its successor was published
         if path.name != live and now - replaced_at >= grace:
             try:
-                drop_store(path, vectors)
+                if release:  # a copy of a database's version leaves its pgvector table to the database's prune
+                    drop_store(path, vectors)
             except SiftError as exc:  # its table stays, and so does the folder naming it: the next prune retries
                 log.warning("kept version %s past its time: %s", path.name, exc)
                 continue
