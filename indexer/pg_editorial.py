@@ -80,11 +80,12 @@ class PostgresEditorialStore(BaseEditorialStore):
 
     _FLUSH_ERRORS = (psycopg.Error,)
 
-    def __init__(self, url: str, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> None:
+    def __init__(self, url: str, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT, lazy: bool = False) -> None:
         super().__init__(busy_timeout)
         self.url = url
         self.where = redacted(url)
-        self._conn = self._connect()
+        # lazy: connect at the first call instead (a server starting while the database is down still starts)
+        self._conn: psycopg.Connection | None = None if lazy else self._connect()
 
     def _connect(self) -> psycopg.Connection:
         conn = connect(self.url)
@@ -100,12 +101,13 @@ class PostgresEditorialStore(BaseEditorialStore):
         return conn
 
     def _db(self) -> psycopg.Connection:
-        if self._conn.closed:  # lost (and said so) on an earlier call, or closed
+        if self._conn is None or self._conn.closed:  # not yet opened, lost (and said so) on an earlier call, or closed
             self._conn = self._connect()
         return self._conn
 
     def _disconnect(self) -> None:
-        self._conn.close()
+        if self._conn is not None:
+            self._conn.close()
 
     @contextmanager
     def _transaction(self) -> Iterator[_Writer]:

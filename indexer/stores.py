@@ -40,17 +40,18 @@ def open_store(location: str | Path, *, busy_timeout: float = DEFAULT_BUSY_TIMEO
 
 
 def open_editorial(
-    location: str | Path, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT
+    location: str | Path, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT, lazy: bool = False
 ) -> EditorialStore | PostgresEditorialStore:
     """The editorial state beside the store at `location`: a PostgresEditorialStore for a postgresql:// or
-    postgres:// URL, else an EditorialStore on the SQLite file at that path."""
+    postgres:// URL (with `lazy`, connecting at its first use), else an EditorialStore on the SQLite file at that
+    path."""
     if not is_database_url(location):
         return EditorialStore(location, busy_timeout=busy_timeout)
     try:
         from indexer.pg_editorial import PostgresEditorialStore
     except ImportError as exc:
         raise _needs_psycopg(exc) from exc
-    return PostgresEditorialStore(str(location), busy_timeout=busy_timeout)
+    return PostgresEditorialStore(str(location), busy_timeout=busy_timeout, lazy=lazy)
 
 
 @dataclass(frozen=True)
@@ -73,8 +74,10 @@ class IndexHome:
     def open_store(self, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> Store | PostgresStore:
         return open_store(self.store_location, busy_timeout=busy_timeout)
 
-    def open_editorial(self, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> EditorialStore | PostgresEditorialStore:
-        return open_editorial(self.store_location, busy_timeout=busy_timeout)
+    def open_editorial(
+        self, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT, lazy: bool = False
+    ) -> EditorialStore | PostgresEditorialStore:
+        return open_editorial(self.store_location, busy_timeout=busy_timeout, lazy=lazy)
 
     def has_store(self) -> bool:
         """Whether there is a store to open (a database is created on first open, so it always has one)."""

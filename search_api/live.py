@@ -60,6 +60,42 @@ class VersionFiles:
         return None
 
 
+class Mirror:
+    """Keeps the index folder's copy of a database's live version current (`sync`, indexer.pg_versions): every
+    `interval` seconds one small query asks which version is live; a new one is fetched in this background thread,
+    never in a request, and LiveEngine swaps it in when the folder's CURRENT names it. While the database cannot be
+    reached the server answers from the version it has, and `error` says why no newer one comes."""
+
+    def __init__(self, sync: Callable[[], object], *, interval: float = 1.0) -> None:
+        self._sync = sync
+        self._interval = interval
+        self._stop = threading.Event()
+        self.error: str | None = None
+        self.syncs = 0
+        self._thread = threading.Thread(target=self._run, name="sift-mirror", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self._sync()
+            except Exception as exc:  # noqa: BLE001 - the database down or a fetch gone wrong: tried again next tick
+                message = f"cannot follow the database's live version: {_public(exc)}"
+                if message != self.error:
+                    log.error("%s", message, exc_info=None if isinstance(exc, SiftError) else exc)
+                self.error = message
+            else:
+                if self.error is not None:
+                    log.info("following the database's live version again")
+                self.error = None
+                self.syncs += 1
+            self._stop.wait(self._interval)
+
+    def close(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        self._thread.join(timeout)
+
+
 class LiveEngine:
     """Holds the engine that answers requests. Every `check_interval` seconds a request looks at `CURRENT`; when
     it names another version, a background thread loads it while the old engine keeps answering, then one reference
@@ -74,6 +110,7 @@ class LiveEngine:
         *,
         check_interval: float = 1.0,
         watch: bool = True,
+        database: bool = False,
     ) -> None:
         self.index_dir = Path(index_dir)
         self._load = load
@@ -81,6 +118,8 @@ class LiveEngine:
         self._files = VersionFiles(engine) if engine is not None else None
         self._check_interval = check_interval
         self._watch = watch
+        self._database = database  # the store is a database's (no store.sqlite in the folder to look for)
+        self.mirror: Mirror | None = None  # with a database: what keeps the folder's copy of its live version
         self._next_check = 0.0
         self._loading = threading.Lock()
         self.error: str | None = None
@@ -139,7 +178,7 @@ class LiveEngine:
         wanted = current_version(self.index_dir)
         if wanted is None:
             return f"{CURRENT_FILE} is missing from the index folder (was it deleted or moved?){still}"
-        if not (self.index_dir / STORE_FILE).is_file():
+        if not self._database and not (self.index_dir / STORE_FILE).is_file():
             return f"{STORE_FILE} is missing from the index folder (was it deleted or moved?){still}"
         if wanted != engine.version:
             return self.error and self.error + still  # None while the new version loads

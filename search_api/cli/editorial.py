@@ -20,17 +20,16 @@ OtherArg = Annotated[str, typer.Argument(help="The article pinned or excluded")]
 def _curate(index: Path | None, article_id: str, other: str, change, *, check: bool) -> None:
     """Apply `change(store)` and print the article's pins and excludes; `check`: both ids must be indexed."""
     from indexer.editorial import NotCurated
-    from indexer.store import Store
 
     settings = settings_for(index)
     editorial = editorial_store(settings)
     if check:
         if article_id == other:
             raise fail("an article cannot be pinned to or excluded from its own related posts")
-        with Store(editorial.path) as store:
+        with settings.home().open_store() as store:
             for aid in (article_id, other):
                 if store.get_article(aid) is None:
-                    raise fail(f"article {aid!r} is not in the index at {settings.index_dir}")
+                    raise fail(f"article {aid!r} is not in the index at {settings.home().where()}")
     try:
         curation = change(editorial)
     except NotCurated as exc:

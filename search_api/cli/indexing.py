@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from indexer.errors import SiftError, StoreBusy, StoreUnwritable
-from search_api.cli.common import EXIT_SKIPPED, IndexOpt, JsonOpt, ModelOpt, app, fail, load_embedder, print_json, settings_for
+from search_api.cli.common import EXIT_SKIPPED, DatabaseOpt, IndexOpt, JsonOpt, ModelOpt, app, fail, load_embedder, print_json, settings_for
 from search_api.settings import Settings
 
 
@@ -50,7 +50,7 @@ def _report(settings: Settings, report, as_json: bool) -> None:
             typer.echo(f"embedded nothing: all {report.cached} passages came from the cache")
         if report.version is not None:
             state = "published" if report.published else "unchanged, still serving"
-            typer.echo(f"version {report.version} {state} at {settings.index_dir} in {report.seconds:.1f}s")
+            typer.echo(f"version {report.version} {state} at {settings.home().where()} in {report.seconds:.1f}s")
         if report.related_pass == "incremental":
             typer.echo(f"related lists: {report.related_recomputed} recomputed near the changes, the rest kept")
     if report.version is None:
@@ -70,11 +70,12 @@ def index(
     ],
     index: IndexOpt = None,
     model: ModelOpt = None,
+    database: DatabaseOpt = None,
     as_json: JsonOpt = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar")] = False,
 ) -> None:
     """Read, embed and publish articles. Unchanged articles are not embedded again."""
-    settings = settings_for(index, model)
+    settings = settings_for(index, model, database)
     _report(settings, run_index(settings, sources, progress=not quiet and not as_json), as_json)
 
 
@@ -85,11 +86,12 @@ def sync(
     full: Annotated[
         bool, typer.Option("--full", help="Pull everything and delete articles the source no longer has")
     ] = False,
+    database: DatabaseOpt = None,
     as_json: JsonOpt = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar")] = False,
 ) -> None:
     """Pull only what changed since the last sync of SOURCE, apply it and publish a new version."""
-    settings = settings_for(index)
+    settings = settings_for(index, database=database)
     _report(settings, run_index(settings, [source], progress=not quiet and not as_json, sync_full=full), as_json)
 
 
@@ -97,18 +99,19 @@ def sync(
 def delete(
     ids: Annotated[list[str], typer.Argument(help="Ids of the articles to delete")],
     index: IndexOpt = None,
+    database: DatabaseOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Delete articles and publish a version without them (a server on the index switches to it)."""
     from indexer.pipeline import apply_changes
     from indexer.publish import STORE_FILE
-    from indexer.store import Store
 
-    settings = settings_for(index)
-    if not (settings.index_dir / STORE_FILE).exists():
+    settings = settings_for(index, database=database)
+    home = settings.home()
+    if not home.has_store():
         raise fail(f"no index at {settings.index_dir} (no {STORE_FILE}); run `sift index` first")
     try:
-        with Store(settings.index_dir / STORE_FILE) as store:
+        with home.open_store() as store:
             missing = [i for i in dict.fromkeys(ids) if store.get_article(i) is None]
         present = [i for i in dict.fromkeys(ids) if i not in missing]
         for article_id in missing:
@@ -138,6 +141,10 @@ def backup(
     from indexer.backup import backup_index
 
     settings = settings_for(index)
+    if settings.home().database is not None:
+        raise fail("the index is in a PostgreSQL database (SIFT_DATABASE_URL): back it up with pg_dump, which copies "
+                   "the store, the editorial data and the published versions at once (README, \"When one machine is "
+                   "not enough\")")
     try:
         report = backup_index(settings.index_dir, destination)
     except SiftError as exc:

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from indexer.errors import SiftError
-from search_api.cli.common import DATA_SAMPLE, DATA_SAMPLE_MULTILINGUAL, IndexOpt, ModelOpt, app, fail, load_engine, settings_for
+from search_api.cli.common import DATA_SAMPLE, DATA_SAMPLE_MULTILINGUAL, DatabaseOpt, IndexOpt, ModelOpt, app, fail, load_engine, settings_for
 from search_api.cli.indexing import run_index
 from search_api.settings import Settings
 
@@ -37,6 +37,12 @@ def _serve_workers(settings: Settings, host: str, port: int, log_format: str | N
     from models.embedder import prepare_backend
 
     try:  # check the index here, so a missing one is one clear line rather than N workers that 503
+        registry = settings.home().registry()
+        if registry is not None:  # the database's live version, copied here once for the workers to share
+            try:
+                registry.sync(settings.index_dir, keep=settings.keep_versions)
+            finally:
+                registry.close()
         manifest = read_manifest(current_version_dir(settings.index_dir))
     except SiftError as exc:
         raise fail(str(exc)) from None
@@ -51,6 +57,8 @@ def _serve_workers(settings: Settings, host: str, port: int, log_format: str | N
         logging.getLogger("sift.serve").warning("could not prepare the %s query runtime: %s", settings.serving_backend(), exc)
     # the workers are new processes that read their settings from the environment, as this one did
     os.environ["SIFT_INDEX_DIR"] = str(Path(settings.index_dir).resolve())
+    if settings.database_url is not None:
+        os.environ["SIFT_DATABASE_URL"] = settings.database_url.get_secret_value()
     if log_format:
         os.environ["SIFT_LOG_FORMAT"] = log_format
     config = uvicorn.Config(
@@ -126,9 +134,11 @@ def serve(
         Optional[int],
         typer.Option(min=1, max=64, help="Server processes sharing the memory-mapped index [env SIFT_WORKERS, default 1]"),
     ] = None,
+    database: DatabaseOpt = None,
 ) -> None:
-    """Serve the HTTP API and the search page. SIGTERM stops it gracefully: requests in flight finish."""
-    _serve(settings_for(index), host, port, _log_format(log_format), workers)
+    """Serve the HTTP API and the search page. SIGTERM stops it gracefully: requests in flight finish. With a
+    database, any number of servers on any machines share it: a write through one is searchable through all."""
+    _serve(settings_for(index, database=database), host, port, _log_format(log_format), workers)
 
 
 @app.command()

@@ -15,11 +15,9 @@ from pydantic import BaseModel, Field
 from starlette.middleware.cors import CORSMiddleware
 from starlette.staticfiles import StaticFiles
 
-from indexer.editorial import EditorialStore
 from indexer.errors import IndexMismatch, IndexNotFound, StoreUnreachable, VectorsUnavailable
 from indexer.late import LIVE_TOKEN_BUDGET
 from indexer.pipeline import refresh
-from indexer.publish import STORE_FILE
 from models import ModelLoadError
 from search_api.engine import Engine, QueryEncoder
 from search_api.http.editorial import editorial_router
@@ -32,7 +30,7 @@ from search_api.http.operations import operations_router
 from search_api.http.search import search_router
 from search_api.http.widget import widget_router
 from search_api.http.writes import writes_router
-from search_api.live import LiveEngine, Publisher
+from search_api.live import LiveEngine, Mirror, Publisher
 from search_api.settings import Settings
 
 log = logging.getLogger("sift.api")
@@ -97,39 +95,60 @@ def _lifespan(settings: Settings, engine: Engine | None):
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         app.state.settings = settings
-        encoder = given_encoder
+        # the query encoder, loaded once; with a database that is down at startup it is loaded once the database
+        # says which model the index was built with
+        encoders = [given_encoder]
+
+        def encoder() -> QueryEncoder:
+            if encoders[0] is None:
+                encoders[0] = settings.embedder(serving=True)
+            return encoders[0]
+
         first = handoff.pop() if handoff else None
         error: str | None = None
+        no_model = False
         if first is None:
             try:
-                encoder = encoder or settings.embedder(serving=True)
-                first = load_engine(settings, encoder)
+                first = load_engine(settings, encoder())
             except (IndexNotFound, IndexMismatch, ModelLoadError, StoreUnreachable, VectorsUnavailable) as exc:
                 # Serve /health and clear 503s rather than crash: the operator sees why in every response, and
-                # each request tries again (a database of pgvector's that was down comes back without a restart).
+                # each request tries again (a database that was down comes back without a restart).
                 error = str(exc)
+                no_model = isinstance(exc, ModelLoadError)
                 log.error("index not loaded: %s", exc)
+        home = settings.home()
         live = LiveEngine(
             settings.index_dir,
-            lambda: load_engine(settings, encoder),
+            lambda: load_engine(settings, encoder()),
             first,
-            watch=encoder is not None,  # without a model there is nothing to load versions with
+            watch=not no_model,  # without a model there is nothing to load versions with
+            database=home.database is not None,
         )
         live.error = error
         app.state.live = live
         del first
         # pins, excludes and click counters live in the store beside the articles, not in the loaded version
-        app.state.editorial = EditorialStore(settings.index_dir / STORE_FILE, busy_timeout=settings.store_busy_timeout)
+        app.state.editorial = home.open_editorial(busy_timeout=settings.store_busy_timeout, lazy=True)
         app.state.publisher = None
-        if encoder is not None:
+        if not no_model:
             app.state.publisher = Publisher(
-                lambda: refresh(settings.index_dir, encoder, **settings.index_options(), token_budget=LIVE_TOKEN_BUDGET),
+                lambda: refresh(settings.index_dir, encoder(), **settings.index_options(),
+                                token_budget=LIVE_TOKEN_BUDGET),
                 live.reload,
             )
+        # with a database, versions published by any server (or `sift index`) are followed here within a second
+        registry = home.registry()
+        app.state.mirror = live.mirror = None
+        if registry is not None and not no_model:
+            app.state.mirror = live.mirror = Mirror(lambda: registry.sync(settings.index_dir, keep=settings.keep_versions))
         yield
         if app.state.publisher is not None:
             # publish what is pending, so writes acknowledged before a shutdown become searchable
             app.state.publisher.close(timeout=settings.shutdown_timeout)
+        if app.state.mirror is not None:
+            app.state.mirror.close()
+        if registry is not None:
+            registry.close()
         app.state.editorial.close()
 
     return lifespan

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from indexer.editorial import EditorialStore
+from indexer.editorial import BaseEditorialStore
 from search_api.engine import Engine
 from search_api.settings import Settings
 
@@ -30,11 +30,11 @@ EngineDep = Annotated[Engine, Depends(get_engine)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
-def get_editorial(request: Request) -> EditorialStore:
+def get_editorial(request: Request) -> BaseEditorialStore:
     return request.app.state.editorial
 
 
-EditorialDep = Annotated[EditorialStore, Depends(get_editorial)]
+EditorialDep = Annotated[BaseEditorialStore, Depends(get_editorial)]
 _bearer = HTTPBearer(auto_error=False, description="The server's SIFT_API_KEY")
 
 

@@ -47,12 +47,14 @@ def operations_router(metrics: Metrics, public: Callable[[str | None], str | Non
     @router.get("/health", response_model=Health, tags=["operations"])
     def health(request: Request) -> Health:
         """Liveness: 200 while the process runs, with the version served and what is wrong, if anything (an index
-        that will not load, damage on disk, a publish that failed and is being retried)."""
+        that will not load, damage on disk, a publish that failed and is being retried, a database that cannot be
+        reached: the server answers from the version it has)."""
         live: LiveEngine = request.app.state.live
         engine = live.engine
         publisher = request.app.state.publisher
         error = live.problem() if engine is not None else live.error
         error = error or (publisher.error if publisher is not None else None)
+        error = error or (live.mirror.error if live.mirror is not None else None)
         if engine is None:
             return Health(status="no index", error=public(error))
         return Health(status="ok", version=engine.version, articles=len(engine.articles), error=public(error))

@@ -12,7 +12,6 @@ from pydantic import BaseModel, Field
 from indexer.article import Article, ArticleInvalid, parse_article
 from indexer.pipeline import ChunkingParams, apply_changes
 from indexer.publish import STORE_FILE
-from indexer.store import Store
 from search_api.http.deps import SettingsDep, require_api_key
 from search_api.live import VISIBLE_WITHIN_SECONDS
 
@@ -70,7 +69,7 @@ def _require_store(request: Request, settings) -> None:
     """Refuse a write when store.sqlite vanished under a server that serves an index (the folder deleted or moved):
     writing would start an empty store, whose next publish would replace the index with the few articles written.
     A server with no index at all may write: its first publish creates the index."""
-    if request.app.state.live.engine is not None and not (settings.index_dir / STORE_FILE).is_file():
+    if request.app.state.live.engine is not None and not settings.home().has_store():
         raise HTTPException(
             503, f"the index folder has no {STORE_FILE} (deleted or moved?); writes are refused until it is restored"
         )
@@ -89,6 +88,7 @@ def writes_router() -> APIRouter:
             chunking=ChunkingParams(settings.chunk_words, settings.chunk_overlap),
             publish_now=False,
             busy_timeout=settings.store_busy_timeout,  # then StoreBusy: 503 with Retry-After
+            database=settings.home().database,
         )
         changed = bool(report.added or report.updated or report.deleted)
         publisher = request.app.state.publisher
@@ -128,7 +128,7 @@ def writes_router() -> APIRouter:
         request: Request, settings: SettingsDep, article_id: Annotated[str, Path(min_length=1, max_length=200)]
     ) -> WriteResult:
         _require_store(request, settings)
-        with Store(settings.index_dir / STORE_FILE, busy_timeout=settings.store_busy_timeout) as store:
+        with settings.home().open_store(busy_timeout=settings.store_busy_timeout) as store:
             if store.get_article(article_id) is None:
                 raise HTTPException(404, f"article {article_id!r} is not in the store")
         return write(request, settings, [], [article_id])

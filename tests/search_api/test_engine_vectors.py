@@ -150,11 +150,13 @@ def test_pgvector_hnsw_keeps_the_exact_top_results_and_exact_filters(pgvector_an
 
 
 def test_a_server_whose_database_is_down_at_startup_says_so_and_serves_once_it_is_back(
-    pgvector_engine, postgres_server, module_postgres_url
+    tmp_path, embedder, pgvector_config, postgres_server, module_postgres_url
 ):
+    """A new server, with nothing but the database's URL and an empty folder for its copy of the live version."""
+    index_sources([TINY], tmp_path / "indexer", embedder, progress=False, vectors=pgvector_config,
+                  database=module_postgres_url)
     database = module_postgres_url.rsplit("/", 1)[1]
-    settings = Settings(index_dir=pgvector_engine.path.parent.parent, vector_store="pgvector",
-                        database_url=module_postgres_url)
+    settings = Settings(index_dir=tmp_path / "server", vector_store="pgvector", database_url=module_postgres_url)
     with psycopg.connect(postgres_server.url(), autocommit=True) as admin:
         admin.execute(f'ALTER DATABASE "{database}" WITH ALLOW_CONNECTIONS false')
     try:
