@@ -252,42 +252,48 @@ def bbc_sentences() -> list[str]:
     return sentences
 
 
-def build_site(index_dir: Path, articles: int, model_id: str) -> dict:
-    """Publish `articles` synthetic articles (6–9 BBC sentences each, so about two passages) with synthetic
-    passage vectors, through the real store and publisher."""
+def fill_store(store, articles: int, model_id: str) -> None:
+    """Write `articles` synthetic articles (6–9 BBC sentences each, so about two passages) and synthetic passage
+    vectors for them into `store` (a SQLite or PostgreSQL store), as `sift index` would."""
     from indexer.article import Article
     from indexer.chunking import chunk_article
-    from indexer.publish import STORE_FILE, publish
-    from indexer.store import Store
 
     sentences = bbc_sentences()
     rng = np.random.default_rng(11)
     categories = ["Funding Opportunities", "Health", "WASH", "Education", "Climate", "Protection", "Livelihoods"]
     countries = ["Kenya", "Bangladesh", "Ghana", "Nepal", "Peru", "Mali", "Uganda", "India", "Haiti", "Yemen"]
+    batch, hashes = [], []
+    for i in range(articles):
+        picked = rng.choice(len(sentences), rng.integers(6, 10), replace=False)
+        body = " ".join(sentences[j] for j in picked[1:])
+        day = datetime(2015, 1, 1, tzinfo=timezone.utc).timestamp() + rng.integers(0, 10 * 365) * 86400
+        article = Article(
+            id=f"s{i:07d}", title=sentences[picked[0]][:200], body=body,
+            published_at=datetime.fromtimestamp(day, tz=timezone.utc),
+            categories=[categories[i % len(categories)]], countries=[countries[rng.integers(len(countries))]],
+        )
+        chunks = chunk_article(article, max_words=120, overlap_words=30)
+        hashes += [c.hash for c in chunks]
+        batch.append((article, chunks, "synthetic"))
+        if len(batch) == 1000:
+            store.upsert_many(batch)
+            batch = []
+    store.upsert_many(batch)
+    vectors = synthetic_vectors(len(hashes), seed=21)
+    for start in range(0, len(hashes), 20000):
+        store.put_embeddings(model_id, hashes[start : start + 20000], vectors[start : start + 20000])
+
+
+def build_site(index_dir: Path, articles: int, model_id: str) -> dict:
+    """Publish `articles` synthetic articles (fill_store) through the real store and publisher."""
+    from indexer.publish import STORE_FILE, publish
+    from indexer.store import Store
+
     index_dir.mkdir(parents=True, exist_ok=True)
     timings = {}
     started = time.perf_counter()
     with Store(index_dir / STORE_FILE) as store:
-        batch, hashes = [], []
-        for i in range(articles):
-            picked = rng.choice(len(sentences), rng.integers(6, 10), replace=False)
-            body = " ".join(sentences[j] for j in picked[1:])
-            day = datetime(2015, 1, 1, tzinfo=timezone.utc).timestamp() + rng.integers(0, 10 * 365) * 86400
-            article = Article(
-                id=f"s{i:07d}", title=sentences[picked[0]][:200], body=body,
-                published_at=datetime.fromtimestamp(day, tz=timezone.utc),
-                categories=[categories[i % len(categories)]], countries=[countries[rng.integers(len(countries))]],
-            )
-            chunks = chunk_article(article, max_words=120, overlap_words=30)
-            hashes += [c.hash for c in chunks]
-            batch.append((article, chunks, "synthetic"))
-            if len(batch) == 1000:
-                store.upsert_many(batch)
-                batch = []
-        store.upsert_many(batch)
-        vectors = synthetic_vectors(len(hashes), seed=21)
-        for start in range(0, len(hashes), 20000):
-            store.put_embeddings(model_id, hashes[start : start + 20000], vectors[start : start + 20000])
+        fill_store(store, articles, model_id)
         timings["store_s"] = time.perf_counter() - started
         started = time.perf_counter()
         version = publish(
