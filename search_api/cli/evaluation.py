@@ -30,13 +30,18 @@ def eval_(
     cache: Annotated[
         Optional[Path], typer.Option(help="Keep the index here; a re-run embeds nothing [default: a temporary folder]")
     ] = None,
+    database: Annotated[Optional[str], typer.Option(
+        "--database", help="Index into this PostgreSQL database, an empty one (its articles become the collection's; "
+                           "SIFT_DATABASE_URL is not used here); with SIFT_VECTOR_STORE=pgvector, vectors there too")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Score keyword, semantic and hybrid ranking on a BEIR collection: nDCG@10, Recall@100, MRR@10."""
     from indexer.pipeline import ChunkingParams
     from search_api.evaluation.beir import evaluate, load_beir, slice_data
 
-    settings = settings_for(None, model)
+    settings = settings_for(None, model, database)
+    if database is None:  # never a site's own database by way of SIFT_DATABASE_URL: evaluating writes a collection
+        settings = settings.model_copy(update={"database_url": None})
     first = int(queries) if queries is not None and queries.isdigit() else None
     try:
         data = load_beir(dataset, split=split, corpus=corpus, qrels=qrels,
@@ -55,6 +60,8 @@ def eval_(
             chunking=ChunkingParams(settings.chunk_words, settings.chunk_overlap),
             late_interaction=settings.late_interaction,
             progress=not as_json,
+            database=settings.home().database,
+            vectors=settings.vector_config(),
         )
     except SiftError as exc:
         raise fail(str(exc)) from None

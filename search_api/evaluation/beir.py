@@ -16,6 +16,7 @@ import numpy as np
 
 from indexer.errors import SiftError
 from indexer.pipeline import ChunkingParams, TextEncoder, index_sources
+from indexer.vectors import VectorConfig
 from search_api.ranking import fusion
 from indexer.languages import query_language
 from search_api.engine import Engine, RankingParams
@@ -309,20 +310,26 @@ def evaluate(
     chunking: ChunkingParams = ChunkingParams(),
     late_interaction: bool = False,
     progress: bool = True,
+    database: str | None = None,
+    vectors: VectorConfig = VectorConfig(),
 ) -> EvalResult:
     """Index `data` (into `index_dir`, reusing its embedding cache, or a temporary folder) and score every run;
-    `late_interaction` as SIFT_LATE_INTERACTION (the "hybrid" run then re-scores its top with it)."""
+    `late_interaction` as SIFT_LATE_INTERACTION (the "hybrid" run then re-scores its top with it). `database`: index
+    into that PostgreSQL database instead (its store must hold no other articles), `vectors` as SIFT_VECTOR_STORE."""
     with tempfile.TemporaryDirectory() as tmp:
         idx = index_dir or Path(tmp) / "idx"
         doc_ids = [doc["_id"] for doc in data.corpus]
         source = _write_corpus(data, Path(tmp) / "corpus.jsonl")
         started = time.perf_counter()
         report = index_sources([source], idx, encoder, chunking=chunking, progress=progress,
-                               late_interaction=late_interaction)
+                               late_interaction=late_interaction, database=database, vectors=vectors)
         index_seconds = time.perf_counter() - started
         if report.skipped:
             raise DatasetError(f"{report.skipped} corpus records could not be indexed, first: {report.errors[0]}")
-        engine = Engine.open(idx, encoder, ranking=RankingParams(collapse_duplicates=False))
+        engine = Engine.open(idx, encoder, ranking=RankingParams(collapse_duplicates=False), vectors=vectors)
+        if len(engine.articles) != len(doc_ids):
+            raise DatasetError(f"the index holds {len(engine.articles)} articles, the collection {len(doc_ids)}: "
+                               "evaluate into an empty index folder or database")
         # articles are stored in id order (d0, d1, d10, …): map engine rows back to BEIR ids
         row_to_doc = [doc_ids[int(aid[1:])] for aid in engine.articles["id"]]
         started = time.perf_counter()
