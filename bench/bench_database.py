@@ -39,7 +39,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
-from bench_scale import QUERY_WORDS, _free_port, fill_store, percentiles  # noqa: E402
+from bench_scale import QUERY_WORDS, _free_port, fill_store, load, percentiles  # noqa: E402
 
 from indexer.pg_versions import DatabaseVersions  # noqa: E402
 from indexer.publish import STORE_FILE, publish  # noqa: E402
@@ -116,30 +116,6 @@ def stop(proc: subprocess.Popen) -> None:
         proc.wait(timeout=60)
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
-
-
-async def load(bases: list[str], clients: int, requests_per_client: int) -> dict:
-    """`clients` concurrent clients, client i on server i mod len(bases); every query distinct (no cache hits)."""
-    rng = np.random.default_rng(clients)
-    latencies: list[float] = []
-    errors = 0
-
-    async def client(http: httpx.AsyncClient, base: str) -> None:
-        nonlocal errors
-        for _ in range(requests_per_client):
-            q = " ".join(rng.choice(QUERY_WORDS, 3, replace=False)) + f" {rng.integers(1, 10**6)}"
-            t = time.perf_counter()
-            response = await http.get(f"{base}/search", params={"q": q, "k": 10})
-            latencies.append(time.perf_counter() - t)
-            errors += response.status_code != 200
-
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(timeout=120, limits=limits) as http:
-        started = time.perf_counter()
-        await asyncio.gather(*(client(http, bases[i % len(bases)]) for i in range(clients)))
-        elapsed = time.perf_counter() - started
-    return {"clients": clients, "requests": len(latencies), "errors": errors, "rps": len(latencies) / elapsed,
-            **percentiles(latencies)}
 
 
 def in_process(index_dir: Path, queries: int) -> dict:

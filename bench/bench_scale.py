@@ -360,14 +360,17 @@ QUERY_WORDS = ("water grants floods drought health education girls farmers refug
                "malaria elections budget football economy music film technology climate prices jobs").split()
 
 
-async def load(base: str, clients: int, requests_per_client: int) -> dict:
+async def load(base: str | list[str], clients: int, requests_per_client: int) -> dict:
+    """`clients` concurrent clients searching (every query distinct: no cache hits); with several servers' `base`
+    addresses, client i asks server i mod their number."""
     import httpx
 
+    bases = [base] if isinstance(base, str) else base
     rng = np.random.default_rng(clients)
     latencies: list[float] = []
     errors = 0
 
-    async def client(http: httpx.AsyncClient) -> None:
+    async def client(http: httpx.AsyncClient, base: str) -> None:
         nonlocal errors
         for _ in range(requests_per_client):
             q = " ".join(rng.choice(QUERY_WORDS, 3, replace=False)) + f" {rng.integers(1, 10**6)}"  # no cache hits
@@ -379,7 +382,7 @@ async def load(base: str, clients: int, requests_per_client: int) -> dict:
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
     async with httpx.AsyncClient(timeout=120, limits=limits) as http:
         started = time.perf_counter()
-        await asyncio.gather(*(client(http) for _ in range(clients)))
+        await asyncio.gather(*(client(http, bases[i % len(bases)]) for i in range(clients)))
         elapsed = time.perf_counter() - started
     return {"clients": clients, "requests": len(latencies), "errors": errors, "rps": len(latencies) / elapsed,
             **percentiles(latencies)}
