@@ -238,12 +238,31 @@ class DatabaseVersions:
                 with write_transaction(self._connection(), self.where, self.busy_timeout, _WRITERS) as cur:
                     cur.execute("DELETE FROM sift_versions WHERE name = %s", (name,))
             removed.append(name)
+        for table in self._orphan_tables():
+            try:
+                drop({"store": "pgvector", "table": table})
+            except SiftError as exc:
+                log.warning("could not drop %s, which no version names: %s", table, exc)
         if removed:
             with self._lock:
                 with write_transaction(self._connection(), self.where, self.busy_timeout, _WRITERS) as cur:
                     cur.execute("DELETE FROM sift_blobs b WHERE NOT EXISTS "
                                 "(SELECT 1 FROM sift_version_files f WHERE f.sha256 = b.sha256)")
         return removed
+
+    def _orphan_tables(self) -> list[str]:
+        """pgvector tables (TABLE_PREFIX) no version names: left by a publish killed between building its table and
+        committing its version. Only safe under the publish lock (no publish is between the two then)."""
+        from indexer.vectors.pgvector_store import TABLE_PREFIX
+
+        def read(conn: psycopg.Connection) -> list[str]:
+            tables = [r[0] for r in conn.execute(
+                "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() AND starts_with(tablename, %s)",
+                (TABLE_PREFIX,))]
+            named = {(json.loads(text).get("vectors") or {}).get("table")
+                     for (text,) in conn.execute("SELECT manifest FROM sift_versions")}
+            return [t for t in tables if t not in named]
+        return self._read(read)
 
     # -- mirroring ---------------------------------------------------------------------------------------------
     def fetch(self, name: str, index_dir: Path) -> Path:

@@ -144,11 +144,15 @@ def test_pgvector_tables_go_with_pruned_versions(tmp_path, postgres_url, embedde
     index_sources([TINY], folder, embedder, progress=False, database=postgres_url, vectors=vectors)
     apply_changes(folder, embedder, upserts=[Article(id="x", title="One more", body="An extra story.")],
                   database=postgres_url, vectors=vectors, keep_versions=1)
+    with psycopg.connect(postgres_url, autocommit=True) as conn:  # what a publish killed before its commit leaves
+        conn.execute("CREATE TABLE sift_vectors_orphan (id int)")
+    apply_changes(folder, embedder, upserts=[Article(id="y", title="Yet another", body="A further story.")],
+                  database=postgres_url, vectors=vectors, keep_versions=1)
     tables = rows(postgres_url, "SELECT tablename FROM pg_tables WHERE tablename LIKE 'sift\\_vectors\\_%'")
     live = json.loads(rows(postgres_url, "SELECT manifest FROM sift_versions")[0][0])["vectors"]["table"]
     assert tables == [(live,)]
     engine = Engine.open(folder, embedder, vectors=vectors)
-    assert engine.version == "000002" and ids(engine, "an extra story")[0] == "x"
+    assert engine.version == "000003" and ids(engine, "an extra story")[0] == "x"
 
 
 def test_a_damaged_file_in_the_database_is_refused(indexed, tmp_path):
