@@ -60,6 +60,8 @@ INSERT OR IGNORE INTO editorial_generation VALUES (0, 0);
 # another API server on the same PostgreSQL database): the generation row is read at most this often (one primary-key
 # read), and everything reloaded only when it moved. Writes through the same store are seen at once.
 REFRESH_SECONDS = 1.0
+# after a failed refresh (the database unreachable), the next try waits this much longer
+UNREACHABLE_PAUSE_SECONDS = 10.0
 # Search counts are kept in memory and written together, every FLUSH_SECONDS or FLUSH_QUERIES distinct queries
 # (one SQLite write per search would queue every reader behind the store's write lock). At most BUFFER_QUERIES
 # distinct queries wait while the store is locked or unreachable; beyond that new ones are dropped and logged.
@@ -186,10 +188,17 @@ class BaseEditorialStore(ABC):
         with self._lock:
             now = time.monotonic()
             if now - self._checked >= REFRESH_SECONDS:
-                generation = self._rows("SELECT value FROM editorial_generation")[0][0]
-                self._checked = now
-                if generation != self._generation:
-                    self._reload(generation)
+                try:
+                    generation = self._rows("SELECT value FROM editorial_generation")[0][0]
+                    if generation != self._generation:
+                        self._reload(generation)
+                    self._checked = now
+                except (StoreBusy, StoreUnreachable) as exc:
+                    if self._generation < 0:  # nothing read yet: no curation to answer with
+                        raise
+                    # the pins and excludes last read go on serving; asked again after a pause, not by every request
+                    self._checked = now + UNREACHABLE_PAUSE_SECONDS
+                    log.warning("pins and excludes as last read, the store cannot be read: %s", exc)
             return self._cache.get(source, Curation())
 
     def _reload(self, generation: int) -> None:

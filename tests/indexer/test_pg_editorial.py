@@ -64,6 +64,32 @@ def test_between_checks_curation_is_served_from_memory(postgres_url, postgres_se
         assert not store._conn.closed
 
 
+def test_a_database_gone_leaves_curation_as_last_read_and_is_asked_again_after_a_pause(
+    postgres_url, postgres_server, monkeypatch, caplog
+):
+    monkeypatch.setattr(editorial, "REFRESH_SECONDS", 0.0)
+    monkeypatch.setattr(editorial, "UNREACHABLE_PAUSE_SECONDS", 1.0)
+    database = postgres_url.rsplit("/", 1)[1]
+    with PostgresEditorialStore(postgres_url) as store:
+        store.pin("a", "b")
+        with psycopg.connect(postgres_server.url(), autocommit=True) as admin:
+            admin.execute(f'ALTER DATABASE "{database}" WITH ALLOW_CONNECTIONS false')
+        _terminate(postgres_server, store)
+        try:
+            reads = []
+            monkeypatch.setattr(store, "_rows", lambda *a, rows=store._rows: reads.append(a) or rows(*a))
+            for _ in range(5):  # answered from memory; only the first asks the database
+                assert store.curation("a") == Curation(pins=(("b", 1),))
+            assert len(reads) == 1 and "pins and excludes as last read" in caplog.text
+        finally:
+            with psycopg.connect(postgres_server.url(), autocommit=True) as admin:
+                admin.execute(f'ALTER DATABASE "{database}" WITH ALLOW_CONNECTIONS true')
+        with PostgresEditorialStore(postgres_url) as other:
+            other.exclude("a", "c")
+        time.sleep(1.1)  # the pause over, the next call asks again
+        assert store.curation("a") == Curation(pins=(("b", 1),), excludes=frozenset({"c"}))
+
+
 def test_clicks_and_searches_counted_by_several_servers_at_once_all_add_up(postgres_url, monkeypatch, caplog):
     monkeypatch.setattr(editorial, "FLUSH_QUERIES", 10**6)  # batches written by flush_searches below
     queries = [f"query {i:03d}" for i in range(150)]
