@@ -10,7 +10,6 @@ import shutil
 import sqlite3
 from pathlib import Path
 
-import numpy as np
 import psycopg
 import pytest
 
