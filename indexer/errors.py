@@ -69,6 +69,17 @@ class VectorsUnavailable(SiftError):
     the database has no pgvector extension and it cannot be created there."""
 
 
+class MigrationRefused(SiftError):
+    """`sift migrate` would not start: nothing to copy (no store, no live version), a target that already holds an
+    index, or a live version it cannot carry (damaged files, passage vectors in a pgvector table). Nothing was
+    written."""
+
+
+class MigrationFailed(SiftError):
+    """A migration stopped part-way (a value the target would not take, a full disk); its transaction was rolled back
+    and the files it had made removed, so nothing of it is left."""
+
+
 class StoreBusy(SiftError):
     """Another process held the store's write lock for longer than the busy timeout; the write can be retried."""
 

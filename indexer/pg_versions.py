@@ -95,6 +95,35 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def write_version(cur: psycopg.Cursor, name: str, folder: Path) -> Uploaded:
+    """Write the sealed version in `folder` as version `name` and make it the live one, within the transaction `cur`
+    is in (DatabaseVersions.commit's own, or a migration's that copies the store in the same one). The version
+    tables must exist: DatabaseVersions creates them on its first use."""
+    text = (folder / MANIFEST).read_text()
+    files = json.loads(text)["files"]
+    cur.execute("SELECT DISTINCT sha256 FROM sift_blobs WHERE sha256 = ANY(%s)", (list(set(files.values())),))
+    held = {row[0] for row in cur.fetchall()}
+    sent, sent_bytes = set(), 0
+    with cur.copy("COPY sift_blobs (sha256, part, data) FROM STDIN (FORMAT BINARY)") as copy:
+        copy.set_types(["text", "int4", "bytea"])
+        for file, digest in files.items():
+            if digest in held or digest in sent:
+                continue
+            for part, block in enumerate(_parts(folder / file)):
+                copy.write_row((digest, part, block))
+                sent_bytes += len(block)
+            sent.add(digest)
+    cur.execute("INSERT INTO sift_versions (name, manifest) VALUES (%s, %s)", (name, text))
+    cur.executemany(
+        "INSERT INTO sift_version_files (version, name, sha256, bytes) VALUES (%s, %s, %s, %s)",
+        [(name, file, digest, (folder / file).stat().st_size) for file, digest in files.items()],
+    )
+    cur.execute("UPDATE sift_versions SET replaced_at = now() WHERE name = (SELECT version FROM sift_current)")
+    cur.execute("INSERT INTO sift_current (version) VALUES (%s) "
+                "ON CONFLICT (only_row) DO UPDATE SET version = EXCLUDED.version", (name,))
+    return Uploaded(len(files), len(sent), sent_bytes)
+
+
 class DatabaseVersions:
     """The versions published to one database: the live one's name and manifest, committing a new one, fetching one
     into a local folder, pruning. One connection, opened when first needed and again after it was lost; thread-safe."""
@@ -181,38 +210,14 @@ class DatabaseVersions:
     def commit(self, name: str, folder: Path) -> Uploaded:
         """Store the sealed version in `folder` as version `name` and make it the live one, in one transaction: the
         servers see all of it or, if this fails or is cut off, none of it."""
-        text = (folder / MANIFEST).read_text()
-        files = json.loads(text)["files"]
         with self._lock:
             conn = self._connection()
             try:
                 with write_transaction(conn, self.where, self.busy_timeout, _WRITERS) as cur:
-                    cur.execute("SELECT DISTINCT sha256 FROM sift_blobs WHERE sha256 = ANY(%s)",
-                                (list(set(files.values())),))
-                    held = {row[0] for row in cur.fetchall()}
-                    sent, sent_bytes = set(), 0
-                    with cur.copy("COPY sift_blobs (sha256, part, data) FROM STDIN (FORMAT BINARY)") as copy:
-                        copy.set_types(["text", "int4", "bytea"])
-                        for file, digest in files.items():
-                            if digest in held or digest in sent:
-                                continue
-                            for part, block in enumerate(_parts(folder / file)):
-                                copy.write_row((digest, part, block))
-                                sent_bytes += len(block)
-                            sent.add(digest)
-                    cur.execute("INSERT INTO sift_versions (name, manifest) VALUES (%s, %s)", (name, text))
-                    cur.executemany(
-                        "INSERT INTO sift_version_files (version, name, sha256, bytes) VALUES (%s, %s, %s, %s)",
-                        [(name, file, digest, (folder / file).stat().st_size) for file, digest in files.items()],
-                    )
-                    cur.execute("UPDATE sift_versions SET replaced_at = now() WHERE name = "
-                                "(SELECT version FROM sift_current)")
-                    cur.execute("INSERT INTO sift_current (version) VALUES (%s) "
-                                "ON CONFLICT (only_row) DO UPDATE SET version = EXCLUDED.version", (name,))
+                    return write_version(cur, name, folder)
             except StoreUnreachable:
                 self.close()
                 raise
-        return Uploaded(len(files), len(sent), sent_bytes)
 
     def prune(self, *, keep: int, grace_seconds: float, drop: Callable[[dict], None]) -> list[str]:
         """Delete all but the newest `keep` versions (never the live one), only those replaced at least
