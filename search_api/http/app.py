@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 from starlette.middleware.cors import CORSMiddleware
 from starlette.staticfiles import StaticFiles
 
-from indexer.errors import IndexMismatch, IndexNotFound, StoreUnreachable, VectorsUnavailable
+from indexer.errors import IndexMismatch, IndexNotFound, SiftError, StoreUnreachable, VectorsUnavailable
 from indexer.late import LIVE_TOKEN_BUDGET
 from indexer.pipeline import refresh
 from models import ModelLoadError
@@ -129,6 +129,10 @@ def _lifespan(settings: Settings, engine: Engine | None):
         del first
         # pins, excludes and click counters live in the store beside the articles, not in the loaded version
         app.state.editorial = home.open_editorial(busy_timeout=settings.store_busy_timeout, lazy=True)
+        try:  # read now, so a database that goes away later leaves the pins and excludes as last read
+            app.state.editorial.curation("")
+        except SiftError as exc:  # related lists wait for it (503): they must not show what an editor excluded
+            log.error("pins and excludes not read: %s", exc)
         app.state.publisher = None
         if not no_model:
             app.state.publisher = Publisher(

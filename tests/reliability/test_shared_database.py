@@ -137,14 +137,21 @@ def test_the_database_down_mid_publish_loses_no_write_and_serves_nothing_half_pu
                 for server in (a, b):
                     assert hits(server, "honey exports from Rwanda") == before
                 time.sleep(0.3)
+            first = hits(b, "water grants")[0][0]
+            for server in (a, b):  # related posts too (the pins and excludes as last read)
+                assert httpx.get(f"{server.base}/articles/{first}/related", timeout=30).status_code == 200
             health = httpx.get(f"{a.base}/health", timeout=10).json()
             assert health["version"] == "000001" and "database" in (health["error"] or "")
+            late = {**NEW, "id": "shared-02", "title": "A write while the database is down"}
+            r = httpx.post(f"{b.base}/articles", json={"articles": [late]}, headers=auth, timeout=60)
+            assert r.status_code == 503 and "database" in r.json()["error"]  # refused, said why, nothing half-written
         finally:
             pg.resume()
         wait_for(lambda: finds(b, "honey exports from Rwanda", NEW["id"]), 120, "the write after the database came back")
         wait_for(lambda: finds(a, "honey exports from Rwanda", NEW["id"]), 30, "the write on server a")
         with psycopg.connect(url) as conn:
             assert conn.execute("SELECT name FROM sift_versions ORDER BY name").fetchall() == [("000001",), ("000002",)]
+            assert conn.execute("SELECT count(*) FROM articles WHERE id = 'shared-02'").fetchone() == (0,)
             assert conn.execute("SELECT count(*) FROM sift_blobs b WHERE NOT EXISTS "
                                 "(SELECT 1 FROM sift_version_files f WHERE f.sha256 = b.sha256)").fetchone() == (0,)
         for server in (a, b):
