@@ -61,7 +61,7 @@ def sample_database(module_postgres_url, tmp_path_factory) -> str:
 def test_two_servers_on_one_database_answer_alike_and_share_writes(sample_database, serve, tmp_path, auth):
     env = {"SIFT_DATABASE_URL": sample_database}
     a = serve(tmp_path / "server-a", env=env)
-    b = serve(tmp_path / "server-b", env=env)
+    b = serve(tmp_path / "server-b", env=env, args=("--workers", "2"))  # two processes sharing one folder
     seed = hits(a, SEED)
     assert seed and hits(b, SEED) == seed
     assert not (tmp_path / "server-a" / "store.sqlite").exists()  # each folder holds a copy of the version only
@@ -79,11 +79,16 @@ def test_two_servers_on_one_database_answer_alike_and_share_writes(sample_databa
     seconds = wait_for(lambda: finds(b, "honey exports from Rwanda", NEW["id"]), 60, "the write showing on server b")
     print(f"a write through server a was found through server b after {seconds:.1f} s")
     assert finds(a, "honey exports from Rwanda", NEW["id"])
-    assert httpx.get(f"{b.base}/health", timeout=10).json()["version"] == "000002"
+    for _ in range(10):  # whichever of b's workers answers
+        wait_for(lambda: httpx.get(f"{b.base}/health", timeout=10).json()["version"] == "000002", 10,
+                 "both of server b's workers on the new version")
 
-    assert httpx.delete(f"{b.base}/articles/{NEW['id']}", headers=auth, timeout=30).status_code == 202
+    assert httpx.delete(f"{b.base}/articles/{NEW['id']}", headers=auth, timeout=30).status_code == 202  # a worker of b
     wait_for(lambda: httpx.get(f"{a.base}/articles/{NEW['id']}", timeout=10).status_code == 404, 60,
              "the delete through server b showing on server a")
+    for _ in range(10):
+        wait_for(lambda: httpx.get(f"{b.base}/health", timeout=10).json()["version"] == "000003", 10,
+                 "both of server b's workers on the version without it")
     assert hits(a, SEED) == hits(b, SEED) == seed
 
 
