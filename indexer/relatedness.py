@@ -246,6 +246,15 @@ def pair_overlaps(
     return out
 
 
+def warm_up() -> None:
+    """Load the compiled kernels (numba's cache) now: the first related pass of a process otherwise pays ~2 s for it,
+    which a server would add to its first write's wait."""
+    matrix = sp.csr_matrix(np.array([[1.0, 0.0], [1.0, 1.0]], dtype=np.float32))
+    pairs = np.array([[1], [0]], dtype=np.int64)
+    pair_cosines(matrix, pairs)
+    pair_overlaps(matrix, pairs)
+
+
 @numba.njit(cache=True)
 def _pair_overlaps(indptr, indices, data, sums, left, pairs, n_cols, out):  # pragma: no cover - compiled
     # serial, as _pair_dots; branch-free sums over the candidate's terms (3× faster than testing each term)

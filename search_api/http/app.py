@@ -4,6 +4,7 @@ writes.py, editorial.py), the guards and logs around them, JSON errors (errors.p
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from contextlib import asynccontextmanager
 from importlib.resources import files
@@ -16,6 +17,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.staticfiles import StaticFiles
 
 from indexer.errors import IndexMismatch, IndexNotFound, SiftError, StoreUnreachable, VectorsUnavailable
+from indexer import relatedness
 from indexer.late import LIVE_TOKEN_BUDGET
 from indexer.pipeline import refresh
 from models import ModelLoadError
@@ -135,6 +137,8 @@ def _lifespan(settings: Settings, engine: Engine | None):
             log.error("pins and excludes not read: %s", exc)
         app.state.publisher = None
         if not no_model:
+            # the related pass's kernels loaded while the server idles, not when the first write waits for them
+            threading.Thread(target=relatedness.warm_up, name="sift-warm-up", daemon=True).start()
             app.state.publisher = Publisher(
                 lambda: refresh(settings.index_dir, encoder(), **settings.index_options(),
                                 token_budget=LIVE_TOKEN_BUDGET),
