@@ -123,9 +123,14 @@ class Server:
         return self.proc.wait(timeout)
 
     def kill(self) -> None:
+        """SIGKILL to the server and every process it started (a `--workers N` server's workers would outlive it)."""
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait(10)
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)  # its own process group: see `launch`
+        except (ProcessLookupError, PermissionError):
+            pass
 
     def close(self, timeout: float = 15.0) -> None:
         """Stop it whatever state it is in: SIGTERM, SIGKILL after `timeout`."""
@@ -154,6 +159,7 @@ def launch():
             proc = subprocess.Popen(
                 [sys.executable, "-m", "search_api.cli", "serve", *args], env=full_env, cwd=REPO,
                 stdout=log, stderr=subprocess.STDOUT, preexec_fn=preexec_fn,
+                start_new_session=True,  # a group of its own, which `kill` ends with any workers it started
             )
         server = Server(proc, f"http://127.0.0.1:{port}", log_path)
         started.append(server)

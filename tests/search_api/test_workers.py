@@ -14,9 +14,9 @@ from indexer.publish import current_version_dir
 
 @pytest.mark.slow  # two workers each load the model
 def test_two_workers_answer_and_share_the_mapped_index(tiny_index, launch, tmp_path):
-    # its own process group, so the workers go too whatever state the test leaves them in
+    # `launch` gives it its own process group, so the workers go too whatever state the test leaves them in
     server = launch(tiny_index, tmp_path, env={"SIFT_RATE_LIMIT_PER_MINUTE": "0"}, args=("--workers", "2"),
-                    preexec_fn=os.setsid, timeout=180)
+                    timeout=180)
     try:
         deadline = time.monotonic() + 180
         workers: list[psutil.Process] = []
