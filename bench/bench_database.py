@@ -39,7 +39,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
-from bench_scale import QUERY_WORDS, _free_port, fill_store, load, percentiles  # noqa: E402
+from bench_scale import QUERY_WORDS, _free_port, fill_store, load, time_searches  # noqa: E402
 
 from indexer.pg_versions import DatabaseVersions  # noqa: E402
 from indexer.publish import STORE_FILE, publish  # noqa: E402
@@ -127,14 +127,7 @@ def in_process(index_dir: Path, queries: int) -> dict:
     engine = Engine.open(index_dir, encoder, verify=False)
     rng = np.random.default_rng(5)
     texts = [" ".join(rng.choice(QUERY_WORDS, 3, replace=False)) + f" {i}" for i in range(queries)]
-    for text in texts[:10]:
-        engine.search(text)
-    times = []
-    for text in texts:
-        t = time.perf_counter()
-        engine.search(text, mode="hybrid")
-        times.append(time.perf_counter() - t)
-    return percentiles(times)
+    return time_searches(engine, texts)
 
 
 def write_visible(writer: str, reader: str) -> dict:

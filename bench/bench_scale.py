@@ -402,6 +402,18 @@ class _Precomputed:
         return self._vectors[text]
 
 
+def time_searches(engine, texts: list[str], mode: str = "hybrid") -> dict:
+    """Latency percentiles of one search per text, after ten to warm up."""
+    for text in texts[:10]:
+        engine.search(text)
+    times = []
+    for text in texts:
+        t = time.perf_counter()
+        engine.search(text, mode=mode)
+        times.append(time.perf_counter() - t)
+    return percentiles(times)
+
+
 def profile_search(engine, texts: list[str], top: int = 12) -> list[dict]:
     """cProfile of hybrid searches: the functions with the most own time, as shares of the profiled total."""
     import cProfile
@@ -465,14 +477,7 @@ def in_process(index_dir: Path, queries: int) -> dict:
             out["of which: the dense leg without the embedding"] = percentiles(times)
         del engine
     engine = Engine.open(index_dir, _Precomputed(serving, texts), verify=False)
-    for text in texts[:10]:
-        engine.search(text)
-    times = []
-    for text in texts:
-        t = time.perf_counter()
-        engine.search(text, mode="hybrid")
-        times.append(time.perf_counter() - t)
-    out["hybrid search without the embedding (query vector given)"] = percentiles(times)
+    out["hybrid search without the embedding (query vector given)"] = time_searches(engine, texts)
     out["_profile"] = profile_search(engine, texts[:100])
     del engine
     faiss.omp_set_num_threads(2)

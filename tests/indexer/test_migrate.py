@@ -146,7 +146,18 @@ def copy_of(folder: Path, tmp_path: Path) -> Path:
     return copy
 
 
+def copy_of_live_version(url: str, folder: Path) -> Path:
+    """`folder` holding the database's live version, as a server's copy does."""
+    versions = DatabaseVersions(url)
+    try:
+        versions.sync(folder)
+    finally:
+        versions.close()
+    return folder
+
+
 # -- folder → database ---------------------------------------------------------------------------------------------
+
 def test_a_folder_moves_into_the_database_row_for_row(folder_index, postgres_url, embedder):
     report = to_database(folder_index, postgres_url, progress=False)
     original = folder_state(folder_index, embedder)
@@ -169,12 +180,7 @@ def test_a_folder_moves_into_the_database_row_for_row(folder_index, postgres_url
 def test_the_database_serves_the_migrated_version_and_publishes_nothing_new(folder_index, postgres_url, tmp_path,
                                                                             embedder):
     to_database(folder_index, postgres_url, progress=False)
-    mirror = tmp_path / "mirror"
-    versions = DatabaseVersions(postgres_url)
-    try:
-        versions.sync(mirror)
-    finally:
-        versions.close()
+    mirror = copy_of_live_version(postgres_url, tmp_path / "mirror")
     assert answers(mirror, embedder) == answers(folder_index, embedder)
     again = index_sources([TINY], tmp_path / "machine-b", embedder, progress=False, database=postgres_url)
     assert (again.unchanged, again.embedded, again.published, again.version) == (
@@ -200,12 +206,7 @@ def test_the_migrated_folder_serves_as_the_database_did_and_publishes_nothing_ne
                                                                                   embedder):
     folder = tmp_path / "idx"
     report = from_database(database_index, folder, progress=False)
-    mirror = tmp_path / "mirror"
-    versions = DatabaseVersions(database_index)
-    try:
-        versions.sync(mirror)
-    finally:
-        versions.close()
+    mirror = copy_of_live_version(database_index, tmp_path / "mirror")
     assert answers(folder, embedder) == answers(mirror, embedder)
     again = index_sources([TINY], folder, embedder, progress=False)
     assert (again.unchanged, again.embedded, again.published, again.version) == (12, 0, False, report.version)
