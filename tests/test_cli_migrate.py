@@ -2,13 +2,13 @@
 URL's password never printed, and every failure one line."""
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from search_api.cli import app
+from tests.indexer.test_migrate import copy_without_editorial_state
 
 runner = CliRunner()
 PASSWORD = "s3cret-pw"
@@ -24,8 +24,7 @@ def with_password(url: str) -> str:
 
 
 def test_an_index_goes_into_the_database_and_back_without_its_password_printed(tiny_index, postgres_url, tmp_path):
-    folder = tmp_path / "idx"
-    shutil.copytree(tiny_index, folder)
+    folder = copy_without_editorial_state(tiny_index, tmp_path / "idx")
     url = with_password(postgres_url)
     out = sift("migrate", "--to", url, "--index", str(folder), "--quiet")
     assert out.exit_code == 0, out.output

@@ -113,12 +113,25 @@ def database_counts(url: str) -> dict[str, object]:
         }
 
 
+EDITORIAL_TABLES = ("related_pins", "related_excludes", "related_clicks", "related_views", "search_log")
+
+
+def copy_without_editorial_state(index: Path, folder: Path) -> Path:
+    """A copy of the index folder `index` with no pins, excludes, clicks or search counts (the session's shared
+    indexes gather search counts from the tests that serve them)."""
+    shutil.copytree(index, folder)
+    with sqlite3.connect(folder / STORE_FILE) as conn:
+        present = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        for table in present & set(EDITORIAL_TABLES):  # made when an editorial store first opens the file
+            conn.execute(f"DELETE FROM {table}")
+    return folder
+
+
 @pytest.fixture(scope="module")
 def folder_index(tmp_path_factory, tiny_index) -> Path:
     """The tiny index folder (copied: its vectors are not computed again) with a source watermark and editorial
     state. Migrations only read it."""
-    folder = tmp_path_factory.mktemp("migrate-folder") / "idx"
-    shutil.copytree(tiny_index, folder)
+    folder = copy_without_editorial_state(tiny_index, tmp_path_factory.mktemp("migrate-folder") / "idx")
     with Store(folder / STORE_FILE) as store:
         store.set_meta(WATERMARK, "2025-10-05T08:00:00+00:00")
     with EditorialStore(folder / STORE_FILE) as editorial:
