@@ -131,10 +131,11 @@ def _lifespan(settings: Settings, engine: Engine | None):
         del first
         # pins, excludes and click counters live in the store beside the articles, not in the loaded version
         app.state.editorial = home.open_editorial(busy_timeout=settings.store_busy_timeout, lazy=True)
-        try:  # read now, so a database that goes away later leaves the pins and excludes as last read
-            app.state.editorial.curation("")
-        except SiftError as exc:  # related lists wait for it (503): they must not show what an editor excluded
-            log.error("pins and excludes not read: %s", exc)
+        if error is None:  # an index is served: read its pins and excludes now, so a database that goes away
+            try:            # later leaves them as last read
+                app.state.editorial.curation("")
+            except SiftError as exc:  # related lists wait for it (503): they must not show what an editor excluded
+                log.error("pins and excludes not read: %s", exc)
         app.state.publisher = None
         if not no_model:
             # the related pass's kernels loaded while the server idles, not when the first write waits for them
