@@ -147,6 +147,8 @@ def test_the_database_down_mid_publish_loses_no_write_and_serves_nothing_half_pu
                 assert httpx.get(f"{server.base}/articles/{first}/related", timeout=30).status_code == 200
             health = httpx.get(f"{a.base}/health", timeout=10).json()
             assert health["version"] == "000001" and "database" in (health["error"] or "")
+            for server in (a, b):  # still ready: a load balancer must not take every server out for the database
+                assert httpx.get(f"{server.base}/ready", timeout=10).status_code == 200
             late = {**NEW, "id": "shared-02", "title": "A write while the database is down"}
             r = httpx.post(f"{b.base}/articles", json={"articles": [late]}, headers=auth, timeout=60)
             assert r.status_code == 503 and "database" in r.json()["error"]  # refused, said why, nothing half-written
